@@ -1,0 +1,123 @@
+import { logger, warnOnce } from '../logger.js';
+import { monotonicTime, systemTime } from './clock.js';
+import { validateEventName } from './event-name.js';
+import { type Attachment, HandlerTable } from './handler-table.js';
+import {
+  type EventHandler,
+  HandlerError,
+  type HandlerInfo,
+  type Measurements,
+  type Metadata,
+} from './types.js';
+
+/** The event emitted after a handler throws and is detached, as :telemetry's `[telemetry, handler, failure]`. */
+export const HANDLER_FAILURE_EVENT = 'telemetry.handler.failure';
+
+const table = new HandlerTable();
+const EMPTY_METADATA: Metadata = Object.freeze({}) as Metadata;
+
+/**
+ * Attaches `handler` to one event under a globally unique `id`.
+ *
+ * The handler is called as `handler(eventName, measurements, metadata, config)`, synchronously,
+ * inside every `execute` of exactly that name. If it throws, it is detached from all its events,
+ * a `telemetry.handler.failure` event is emitted, the error is logged, and the other handlers
+ * of the event still run.
+ *
+ * @throws HandlerError with code `already_exists` when `id` is taken.
+ */
+export function attach<Config = unknown>(
+  id: string,
+  eventName: string,
+  handler: EventHandler<Config>,
+  config?: Config,
+): void {
+  attachMany(id, [eventName], handler, config);
+}
+
+/**
+ * Attaches one handler to several events under one id. A failure on any of them detaches it from all.
+ *
+ * @throws HandlerError with code `already_exists` when `id` is taken.
+ */
+export function attachMany<Config = unknown>(
+  id: string,
+  eventNames: readonly string[],
+  handler: EventHandler<Config>,
+  config?: Config,
+): void {
+  if (typeof id !== 'string' || id === '') {
+    throw new TypeError('telemeter: attach: the handler id must be a non-empty string');
+  }
+  if (!Array.isArray(eventNames) || eventNames.length === 0) {
+    throw new TypeError(`telemeter: attach "${id}": eventNames must be a non-empty array of event names`);
+  }
+  if (typeof handler !== 'function') {
+    throw new TypeError(`telemeter: attach "${id}": the handler must be a function`);
+  }
+  const names = [...new Set(eventNames.map((name) => validateEventName(name, `attach "${id}"`)))];
+  table.add({ id, eventNames: names, handler: handler as EventHandler<any>, config });
+}
+
+/**
+ * Detaches the handler `id` from every event it was attached to.
+ *
+ * @throws HandlerError with code `not_found` when no handler has that id.
+ */
+export function detach(id: string): void {
+  if (!table.remove(id)) {
+    throw new HandlerError('not_found', `telemeter: no handler with id "${id}" is attached`);
+  }
+}
+
+/**
+ * Lists the attachments whose event name starts with `prefix`, segment by segment
+ * (`'http'` matches `http.request.stop`, not `https.get`). An empty prefix lists all.
+ * A handler attached to several events appears once per event.
+ */
+export function listHandlers(prefix = ''): HandlerInfo[] {
+  return table.list(prefix);
+}
+
+/**
+ * Emits an event: runs every handler attached to exactly `eventName`, synchronously, in the caller's stack.
+ *
+ * Measurements are numbers keyed by name (`{ duration: 1_500_000 }`); durations are in the native unit,
+ * nanoseconds. Passing a bare number is deprecated and means `{ value: n }`.
+ * Never throws because of a handler.
+ */
+export function execute(eventName: string, measurements: Measurements | number, metadata?: Metadata): void {
+  const attachments = table.lookup(eventName);
+  if (attachments === undefined) return;
+  if (typeof measurements === 'number') {
+    warnOnce('execute-number', `execute("${eventName}", <number>) is deprecated: pass { value: n } instead`);
+    measurements = { value: measurements };
+  }
+  const meta = metadata ?? EMPTY_METADATA;
+  for (let i = 0; i < attachments.length; i++) {
+    const attachment = attachments[i];
+    try {
+      attachment.handler(eventName, measurements, meta, attachment.config);
+    } catch (error) {
+      handleFailure(attachment, eventName, error);
+    }
+  }
+}
+
+function handleFailure(attachment: Attachment, eventName: string, error: unknown): void {
+  // Another event may have detached it already while this one was running.
+  if (!table.remove(attachment.id)) return;
+  logger().error(`handler "${attachment.id}" has failed and has been detached (event "${eventName}")`, error);
+  execute(
+    HANDLER_FAILURE_EVENT,
+    { monotonic_time: monotonicTime(), system_time: systemTime() },
+    {
+      event_name: eventName,
+      handler_id: attachment.id,
+      handler_config: attachment.config,
+      kind: error instanceof Error ? 'error' : 'throw',
+      reason: error,
+      stacktrace: error instanceof Error ? error.stack : undefined,
+    },
+  );
+}

@@ -1,0 +1,10 @@
+export { attach, attachMany, detach, execute, HANDLER_FAILURE_EVENT, listHandlers } from './bus.js';
+export { monotonicTime, systemTime } from './clock.js';
+export { type SpanContext, type SpanControl, span } from './span.js';
+export {
+  type EventHandler,
+  HandlerError,
+  type HandlerInfo,
+  type Measurements,
+  type Metadata,
+} from './types.js';

@@ -1,0 +1,115 @@
+import type { Family } from '../reporter/family.js';
+import type { ExpositionFormat } from './content-types.js';
+import { formatCanonical, formatValue } from './number-format.js';
+
+/** Size at which a chunk is handed to the consumer; large enough to amortize, small enough to yield often. */
+const CHUNK_SIZE = 64 * 1024;
+
+/**
+ * Renders families as Prometheus text 0.0.4 or OpenMetrics 1.0, in chunks of about 64 KiB.
+ *
+ * One walk serves both formats; they differ only where the specs differ: OpenMetrics names counter samples
+ * `<family>_total`, writes `# UNIT`, escapes `"` in HELP, omits a histogram's `_sum` when it could be negative,
+ * and ends with `# EOF`. Label blocks were rendered when each series was created; `le` and `quantile` strings are
+ * rendered once per family here. Each series is written whole, so its buckets, sum and count agree in a chunk.
+ */
+export function* renderExposition(families: readonly Family[], format: ExpositionFormat): Generator<string> {
+  const om = format === 'openmetrics';
+  let out = '';
+  for (const family of families) {
+    out += header(family, om);
+    const { table } = family;
+    const blocks = table.labelBlocks;
+    const order = table.order();
+    switch (family.kind) {
+      case 'counter':
+      case 'gauge': {
+        const sampleName =
+          om && family.kind === 'counter' ? `${counterFamilyName(family.name)}_total` : family.name;
+        const values = family.store.values;
+        for (let i = 0; i < order.length; i++) {
+          const s = order[i];
+          out += sampleLine(sampleName, blocks[s], formatValue(values[s]));
+          if (out.length >= CHUNK_SIZE) {
+            yield out;
+            out = '';
+          }
+        }
+        break;
+      }
+      case 'histogram': {
+        const { store } = family;
+        const { bounds, slots, counts, sums, totals } = store;
+        const les = [...Array.from(bounds, (b) => `le="${formatCanonical(b)}"`), 'le="+Inf"'];
+        const bucketName = `${family.name}_bucket`;
+        const omitSum = om && bounds[0] < 0;
+        for (let i = 0; i < order.length; i++) {
+          const s = order[i];
+          const block = blocks[s];
+          const prefix = block === '' ? `${bucketName}{` : `${bucketName}{${block},`;
+          let cumulative = 0;
+          const base = s * slots;
+          for (let b = 0; b < slots; b++) {
+            cumulative += counts[base + b];
+            out += `${prefix}${les[b]}} ${formatValue(cumulative)}\n`;
+          }
+          if (!(omitSum || (om && sums[s] < 0)))
+            out += sampleLine(`${family.name}_sum`, block, formatValue(sums[s]));
+          out += sampleLine(`${family.name}_count`, block, formatValue(totals[s]));
+          if (out.length >= CHUNK_SIZE) {
+            yield out;
+            out = '';
+          }
+        }
+        break;
+      }
+      case 'summary': {
+        const { store } = family;
+        const quantileLabels = store.quantiles.map((q) => `quantile="${formatCanonical(q)}"`);
+        for (let i = 0; i < order.length; i++) {
+          const s = order[i];
+          const block = blocks[s];
+          const window = store.window(s);
+          const prefix = block === '' ? `${family.name}{` : `${family.name}{${block},`;
+          for (let q = 0; q < quantileLabels.length; q++) {
+            out += `${prefix}${quantileLabels[q]}} ${formatValue(window.quantile(store.quantiles[q]))}\n`;
+          }
+          if (!(om && store.sums[s] < 0))
+            out += sampleLine(`${family.name}_sum`, block, formatValue(store.sums[s]));
+          out += sampleLine(`${family.name}_count`, block, formatValue(store.totals[s]));
+          if (out.length >= CHUNK_SIZE) {
+            yield out;
+            out = '';
+          }
+        }
+        break;
+      }
+    }
+  }
+  if (om) out += '# EOF\n';
+  yield out;
+}
+
+function header(family: Family, om: boolean): string {
+  if (!om) {
+    return `# HELP ${family.name} ${escapeHelp(family.help, false)}\n# TYPE ${family.name} ${family.kind}\n`;
+  }
+  const name = family.kind === 'counter' ? counterFamilyName(family.name) : family.name;
+  const unit = family.unit === undefined ? '' : `# UNIT ${name} ${family.unit}\n`;
+  return `# TYPE ${name} ${family.kind}\n${unit}# HELP ${name} ${escapeHelp(family.help, true)}\n`;
+}
+
+/** OpenMetrics names a counter family without `_total` and adds it to the sample. */
+function counterFamilyName(name: string): string {
+  return name.endsWith('_total') ? name.slice(0, -6) : name;
+}
+
+function sampleLine(name: string, block: string, value: string): string {
+  return block === '' ? `${name} ${value}\n` : `${name}{${block}} ${value}\n`;
+}
+
+/** 0.0.4 escapes only backslash and line feed in HELP (`\"` is an error there); OpenMetrics also escapes `"`. */
+function escapeHelp(help: string, om: boolean): string {
+  const pattern = om ? /[\\\n"]/g : /[\\\n]/g;
+  return help.replace(pattern, (c) => (c === '\n' ? '\\n' : `\\${c}`));
+}

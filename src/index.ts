@@ -1,0 +1,46 @@
+/**
+ * telemeter: :telemetry-style events, Telemetry.Metrics-style definitions, and an aggregating
+ * Prometheus/OpenMetrics reporter, for Node.js.
+ *
+ * @packageDocumentation
+ */
+export {
+  attach,
+  attachMany,
+  detach,
+  type EventHandler,
+  execute,
+  HANDLER_FAILURE_EVENT,
+  HandlerError,
+  type HandlerInfo,
+  listHandlers,
+  type Measurements,
+  type Metadata,
+  monotonicTime,
+  type SpanContext,
+  type SpanControl,
+  span,
+  systemTime,
+} from './events/index.js';
+export {
+  contentTypeOf,
+  type ExpositionFormat,
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_TEXT_CONTENT_TYPE,
+} from './exposition/index.js';
+export { type Logger, setLogger } from './logger.js';
+export {
+  type BucketSpec,
+  counter,
+  distribution,
+  lastValue,
+  type MeasurementGetter,
+  type MetricDefinition,
+  type MetricOptions,
+  type MetricType,
+  type ReporterOptions,
+  sum,
+  summary,
+  type Unit,
+} from './metrics/index.js';
+export { type ScrapeOptions, Telemeter, type TelemeterOptions } from './telemeter.js';

@@ -1,0 +1,267 @@
+import { describe } from '../events/event-name.js';
+import type { Measurements, Metadata } from '../events/types.js';
+import { warnOnce } from '../logger.js';
+import type { BucketSpec } from './buckets.js';
+import { conversionRatio, type Unit } from './units.js';
+
+/** The five metric types of Telemetry.Metrics. */
+export type MetricType = 'counter' | 'sum' | 'last_value' | 'summary' | 'distribution';
+
+/** Reads a measurement from an event: a key of the measurements, or a function of measurements and metadata. */
+export type MeasurementGetter = string | ((measurements: Measurements, metadata: Metadata) => unknown);
+
+/** Options that only telemeter's reporter reads; other keys pass through untouched for other reporters. */
+export interface ReporterOptions {
+  /** Exposition type of a `sum` (`counter` by default, `gauge` for sums that can go down) or `lastValue` (`gauge`). */
+  readonly prometheusType?: 'counter' | 'gauge';
+  /** Distribution bucket bounds (inclusive `le`). Defaults depend on the unit. */
+  readonly buckets?: BucketSpec;
+  /** Summary quantiles, each in [0, 1]. Default `[0.5, 0.9, 0.95, 0.99]`. */
+  readonly quantiles?: readonly number[];
+  /** Summary sliding window, in seconds. Default 600. */
+  readonly maxAgeSeconds?: number;
+  /** Number of slots the summary window rotates through. Default 5. */
+  readonly ageBuckets?: number;
+  /** Relative error bound of summary quantiles. Default 0.01 (1%). */
+  readonly relativeAccuracy?: number;
+  /** Most series (tag combinations) this metric keeps; further ones fold into one overflow series. */
+  readonly maxSeries?: number;
+  readonly [key: string]: unknown;
+}
+
+/** The options shared by every metric constructor, as in Telemetry.Metrics. */
+export interface MetricOptions {
+  /** Event to listen to. Defaults to the name without its last segment. */
+  readonly eventName?: string;
+  /** Measurement key, or a function of `(measurements, metadata)`. Defaults to the name's last segment. */
+  readonly measurement?: MeasurementGetter;
+  /** Metadata keys that become labels. An event missing one of them is skipped for this metric. */
+  readonly tags?: readonly string[];
+  /** Maps the metadata before tags are taken from it. */
+  readonly tagValues?: (metadata: Metadata) => Metadata;
+  /** Records the event only when this returns true. Runs on the raw metadata, before `tagValues`. */
+  readonly keep?: (metadata: Metadata, measurements: Measurements) => boolean;
+  /** Records the event unless this returns true. Exclusive with `keep`. */
+  readonly drop?: (metadata: Metadata, measurements: Measurements) => boolean;
+  /** HELP text. */
+  readonly description?: string;
+  /** A unit label (`'request'`), or a `[from, to]` conversion between time or byte units. */
+  readonly unit?: Unit | readonly [Unit, Unit];
+  readonly reporterOptions?: ReporterOptions;
+}
+
+/** A validated, frozen metric definition. Reporters read these; nothing mutates them. */
+export interface MetricDefinition {
+  readonly type: MetricType;
+  /** The name as written, e.g. `http.request.stop.duration`. */
+  readonly name: string;
+  readonly eventName: string;
+  readonly measurement: MeasurementGetter;
+  /** Multiplier applied to every measurement (1 when the unit is not converted). */
+  readonly unitRatio: number;
+  readonly tags: readonly string[];
+  readonly tagValues: ((metadata: Metadata) => Metadata) | undefined;
+  readonly keep: ((metadata: Metadata, measurements: Measurements) => boolean) | undefined;
+  readonly description: string | undefined;
+  /** The unit after conversion (`'millisecond'` for `['native', 'millisecond']`), or `'unit'`. */
+  readonly unit: string;
+  readonly reporterOptions: ReporterOptions;
+}
+
+const KNOWN_OPTIONS = new Set([
+  'eventName',
+  'measurement',
+  'tags',
+  'tagValues',
+  'keep',
+  'drop',
+  'description',
+  'unit',
+  'reporterOptions',
+]);
+
+function define(type: MetricType, name: unknown, options: MetricOptions = {}): MetricDefinition {
+  if (typeof name !== 'string' || name === '') {
+    throw new TypeError(
+      `telemeter: ${type}: a metric name must be a non-empty dotted string, got ${describe(name)}`,
+    );
+  }
+  const fail = (option: string, why: string): never => {
+    throw new TypeError(`telemeter: metric "${name}": option ${option} ${why}`);
+  };
+  const segments = name.split('.');
+  if (segments.some((s) => s === '')) {
+    throw new TypeError(
+      `telemeter: metric "${name}": the name contains leading, trailing or consecutive dots`,
+    );
+  }
+  if (typeof options !== 'object' || options === null) fail('(options)', 'must be an object');
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) {
+      fail(key, `is unknown; valid options are ${[...KNOWN_OPTIONS].join(', ')}`);
+    }
+  }
+
+  let eventName: string;
+  if (options.eventName !== undefined) {
+    if (typeof options.eventName !== 'string' || options.eventName === '') {
+      fail('eventName', 'must be a non-empty dotted string');
+    }
+    if (options.eventName.split('.').some((s) => s === '')) {
+      fail('eventName', `"${options.eventName}" contains leading, trailing or consecutive dots`);
+    }
+    eventName = options.eventName;
+  } else {
+    if (segments.length < 2) fail('eventName', 'is required: the metric must be namespaced or set eventName');
+    eventName = segments.slice(0, -1).join('.');
+  }
+
+  const measurement = options.measurement ?? segments[segments.length - 1];
+  if (typeof measurement !== 'string' && typeof measurement !== 'function') {
+    fail('measurement', 'must be a measurement key or a function (measurements, metadata) => number');
+  }
+  if (typeof measurement === 'string' && measurement === '') fail('measurement', 'must not be empty');
+
+  const tags = options.tags ?? [];
+  if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string' || t === '')) {
+    fail('tags', 'must be an array of metadata keys (non-empty strings)');
+  }
+  if (new Set(tags).size !== tags.length) fail('tags', `lists a tag twice: ${tags.join(', ')}`);
+
+  if (options.tagValues !== undefined && typeof options.tagValues !== 'function') {
+    fail('tagValues', 'must be a function (metadata) => metadata');
+  }
+  if (options.keep !== undefined && options.drop !== undefined) {
+    fail('keep', 'and drop are mutually exclusive: set either keep or drop, not both');
+  }
+  if (options.keep !== undefined && typeof options.keep !== 'function') fail('keep', 'must be a function');
+  if (options.drop !== undefined && typeof options.drop !== 'function') fail('drop', 'must be a function');
+  const drop = options.drop;
+  const keep = drop !== undefined ? (md: Metadata, m: Measurements) => !drop(md, m) : options.keep;
+
+  if (options.description !== undefined && typeof options.description !== 'string') {
+    fail('description', 'must be a string');
+  }
+
+  let unit = 'unit';
+  let unitRatio = 1;
+  if (options.unit !== undefined) {
+    if (typeof options.unit === 'string') {
+      if (options.unit === '') fail('unit', 'must not be empty');
+      unit = options.unit;
+    } else if (
+      Array.isArray(options.unit) &&
+      options.unit.length === 2 &&
+      typeof options.unit[0] === 'string' &&
+      typeof options.unit[1] === 'string'
+    ) {
+      unitRatio = conversionRatio(options.unit[0], options.unit[1], name);
+      unit = options.unit[1];
+    } else {
+      fail('unit', 'must be a unit name or a [from, to] pair of unit names');
+    }
+  }
+
+  const reporterOptions = options.reporterOptions ?? {};
+  if (typeof reporterOptions !== 'object' || reporterOptions === null || Array.isArray(reporterOptions)) {
+    fail('reporterOptions', 'must be an object');
+  }
+  validateReporterOptions(type, reporterOptions, fail);
+
+  if (
+    type === 'distribution' &&
+    /(^|\.)system_time$/.test(typeof measurement === 'string' ? `x.${measurement}` : '')
+  ) {
+    warnOnce(
+      `system-time:${name}`,
+      `metric "${name}": a distribution of system_time (a wall-clock timestamp) puts every event in the +Inf bucket; use lastValue, or measure a duration`,
+    );
+  }
+
+  return Object.freeze({
+    type,
+    name,
+    eventName,
+    measurement,
+    unitRatio,
+    tags: Object.freeze([...tags]),
+    tagValues: options.tagValues,
+    keep,
+    description: options.description,
+    unit,
+    reporterOptions: Object.freeze({ ...reporterOptions }),
+  });
+}
+
+function validateReporterOptions(
+  type: MetricType,
+  options: ReporterOptions,
+  fail: (option: string, why: string) => never,
+): void {
+  const { prometheusType, quantiles, maxAgeSeconds, ageBuckets, relativeAccuracy, maxSeries, buckets } =
+    options;
+  if (prometheusType !== undefined) {
+    const allowed = type === 'sum' ? ['counter', 'gauge'] : type === 'last_value' ? ['gauge'] : [];
+    if (!allowed.includes(prometheusType as string)) {
+      fail(
+        'reporterOptions.prometheusType',
+        allowed.length === 0
+          ? `is not supported for a ${type}`
+          : `must be ${allowed.map((a) => `'${a}'`).join(' or ')} for a ${type}, got ${describe(prometheusType)}`,
+      );
+    }
+  }
+  if (buckets !== undefined && type !== 'distribution') {
+    fail('reporterOptions.buckets', `applies to distributions only, not to a ${type}`);
+  }
+  if (quantiles !== undefined) {
+    if (type !== 'summary') fail('reporterOptions.quantiles', `applies to summaries only, not to a ${type}`);
+    if (
+      !Array.isArray(quantiles) ||
+      quantiles.length === 0 ||
+      quantiles.some((q) => typeof q !== 'number' || !(q >= 0 && q <= 1))
+    ) {
+      fail('reporterOptions.quantiles', 'must be a non-empty array of numbers in [0, 1]');
+    }
+  }
+  if (maxAgeSeconds !== undefined && !(typeof maxAgeSeconds === 'number' && maxAgeSeconds > 0)) {
+    fail('reporterOptions.maxAgeSeconds', 'must be a number > 0');
+  }
+  if (ageBuckets !== undefined && !(Number.isInteger(ageBuckets) && ageBuckets >= 1 && ageBuckets <= 60)) {
+    fail('reporterOptions.ageBuckets', 'must be an integer from 1 to 60');
+  }
+  if (
+    relativeAccuracy !== undefined &&
+    !(typeof relativeAccuracy === 'number' && relativeAccuracy > 0 && relativeAccuracy < 1)
+  ) {
+    fail('reporterOptions.relativeAccuracy', 'must be a number between 0 and 1 (exclusive)');
+  }
+  if (maxSeries !== undefined && !(Number.isInteger(maxSeries) && maxSeries >= 1)) {
+    fail('reporterOptions.maxSeries', 'must be an integer >= 1');
+  }
+}
+
+/** Counts events. The measurement must be present (and numeric) for the event to count. */
+export function counter(name: string, options?: MetricOptions): MetricDefinition {
+  return define('counter', name, options);
+}
+
+/** Adds up a measurement. Exported as a counter, or a gauge with `reporterOptions.prometheusType: 'gauge'`. */
+export function sum(name: string, options?: MetricOptions): MetricDefinition {
+  return define('sum', name, options);
+}
+
+/** Keeps the most recent measurement. Exported as a gauge. */
+export function lastValue(name: string, options?: MetricOptions): MetricDefinition {
+  return define('last_value', name, options);
+}
+
+/** Quantiles over a sliding window, plus an exact sum and count. Exported as a summary. */
+export function summary(name: string, options?: MetricOptions): MetricDefinition {
+  return define('summary', name, options);
+}
+
+/** A histogram of the measurement, with inclusive bucket bounds. Exported as a histogram. */
+export function distribution(name: string, options?: MetricOptions): MetricDefinition {
+  return define('distribution', name, options);
+}

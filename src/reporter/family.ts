@@ -1,0 +1,89 @@
+import type { MetricDefinition } from '../metrics/definitions.js';
+import type { HistogramStore } from './histogram-store.js';
+import type { ScalarStore } from './scalar-store.js';
+import type { SeriesTable } from './series-table.js';
+import type { SummaryStore } from './summary-store.js';
+
+/** Exposition type of a family. */
+export type FamilyKind = 'counter' | 'gauge' | 'histogram' | 'summary';
+
+/** Everything a scrape needs to render one metric family, stored once and read on every scrape. */
+export type Family = ScalarFamily | HistogramFamily | SummaryFamily;
+
+interface FamilyBase {
+  /** Exported name. For counters this is the 0.0.4 sample name; OpenMetrics strips a `_total` from it. */
+  readonly name: string;
+  readonly help: string;
+  /** OpenMetrics unit (`seconds`), set only when the name ends with it, as `# UNIT` requires. */
+  readonly unit: string | undefined;
+  readonly table: SeriesTable;
+  /** The user's definition; undefined for telemeter's own metrics. */
+  readonly definition: MetricDefinition | undefined;
+}
+
+export interface ScalarFamily extends FamilyBase {
+  readonly kind: 'counter' | 'gauge';
+  readonly store: ScalarStore;
+}
+
+export interface HistogramFamily extends FamilyBase {
+  readonly kind: 'histogram';
+  readonly store: HistogramStore;
+}
+
+export interface SummaryFamily extends FamilyBase {
+  readonly kind: 'summary';
+  readonly store: SummaryStore;
+}
+
+/** Escapes a label value for both text formats: backslash, double quote and line feed. */
+export function escapeLabelValue(value: string): string {
+  return /[\\"\n]/.test(value) ? value.replace(/[\\"\n]/g, escapeChar) : value;
+}
+
+function escapeChar(c: string): string {
+  return c === '\n' ? '\\n' : `\\${c}`;
+}
+
+/**
+ * Builds the function that renders a series' label block. Labels are sorted by name; global tags are
+ * escaped once, here, and a metric's own tag of the same name wins over a global one.
+ */
+export function labelRenderer(
+  tagNames: readonly string[],
+  globalTags: Readonly<Record<string, string>>,
+): (values: readonly string[]) => string {
+  const parts: Array<{ name: string; tagIndex: number; fixed: string }> = [];
+  tagNames.forEach((name, tagIndex) => {
+    parts.push({ name, tagIndex, fixed: '' });
+  });
+  for (const [name, value] of Object.entries(globalTags)) {
+    if (tagNames.includes(name)) continue;
+    parts.push({ name, tagIndex: -1, fixed: `${name}="${escapeLabelValue(value)}"` });
+  }
+  parts.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return (values) => {
+    let block = '';
+    for (const part of parts) {
+      if (block !== '') block += ',';
+      block += part.tagIndex < 0 ? part.fixed : `${part.name}="${escapeLabelValue(values[part.tagIndex])}"`;
+    }
+    return block;
+  };
+}
+
+/** Every name a family can put on a sample line, in either format, for the duplicate-name check. */
+export function sampleNames(name: string, kind: FamilyKind): string[] {
+  switch (kind) {
+    case 'counter': {
+      const family = name.endsWith('_total') ? name.slice(0, -'_total'.length) : name;
+      return [...new Set([name, family, `${family}_total`, `${family}_created`])];
+    }
+    case 'histogram':
+      return [name, `${name}_bucket`, `${name}_sum`, `${name}_count`, `${name}_created`];
+    case 'summary':
+      return [name, `${name}_sum`, `${name}_count`, `${name}_created`];
+    default:
+      return [name];
+  }
+}

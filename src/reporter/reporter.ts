@@ -1,0 +1,337 @@
+import { attach, detach } from '../events/bus.js';
+import { describe } from '../events/event-name.js';
+import type { Measurements, Metadata } from '../events/types.js';
+import { warnOnce } from '../logger.js';
+import { resolveBuckets } from '../metrics/buckets.js';
+import type { MetricDefinition } from '../metrics/definitions.js';
+import { isValidLabelName, prometheusName } from '../metrics/names.js';
+import { unitSuffix } from '../metrics/units.js';
+import { DROP_REASON_HINTS, DROP_REASON_LABELS, DropReason } from './drop-reasons.js';
+import { type Family, type FamilyKind, labelRenderer, type ScalarFamily, sampleNames } from './family.js';
+import { HistogramStore } from './histogram-store.js';
+import { MetricRecorder } from './recorder.js';
+import { ScalarStore } from './scalar-store.js';
+import { SeriesTable } from './series-table.js';
+import { SummaryStore } from './summary-store.js';
+
+/** Options of a {@link Reporter} (and of `Telemeter`). */
+export interface ReporterConfig {
+  /** The metric definitions to aggregate, made with `counter`, `sum`, `lastValue`, `summary`, `distribution`. */
+  readonly metrics: readonly MetricDefinition[];
+  /** Labels added to every series at export; a metric's own tag of the same name wins. */
+  readonly globalTags?: Readonly<Record<string, string | number | boolean>>;
+  /** Default series limit per metric (`reporterOptions.maxSeries` overrides it). Default 10 000. */
+  readonly maxSeries?: number;
+  /** Export telemeter's own health metrics (dropped events, overflows, series counts). Default true. */
+  readonly selfMetrics?: boolean;
+}
+
+const DEFAULT_MAX_SERIES = 10_000;
+const DEFAULT_QUANTILES = [0.5, 0.9, 0.95, 0.99];
+const RESERVED_SELF_NAMES = [
+  'telemeter_dropped_events_total',
+  'telemeter_series_overflow_total',
+  'telemeter_series',
+];
+
+let instanceSequence = 0;
+
+/**
+ * The aggregating reporter: attaches one handler per event name, records each event into in-memory series
+ * as it happens, and holds the families that a scrape renders. Memory grows with series, never with events.
+ */
+export class Reporter {
+  /** Families in definition order, then telemeter's own. */
+  readonly families: readonly Family[];
+  private readonly handlerIds: string[] = [];
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly droppedFamily: ScalarFamily;
+  private readonly overflowFamily: ScalarFamily;
+  private readonly seriesFamily: ScalarFamily;
+  private readonly userFamilies: Family[] = [];
+  private closed = false;
+
+  constructor(config: ReporterConfig) {
+    if (typeof config !== 'object' || config === null) {
+      throw new TypeError('telemeter: options must be an object with a metrics array');
+    }
+    const { metrics, maxSeries = DEFAULT_MAX_SERIES, selfMetrics = true } = config;
+    if (!Array.isArray(metrics))
+      throw new TypeError('telemeter: option metrics must be an array of metric definitions');
+    if (!(Number.isInteger(maxSeries) && maxSeries >= 1)) {
+      throw new TypeError(`telemeter: option maxSeries must be an integer >= 1, got ${describe(maxSeries)}`);
+    }
+    const globalTags = validateGlobalTags(config.globalTags);
+    const render = (tags: readonly string[]) => labelRenderer(tags, globalTags);
+
+    const owners = new Map<string, string>();
+    const claim = (
+      family: { name: string; kind: FamilyKind },
+      owner: string,
+      definition?: MetricDefinition,
+    ) => {
+      for (const sampleName of sampleNames(family.name, family.kind)) {
+        const previous = owners.get(sampleName);
+        if (previous !== undefined) {
+          throw new TypeError(
+            `telemeter: ${owner} exports the name "${sampleName}", which ${previous} also exports. ` +
+              `Give one of them another name, and keep its event with eventName and measurement, e.g. ` +
+              `counter('${definition ? suggestRename(definition) : 'my.metric.name'}', { eventName: '${definition?.eventName ?? 'my.event'}', measurement: '${typeof definition?.measurement === 'string' ? definition.measurement : 'value'}' })`,
+          );
+        }
+        owners.set(sampleName, owner);
+      }
+    };
+    if (selfMetrics) {
+      for (const name of RESERVED_SELF_NAMES) {
+        claim(
+          { name, kind: name.endsWith('_total') ? 'counter' : 'gauge' },
+          `telemeter's own metric "${name}"`,
+        );
+      }
+    }
+
+    const byEvent = new Map<string, MetricRecorder[]>();
+    metrics.forEach((definition, index) => {
+      if (typeof definition !== 'object' || definition === null || typeof definition.type !== 'string') {
+        throw new TypeError(
+          `telemeter: option metrics[${index}] is not a metric definition; build it with counter(), sum(), lastValue(), summary() or distribution()`,
+        );
+      }
+      const family = this.buildFamily(definition, maxSeries, render);
+      claim(family, `metric "${definition.name}" (${definition.type})`, definition);
+      this.userFamilies.push(family);
+      const recorder = new MetricRecorder(definition, family);
+      const list = byEvent.get(definition.eventName) ?? [];
+      list.push(recorder);
+      byEvent.set(definition.eventName, list);
+      family.table.onOverflow = () => this.noteOverflow(definition);
+    });
+
+    this.droppedFamily = selfFamily(
+      'telemeter_dropped_events_total',
+      'counter',
+      'Events that a metric skipped instead of recording, by metric and reason.',
+      ['metric', 'reason'],
+      render,
+    );
+    this.overflowFamily = selfFamily(
+      'telemeter_series_overflow_total',
+      'counter',
+      "Events recorded into a metric's overflow series because it had reached maxSeries.",
+      ['metric'],
+      render,
+    );
+    this.seriesFamily = selfFamily(
+      'telemeter_series',
+      'gauge',
+      'Series held in memory, by metric.',
+      ['metric'],
+      render,
+    );
+    this.families = selfMetrics
+      ? [...this.userFamilies, this.droppedFamily, this.overflowFamily, this.seriesFamily]
+      : [...this.userFamilies];
+
+    const instance = ++instanceSequence;
+    for (const [eventName, recorders] of byEvent) {
+      const id = `telemeter:${instance}:${eventName}`;
+      attach(id, eventName, this.handlerFor(recorders));
+      this.handlerIds.push(id);
+    }
+  }
+
+  /** Detaches every handler this reporter attached and stops its timers. Recorded values stay readable. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const id of this.handlerIds) {
+      try {
+        detach(id);
+      } catch {
+        // Already detached by hand; close() must still release everything else.
+      }
+    }
+    for (const timer of this.timers) clearInterval(timer);
+  }
+
+  /** Refreshes values that are computed rather than recorded (series counts). Called before each render. */
+  protected refreshComputedFamilies(): void {
+    for (const family of this.userFamilies) {
+      if (family.definition === undefined) continue;
+      const series = this.seriesFamily.table.resolveValues([family.definition.name]);
+      this.seriesFamily.store.values[series] = family.table.size;
+    }
+  }
+
+  private handlerFor(recorders: MetricRecorder[]) {
+    return (_eventName: string, measurements: Measurements, metadata: Metadata): void => {
+      if (typeof measurements !== 'object' || measurements === null) {
+        for (const recorder of recorders) this.noteDrop(recorder, DropReason.invalidMeasurement);
+        return;
+      }
+      for (let i = 0; i < recorders.length; i++) {
+        const recorder = recorders[i];
+        let reason: number;
+        try {
+          reason = recorder.record(measurements, metadata);
+        } catch {
+          reason = DropReason.internalError;
+        }
+        if (reason !== DropReason.ok) this.noteDrop(recorder, reason);
+      }
+    };
+  }
+
+  private noteDrop(recorder: MetricRecorder, reason: number): void {
+    let series = recorder.droppedSeries[reason];
+    if (series < 0) {
+      const name = recorder.definition.name;
+      series = this.droppedFamily.table.resolveValues([name, DROP_REASON_LABELS[reason]]);
+      recorder.droppedSeries[reason] = series;
+      warnOnce(
+        `drop:${name}:${reason}`,
+        `metric "${name}" skipped an event (${DROP_REASON_LABELS[reason]}: ${DROP_REASON_HINTS[reason]}); further ones are counted in telemeter_dropped_events_total`,
+      );
+    }
+    this.droppedFamily.store.values[series] += 1;
+  }
+
+  private noteOverflow(definition: MetricDefinition): void {
+    warnOnce(
+      `overflow:${definition.name}`,
+      `metric "${definition.name}" reached its maxSeries limit; new tag sets are folded into one series with every tag set to "__overflow__"`,
+    );
+    const series = this.overflowFamily.table.resolveValues([definition.name]);
+    this.overflowFamily.store.values[series] += 1;
+  }
+
+  private buildFamily(
+    definition: MetricDefinition,
+    defaultMaxSeries: number,
+    render: (tags: readonly string[]) => (values: readonly string[]) => string,
+  ): Family {
+    const fail = (option: string, why: string): never => {
+      throw new TypeError(`telemeter: metric "${definition.name}": option ${option} ${why}`);
+    };
+    const name = prometheusName(definition.name);
+    for (const tag of definition.tags) {
+      if (!isValidLabelName(tag)) {
+        fail(
+          'tags',
+          `has "${tag}", which is not a valid Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, no __ prefix)`,
+        );
+      }
+      if (tag === 'le' && definition.type === 'distribution')
+        fail('tags', 'cannot use "le" on a distribution');
+      if (tag === 'quantile' && definition.type === 'summary')
+        fail('tags', 'cannot use "quantile" on a summary');
+    }
+    const options = definition.reporterOptions;
+    const maxSeries = options.maxSeries ?? defaultMaxSeries;
+    const table = new SeriesTable(definition.tags, render(definition.tags), maxSeries);
+    const suffix = unitSuffix(definition.unit);
+    const help = definition.description ?? defaultHelp(definition);
+    const base = { name, help, table, definition };
+
+    switch (definition.type) {
+      case 'counter':
+      case 'sum':
+      case 'last_value': {
+        const kind: 'counter' | 'gauge' =
+          definition.type === 'last_value' ? 'gauge' : (options.prometheusType ?? 'counter');
+        const store = new ScalarStore(definition.type === 'last_value' ? 'set' : 'add');
+        growing(table, store);
+        const familyName = kind === 'counter' && name.endsWith('_total') ? name.slice(0, -6) : name;
+        return { ...base, kind, store, unit: unitFor(familyName, suffix) };
+      }
+      case 'distribution': {
+        const bounds = resolveBuckets(options.buckets, definition.unit, definition.name);
+        const store = new HistogramStore(Float64Array.from(bounds));
+        growing(table, store);
+        return { ...base, kind: 'histogram', store, unit: unitFor(name, suffix) };
+      }
+      case 'summary': {
+        const store = new SummaryStore(
+          [...(options.quantiles ?? DEFAULT_QUANTILES)].sort((a, b) => a - b),
+          options.relativeAccuracy ?? 0.01,
+          options.ageBuckets ?? 5,
+        );
+        growing(table, store);
+        const slotMs = ((options.maxAgeSeconds ?? 600) * 1000) / store.ageBuckets;
+        const timer = setInterval(() => store.rotate(), slotMs);
+        timer.unref();
+        this.timers.push(timer);
+        return { ...base, kind: 'summary', store, unit: unitFor(name, suffix) };
+      }
+      default:
+        return fail('type', `"${(definition as MetricDefinition).type}" is not a metric type`);
+    }
+  }
+}
+
+/** Wires a table to its store so every new series gets storage. */
+function growing(table: SeriesTable, store: { grow(series: number): void }): void {
+  table.onGrow = (size) => store.grow(size);
+  store.grow(table.size);
+}
+
+/** A family of telemeter's own, written directly rather than through events. */
+function selfFamily(
+  name: string,
+  kind: 'counter' | 'gauge',
+  help: string,
+  tags: string[],
+  render: (tags: readonly string[]) => (values: readonly string[]) => string,
+): ScalarFamily {
+  const table = new SeriesTable(tags, render(tags), Number.MAX_SAFE_INTEGER);
+  const store = new ScalarStore(kind === 'counter' ? 'add' : 'set');
+  growing(table, store);
+  return { name, kind, help, unit: undefined, table, store, definition: undefined };
+}
+
+function unitFor(familyName: string, suffix: string | undefined): string | undefined {
+  return suffix !== undefined && familyName.endsWith(`_${suffix}`) ? suffix : undefined;
+}
+
+function defaultHelp(definition: MetricDefinition): string {
+  const measured = typeof definition.measurement === 'string' ? definition.measurement : 'measurement';
+  const unit = definition.unit === 'unit' ? '' : ` (${definition.unit})`;
+  switch (definition.type) {
+    case 'counter':
+      return `Number of ${definition.eventName} events.`;
+    case 'sum':
+      return `Sum of ${definition.eventName} ${measured}${unit}.`;
+    case 'last_value':
+      return `Last value of ${definition.eventName} ${measured}${unit}.`;
+    case 'summary':
+      return `Summary of ${definition.eventName} ${measured}${unit}.`;
+    default:
+      return `Distribution of ${definition.eventName} ${measured}${unit}.`;
+  }
+}
+
+function suggestRename(definition: MetricDefinition): string {
+  const segments = definition.eventName.split('.');
+  return `${segments.join('.')}.${definition.type === 'counter' ? 'count' : `${definition.type}`}`;
+}
+
+function validateGlobalTags(tags: ReporterConfig['globalTags']): Record<string, string> {
+  if (tags === undefined) return {};
+  if (typeof tags !== 'object' || tags === null || Array.isArray(tags)) {
+    throw new TypeError('telemeter: option globalTags must be an object of label names to values');
+  }
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(tags)) {
+    if (!isValidLabelName(name)) {
+      throw new TypeError(
+        `telemeter: option globalTags has "${name}", which is not a valid Prometheus label name`,
+      );
+    }
+    if (!['string', 'number', 'boolean'].includes(typeof value)) {
+      throw new TypeError(`telemeter: option globalTags.${name} must be a string, number or boolean`);
+    }
+    result[name] = String(value);
+  }
+  return result;
+}

@@ -1,0 +1,17 @@
+import { ensureCapacity } from './growable.js';
+
+/** One float per series: counters and sums add into it, last values overwrite it. */
+export class ScalarStore {
+  values: Float64Array = new Float64Array(8);
+
+  constructor(readonly mode: 'add' | 'set') {}
+
+  grow(series: number): void {
+    this.values = ensureCapacity(this.values, series);
+  }
+
+  observe(series: number, value: number): void {
+    if (this.mode === 'add') this.values[series] += value;
+    else this.values[series] = value;
+  }
+}

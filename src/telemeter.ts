@@ -1,0 +1,50 @@
+import type { ExpositionFormat } from './exposition/content-types.js';
+import { renderExposition } from './exposition/render.js';
+import { Reporter, type ReporterConfig } from './reporter/reporter.js';
+
+/** Options of {@link Telemeter}. */
+export type TelemeterOptions = ReporterConfig;
+
+/** Options of {@link Telemeter.scrape}. */
+export interface ScrapeOptions {
+  /** `'text'` (Prometheus 0.0.4, the default) or `'openmetrics'` (OpenMetrics 1.0). */
+  readonly format?: ExpositionFormat;
+}
+
+/**
+ * The metrics pipeline of one process: give it metric definitions, and it attaches to their events,
+ * aggregates every event as it happens, and renders the result for Prometheus.
+ *
+ * ```ts
+ * const telemeter = new Telemeter({ metrics: [counter('http.request.count', { eventName: 'http.request.stop' })] });
+ * telemeter.scrape();                          // Prometheus text 0.0.4
+ * telemeter.scrape({ format: 'openmetrics' }); // OpenMetrics 1.0
+ * telemeter.close();                           // detaches its handlers
+ * ```
+ *
+ * Invalid definitions or options throw here, naming the metric and the option. After that, nothing that
+ * an event carries can make it throw: bad measurements are skipped and counted in `telemeter_dropped_events_total`.
+ */
+export class Telemeter extends Reporter {
+  /** Renders every metric as one string, in definition order with series sorted by labels. */
+  scrape(options: ScrapeOptions = {}): string {
+    let body = '';
+    for (const chunk of this.render(options)) body += chunk;
+    return body;
+  }
+
+  /**
+   * Renders every metric as a sequence of chunks (about 64 KiB each), so a server can stream a large
+   * exposition and let the event loop run between chunks.
+   */
+  *render(options: ScrapeOptions = {}): Generator<string> {
+    const format = options.format ?? 'text';
+    if (format !== 'text' && format !== 'openmetrics') {
+      throw new TypeError(
+        `telemeter: scrape option format must be 'text' or 'openmetrics', got "${String(format)}"`,
+      );
+    }
+    this.refreshComputedFamilies();
+    yield* renderExposition(this.families, format);
+  }
+}
