@@ -11,6 +11,7 @@ import { type Family, type FamilyKind, labelRenderer, type ScalarFamily, sampleN
 import { HistogramStore } from './histogram-store.js';
 import { MetricRecorder } from './recorder.js';
 import { ScalarStore } from './scalar-store.js';
+import { scrapeDefinitions } from './self-definitions.js';
 import { SeriesTable } from './series-table.js';
 import { SummaryStore } from './summary-store.js';
 
@@ -22,7 +23,10 @@ export interface ReporterConfig {
   readonly globalTags?: Readonly<Record<string, string | number | boolean>>;
   /** Default series limit per metric (`reporterOptions.maxSeries` overrides it). Default 10 000. */
   readonly maxSeries?: number;
-  /** Export telemeter's own health metrics (dropped events, overflows, series counts). Default true. */
+  /**
+   * Export telemeter's own health metrics: dropped events, overflows, series counts, and scrapes answered by
+   * `telemeter/server` (`telemeter_scrapes_total`, `telemeter_scrape_duration_seconds`). Default true.
+   */
   readonly selfMetrics?: boolean;
 }
 
@@ -55,9 +59,11 @@ export class Reporter {
     if (typeof config !== 'object' || config === null) {
       throw new TypeError('telemeter: options must be an object with a metrics array');
     }
-    const { metrics, maxSeries = DEFAULT_MAX_SERIES, selfMetrics = true } = config;
-    if (!Array.isArray(metrics))
+    const { maxSeries = DEFAULT_MAX_SERIES, selfMetrics = true } = config;
+    if (!Array.isArray(config.metrics)) {
       throw new TypeError('telemeter: option metrics must be an array of metric definitions');
+    }
+    const metrics = selfMetrics ? [...config.metrics, ...scrapeDefinitions()] : config.metrics;
     if (!(Number.isInteger(maxSeries) && maxSeries >= 1)) {
       throw new TypeError(`telemeter: option maxSeries must be an integer >= 1, got ${describe(maxSeries)}`);
     }
