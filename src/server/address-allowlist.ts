@@ -1,0 +1,49 @@
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
+
+/**
+ * The client addresses a metrics endpoint answers, as CIDR blocks. IPv4 blocks also match IPv4-mapped
+ * IPv6 clients (`::ffff:10.0.0.1`), which is how a server bound to `::` sees IPv4 peers.
+ */
+export class AddressAllowlist {
+  private readonly blocks = new BlockList();
+
+  /** @throws TypeError naming `option` and the first entry that is not an IPv4/IPv6 address or CIDR. */
+  constructor(cidrs: unknown, option: string) {
+    if (!Array.isArray(cidrs) || cidrs.length === 0) {
+      throw new TypeError(
+        `telemeter/server: option ${option} must be a non-empty array of CIDR strings such as '10.0.0.0/8' or '::1/128'`,
+      );
+    }
+    cidrs.forEach((entry, i) => {
+      this.add(entry, `${option}[${i}]`);
+    });
+  }
+
+  /** True when `address` (as in `socket.remoteAddress`) falls inside a listed block. */
+  allows(address: string | undefined): boolean {
+    if (address === undefined) return false;
+    // An IPv6 zone (fe80::1%eth0) never appears in the rules, and BlockList rejects it.
+    const bare = address.includes('%') ? address.slice(0, address.indexOf('%')) : address;
+    if (isIPv4(bare)) return this.blocks.check(bare, 'ipv4');
+    if (isIPv6(bare)) return this.blocks.check(bare, 'ipv6');
+    return false;
+  }
+
+  private add(entry: unknown, option: string): void {
+    const invalid = () =>
+      new TypeError(
+        `telemeter/server: option ${option} must be an IPv4 or IPv6 address or CIDR (e.g. '127.0.0.0/8', 'fdaa::/16'), got ${JSON.stringify(entry)}`,
+      );
+    if (typeof entry !== 'string') throw invalid();
+    const slash = entry.indexOf('/');
+    const address = (slash < 0 ? entry : entry.slice(0, slash)).trim();
+    const family = isIPv4(address) ? 'ipv4' : isIPv6(address) ? 'ipv6' : undefined;
+    if (family === undefined) throw invalid();
+    const maxPrefix = family === 'ipv4' ? 32 : 128;
+    const prefixText = slash < 0 ? String(maxPrefix) : entry.slice(slash + 1).trim();
+    if (!/^\d{1,3}$/.test(prefixText)) throw invalid();
+    const prefix = Number(prefixText);
+    if (prefix > maxPrefix) throw invalid();
+    this.blocks.addSubnet(address, prefix, family);
+  }
+}

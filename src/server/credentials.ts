@@ -1,0 +1,116 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+/** Credentials a scraper must present. Give `bearer`, `basic`, or both (either is then accepted). */
+export interface AuthOptions {
+  /**
+   * Accepts `Authorization: Bearer <token>`. An array accepts any of its tokens, so a token can be
+   * rotated without a failed scrape.
+   */
+  readonly bearer?: string | readonly string[];
+  /** Accepts `Authorization: Basic base64(username:password)`. */
+  readonly basic?: { readonly username: string; readonly password: string };
+  /** The realm named in `WWW-Authenticate`. Default `'metrics'`. */
+  readonly realm?: string;
+}
+
+/** A fixed-length digest, so comparing never leaks the secret's length or a matching prefix. */
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+function nonEmptyString(value: unknown, option: string, hint = ''): string {
+  if (typeof value !== 'string' || value === '') {
+    const got = value === undefined ? 'undefined' : value === '' ? 'an empty string' : typeof value;
+    throw new TypeError(`telemeter/server: option ${option} must be a non-empty string, got ${got}${hint}`);
+  }
+  return value;
+}
+
+/** Checks an `Authorization` header against configured credentials in constant time. */
+export class CredentialCheck {
+  private readonly bearerDigests: readonly Buffer[];
+  private readonly basicDigests: { username: Buffer; password: Buffer } | undefined;
+  /** `WWW-Authenticate` challenges for a 401, one per accepted scheme. */
+  readonly challenges: readonly string[];
+
+  /** @throws TypeError naming the option when a credential is missing, empty or malformed. */
+  constructor(auth: unknown, option: string) {
+    if (typeof auth !== 'object' || auth === null || Array.isArray(auth)) {
+      throw new TypeError(
+        `telemeter/server: option ${option} must be an object: { bearer: token } or { basic: { username, password } }`,
+      );
+    }
+    const { bearer, basic, realm = 'metrics', ...unknown } = auth as AuthOptions & Record<string, unknown>;
+    const extra = Object.keys(unknown);
+    if (extra.length > 0) {
+      throw new TypeError(
+        `telemeter/server: unknown option ${option}.${extra[0]} (expected bearer, basic or realm)`,
+      );
+    }
+    if (!('bearer' in auth) && !('basic' in auth)) {
+      throw new TypeError(`telemeter/server: option ${option} must set bearer or basic`);
+    }
+    if (typeof realm !== 'string' || !/^[\x20-\x7e]+$/.test(realm) || /["\\]/.test(realm)) {
+      throw new TypeError(
+        `telemeter/server: option ${option}.realm must be printable ASCII without quotes or backslashes`,
+      );
+    }
+    const challenges: string[] = [];
+    const bearerDigests: Buffer[] = [];
+    if ('bearer' in auth) {
+      const hint = ' (is the environment variable that holds the token set?)';
+      if (Array.isArray(bearer)) {
+        if (bearer.length === 0) {
+          throw new TypeError(`telemeter/server: option ${option}.bearer must not be an empty array`);
+        }
+        bearer.forEach((token, i) => {
+          bearerDigests.push(digest(nonEmptyString(token, `${option}.bearer[${i}]`, hint)));
+        });
+      } else {
+        bearerDigests.push(digest(nonEmptyString(bearer, `${option}.bearer`, hint)));
+      }
+      challenges.push(`Bearer realm="${realm}"`);
+    }
+    if ('basic' in auth) {
+      if (typeof basic !== 'object' || basic === null) {
+        throw new TypeError(
+          `telemeter/server: option ${option}.basic must be an object { username, password }`,
+        );
+      }
+      const username = nonEmptyString(basic.username, `${option}.basic.username`);
+      const password = nonEmptyString(basic.password, `${option}.basic.password`);
+      // RFC 7617: the first colon separates the user-id from the password.
+      if (username.includes(':')) {
+        throw new TypeError(`telemeter/server: option ${option}.basic.username must not contain ':'`);
+      }
+      this.basicDigests = { username: digest(username), password: digest(password) };
+      challenges.push(`Basic realm="${realm}", charset="UTF-8"`);
+    }
+    this.bearerDigests = bearerDigests;
+    this.challenges = challenges;
+  }
+
+  /** True when `authorization` carries accepted credentials. The time taken does not depend on the secret. */
+  verify(authorization: string | undefined): boolean {
+    if (authorization === undefined) return false;
+    const match = /^\s*([A-Za-z]+)\s+(\S+)\s*$/.exec(authorization);
+    if (match === null) return false;
+    const scheme = match[1].toLowerCase();
+    if (scheme === 'bearer' && this.bearerDigests.length > 0) {
+      const given = digest(match[2]);
+      let ok = false;
+      // Every token is compared, so the time does not reveal which one (if any) matched.
+      for (const expected of this.bearerDigests) ok = timingSafeEqual(given, expected) || ok;
+      return ok;
+    }
+    if (scheme === 'basic' && this.basicDigests !== undefined) {
+      const decoded = Buffer.from(match[2], 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon < 0) return false;
+      const userOk = timingSafeEqual(digest(decoded.slice(0, colon)), this.basicDigests.username);
+      const passwordOk = timingSafeEqual(digest(decoded.slice(colon + 1)), this.basicDigests.password);
+      return userOk && passwordOk;
+    }
+    return false;
+  }
+}

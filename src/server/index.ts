@@ -1,0 +1,63 @@
+/**
+ * `telemeter/server`: the private metrics endpoint. `serveMetrics` runs it on its own port;
+ * `metricsHandler` mounts the same endpoint in an existing node:http, Express, Fastify or Hono app.
+ *
+ * @packageDocumentation
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { logger } from '../logger.js';
+import { type MetricsHandlerOptions, resolveHandlerOptions } from './options.js';
+import { sendStatus } from './plain-responses.js';
+import type { RenderSource } from './render-coalescer.js';
+import { createScrapeEndpoint } from './scrape-endpoint.js';
+
+export type { AuthOptions } from './credentials.js';
+export {
+  type MetricsServer,
+  type MountOptions,
+  type RouteHandler,
+  serveMetrics,
+} from './metrics-server.js';
+export { acceptsGzip, negotiateFormat } from './negotiation.js';
+export type { FormatChoice, MetricsHandlerOptions, ServeMetricsOptions } from './options.js';
+export type { RenderSource } from './render-coalescer.js';
+
+/** A Node request listener that also fits Express's `(req, res, next)` signature. */
+export type MetricsRequestHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  next?: (error?: unknown) => void,
+) => void;
+
+/**
+ * The metrics endpoint as a request handler, to serve metrics on the application's own port. It answers
+ * every request it is given (the framework does the routing) with the same allowlist, auth, method check,
+ * negotiation, gzip, coalescing, in-flight limit and scrape events as `serveMetrics`; `next` is accepted
+ * for Express and never called. It never throws into the application.
+ *
+ * ```ts
+ * http.createServer((req, res) => (req.url?.startsWith('/metrics') ? handler(req, res) : app(req, res)));
+ * expressApp.get('/metrics', handler);
+ * fastify.get('/metrics', (req, reply) => { reply.hijack(); handler(req.raw, reply.raw); });
+ * hono.get('/metrics', (c) => { handler(c.env.incoming, c.env.outgoing); return RESPONSE_ALREADY_SENT; });
+ * ```
+ *
+ * @throws TypeError naming the option when an option is invalid.
+ */
+export function metricsHandler(
+  telemeter: RenderSource,
+  options: MetricsHandlerOptions = {},
+): MetricsRequestHandler {
+  if (typeof (telemeter as { render?: unknown } | null)?.render !== 'function') {
+    throw new TypeError('telemeter/server: metricsHandler needs a Telemeter as its first argument');
+  }
+  const endpoint = createScrapeEndpoint(telemeter, resolveHandlerOptions(options, 'metricsHandler'));
+  return (req, res) => {
+    try {
+      endpoint(req, res);
+    } catch (error) {
+      logger().error('telemeter/server: unexpected error in metricsHandler', error);
+      sendStatus(req, res, 500);
+    }
+  };
+}

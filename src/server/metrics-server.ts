@@ -1,0 +1,231 @@
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { isIP } from 'node:net';
+import { logger } from '../logger.js';
+import { AccessPolicy } from './access-policy.js';
+import { type IndexLink, renderIndexPage } from './index-page.js';
+import { resolveServeOptions, type ServeMetricsOptions } from './options.js';
+import { BASE_HEADERS, sendStatus } from './plain-responses.js';
+import type { RenderSource } from './render-coalescer.js';
+import { createScrapeEndpoint } from './scrape-endpoint.js';
+
+/** A handler for a path mounted next to `/metrics`; it may answer asynchronously. */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+/** Options of {@link MetricsServer.mount}. */
+export interface MountOptions {
+  /** Link text on the index page. Default: the path. */
+  readonly title?: string;
+}
+
+/** A running metrics server, as returned by `serveMetrics`. */
+export interface MetricsServer {
+  /** The port bound (the one chosen when `port: 0`). */
+  readonly port: number;
+  /** The address bound, e.g. `'::'` or `'127.0.0.1'`. */
+  readonly host: string;
+  /** A URL of the metrics endpoint reachable from this host, e.g. `http://[::1]:9091/metrics`. */
+  readonly url: string;
+  /** The underlying `node:http` (or `node:https`) server. */
+  readonly server: Server;
+  /**
+   * Serves `handler` at `path` and below it (`/dashboard` and `/dashboard/...`), behind the same
+   * allowlist and credentials as the metrics, and links it from the index page.
+   * @throws TypeError when `path` is malformed, `/`, the metrics path, or already mounted.
+   */
+  mount(path: string, handler: RouteHandler, options?: MountOptions): void;
+  /**
+   * Stops accepting connections, lets scrapes in flight finish, closes idle keep-alive connections,
+   * and after `closeTimeout` cuts what is left. Resolves once the port is released. Idempotent.
+   * It does not close the Telemeter.
+   */
+  close(): Promise<void>;
+}
+
+interface Route extends IndexLink {
+  readonly handler: RouteHandler;
+}
+
+function pathnameOf(url: string | undefined): string {
+  if (url === undefined) return '/';
+  const end = url.search(/[?#]/);
+  return end < 0 ? url : url.slice(0, end);
+}
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|::1|::ffff:127(\.\d{1,3}){3})$/i;
+
+/** A host name for the URL: wildcards become the loopback address of their family. */
+function urlHost(address: string): string {
+  if (address === '::') return '[::1]';
+  if (address === '0.0.0.0') return '127.0.0.1';
+  return isIP(address) === 6 ? `[${address}]` : address;
+}
+
+/**
+ * Serves a Telemeter's metrics on their own port (default 9091, path `/metrics`), the way Prometheus
+ * exporters do, and resolves once the port is bound.
+ *
+ * - `GET`/`HEAD` on the path: the exposition, OpenMetrics 1.0 when `Accept` prefers it (as Prometheus
+ *   asks), Prometheus text 0.0.4 otherwise (`?format=text|openmetrics` forces one), gzipped when
+ *   `Accept-Encoding` allows it. Concurrent scrapes share one render; beyond `maxInFlight` they get 503;
+ *   a render that throws gives 503 and one log line.
+ * - Other methods on the path: 405 with `Allow`. `/`: an index page. Other paths: 404, or a mounted route.
+ * - Every request is first checked against `allow` (403) and `auth` (401 with `WWW-Authenticate`).
+ * - Each request on the path emits `<eventPrefix>.start` and `<eventPrefix>.stop` (measurements
+ *   `duration` in ns and `bytes`; metadata `method`, `status`, `format`, `bytes`, `compressed`).
+ *
+ * @throws TypeError (synchronously, before binding) naming the option when an option is invalid;
+ *   the promise rejects when the port cannot be bound.
+ */
+export async function serveMetrics(
+  telemeter: RenderSource,
+  options: ServeMetricsOptions = {},
+): Promise<MetricsServer> {
+  if (typeof (telemeter as { render?: unknown } | null)?.render !== 'function') {
+    throw new TypeError('telemeter/server: serveMetrics needs a Telemeter as its first argument');
+  }
+  const config = resolveServeOptions(options);
+  const scrape = createScrapeEndpoint(telemeter, config);
+  const access = new AccessPolicy(config.allowlist, config.credentials);
+  const routes: Route[] = [];
+  let closing: Promise<void> | undefined;
+
+  const index = (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendStatus(req, res, 405, { Allow: 'GET, HEAD' });
+      return;
+    }
+    const links: IndexLink[] = [{ path: config.path, title: 'Metrics' }, ...routes];
+    const page = renderIndexPage(links);
+    res.writeHead(200, {
+      ...BASE_HEADERS,
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Length': String(Buffer.byteLength(page)),
+      'Content-Security-Policy': "default-src 'none'",
+    });
+    res.end(req.method === 'HEAD' ? undefined : page);
+  };
+
+  const failed = (req: IncomingMessage, res: ServerResponse, error: unknown): void => {
+    logger().error(`telemeter/server: the handler mounted at ${pathnameOf(req.url)} failed`, error);
+    sendStatus(req, res, 500);
+  };
+
+  // While closing, a keep-alive connection turns idle when its response ends: close it then.
+  const afterResponse = () => {
+    if (closing !== undefined) setImmediate(() => server.closeIdleConnections());
+  };
+
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    res.once('close', afterResponse);
+    if (closing !== undefined) res.setHeader('Connection', 'close');
+    const pathname = pathnameOf(req.url);
+    if (pathname === config.path) {
+      scrape(req, res);
+      return;
+    }
+    try {
+      if (!access.admit(req, res)) return;
+      if (pathname === '/') {
+        index(req, res);
+        return;
+      }
+      const route = routes.find((r) => pathname === r.path || pathname.startsWith(`${r.path}/`));
+      if (route === undefined) {
+        sendStatus(req, res, 404);
+        return;
+      }
+      const result = route.handler(req, res);
+      if (result instanceof Promise) result.catch((error: unknown) => failed(req, res, error));
+    } catch (error) {
+      failed(req, res, error);
+    }
+  };
+
+  const serverOptions = {
+    headersTimeout: config.headersTimeout,
+    requestTimeout: config.requestTimeout,
+    keepAliveTimeout: config.keepAliveTimeout,
+    // Node checks the two timeouts above only this often (30 s by default).
+    connectionsCheckingInterval: Math.min(1_000, config.headersTimeout),
+  };
+  const server: Server =
+    config.tls === undefined
+      ? createHttpServer(serverOptions, listener)
+      : (createHttpsServer({ ...config.tls, ...serverOptions }, listener) as unknown as Server);
+  server.headersTimeout = config.headersTimeout;
+  server.requestTimeout = config.requestTimeout;
+  server.keepAliveTimeout = config.keepAliveTimeout;
+  server.timeout = config.idleTimeout;
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      const where = `${config.host ?? '::'} port ${config.port}`;
+      reject(
+        new Error(`telemeter/server: cannot listen on ${where}: ${error.code ?? error.message}`, {
+          cause: error,
+        }),
+      );
+    };
+    server.once('error', onError);
+    server.listen({ port: config.port, host: config.host, ipv6Only: false }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  server.on('error', (error) => logger().error('telemeter/server: server error', error));
+
+  const address = server.address();
+  if (address === null || typeof address === 'string') {
+    server.close();
+    throw new Error('telemeter/server: the server did not bind a TCP port');
+  }
+  if (config.allowlist === undefined && config.credentials === undefined && !LOOPBACK.test(address.address)) {
+    logger().warn(
+      `telemeter/server: metrics are served on ${address.address} port ${address.port} without auth or allow; ` +
+        'anyone who can reach this address can read them',
+    );
+  }
+  const scheme = config.tls === undefined ? 'http' : 'https';
+  const url = `${scheme}://${urlHost(address.address)}:${address.port}${config.path}`;
+
+  return {
+    port: address.port,
+    host: address.address,
+    url,
+    server,
+    mount(path, handler, mountOptions = {}) {
+      if (typeof path !== 'string' || !/^\/[^\s?#]*[^/\s?#]$/.test(path)) {
+        throw new TypeError(
+          `telemeter/server: mount path must start with '/', not end with '/', and contain no spaces, '?' or '#', got ${JSON.stringify(path)}`,
+        );
+      }
+      if (path === config.path || routes.some((r) => r.path === path)) {
+        throw new TypeError(`telemeter/server: mount path ${path} is already served`);
+      }
+      if (typeof handler !== 'function') {
+        throw new TypeError(`telemeter/server: mount ${path}: the handler must be a function`);
+      }
+      routes.push({ path, title: mountOptions.title ?? path, handler });
+      // Longest first, so /dashboard/api is found before /dashboard.
+      routes.sort((a, b) => b.path.length - a.path.length);
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        const timer = setTimeout(() => server.closeAllConnections(), config.closeTimeout);
+        timer.unref();
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+      return closing;
+    },
+  };
+}

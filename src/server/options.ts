@@ -1,0 +1,186 @@
+import type { ServerOptions as TlsServerOptions } from 'node:https';
+import { describe, validateEventName } from '../events/event-name.js';
+import { AddressAllowlist } from './address-allowlist.js';
+import { type AuthOptions, CredentialCheck } from './credentials.js';
+
+/** Which exposition format to send: negotiated from `Accept`, or always one. */
+export type FormatChoice = 'negotiate' | 'text' | 'openmetrics';
+
+/** Options of `metricsHandler`, and the scrape part of `serveMetrics`. */
+export interface MetricsHandlerOptions {
+  /** Credentials a scraper must present; without it, no authentication. */
+  readonly auth?: AuthOptions;
+  /**
+   * CIDR blocks of the clients to answer (`'10.0.0.0/8'`, `'fdaa::/16'`, a bare address means one host);
+   * others get 403. IPv4 blocks also match IPv4-mapped IPv6 peers. Checked against the socket's peer
+   * address: behind a proxy that is the proxy.
+   */
+  readonly allow?: readonly string[];
+  /**
+   * `'negotiate'` (default) follows `Accept`; `'text'` or `'openmetrics'` always sends that format.
+   * A request can still force one with `?format=text` or `?format=openmetrics`.
+   */
+  readonly format?: FormatChoice;
+  /** gzip the body when `Accept-Encoding` allows it. Default true. */
+  readonly compression?: boolean;
+  /** Scrapes served at once; more get 503. Default 10. */
+  readonly maxInFlight?: number;
+  /** Prefix of the `<prefix>.start` / `<prefix>.stop` events emitted per scrape. Default `'telemeter.scrape'`. */
+  readonly eventPrefix?: string;
+}
+
+/** Options of `serveMetrics`. */
+export interface ServeMetricsOptions extends MetricsHandlerOptions {
+  /** TCP port, 0 to 65535; 0 picks a free one. Default 9091. */
+  readonly port?: number;
+  /**
+   * Address to bind. Default `'::'`, which takes IPv6 and IPv4(-mapped) connections (Node falls back
+   * to `0.0.0.0` where IPv6 is unavailable).
+   */
+  readonly host?: string;
+  /** Path of the metrics endpoint. Default `'/metrics'`. */
+  readonly path?: string;
+  /** Serve HTTPS with these `node:https` options (at least `key` and `cert`, or `pfx`). */
+  readonly tls?: TlsServerOptions;
+  /** Milliseconds a client has to send the request headers. Default 10 000. */
+  readonly headersTimeout?: number;
+  /** Milliseconds a client has to send the whole request. Default 30 000. */
+  readonly requestTimeout?: number;
+  /** Milliseconds an idle keep-alive connection stays open; keep it above the scrape interval. Default 65 000. */
+  readonly keepAliveTimeout?: number;
+  /** Milliseconds a socket may stay silent mid-request or mid-response (a client that stops reading). Default 30 000. */
+  readonly idleTimeout?: number;
+  /** Milliseconds `close()` waits for scrapes in flight before cutting connections. Default 5 000. */
+  readonly closeTimeout?: number;
+}
+
+export interface ResolvedHandlerOptions {
+  readonly credentials: CredentialCheck | undefined;
+  readonly allowlist: AddressAllowlist | undefined;
+  readonly format: FormatChoice;
+  readonly compression: boolean;
+  readonly maxInFlight: number;
+  readonly startEvent: string;
+  readonly stopEvent: string;
+}
+
+export interface ResolvedServeOptions extends ResolvedHandlerOptions {
+  readonly port: number;
+  /** undefined: let Node choose `::`, or `0.0.0.0` without IPv6. */
+  readonly host: string | undefined;
+  readonly path: string;
+  readonly tls: TlsServerOptions | undefined;
+  readonly headersTimeout: number;
+  readonly requestTimeout: number;
+  readonly keepAliveTimeout: number;
+  readonly idleTimeout: number;
+  readonly closeTimeout: number;
+}
+
+const HANDLER_KEYS = ['auth', 'allow', 'format', 'compression', 'maxInFlight', 'eventPrefix'];
+const SERVE_KEYS = [
+  ...HANDLER_KEYS,
+  'port',
+  'host',
+  'path',
+  'tls',
+  'headersTimeout',
+  'requestTimeout',
+  'keepAliveTimeout',
+  'idleTimeout',
+  'closeTimeout',
+];
+
+function fail(message: string): never {
+  throw new TypeError(`telemeter/server: ${message}`);
+}
+
+function checkKeys(options: object, allowed: readonly string[], where: string): void {
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key))
+      fail(`unknown option ${key} of ${where} (expected one of ${allowed.join(', ')})`);
+  }
+}
+
+function integer(value: unknown, option: string, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!(Number.isInteger(value) && (value as number) >= min && (value as number) <= max)) {
+    fail(`option ${option} must be an integer from ${min} to ${max}, got ${describe(value)}`);
+  }
+  return value as number;
+}
+
+export function resolveHandlerOptions(
+  options: unknown,
+  where: string,
+  allowedKeys: readonly string[] = HANDLER_KEYS,
+): ResolvedHandlerOptions {
+  const opts = (options ?? {}) as MetricsHandlerOptions;
+  if (typeof opts !== 'object' || Array.isArray(opts)) fail(`the options of ${where} must be an object`);
+  checkKeys(opts, allowedKeys, where);
+  const format = opts.format ?? 'negotiate';
+  if (format !== 'negotiate' && format !== 'text' && format !== 'openmetrics') {
+    fail(`option format must be 'negotiate', 'text' or 'openmetrics', got ${describe(format)}`);
+  }
+  if (opts.compression !== undefined && typeof opts.compression !== 'boolean') {
+    fail(`option compression must be a boolean, got ${describe(opts.compression)}`);
+  }
+  const prefix = opts.eventPrefix ?? 'telemeter.scrape';
+  try {
+    validateEventName(prefix, 'option eventPrefix');
+  } catch (error) {
+    fail((error as Error).message.replace(/^telemeter: /, ''));
+  }
+  return {
+    credentials: opts.auth === undefined ? undefined : new CredentialCheck(opts.auth, 'auth'),
+    allowlist: opts.allow === undefined ? undefined : new AddressAllowlist(opts.allow, 'allow'),
+    format,
+    compression: opts.compression ?? true,
+    maxInFlight: integer(opts.maxInFlight, 'maxInFlight', 1, 1_000_000, 10),
+    startEvent: `${prefix}.start`,
+    stopEvent: `${prefix}.stop`,
+  };
+}
+
+const MAX_TIMEOUT = 24 * 3600 * 1000;
+
+export function resolveServeOptions(options: unknown): ResolvedServeOptions {
+  const handler = resolveHandlerOptions(options, 'serveMetrics', SERVE_KEYS);
+  const opts = (options ?? {}) as ServeMetricsOptions;
+  const host = opts.host;
+  if (host !== undefined && (typeof host !== 'string' || host.trim() === '' || /[\s/]/.test(host))) {
+    fail(`option host must be an address or host name such as '::' or '127.0.0.1', got ${describe(host)}`);
+  }
+  const path = opts.path ?? '/metrics';
+  if (typeof path !== 'string' || !/^\/[^\s?#]*$/.test(path) || path === '/') {
+    fail(
+      `option path must start with '/', not be '/', and contain no spaces, '?' or '#', got ${describe(path)}`,
+    );
+  }
+  const tls = opts.tls;
+  if (tls !== undefined) {
+    if (typeof tls !== 'object' || tls === null) fail('option tls must be an object { key, cert }');
+    if (tls.pfx === undefined && (tls.key === undefined || tls.cert === undefined)) {
+      fail('option tls must give key and cert (PEM strings or Buffers), or pfx');
+    }
+  }
+  const headersTimeout = integer(opts.headersTimeout, 'headersTimeout', 1, MAX_TIMEOUT, 10_000);
+  const requestTimeout = integer(opts.requestTimeout, 'requestTimeout', 1, MAX_TIMEOUT, 30_000);
+  // Node refuses a headersTimeout above requestTimeout: say so here, with the option names.
+  if (headersTimeout > requestTimeout) {
+    fail(`option headersTimeout (${headersTimeout}) must not exceed requestTimeout (${requestTimeout})`);
+  }
+  return {
+    ...handler,
+    port: integer(opts.port, 'port', 0, 65_535, 9091),
+    // '::' is also what Node picks when no host is given, but with a fallback to 0.0.0.0 without IPv6.
+    host: host === '::' ? undefined : host,
+    path,
+    tls,
+    headersTimeout,
+    requestTimeout,
+    keepAliveTimeout: integer(opts.keepAliveTimeout, 'keepAliveTimeout', 1, MAX_TIMEOUT, 65_000),
+    idleTimeout: integer(opts.idleTimeout, 'idleTimeout', 1, MAX_TIMEOUT, 30_000),
+    closeTimeout: integer(opts.closeTimeout, 'closeTimeout', 0, MAX_TIMEOUT, 5_000),
+  };
+}

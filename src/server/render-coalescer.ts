@@ -1,0 +1,99 @@
+import { once } from 'node:events';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { createGzip } from 'node:zlib';
+import type { ExpositionFormat } from '../exposition/index.js';
+import { logger } from '../logger.js';
+import { ChunkLog } from './chunk-log.js';
+
+/** What the server renders: a `Telemeter`, or anything with the same `render` generator. */
+export interface RenderSource {
+  render(options: { format: ExpositionFormat }): Iterable<string>;
+}
+
+/** One render of one format, shared by every scrape that joins it while it runs. */
+export class RenderJob {
+  /** The exposition text, chunk by chunk. */
+  readonly text = new ChunkLog<string>();
+  private gzipped: ChunkLog<Buffer> | undefined;
+
+  constructor(readonly format: ExpositionFormat) {}
+
+  /**
+   * The same body compressed with gzip, made on first request by one zlib stream that every gzip
+   * reader of this job shares. zlib runs on the libuv thread pool, off the main thread.
+   */
+  gzip(): ChunkLog<Buffer> {
+    if (this.gzipped !== undefined) return this.gzipped;
+    const log = new ChunkLog<Buffer>();
+    this.gzipped = log;
+    const zip = createGzip();
+    zip.on('data', (chunk: Buffer) => log.push(chunk));
+    zip.on('end', () => log.end());
+    zip.on('error', (error) => log.fail(error));
+    void (async () => {
+      try {
+        for await (const chunk of this.text.read()) {
+          if (!zip.write(chunk)) await once(zip, 'drain');
+        }
+        zip.end();
+      } catch (error) {
+        log.fail(error);
+        zip.destroy();
+      }
+    })();
+    return log;
+  }
+}
+
+/**
+ * Coalesces concurrent scrapes: a scrape that arrives while a render of the same format is running
+ * joins it instead of starting another, as client_golang's `CoalesceGather` does. A finished (or failed)
+ * render is forgotten at once, so the next scrape always sees fresh values.
+ */
+export class RenderCoalescer {
+  private readonly running = new Map<ExpositionFormat, RenderJob>();
+
+  constructor(private readonly source: RenderSource) {}
+
+  /** The render of `format` in flight, or a new one. */
+  acquire(format: ExpositionFormat): RenderJob {
+    const current = this.running.get(format);
+    if (current !== undefined) return current;
+    const job = new RenderJob(format);
+    this.running.set(format, job);
+    void this.produce(job);
+    return job;
+  }
+
+  private async produce(job: RenderJob): Promise<void> {
+    try {
+      const chunks = this.source.render({ format: job.format })[Symbol.iterator]();
+      for (;;) {
+        const step = chunks.next();
+        if (step.done) break;
+        if (step.value.length > 0) job.text.push(step.value);
+        // A large registry renders in many chunks; letting the event loop run between them keeps
+        // the application responsive during a scrape.
+        await nextTurn();
+      }
+      job.text.end();
+    } catch (error) {
+      logger().error(`telemeter/server: rendering ${job.format} metrics failed; the scrape gets 503`, error);
+      job.text.fail(error);
+    } finally {
+      if (this.running.get(job.format) === job) this.running.delete(job.format);
+    }
+  }
+}
+
+const coalescers = new WeakMap<RenderSource, RenderCoalescer>();
+
+/** The coalescer of `source`, shared by every server and handler that serves it. */
+export function coalescerFor(source: RenderSource): RenderCoalescer {
+  let coalescer = coalescers.get(source);
+  if (coalescer === undefined) {
+    coalescer = new RenderCoalescer(source);
+    coalescers.set(source, coalescer);
+  }
+  return coalescer;
+}

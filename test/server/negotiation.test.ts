@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { acceptsGzip, negotiateFormat } from '../../src/server/index.js';
+
+const PROMETHEUS_2_42 =
+  'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+const PROMETHEUS_3 =
+  'application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1';
+const VICTORIA_METRICS = 'text/plain;version=0.0.4;q=1,*/*;q=0.1';
+
+describe('negotiateFormat', () => {
+  it.each([
+    ['Prometheus 2.42', PROMETHEUS_2_42, 'openmetrics'],
+    ['Prometheus 3 (escaping=allow-utf-8)', PROMETHEUS_3, 'openmetrics'],
+    ['VictoriaMetrics', VICTORIA_METRICS, 'text'],
+    ['curl */*', '*/*', 'text'],
+    ['no Accept', undefined, 'text'],
+    ['empty Accept', '', 'text'],
+    ['a browser', 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8', 'text'],
+    ['OpenMetrics only', 'application/openmetrics-text', 'openmetrics'],
+    ['OpenMetrics 0.0.1 only', 'application/openmetrics-text; version=0.0.1', 'openmetrics'],
+    ['application/*', 'application/*', 'openmetrics'],
+    ['text preferred by q', 'application/openmetrics-text;q=0.5, text/plain;q=0.9', 'text'],
+    ['OpenMetrics preferred by q', 'text/plain;q=0.4, application/openmetrics-text;q=0.6', 'openmetrics'],
+    ['OpenMetrics refused', 'application/openmetrics-text;q=0, */*', 'text'],
+    ['unknown OpenMetrics version', 'application/openmetrics-text;version=9.9.9, text/plain;q=0.1', 'text'],
+    ['equal q, OpenMetrics listed first', 'application/openmetrics-text, text/plain', 'openmetrics'],
+    ['equal q, text listed first', 'text/plain, application/openmetrics-text', 'text'],
+    [
+      'quoted parameters and spaces',
+      'application/openmetrics-text ; version="1.0.0" ; charset=utf-8',
+      'openmetrics',
+    ],
+    ['invalid q is ignored', 'application/openmetrics-text;q=2', 'text'],
+    ['upper case', 'APPLICATION/OPENMETRICS-TEXT;VERSION=1.0.0', 'openmetrics'],
+    ['nonsense', ',,;;/;q=,', 'text'],
+  ])('%s → %s', (_name, accept, expected) => {
+    expect(negotiateFormat(accept)).toBe(expected);
+  });
+});
+
+describe('acceptsGzip', () => {
+  it.each([
+    ['gzip', true],
+    ['gzip, deflate, br', true],
+    ['deflate, br', false],
+    ['x-gzip', true],
+    ['*', true],
+    ['*;q=0', false],
+    ['gzip;q=0, *', false],
+    ['gzip;q=0.001', true],
+    ['identity', false],
+    ['', false],
+    [undefined, false],
+  ])('%s → %s', (header, expected) => {
+    expect(acceptsGzip(header)).toBe(expected);
+  });
+});
