@@ -51,10 +51,13 @@ export class LogSketch {
     this.count = 0;
   }
 
-  /** The q-quantile (q in [0, 1]) within the relative accuracy, or NaN when empty. */
+  /**
+   * The q-quantile (q in [0, 1]) by nearest rank (the ⌈q·n⌉-th smallest value), within the relative accuracy;
+   * NaN when empty. Nearest rank keeps a p99 of a few slow requests on the slow side.
+   */
   quantile(q: number): number {
     if (this.count === 0) return Number.NaN;
-    const rank = q * (this.count - 1);
+    const rank = Math.max(0, Math.ceil(q * this.count) - 1);
     let seen = 0;
     const neg = this.negative;
     for (let i = neg.counts.length - 1; i >= 0; i--) {
@@ -76,29 +79,28 @@ export class LogSketch {
   }
 }
 
-/** Dense counts over a contiguous range of bin indices, starting at `offset`. */
+/**
+ * Dense counts over a contiguous range of bin indices, starting at `offset`. The used range never spans more
+ * than `maxBins`: an index below it is counted in its lowest bin.
+ */
 export class BinStore {
   counts: Float64Array = new Float64Array(0);
   offset = 0;
+  private minUsed = Number.POSITIVE_INFINITY;
+  private maxUsed = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly maxBins: number) {}
 
   add(index: number, count = 1): void {
-    if (this.counts.length === 0) {
-      this.counts = new Float64Array(16);
-      this.offset = index - 8;
-    }
+    if (this.maxUsed - index + 1 > this.maxBins) index = this.maxUsed - this.maxBins + 1;
     let slot = index - this.offset;
-    if (slot < 0 && this.counts.length >= this.maxBins) {
-      // Already at the bin budget: below the window everything collapses into the first bin.
-      this.counts[0] += count;
-      return;
-    }
     if (slot < 0 || slot >= this.counts.length) {
-      this.extend(index);
-      slot = Math.max(0, index - this.offset);
+      this.reallocate(Math.min(this.minUsed, index), Math.max(this.maxUsed, index));
+      slot = index - this.offset;
     }
     this.counts[slot] += count;
+    if (index < this.minUsed) this.minUsed = index;
+    if (index > this.maxUsed) this.maxUsed = index;
   }
 
   merge(other: BinStore): void {
@@ -111,29 +113,19 @@ export class BinStore {
     this.counts.fill(0);
   }
 
-  private extend(index: number): void {
-    const low = Math.min(this.offset, index);
-    let high = Math.max(this.offset + this.counts.length - 1, index);
-    let length = high - low + 1;
-    let newOffset = low;
-    if (length > this.maxBins) {
-      // Keep the highest bins; everything below the window collapses into its first bin.
-      newOffset = high - this.maxBins + 1;
-      length = this.maxBins;
-    } else {
-      // Leave head room on the side that grew, so a drifting range does not reallocate every time.
-      const spare = Math.min(this.maxBins - length, Math.max(16, length >> 1));
-      if (index < this.offset) newOffset = low - spare;
-      else high += spare;
-      length = high - newOffset + 1;
-    }
-    const grown = new Float64Array(length);
+  private reallocate(low: number, high: number): void {
+    if (high - low + 1 > this.maxBins) low = high - this.maxBins + 1;
+    const used = high - low + 1;
+    // Head room on both sides, so a drifting range does not reallocate on every new extreme.
+    const spare = Math.min(this.maxBins - used, Math.max(16, used >> 1));
+    const newOffset = low - (spare >> 1);
+    const grown = new Float64Array(used + spare);
     for (let i = 0; i < this.counts.length; i++) {
       const c = this.counts[i];
-      if (c === 0) continue;
-      grown[Math.max(0, i + this.offset - newOffset)] += c;
+      if (c !== 0) grown[Math.max(i + this.offset, low) - newOffset] += c;
     }
     this.counts = grown;
     this.offset = newOffset;
+    if (this.minUsed !== Number.POSITIVE_INFINITY && this.minUsed < low) this.minUsed = low;
   }
 }

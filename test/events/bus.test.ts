@@ -1,0 +1,184 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  attach,
+  attachMany,
+  detach,
+  execute,
+  HANDLER_FAILURE_EVENT,
+  HandlerError,
+  listHandlers,
+  setLogger,
+} from '../../src/index.js';
+
+const attached: string[] = [];
+function track(id: string): string {
+  attached.push(id);
+  return id;
+}
+
+afterEach(() => {
+  for (const id of attached.splice(0)) {
+    try {
+      detach(id);
+    } catch {}
+  }
+  setLogger(null);
+});
+
+describe('attach and execute', () => {
+  it('calls the handler synchronously with event name, measurements, metadata and config', () => {
+    const calls: unknown[][] = [];
+    attach(track('t1'), 'shop.checkout.stop', (...args) => calls.push(args), { level: 1 });
+    execute('shop.checkout.stop', { duration: 1_500_000 }, { route: '/cart', status: 200 });
+    expect(calls).toEqual([
+      ['shop.checkout.stop', { duration: 1_500_000 }, { route: '/cart', status: 200 }, { level: 1 }],
+    ]);
+  });
+
+  it('dispatches to exact names only, never to prefixes or longer names', () => {
+    const seen: string[] = [];
+    attach(track('t2'), 'a.b', (name) => seen.push(name));
+    execute('a', {});
+    execute('a.b.c', {});
+    execute('a.bc', {});
+    execute('a.b', {});
+    expect(seen).toEqual(['a.b']);
+  });
+
+  it('passes empty metadata when none is given', () => {
+    let metadata: unknown;
+    attach(track('t3'), 'x.y', (_n, _m, md) => {
+      metadata = md;
+    });
+    execute('x.y', { value: 1 });
+    expect(metadata).toEqual({});
+  });
+
+  it('turns a bare number into { value: n }, with one deprecation warning', () => {
+    const warn = vi.fn();
+    setLogger({ warn, error: vi.fn() });
+    const got: unknown[] = [];
+    attach(track('t4'), 'num.event', (_n, m) => got.push(m));
+    execute('num.event', 5);
+    execute('num.event', 6);
+    expect(got).toEqual([{ value: 5 }, { value: 6 }]);
+    expect(warn.mock.calls.length).toBeLessThanOrEqual(1);
+  });
+
+  it('rejects a duplicate id with already_exists, across events', () => {
+    attach(track('dup'), 'one.event', () => {});
+    expect(() => attach('dup', 'other.event', () => {})).toThrow(HandlerError);
+    try {
+      attach('dup', 'other.event', () => {});
+    } catch (error) {
+      expect((error as HandlerError).code).toBe('already_exists');
+      expect((error as Error).message).toContain('"dup"');
+    }
+  });
+
+  it('rejects detaching an unknown id with not_found', () => {
+    expect(() => detach('never-attached')).toThrow(/never-attached/);
+    try {
+      detach('never-attached');
+    } catch (error) {
+      expect((error as HandlerError).code).toBe('not_found');
+    }
+  });
+
+  it('validates ids, names and handlers at attach time', () => {
+    expect(() => attach('', 'a.b', () => {})).toThrow(/non-empty/);
+    expect(() => attach('bad-name', 'a..b', () => {})).toThrow(/consecutive dots/);
+    expect(() => attach('bad-fn', 'a.b', 42 as never)).toThrow(/function/);
+    expect(() => attachMany('bad-many', [], () => {})).toThrow(/non-empty array/);
+  });
+
+  it('attachMany shares one id across events, and detach removes it from all', () => {
+    const seen: string[] = [];
+    attachMany(track('many'), ['m.one', 'm.two'], (name) => seen.push(name));
+    execute('m.one', {});
+    execute('m.two', {});
+    detach('many');
+    execute('m.one', {});
+    expect(seen).toEqual(['m.one', 'm.two']);
+  });
+});
+
+describe('handler failure', () => {
+  it('detaches the failing handler from all its events, emits telemetry.handler.failure, logs once, runs the others', () => {
+    const error = vi.fn();
+    setLogger({ warn: vi.fn(), error });
+    const failures: Array<{ measurements: Record<string, unknown>; metadata: Record<string, unknown> }> = [];
+    attach(track('failure-listener'), HANDLER_FAILURE_EVENT, (_n, measurements, metadata) =>
+      failures.push({ measurements, metadata }),
+    );
+    const after: number[] = [];
+    attachMany(
+      track('bad'),
+      ['f.one', 'f.two'],
+      () => {
+        throw new Error('boom');
+      },
+      { cfg: true },
+    );
+    attach(track('good'), 'f.one', () => after.push(1));
+
+    expect(() => execute('f.one', { value: 1 }, { tag: 'x' })).not.toThrow();
+    execute('f.one', { value: 1 });
+    execute('f.two', { value: 1 });
+
+    expect(after).toEqual([1, 1]);
+    expect(failures).toHaveLength(1);
+    expect(failures[0].metadata).toMatchObject({
+      event_name: 'f.one',
+      handler_id: 'bad',
+      handler_config: { cfg: true },
+      kind: 'error',
+    });
+    expect((failures[0].metadata.reason as Error).message).toBe('boom');
+    expect(typeof failures[0].metadata.stacktrace).toBe('string');
+    expect(typeof failures[0].measurements.monotonic_time).toBe('number');
+    expect(typeof failures[0].measurements.system_time).toBe('number');
+    expect(error).toHaveBeenCalledTimes(1);
+    expect(listHandlers('f').map((h) => h.id)).toEqual(['good']);
+  });
+
+  it('reports a thrown non-Error with kind "throw"', () => {
+    setLogger({ warn: vi.fn(), error: vi.fn() });
+    let kind: unknown;
+    attach(track('fl2'), HANDLER_FAILURE_EVENT, (_n, _m, md) => {
+      kind = md.kind;
+    });
+    attach(track('thrower'), 'g.one', () => {
+      throw 'plain string';
+    });
+    execute('g.one', {});
+    expect(kind).toBe('throw');
+  });
+
+  it('lets a handler detach itself while the event is running without skipping the others', () => {
+    const seen: string[] = [];
+    attach(track('self-detach'), 'h.one', () => {
+      detach('self-detach');
+      seen.push('first');
+    });
+    attach(track('second'), 'h.one', () => seen.push('second'));
+    execute('h.one', {});
+    execute('h.one', {});
+    expect(seen).toEqual(['first', 'second', 'second']);
+  });
+});
+
+describe('listHandlers', () => {
+  it('matches by whole segments and lists a multi-event handler once per event', () => {
+    const noop = () => {};
+    attachMany(track('l1'), ['http.request.start', 'http.request.stop'], noop, 'c');
+    attach(track('l2'), 'https.get', noop);
+    attach(track('l3'), 'http', noop);
+    const http = listHandlers('http').map((h) => `${h.id}@${h.eventName}`);
+    expect(http.sort()).toEqual(['l1@http.request.start', 'l1@http.request.stop', 'l3@http']);
+    expect(listHandlers('http.request.stop')).toEqual([
+      { id: 'l1', eventName: 'http.request.stop', handler: noop, config: 'c' },
+    ]);
+    expect(listHandlers().length).toBeGreaterThanOrEqual(4);
+  });
+});

@@ -1,0 +1,65 @@
+import { PerformanceObserver } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { describe, expect, it } from 'vitest';
+import { counter, distribution, execute, Telemeter } from '../../src/index.js';
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+const EVENTS = 1_000_000;
+
+/** Heap bytes allocated per event (upper bound) and garbage collections seen while running `fn`. */
+async function measure(fn: () => void): Promise<{ bytesPerEvent: number; collections: number }> {
+  let collections = 0;
+  const observer = new PerformanceObserver((list) => {
+    collections += list.getEntries().length;
+  });
+  gc();
+  observer.observe({ entryTypes: ['gc'] });
+  const before = process.memoryUsage().heapUsed;
+  fn();
+  const after = process.memoryUsage().heapUsed;
+  await new Promise((r) => setTimeout(r, 50));
+  observer.disconnect();
+  return { bytesPerEvent: (after - before) / EVENTS, collections };
+}
+
+describe('hot path allocations for an existing series', () => {
+  it('execute into a counter and a distribution with 3 tags allocates nothing per event', async () => {
+    const telemeter = new Telemeter({
+      metrics: [
+        counter('alloc.request.count', {
+          eventName: 'alloc.request.stop',
+          measurement: 'duration',
+          tags: ['route', 'method', 'status'],
+        }),
+        distribution('alloc.request.stop.duration', {
+          unit: ['native', 'millisecond'],
+          tags: ['route', 'method', 'status'],
+        }),
+      ],
+    });
+    try {
+      const measurements = [{ duration: 1_200_000 }, { duration: 45_000_000 }, { duration: 3_000_000_000 }];
+      const metadata = [
+        { route: '/cart', method: 'GET', status: 200 },
+        { route: '/cart', method: 'POST', status: 201 },
+        { route: '/products/:id', method: 'GET', status: 404 },
+      ];
+      const loop = (n: number) => {
+        for (let i = 0; i < n; i++) execute('alloc.request.stop', measurements[i % 3], metadata[i % 3]);
+      };
+      loop(200_000); // warm up: create the series, let the JIT settle
+      const { bytesPerEvent, collections } = await measure(() => loop(EVENTS));
+      expect(bytesPerEvent).toBeLessThan(0.5);
+      expect(collections).toBe(0);
+      const body = telemeter.scrape();
+      expect(body).toContain(
+        `alloc_request_count{method="GET",route="/cart",status="200"} ${Math.ceil(200_000 / 3) + Math.ceil(EVENTS / 3)}`,
+      );
+    } finally {
+      telemeter.close();
+    }
+  });
+});

@@ -1,0 +1,360 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  counter,
+  distribution,
+  execute,
+  lastValue,
+  listHandlers,
+  type MetricDefinition,
+  setLogger,
+  sum,
+  summary,
+  Telemeter,
+  type TelemeterOptions,
+} from '../../src/index.js';
+import { sample, samples } from '../support/samples.js';
+
+const open: Telemeter[] = [];
+function make(metrics: MetricDefinition[], options: Partial<TelemeterOptions> = {}): Telemeter {
+  const t = new Telemeter({ metrics, selfMetrics: true, ...options });
+  open.push(t);
+  return t;
+}
+
+let warnings: string[] = [];
+beforeEach(() => {
+  warnings = [];
+  setLogger({ warn: (m) => warnings.push(m), error: (m) => warnings.push(m) });
+});
+afterEach(() => {
+  for (const t of open.splice(0)) t.close();
+  setLogger(null);
+});
+
+describe('counter', () => {
+  it('counts events that carry the measurement, by tags', () => {
+    const t = make([
+      counter('r1.request.count', {
+        eventName: 'r1.request.stop',
+        measurement: 'duration',
+        tags: ['route', 'status'],
+      }),
+    ]);
+    execute('r1.request.stop', { duration: 10 }, { route: '/cart', status: 200 });
+    execute('r1.request.stop', { duration: 20 }, { route: '/cart', status: '200' });
+    execute('r1.request.stop', { duration: 20 }, { route: '/cart', status: 500 });
+    execute('r1.request.stop', { other: 1 }, { route: '/cart', status: 200 });
+    const body = t.scrape();
+    expect(sample(body, 'r1_request_count{route="/cart",status="200"}')).toBe(2);
+    expect(sample(body, 'r1_request_count{route="/cart",status="500"}')).toBe(1);
+    expect(
+      sample(body, 'telemeter_dropped_events_total{metric="r1.request.count",reason="missing_measurement"}'),
+    ).toBe(1);
+  });
+});
+
+describe('sum', () => {
+  it('adds exact floats, unrounded, including unit conversion', () => {
+    const t = make([
+      sum('r2.order.amount', { tags: ['currency'] }),
+      sum('r2.io.bytes', { unit: ['byte', 'kilobyte'] }),
+    ]);
+    for (let i = 0; i < 1000; i++) execute('r2.order', { amount: 0.4 }, { currency: 'EUR' });
+    execute('r2.io', { bytes: 1500 });
+    let expected = 0;
+    for (let i = 0; i < 1000; i++) expected += 0.4;
+    const body = t.scrape();
+    expect(sample(body, 'r2_order_amount{currency="EUR"}')).toBe(expected);
+    expect(sample(body, 'r2_io_bytes')).toBe(1.5);
+  });
+
+  it('refuses to decrease a counter-typed sum, but a gauge-typed sum may go down', () => {
+    const t = make([
+      sum('r3.queue.delta', {}),
+      sum('r3.pool.delta', { reporterOptions: { prometheusType: 'gauge' } }),
+    ]);
+    execute('r3.queue', { delta: 5 });
+    execute('r3.queue', { delta: -2 });
+    execute('r3.pool', { delta: 5 });
+    execute('r3.pool', { delta: -2 });
+    const body = t.scrape();
+    expect(sample(body, 'r3_queue_delta')).toBe(5);
+    expect(sample(body, 'r3_pool_delta')).toBe(3);
+    expect(body).toContain('# TYPE r3_pool_delta gauge');
+    expect(
+      sample(body, 'telemeter_dropped_events_total{metric="r3.queue.delta",reason="negative_counter"}'),
+    ).toBe(1);
+  });
+});
+
+describe('lastValue', () => {
+  it('keeps the latest value per series, converted', () => {
+    const t = make([lastValue('r4.memory.total', { unit: ['byte', 'kilobyte'] })]);
+    execute('r4.memory', { total: 2_000_000 });
+    execute('r4.memory', { total: 3_000_000 });
+    expect(sample(t.scrape(), 'r4_memory_total')).toBe(3000);
+  });
+});
+
+describe('distribution', () => {
+  it('uses inclusive upper bounds, cumulative buckets, an unrounded sum and +Inf = count', () => {
+    const t = make([distribution('r5.req.latency', { reporterOptions: { buckets: [1, 2, 5] } })]);
+    for (const v of [0.4, 1, 1.0000001, 2, 5, 6, -3]) execute('r5.req', { latency: v });
+    const body = t.scrape();
+    expect(sample(body, 'r5_req_latency_bucket{le="1.0"}')).toBe(3); // -3, 0.4, 1
+    expect(sample(body, 'r5_req_latency_bucket{le="2.0"}')).toBe(5);
+    expect(sample(body, 'r5_req_latency_bucket{le="5.0"}')).toBe(6);
+    expect(sample(body, 'r5_req_latency_bucket{le="+Inf"}')).toBe(7);
+    expect(sample(body, 'r5_req_latency_count')).toBe(7);
+    expect(sample(body, 'r5_req_latency_sum')).toBe(0.4 + 1 + 1.0000001 + 2 + 5 + 6 - 3);
+  });
+
+  it('does not round small samples away (Peep summed 1000 × 0.4 as 0)', () => {
+    const t = make([distribution('r6.x.v', { reporterOptions: { buckets: [1] } })]);
+    for (let i = 0; i < 1000; i++) execute('r6.x', { v: 0.4 });
+    expect(sample(t.scrape(), 'r6_x_v_sum')).toBeCloseTo(400, 9);
+  });
+
+  it('chooses default buckets from the unit, so second-based latencies spread over buckets', () => {
+    const t = make([distribution('r7.req.duration', { unit: ['native', 'second'] })]);
+    for (const ms of [3, 8, 20, 40, 90, 200, 600, 2000]) execute('r7.req', { duration: ms * 1e6 });
+    const body = t.scrape();
+    const buckets = [...samples(body)].filter(([k]) => k.startsWith('r7_req_duration_bucket'));
+    const distinctCounts = new Set(buckets.map(([, v]) => v));
+    expect(distinctCounts.size).toBeGreaterThanOrEqual(8);
+    expect(sample(body, 'r7_req_duration_bucket{le="0.005"}')).toBe(1);
+  });
+
+  it('accepts exponential and linear bucket specs and rejects bad ones', () => {
+    const t = make([
+      distribution('r8.a.v', {
+        reporterOptions: { buckets: { exponential: { start: 1, factor: 10, count: 3 } } },
+      }),
+      distribution('r8.b.v', { reporterOptions: { buckets: { linear: { start: 0, width: 5, count: 3 } } } }),
+    ]);
+    const body = t.scrape();
+    expect(body).toContain('r8_a_v_bucket{le="100.0"} 0');
+    expect(body).toContain('r8_b_v_bucket{le="10.0"} 0');
+    expect(() => make([distribution('r8.c.v', { reporterOptions: { buckets: [2, 1] } })])).toThrow(
+      'metric "r8.c.v": option reporterOptions.buckets must be strictly increasing',
+    );
+    expect(() => make([distribution('r8.d.v', { reporterOptions: { buckets: [1, Number.NaN] } })])).toThrow(
+      /non-finite bound/,
+    );
+    expect(() => make([distribution('r8.e.v', { reporterOptions: { buckets: [] } })])).toThrow(
+      /must not be empty/,
+    );
+  });
+});
+
+describe('summary', () => {
+  it('exports quantiles within the relative-error bound, with exact sum and count', () => {
+    const t = make([summary('r9.db.query', { reporterOptions: { quantiles: [0.5, 0.9, 0.99] } })]);
+    for (let i = 1; i <= 1000; i++) execute('r9.db', { query: i });
+    const body = t.scrape();
+    // The nearest-rank q-quantile of 1..1000 is ⌈1000·q⌉; the sketch promises 1% relative error.
+    for (const q of [0.5, 0.9, 0.99]) {
+      const exact = Math.ceil(1000 * q);
+      expect(Math.abs(sample(body, `r9_db_query{quantile="${q}"}`) - exact) / exact).toBeLessThanOrEqual(
+        0.0101,
+      );
+    }
+    expect(sample(body, 'r9_db_query_sum')).toBe(500500);
+    expect(sample(body, 'r9_db_query_count')).toBe(1000);
+  });
+
+  it('reports NaN quantiles when the window is empty, and forgets old observations as the window slides', () => {
+    vi.useFakeTimers();
+    try {
+      const t = make([summary('r10.db.query', { reporterOptions: { maxAgeSeconds: 10, ageBuckets: 2 } })]);
+      expect(t.scrape()).toContain('r10_db_query{quantile="0.5"} NaN');
+      execute('r10.db', { query: 100 });
+      vi.advanceTimersByTime(5_000);
+      execute('r10.db', { query: 1 });
+      expect(sample(t.scrape(), 'r10_db_query{quantile="0.99"}')).toBeGreaterThan(90);
+      vi.advanceTimersByTime(5_000);
+      // The slot holding 100 has rotated out; only 1 remains in the window.
+      expect(sample(t.scrape(), 'r10_db_query{quantile="0.99"}')).toBeCloseTo(1, 1);
+      expect(sample(t.scrape(), 'r10_db_query_count')).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
+describe('tags, keep and tagValues', () => {
+  it('skips an event missing a tag, and counts it', () => {
+    const t = make([counter('r11.x.v', { tags: ['route'] })]);
+    execute('r11.x', { v: 1 }, {});
+    execute('r11.x', { v: 1 }, { route: null });
+    execute('r11.x', { v: 1 }, { route: { nested: true } });
+    const body = t.scrape();
+    expect([...samples(body).keys()].some((k) => k.startsWith('r11_x_v'))).toBe(false);
+    expect(sample(body, 'telemeter_dropped_events_total{metric="r11.x.v",reason="missing_tag"}')).toBe(2);
+    expect(sample(body, 'telemeter_dropped_events_total{metric="r11.x.v",reason="invalid_tag"}')).toBe(1);
+  });
+
+  it('evaluates keep on raw metadata before tagValues, with the event measurements', () => {
+    const keep = vi.fn(
+      (md: Record<string, unknown>, m: Record<string, unknown>) => md.kind === 'a' && m.v === 1,
+    );
+    const tagValues = vi.fn((md: Record<string, unknown>) => ({ route: `/${md.kind}` }));
+    const t = make([counter('r12.x.v', { tags: ['route'], keep, tagValues })]);
+    execute('r12.x', { v: 1 }, { kind: 'a' });
+    execute('r12.x', { v: 2 }, { kind: 'a' });
+    execute('r12.x', { v: 1 }, { kind: 'b' });
+    expect(sample(t.scrape(), 'r12_x_v{route="/a"}')).toBe(1);
+    expect(keep).toHaveBeenCalledWith({ kind: 'a' }, { v: 1 });
+    expect(tagValues).toHaveBeenCalledTimes(1);
+  });
+
+  it('merges global tags at export; the metric tag wins', () => {
+    const t = make([counter('r13.x.v', { tags: ['service'] }), counter('r13.y.v')], {
+      globalTags: { service: 'shop', region_name: 'eu' },
+    });
+    execute('r13.x', { v: 1 }, { service: 'billing' });
+    execute('r13.y', { v: 1 });
+    const body = t.scrape();
+    expect(sample(body, 'r13_x_v{region_name="eu",service="billing"}')).toBe(1);
+    expect(sample(body, 'r13_y_v{region_name="eu",service="shop"}')).toBe(1);
+  });
+
+  it('does not merge tag values that contain separators (prom-client key collision)', () => {
+    const t = make([counter('r14.x.v', { tags: ['a', 'b'] })]);
+    execute('r14.x', { v: 1 }, { a: 'x,b:y', b: '' });
+    execute('r14.x', { v: 1 }, { a: 'x', b: 'y' });
+    execute('r14.x', { v: 1 }, { a: 'x|', b: '' });
+    execute('r14.x', { v: 1 }, { a: 'x', b: '|' });
+    expect([...samples(t.scrape()).keys()].filter((k) => k.startsWith('r14_x_v'))).toHaveLength(4);
+  });
+});
+
+describe('isolation: bad input never throws and never stops other metrics', () => {
+  it.each([
+    ['NaN', Number.NaN, 'invalid_measurement'],
+    ['Infinity', Number.POSITIVE_INFINITY, 'invalid_measurement'],
+    ['a string', '12', 'invalid_measurement'],
+    ['an object', { n: 1 }, 'invalid_measurement'],
+    ['undefined', undefined, 'missing_measurement'],
+    ['null', null, 'missing_measurement'],
+  ])('skips %s and counts it', (_label, value, reason) => {
+    const t = make([sum('r15.x.v'), distribution('r15.x.w', { measurement: 'v' })]);
+    expect(() => execute('r15.x', { v: value })).not.toThrow();
+    execute('r15.x', { v: 2 });
+    const body = t.scrape();
+    expect(sample(body, 'r15_x_v')).toBe(2);
+    expect(sample(body, 'r15_x_w_count')).toBe(1);
+    expect(sample(body, `telemeter_dropped_events_total{metric="r15.x.v",reason="${reason}"}`)).toBe(1);
+  });
+
+  it('accepts bigint measurements', () => {
+    const t = make([sum('r16.x.v')]);
+    execute('r16.x', { v: 10n });
+    expect(sample(t.scrape(), 'r16_x_v')).toBe(10);
+  });
+
+  it('contains throwing keep, tagValues and measurement functions to their own metric', () => {
+    const t = make([
+      counter('r17.x.keep', {
+        measurement: 'v',
+        keep: () => {
+          throw new Error('k');
+        },
+      }),
+      counter('r17.x.tags', {
+        measurement: 'v',
+        tags: ['a'],
+        tagValues: () => {
+          throw new Error('t');
+        },
+      }),
+      counter('r17.x.fn', {
+        measurement: () => {
+          throw new Error('m');
+        },
+      }),
+      counter('r17.x.ok', { measurement: 'v' }),
+    ]);
+    expect(() => execute('r17.x', { v: 1 })).not.toThrow();
+    execute('r17.x', { v: 1 });
+    const body = t.scrape();
+    expect(sample(body, 'r17_x_ok')).toBe(2);
+    expect(sample(body, 'telemeter_dropped_events_total{metric="r17.x.keep",reason="keep_error"}')).toBe(2);
+    expect(
+      sample(body, 'telemeter_dropped_events_total{metric="r17.x.tags",reason="tag_values_error"}'),
+    ).toBe(2);
+    expect(sample(body, 'telemeter_dropped_events_total{metric="r17.x.fn",reason="measurement_error"}')).toBe(
+      2,
+    );
+    // The reporter's handler is never detached.
+    expect(listHandlers('r17.x')).toHaveLength(1);
+    // One warning per metric and reason, not one per event.
+    expect(warnings.filter((w) => w.includes('r17.x.keep'))).toHaveLength(1);
+  });
+
+  it('survives non-object measurements', () => {
+    const t = make([counter('r18.x.v')]);
+    expect(() => execute('r18.x', null as never)).not.toThrow();
+    expect(
+      sample(t.scrape(), 'telemeter_dropped_events_total{metric="r18.x.v",reason="invalid_measurement"}'),
+    ).toBe(1);
+  });
+});
+
+describe('cardinality', () => {
+  it('folds tag sets past maxSeries into one overflow series, counts and warns once', () => {
+    const t = make([counter('r19.x.v', { tags: ['user'], reporterOptions: { maxSeries: 3 } })]);
+    for (let i = 0; i < 10; i++) execute('r19.x', { v: 1 }, { user: `u${i}` });
+    execute('r19.x', { v: 1 }, { user: 'u0' });
+    const body = t.scrape();
+    const series = [...samples(body).keys()].filter((k) => k.startsWith('r19_x_v'));
+    expect(series).toHaveLength(4);
+    expect(sample(body, 'r19_x_v{user="u0"}')).toBe(2);
+    expect(sample(body, 'r19_x_v{user="__overflow__"}')).toBe(7);
+    expect(sample(body, 'telemeter_series_overflow_total{metric="r19.x.v"}')).toBe(1);
+    expect(sample(body, 'telemeter_series{metric="r19.x.v"}')).toBe(4);
+    expect(warnings.filter((w) => w.includes('maxSeries'))).toHaveLength(1);
+  });
+});
+
+describe('start-up validation', () => {
+  it('rejects two definitions that export the same name, and shows the fix', () => {
+    const run = () =>
+      make([counter('http.request.stop.duration'), distribution('http.request.stop.duration')]);
+    expect(run).toThrow(
+      /metric "http.request.stop.duration" \(distribution\) exports the name "http_request_stop_duration"/,
+    );
+    expect(run).toThrow(/eventName/);
+    expect(run).toThrow(/measurement/);
+  });
+
+  it('rejects a name that collides with a histogram suffix', () => {
+    expect(() =>
+      make([distribution('a.b.latency'), counter('a.b.latency_count', { eventName: 'a.b' })]),
+    ).toThrow(/a_b_latency_count/);
+  });
+
+  it('rejects invalid label names, le on a distribution, quantile on a summary', () => {
+    expect(() => make([counter('a.b', { tags: ['bad-name'] })])).toThrow(
+      'metric "a.b": option tags has "bad-name"',
+    );
+    expect(() => make([counter('a.b', { tags: ['__x'] })])).toThrow(/option tags has "__x"/);
+    expect(() => make([distribution('a.b', { tags: ['le'] })])).toThrow(/cannot use "le"/);
+    expect(() => make([summary('a.b', { tags: ['quantile'] })])).toThrow(/cannot use "quantile"/);
+    expect(() => make([counter('a.b')], { globalTags: { 'x-y': '1' } })).toThrow(/globalTags has "x-y"/);
+    expect(() => make(['nope' as never])).toThrow(/metrics\[0\] is not a metric definition/);
+    expect(() => make([counter('telemeter.series', { eventName: 'x.y' })])).toThrow(/telemeter_series/);
+  });
+});
+
+describe('close', () => {
+  it('detaches every handler it attached and stops recording', () => {
+    const t = make([counter('r20.x.v'), counter('r20.y.v'), sum('r20.x.w', { measurement: 'v' })]);
+    expect(listHandlers('r20')).toHaveLength(2);
+    t.close();
+    expect(listHandlers('r20')).toHaveLength(0);
+    execute('r20.x', { v: 1 });
+    expect(sample(t.scrape(), 'r20_x_v')).toBe(0);
+    expect(() => t.close()).not.toThrow();
+  });
+});
