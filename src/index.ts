@@ -43,4 +43,5 @@ export {
   summary,
   type Unit,
 } from './metrics/index.js';
+export type { SeriesHandle } from './reporter/bound-series.js';
 export { type ScrapeOptions, Telemeter, type TelemeterOptions } from './telemeter.js';

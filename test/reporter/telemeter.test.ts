@@ -358,3 +358,46 @@ describe('close', () => {
     expect(() => t.close()).not.toThrow();
   });
 });
+
+describe('bind', () => {
+  it('records straight into one series, with the unit ratio, and never throws on bad values', () => {
+    const latency = distribution('r21.req.duration', {
+      unit: ['native', 'millisecond'],
+      tags: ['route'],
+      reporterOptions: { buckets: [1, 10] },
+    });
+    const hits = counter('r21.req.count', { eventName: 'r21.req', measurement: 'duration', tags: ['route'] });
+    const total = sum('r21.req.bytes', { tags: ['route'] });
+    const t = make([latency, hits, total]);
+    const bound = t.bind(latency, { route: '/cart' });
+    const boundHits = t.bind('r21.req.count', { route: '/cart' });
+    const boundTotal = t.bind(total, { route: '/cart' });
+    bound.record(500_000);
+    bound.record(5_000_000);
+    expect(() => bound.record(Number.NaN)).not.toThrow();
+    boundHits.record();
+    boundHits.record();
+    boundTotal.record(-1);
+    boundTotal.record(100);
+    execute('r21.req', { duration: 20_000_000, bytes: 1 }, { route: '/cart' });
+    const body = t.scrape();
+    expect(sample(body, 'r21_req_duration_bucket{route="/cart",le="1.0"}')).toBe(1);
+    expect(sample(body, 'r21_req_duration_bucket{route="/cart",le="10.0"}')).toBe(2);
+    expect(sample(body, 'r21_req_duration_count{route="/cart"}')).toBe(3);
+    expect(sample(body, 'r21_req_duration_sum{route="/cart"}')).toBe(25.5);
+    expect(sample(body, 'r21_req_count{route="/cart"}')).toBe(3);
+    expect(sample(body, 'r21_req_bytes{route="/cart"}')).toBe(101);
+    expect(
+      sample(body, 'telemeter_dropped_events_total{metric="r21.req.duration",reason="invalid_measurement"}'),
+    ).toBe(1);
+    expect(
+      sample(body, 'telemeter_dropped_events_total{metric="r21.req.bytes",reason="negative_counter"}'),
+    ).toBe(1);
+  });
+
+  it('fails at bind time for an unknown metric or missing tags', () => {
+    const t = make([counter('r22.req.count', { tags: ['route'] })]);
+    expect(() => t.bind('nope.metric')).toThrow('metric "nope.metric" is not defined');
+    expect(() => t.bind('r22.req.count', {})).toThrow(/needs tags route/);
+  });
+});
