@@ -84,7 +84,9 @@ export class Reporter {
           throw new TypeError(
             `telemeter: ${owner} exports the name "${sampleName}", which ${previous} also exports. ` +
               `Give one of them another name, and keep its event with eventName and measurement, e.g. ` +
-              `counter('${definition ? suggestRename(definition) : 'my.metric.name'}', { eventName: '${definition?.eventName ?? 'my.event'}', measurement: '${typeof definition?.measurement === 'string' ? definition.measurement : 'value'}' })`,
+              (definition
+                ? suggestRename(definition)
+                : "counter('my.metric.count', { eventName: 'my.event' })"),
           );
         }
         owners.set(sampleName, owner);
@@ -343,9 +345,22 @@ function defaultHelp(definition: MetricDefinition): string {
   }
 }
 
+const CONSTRUCTORS = {
+  counter: 'counter',
+  sum: 'sum',
+  last_value: 'lastValue',
+  summary: 'summary',
+  distribution: 'distribution',
+} as const;
+
+/** The same definition under a free name, written as the call that makes it, for the duplicate-name error. */
 function suggestRename(definition: MetricDefinition): string {
-  const segments = definition.eventName.split('.');
-  return `${segments.join('.')}.${definition.type === 'counter' ? 'count' : `${definition.type}`}`;
+  const measurement = typeof definition.measurement === 'string' ? definition.measurement : 'value';
+  const name =
+    definition.type === 'counter'
+      ? `${definition.eventName}.count`
+      : `${definition.eventName}.${measurement}_${CONSTRUCTORS[definition.type].toLowerCase()}`;
+  return `${CONSTRUCTORS[definition.type]}('${name}', { eventName: '${definition.eventName}', measurement: '${measurement}' })`;
 }
 
 function validateGlobalTags(tags: ReporterConfig['globalTags']): Record<string, string> {
