@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 import { logger } from '../logger.js';
 import { AccessPolicy } from './access-policy.js';
 import { type IndexLink, renderIndexPage } from './index-page.js';
-import { resolveServeOptions, type ServeMetricsOptions } from './options.js';
+import { type ResolvedServeOptions, resolveServeOptions, type ServeMetricsOptions } from './options.js';
 import { BASE_HEADERS, sendStatus } from './plain-responses.js';
 import type { RenderSource } from './render-coalescer.js';
 import { createScrapeEndpoint } from './scrape-endpoint.js';
@@ -59,6 +59,23 @@ function pathnameOf(url: string | undefined): string {
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|::1|::ffff:127(\.\d{1,3}){3})$/i;
 
+/**
+ * The start-up warning for metrics open to anyone who can reach a non-loopback address; undefined
+ * when the address is loopback or `auth` or `allow` guards it.
+ */
+export function exposureWarning(
+  address: string,
+  port: number,
+  credentials: unknown,
+  allowlist: unknown,
+): string | undefined {
+  if (credentials !== undefined || allowlist !== undefined || LOOPBACK.test(address)) return undefined;
+  return (
+    `telemeter/server: metrics are served on ${address} port ${port} without auth or allow; ` +
+    'anyone who can reach this address can read them'
+  );
+}
+
 /** A host name for the URL: wildcards become the loopback address of their family. */
 function urlHost(address: string): string {
   if (address === '::') return '[::1]';
@@ -82,14 +99,17 @@ function urlHost(address: string): string {
  * @throws TypeError (synchronously, before binding) naming the option when an option is invalid;
  *   the promise rejects when the port cannot be bound.
  */
-export async function serveMetrics(
+export function serveMetrics(
   telemeter: RenderSource,
   options: ServeMetricsOptions = {},
 ): Promise<MetricsServer> {
   if (typeof (telemeter as { render?: unknown } | null)?.render !== 'function') {
     throw new TypeError('telemeter/server: serveMetrics needs a Telemeter as its first argument');
   }
-  const config = resolveServeOptions(options);
+  return start(telemeter, resolveServeOptions(options));
+}
+
+async function start(telemeter: RenderSource, config: ResolvedServeOptions): Promise<MetricsServer> {
   const scrape = createScrapeEndpoint(telemeter, config);
   const access = new AccessPolicy(config.allowlist, config.credentials);
   const routes: Route[] = [];
@@ -185,12 +205,8 @@ export async function serveMetrics(
     server.close();
     throw new Error('telemeter/server: the server did not bind a TCP port');
   }
-  if (config.allowlist === undefined && config.credentials === undefined && !LOOPBACK.test(address.address)) {
-    logger().warn(
-      `telemeter/server: metrics are served on ${address.address} port ${address.port} without auth or allow; ` +
-        'anyone who can reach this address can read them',
-    );
-  }
+  const warning = exposureWarning(address.address, address.port, config.credentials, config.allowlist);
+  if (warning !== undefined) logger().warn(warning);
   const scheme = config.tls === undefined ? 'http' : 'https';
   const url = `${scheme}://${urlHost(address.address)}:${address.port}${config.path}`;
 
