@@ -2,22 +2,23 @@ import type { Measurements, Metadata } from '../events/types.js';
 import type { MetricDefinition } from '../metrics/definitions.js';
 import { DropReason, type DropReasonCode } from './drop-reasons.js';
 import type { Family } from './family.js';
-import { MISSING_TAG } from './series-table.js';
+import { MISSING_TAG, trieWalkSource } from './series-table.js';
+
+/** Applies one metric to one event and says why it did not record, or `DropReason.ok`. Never throws. */
+export type RecordFunction = (measurements: Measurements, metadata: Metadata) => DropReasonCode;
 
 /**
- * Applies one metric definition to one event: keep, measurement, unit ratio, tags, then the store.
+ * One metric definition, ready for events: keep, measurement, unit ratio, tags, then the store.
  *
- * Everything that can be decided from the definition is decided here, once. `record` returns a
- * reason code instead of throwing, so one bad event or metric never affects the others.
+ * `record` is generated per metric. Everything that the definition decides (which key, which ratio, whether
+ * there is a keep or tagValues function, how many tags) is decided here, once, and left out of the generated
+ * code when unused. Each generated function has its own inline caches, so its property loads and its store call
+ * stay monomorphic: V8 inlines the store and keeps the measurement as an unboxed double, so recording into an
+ * existing series allocates nothing. A shared `record` method saw every metric's keys and stores, went megamorphic,
+ * and boxed every double.
  */
 export class MetricRecorder {
-  private readonly key: string | undefined;
-  private readonly getter: ((m: Measurements, md: Metadata) => unknown) | undefined;
-  private readonly ratio: number;
-  private readonly keep: MetricDefinition['keep'];
-  private readonly tagValues: MetricDefinition['tagValues'];
-  private readonly countsEvents: boolean;
-  private readonly monotonic: boolean;
+  readonly record: RecordFunction;
   /** Cached series indices of this metric in `telemeter_dropped_events_total`, one per reason. */
   readonly droppedSeries = new Int32Array(16).fill(-1);
 
@@ -25,59 +26,60 @@ export class MetricRecorder {
     readonly definition: MetricDefinition,
     readonly family: Family,
   ) {
-    const m = definition.measurement;
-    this.key = typeof m === 'string' ? m : undefined;
-    this.getter = typeof m === 'function' ? m : undefined;
-    this.ratio = definition.unitRatio;
-    this.keep = definition.keep;
-    this.tagValues = definition.tagValues;
-    this.countsEvents = definition.type === 'counter';
-    this.monotonic = definition.type === 'sum' && family.kind === 'counter';
+    this.record = compileRecord(definition, family);
   }
+}
 
-  record(measurements: Measurements, metadata: Metadata): DropReasonCode {
-    if (this.keep !== undefined) {
-      let kept: boolean;
-      try {
-        kept = this.keep(metadata, measurements);
-      } catch {
-        return DropReason.keepError;
+function compileRecord(definition: MetricDefinition, family: Family): RecordFunction {
+  const { measurement, keep, tagValues, unitRatio } = definition;
+  const countsEvents = definition.type === 'counter';
+  const monotonic = definition.type === 'sum' && family.kind === 'counter';
+  const R = DropReason;
+  const source = `
+    return function record(measurements, metadata) {
+      ${
+        keep === undefined
+          ? ''
+          : `let kept;
+             try { kept = keep(metadata, measurements); } catch { return ${R.keepError}; }
+             if (!kept) return ${R.ok};`
       }
-      if (!kept) return DropReason.ok;
-    }
-
-    let raw: unknown;
-    if (this.key !== undefined) {
-      raw = measurements[this.key];
-    } else {
-      try {
-        raw = this.getter!(measurements, metadata);
-      } catch {
-        return DropReason.measurementError;
+      ${
+        typeof measurement === 'string'
+          ? `const raw = measurements[${JSON.stringify(measurement)}];`
+          : `let raw;
+             try { raw = getter(measurements, metadata); } catch { return ${R.measurementError}; }`
       }
-    }
-    let value: number;
-    if (typeof raw === 'number') value = raw;
-    else if (raw === undefined || raw === null || raw === false) return DropReason.missingMeasurement;
-    else if (typeof raw === 'bigint') value = Number(raw);
-    else return DropReason.invalidMeasurement;
-    if (this.ratio !== 1) value *= this.ratio;
-    // Rejects NaN and both infinities in one comparison: x - x is 0 only for finite x.
-    if (value - value !== 0) return DropReason.invalidMeasurement;
-    if (this.monotonic && value < 0) return DropReason.negativeCounter;
-
-    let tagSource = metadata;
-    if (this.tagValues !== undefined) {
-      try {
-        tagSource = this.tagValues(metadata);
-      } catch {
-        return DropReason.tagValuesError;
+      let value;
+      if (typeof raw === 'number') value = raw;
+      else if (raw === undefined || raw === null || raw === false) return ${R.missingMeasurement};
+      else if (typeof raw === 'bigint') value = Number(raw);
+      else return ${R.invalidMeasurement};
+      ${unitRatio === 1 ? '' : 'value *= ratio;'}
+      // x - x is 0 only for finite x: one comparison rejects NaN and both infinities.
+      if (value - value !== 0) return ${R.invalidMeasurement};
+      ${monotonic ? `if (value < 0) return ${R.negativeCounter};` : ''}
+      ${
+        tagValues === undefined
+          ? 'const tags = metadata;'
+          : `let tags;
+             try { tags = tagValues(metadata); } catch { return ${R.tagValuesError}; }
+             if (typeof tags !== 'object' || tags === null) return ${R.tagValuesError};`
       }
-      if (typeof tagSource !== 'object' || tagSource === null) return DropReason.tagValuesError;
-    }
-    const series = this.family.table.resolve(tagSource);
-    if (series < 0) return series === MISSING_TAG ? DropReason.missingTag : DropReason.invalidTag;
-    this.family.store.observe(series, this.countsEvents ? 1 : value);
-    return DropReason.ok;
-  }
+      let series;
+      ${trieWalkSource(definition.tags, 'tags', 'series')}
+      if (series < 0) return series === ${MISSING_TAG} ? ${R.missingTag} : ${R.invalidTag};
+      store.observe(series, ${countsEvents ? '1' : 'value'});
+      return ${R.ok};
+    };`;
+  const factory = new Function('keep', 'getter', 'ratio', 'tagValues', 'root', 'miss', 'store', source);
+  return factory(
+    keep,
+    typeof measurement === 'function' ? measurement : undefined,
+    unitRatio,
+    tagValues,
+    family.table.root,
+    family.table.miss,
+    family.store,
+  );
 }
