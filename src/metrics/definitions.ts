@@ -26,6 +26,8 @@ export interface ReporterOptions {
   readonly relativeAccuracy?: number;
   /** Most series (tag combinations) this metric keeps; further ones fold into one overflow series. */
   readonly maxSeries?: number;
+  /** Milliseconds without a recording after which a series is forgotten, so memory follows live tag sets. */
+  readonly idleTimeout?: number;
   readonly [key: string]: unknown;
 }
 

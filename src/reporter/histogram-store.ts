@@ -25,6 +25,12 @@ export class HistogramStore {
     this.totals = ensureCapacity(this.totals, series);
   }
 
+  reset(series: number): void {
+    this.counts.fill(0, series * this.slots, (series + 1) * this.slots);
+    this.sums[series] = 0;
+    this.totals[series] = 0;
+  }
+
   /** Index of the first bucket whose bound is >= value (inclusive `le`), or `bounds.length` for +Inf. */
   bucketOf(value: number): number {
     const bounds = this.bounds;

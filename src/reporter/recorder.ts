@@ -34,6 +34,7 @@ function compileRecord(definition: MetricDefinition, family: Family): RecordFunc
   const { measurement, keep, tagValues, unitRatio } = definition;
   const countsEvents = definition.type === 'counter';
   const monotonic = definition.type === 'sum' && family.kind === 'counter';
+  const idle = definition.reporterOptions.idleTimeout !== undefined;
   const R = DropReason;
   const source = `
     return function record(measurements, metadata) {
@@ -69,10 +70,21 @@ function compileRecord(definition: MetricDefinition, family: Family): RecordFunc
       let series;
       ${trieWalkSource(definition.tags, 'tags', 'series')}
       if (series < 0) return series === ${MISSING_TAG} ? ${R.missingTag} : ${R.invalidTag};
+      ${idle ? 'table.touched[series] = table.generation;' : ''}
       store.observe(series, ${countsEvents ? '1' : 'value'});
       return ${R.ok};
     };`;
-  const factory = new Function('keep', 'getter', 'ratio', 'tagValues', 'root', 'miss', 'store', source);
+  const factory = new Function(
+    'keep',
+    'getter',
+    'ratio',
+    'tagValues',
+    'root',
+    'miss',
+    'store',
+    'table',
+    source,
+  );
   return factory(
     keep,
     typeof measurement === 'function' ? measurement : undefined,
@@ -81,5 +93,6 @@ function compileRecord(definition: MetricDefinition, family: Family): RecordFunc
     family.table.root,
     family.table.miss,
     family.store,
+    family.table,
   );
 }

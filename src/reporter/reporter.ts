@@ -172,6 +172,7 @@ export class Reporter {
         `telemeter: bind: metric "${name}" needs tags ${definition.tags.join(', ')} as strings, numbers or booleans; got ${JSON.stringify(tags)}`,
       );
     }
+    family.table.pin(series);
     return new BoundSeries(family, series, definition.unitRatio, (reason) => this.noteDrop(recorder, reason));
   }
 
@@ -194,7 +195,7 @@ export class Reporter {
     for (const family of this.userFamilies) {
       if (family.definition === undefined) continue;
       const series = this.seriesFamily.table.resolveValues([family.definition.name]);
-      this.seriesFamily.store.values[series] = family.table.size;
+      this.seriesFamily.store.values[series] = family.table.live;
     }
   }
 
@@ -265,6 +266,12 @@ export class Reporter {
     const maxSeries = options.maxSeries ?? defaultMaxSeries;
     const table = new SeriesTable(definition.tags, render(definition.tags), maxSeries);
     const suffix = unitSuffix(definition.unit);
+    if (options.idleTimeout !== undefined) {
+      // Two sweeps per timeout: a series expires after between one and one and a half timeouts of silence.
+      const timer = setInterval(() => table.expire(2), options.idleTimeout / 2);
+      timer.unref();
+      this.timers.push(timer);
+    }
     const help = definition.description ?? defaultHelp(definition);
     const base = { name, help, table, definition };
 
@@ -305,8 +312,12 @@ export class Reporter {
 }
 
 /** Wires a table to its store so every new series gets storage. */
-function growing(table: SeriesTable, store: { grow(series: number): void }): void {
+function growing(
+  table: SeriesTable,
+  store: { grow(series: number): void; reset(series: number): void },
+): void {
   table.onGrow = (size) => store.grow(size);
+  table.onReset = (series) => store.reset(series);
   store.grow(table.size);
 }
 

@@ -10,6 +10,10 @@ export class ScalarStore {
     this.values = ensureCapacity(this.values, series);
   }
 
+  reset(series: number): void {
+    this.values[series] = 0;
+  }
+
   observe(series: number, value: number): void {
     if (this.mode === 'add') this.values[series] += value;
     else this.values[series] = value;

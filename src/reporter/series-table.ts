@@ -17,8 +17,16 @@ type TrieNode = Map<string, TrieNode | number>;
  * its rendered label block (`route="/cart",status="200"`) are kept, so a scrape never re-escapes labels.
  */
 export class SeriesTable {
-  /** Number of series. Indices run from 0 to `size - 1`. */
+  /** Indices handed out so far: series live in 0 .. size - 1, some of which may have expired. */
   size = 0;
+  /** Series currently held (expired ones excluded). */
+  live = 0;
+  /** Whether each index holds a series (false once it expired, until reused). */
+  readonly alive: boolean[] = [];
+  /** Sweep generation in which each series was last recorded to; Infinity pins a series. */
+  touched: Float64Array = new Float64Array(8);
+  /** Current sweep generation, advanced by `expire`. */
+  generation = 1;
   /** Tag values of each series, in `tagNames` order. */
   readonly tagValues: string[][] = [];
   /** Rendered label block of each series, without braces; `''` when it has no labels. */
@@ -29,6 +37,9 @@ export class SeriesTable {
   onGrow: (size: number) => void = () => {};
   /** Called once, when the first tag set is folded into the overflow series. */
   onOverflow: () => void = () => {};
+  /** Called when an expired index is reused, so stores can zero its data. */
+  onReset: (index: number) => void = () => {};
+  private readonly free: number[] = [];
 
   /** Trie root, read by generated recorders (see `trieWalkSource`). */
   readonly root: TrieNode = new Map();
@@ -72,11 +83,34 @@ export class SeriesTable {
     return this.insert(values);
   }
 
+  /**
+   * Forgets series not recorded to during the last `generations` sweeps, and starts a new sweep generation.
+   * Bound series and the overflow series never expire. Returns how many series expired.
+   */
+  expire(generations: number): number {
+    this.generation++;
+    const threshold = this.generation - generations;
+    let expired = 0;
+    for (let i = 0; i < this.size; i++) {
+      if (this.alive[i] && i !== this.overflowIndex && this.touched[i] < threshold && this.arity > 0) {
+        this.remove(i);
+        expired++;
+      }
+    }
+    return expired;
+  }
+
+  /** Exempts a series from expiry (bound handles hold its index). */
+  pin(index: number): void {
+    this.touched[index] = Number.POSITIVE_INFINITY;
+  }
+
   /** Series indices ordered by their label block, so every scrape lists series in the same order. */
   order(): Uint32Array {
-    if (this.sortedOrder === undefined || this.sortedOrder.length !== this.size) {
+    if (this.sortedOrder === undefined) {
       const blocks = this.labelBlocks;
-      const indices = Array.from({ length: this.size }, (_, i) => i);
+      const indices: number[] = [];
+      for (let i = 0; i < this.size; i++) if (this.alive[i]) indices.push(i);
       indices.sort((a, b) => (blocks[a] < blocks[b] ? -1 : blocks[a] > blocks[b] ? 1 : 0));
       this.sortedOrder = Uint32Array.from(indices);
     }
@@ -109,7 +143,7 @@ export class SeriesTable {
   }
 
   private insert(values: readonly string[]): number {
-    if (this.size >= this.maxSeries) {
+    if (this.live >= this.maxSeries) {
       if (this.overflowIndex < 0) {
         this.overflowIndex = this.create(this.tagNames.map(() => OVERFLOW_TAG_VALUE));
         this.onOverflow();
@@ -131,12 +165,57 @@ export class SeriesTable {
   }
 
   private create(values: readonly string[]): number {
+    this.live++;
+    this.sortedOrder = undefined;
+    const reused = this.free.pop();
+    if (reused !== undefined) {
+      this.tagValues[reused] = [...values];
+      this.labelBlocks[reused] = this.renderLabels(values);
+      this.alive[reused] = true;
+      this.touched[reused] = this.generation;
+      this.onReset(reused);
+      return reused;
+    }
     const index = this.size++;
     this.tagValues.push([...values]);
     this.labelBlocks.push(this.renderLabels(values));
-    this.sortedOrder = undefined;
+    this.alive.push(true);
+    if (index >= this.touched.length) {
+      const grown = new Float64Array(this.touched.length * 2);
+      grown.set(this.touched);
+      this.touched = grown;
+    }
+    this.touched[index] = this.generation;
     this.onGrow(this.size);
     return index;
+  }
+
+  private remove(index: number): void {
+    this.unlink(this.root as Map<unknown, TrieNode | number>, 0, this.tagValues[index], index);
+    this.alive[index] = false;
+    this.tagValues[index] = [];
+    this.labelBlocks[index] = '';
+    this.free.push(index);
+    this.live--;
+    this.sortedOrder = undefined;
+  }
+
+  /** Deletes every key (string form and aliases) that leads only to `index`; true when `node` is left empty. */
+  private unlink(
+    node: Map<unknown, TrieNode | number>,
+    depth: number,
+    values: string[],
+    index: number,
+  ): boolean {
+    if (depth === this.arity - 1) {
+      for (const [key, value] of node) if (value === index) node.delete(key);
+    } else {
+      const child = node.get(values[depth]) as Map<unknown, TrieNode | number> | undefined;
+      if (child !== undefined && this.unlink(child, depth + 1, values, index)) {
+        for (const [key, value] of node) if (value === child) node.delete(key);
+      }
+    }
+    return node.size === 0;
   }
 }
 

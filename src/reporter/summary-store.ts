@@ -26,6 +26,12 @@ export class SummaryStore {
     while (this.windows.length < series) this.windows.push(new Array(this.ageBuckets).fill(undefined));
   }
 
+  reset(series: number): void {
+    this.sums[series] = 0;
+    this.totals[series] = 0;
+    this.windows[series] = new Array(this.ageBuckets).fill(undefined);
+  }
+
   observe(series: number, value: number): void {
     this.sums[series] += value;
     this.totals[series] += 1;

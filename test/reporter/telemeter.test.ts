@@ -401,3 +401,39 @@ describe('bind', () => {
     expect(() => t.bind('r22.req.count', {})).toThrow(/needs tags route/);
   });
 });
+
+describe('idleTimeout', () => {
+  it('forgets series that stop being recorded, reuses their storage, and keeps bound and active ones', () => {
+    vi.useFakeTimers();
+    try {
+      const latency = distribution('r23.req.duration', {
+        tags: ['user'],
+        reporterOptions: { idleTimeout: 10_000, buckets: [1, 10] },
+      });
+      const t = make([latency]);
+      const pinned = t.bind(latency, { user: 'bound' });
+      execute('r23.req', { duration: 5 }, { user: 'gone' });
+      execute('r23.req', { duration: 5 }, { user: 'active' });
+      pinned.record(5);
+      for (let i = 0; i < 4; i++) {
+        vi.advanceTimersByTime(5_000);
+        execute('r23.req', { duration: 5 }, { user: 'active' });
+      }
+      const body = t.scrape();
+      const users = [...samples(body).keys()].filter((k) => k.startsWith('r23_req_duration_count'));
+      expect(users).toEqual([
+        'r23_req_duration_count{user="active"}',
+        'r23_req_duration_count{user="bound"}',
+      ]);
+      expect(sample(body, 'telemeter_series{metric="r23.req.duration"}')).toBe(2);
+      // A returning tag set starts from zero in the reused slot.
+      execute('r23.req', { duration: 50 }, { user: 'gone' });
+      const again = t.scrape();
+      expect(sample(again, 'r23_req_duration_count{user="gone"}')).toBe(1);
+      expect(sample(again, 'r23_req_duration_bucket{user="gone",le="10.0"}')).toBe(0);
+      expect(sample(again, 'r23_req_duration_count{user="active"}')).toBe(5);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
