@@ -1,0 +1,111 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServerCore, trackerOf } from './server-core.js';
+import type { ServerInstrumentationOptions } from './server-options.js';
+
+// Structural types for the parts of Express 5 this adapter reads, so there is no import of express at all.
+interface ExpressRoute {
+  readonly path?: unknown;
+}
+interface ExpressRequest extends IncomingMessage {
+  baseUrl?: string;
+  route?: ExpressRoute;
+}
+type Next = (error?: unknown) => void;
+
+/** Express middleware that measures every request, plus an error handler that reports handlers' errors. */
+export interface ExpressMetricsMiddleware {
+  (request: IncomingMessage, response: ServerResponse, next: Next): void;
+  /**
+   * Error-handling middleware (four arguments) to mount after the routes: it emits the exception event for an
+   * error a route threw, then passes the error on. Without it, such requests are still counted with the status
+   * that Express sent (500), only without the exception event.
+   */
+  readonly errorHandler: (
+    error: unknown,
+    request: IncomingMessage,
+    response: ServerResponse,
+    next: Next,
+  ) => void;
+}
+
+const ROUTE_TEMPLATE = Symbol('telemeter.http.expressRoute');
+const ROUTE_VALUE = Symbol('telemeter.http.expressRouteValue');
+type RouteCapturingRequest = ExpressRequest & { [ROUTE_TEMPLATE]?: string; [ROUTE_VALUE]?: ExpressRoute };
+const patchedPrototypes = new WeakSet<object>();
+let lastPrototype: object | null = null;
+
+/**
+ * Measures an Express 5 application. Mount it first, and its `errorHandler` after the routes:
+ *
+ * ```ts
+ * const metrics = expressMetrics({ ignore: ['/healthz'] });
+ * app.use(metrics);
+ * app.get('/users/:id', handler);
+ * app.use(metrics.errorHandler);
+ * ```
+ *
+ * The route label is the matched route's template with its router's mount path (`/api/users/:id`). Requests
+ * that no route handled (404s, `express.static`) are `<unmatched>` unless `options.route` names them.
+ *
+ * @throws TypeError for an invalid option, naming it.
+ */
+export function expressMetrics(options?: ServerInstrumentationOptions): ExpressMetricsMiddleware {
+  const core = new ServerCore('expressMetrics', options);
+
+  const middleware = ((request: IncomingMessage, response: ServerResponse, next: Next) => {
+    const tracker = core.track(request, response);
+    if (tracker !== undefined) {
+      captureRoutes(request);
+      tracker.routeResolver = expressRouteTemplate;
+    }
+    next();
+  }) as ExpressMetricsMiddleware;
+
+  const errorHandler = (error: unknown, _request: IncomingMessage, response: ServerResponse, next: Next) => {
+    trackerOf(response)?.fail(error);
+    next(error);
+  };
+  Object.defineProperty(middleware, 'errorHandler', { value: errorHandler, enumerable: true });
+  return middleware;
+}
+
+/**
+ * Express assigns `req.route` when a route matches, at which moment `req.baseUrl` is the mount path of the
+ * router that matched. Both are restored when an error leaves a nested router, so reading them when the
+ * response ends would lose the mount path; an accessor on the app's request prototype (set once per app)
+ * records the full template at assignment instead.
+ */
+function captureRoutes(request: IncomingMessage): void {
+  const prototype = Object.getPrototypeOf(request) as object | null;
+  if (prototype === lastPrototype || prototype === null) return;
+  lastPrototype = prototype;
+  if (patchedPrototypes.has(prototype)) return;
+  patchedPrototypes.add(prototype);
+  if (Object.getOwnPropertyDescriptor(prototype, 'route') !== undefined) return;
+  Object.defineProperty(prototype, 'route', {
+    configurable: true,
+    enumerable: false,
+    get(this: RouteCapturingRequest) {
+      return this[ROUTE_VALUE];
+    },
+    set(this: RouteCapturingRequest, value: ExpressRoute) {
+      this[ROUTE_VALUE] = value;
+      const path = value?.path;
+      if (path !== undefined) this[ROUTE_TEMPLATE] = joinMount(this.baseUrl, path);
+    },
+  });
+}
+
+/** The route template Express matched for `request`, with its mount path. */
+function expressRouteTemplate(request: IncomingMessage): string | undefined {
+  const captured = (request as RouteCapturingRequest)[ROUTE_TEMPLATE];
+  if (captured !== undefined) return captured;
+  // A sub-application swaps the request's prototype for its own, so the accessor may not have seen the route.
+  const { route, baseUrl } = request as ExpressRequest;
+  return route?.path === undefined ? undefined : joinMount(baseUrl, route.path);
+}
+
+function joinMount(baseUrl: string | undefined, path: unknown): string {
+  const template = typeof path === 'string' ? path : Array.isArray(path) ? path.join(',') : String(path);
+  return baseUrl ? (template === '/' ? baseUrl : baseUrl + template) : template;
+}

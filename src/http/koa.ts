@@ -1,0 +1,53 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServerCore } from './server-core.js';
+import type { ServerInstrumentationOptions } from './server-options.js';
+
+// Structural type of the Koa 3 context parts this middleware reads (with @koa/router's additions).
+interface KoaContextLike {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly _matchedRoute?: unknown;
+  readonly routerPath?: unknown;
+}
+
+/**
+ * Koa middleware that measures every request. Use it before the router:
+ *
+ * ```ts
+ * app.use(koaMetrics({ ignore: ['/healthz'] }));
+ * app.use(router.routes());
+ * ```
+ *
+ * The route label is the template @koa/router matched (`ctx._matchedRoute`, else `ctx.routerPath`), with any
+ * router prefix; requests no route matched are `<unmatched>`. An error thrown downstream emits the exception
+ * event and is rethrown for Koa to answer (500 unless the error carries a status).
+ *
+ * @throws TypeError for an invalid option, naming it.
+ */
+export function koaMetrics(
+  options?: ServerInstrumentationOptions,
+): (ctx: KoaContextLike, next: () => Promise<unknown>) => Promise<void> {
+  const core = new ServerCore('koaMetrics', options);
+  return async function telemeterKoaMetrics(ctx, next) {
+    const tracker = core.track(ctx.req, ctx.res);
+    if (tracker === undefined) {
+      await next();
+      return;
+    }
+    try {
+      await next();
+    } catch (error) {
+      tracker.setRoute(routeOf(ctx));
+      tracker.fail(error);
+      throw error;
+    }
+    tracker.setRoute(routeOf(ctx));
+  };
+}
+
+function routeOf(ctx: KoaContextLike): string | undefined {
+  const route = ctx._matchedRoute ?? ctx.routerPath;
+  if (typeof route === 'string') return route;
+  // A route defined by a RegExp: its source is as bounded as a template.
+  return route instanceof RegExp ? String(route) : undefined;
+}

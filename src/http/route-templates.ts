@@ -1,0 +1,96 @@
+/** The route label of a request that no route matched: one fixed value, so unknown URLs never mint series. */
+export const UNMATCHED_ROUTE = '<unmatched>';
+
+interface TemplateNode {
+  /** The template that ends at this node, if any. */
+  template: string | undefined;
+  readonly literals: Map<string, TemplateNode>;
+  param: TemplateNode | undefined;
+  /** A trailing `*` (or `*name`) that matches the rest of the path, including nothing. */
+  wildcard: string | undefined;
+}
+
+function node(): TemplateNode {
+  return { template: undefined, literals: new Map(), param: undefined, wildcard: undefined };
+}
+
+/**
+ * Matches raw request paths against route templates (`/users/:id`, `/files/*`) for servers that have no
+ * router of their own, so plain `node:http` requests can still be labelled with a bounded route.
+ *
+ * Segments match literally, `:name` matches one non-empty segment, and a final `*` or `*name` matches
+ * the rest. A literal segment beats a parameter, which beats a wildcard, whatever the order of the list.
+ * The query string and a trailing slash are ignored.
+ */
+export class RouteTemplates {
+  private readonly root = node();
+
+  /** @throws TypeError naming `option` when a template is not a string starting with `/`. */
+  constructor(templates: readonly string[], option = 'option route') {
+    templates.forEach((template, index) => {
+      if (typeof template !== 'string' || !template.startsWith('/')) {
+        throw new TypeError(
+          `telemeter/http: ${option}[${index}] must be a path template starting with "/", got ${JSON.stringify(template)}`,
+        );
+      }
+      const segments = splitPath(template);
+      let current = this.root;
+      for (let i = 0; i < segments.length; i++) {
+        const segment = segments[i];
+        if (segment.startsWith('*')) {
+          if (i !== segments.length - 1) {
+            throw new TypeError(
+              `telemeter/http: ${option}[${index}] "${template}" has a wildcard before its last segment`,
+            );
+          }
+          current.wildcard ??= template;
+          return;
+        }
+        if (segment.startsWith(':')) {
+          current.param ??= node();
+          current = current.param;
+        } else {
+          let next = current.literals.get(segment);
+          if (next === undefined) {
+            next = node();
+            current.literals.set(segment, next);
+          }
+          current = next;
+        }
+      }
+      current.template ??= template;
+    });
+  }
+
+  /** The template that matches `url` (a request target such as `/users/7?x=1`), or `undefined`. */
+  match(url: string): string | undefined {
+    const query = url.indexOf('?');
+    return matchFrom(this.root, splitPath(query < 0 ? url : url.slice(0, query)), 0);
+  }
+}
+
+function splitPath(path: string): string[] {
+  const segments = path.split('/');
+  // A leading "/" gives an empty first segment, a trailing "/" an empty last one; neither is part of the route.
+  let start = segments[0] === '' ? 1 : 0;
+  let end = segments.length;
+  if (end > start && segments[end - 1] === '') end--;
+  if (start === 0 && end === segments.length) return segments;
+  if (start > end) start = end;
+  return segments.slice(start, end);
+}
+
+function matchFrom(current: TemplateNode, segments: string[], index: number): string | undefined {
+  if (index === segments.length) return current.template ?? current.wildcard;
+  const segment = segments[index];
+  const literal = current.literals.get(segment);
+  if (literal !== undefined) {
+    const found = matchFrom(literal, segments, index + 1);
+    if (found !== undefined) return found;
+  }
+  if (current.param !== undefined && segment !== '') {
+    const found = matchFrom(current.param, segments, index + 1);
+    if (found !== undefined) return found;
+  }
+  return current.wildcard;
+}

@@ -1,0 +1,364 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { execute, type Measurements, type Metadata, monotonicTime, systemTime } from '../events/index.js';
+import { errorOnce, warnOnce } from '../logger.js';
+import { normalizeMethod } from './methods.js';
+import { UNMATCHED_ROUTE } from './route-templates.js';
+import {
+  type ResolvedServerOptions,
+  resolveServerOptions,
+  type ServerInstrumentationOptions,
+} from './server-options.js';
+
+/**
+ * How a tracked request ended:
+ * - `completed`: the whole response was written;
+ * - `error`: a handler threw (the exception event fired), whether or not an error response went out;
+ * - `aborted`: the client closed the connection before the response was complete;
+ * - `timeout`: the server gave up on the connection (socket timeout or `server.requestTimeout`).
+ */
+export type RequestOutcome = 'completed' | 'error' | 'aborted' | 'timeout';
+
+// One symbol for every core in the process: a request seen by two adapters (node:http and a framework) is
+// tracked once, and the framework adapter only adds its route and errors to the existing tracker.
+const TRACKER = Symbol('telemeter.http.tracker');
+const IGNORED = false;
+const SOCKET_WATCHED = Symbol('telemeter.http.socketWatched');
+
+type TrackedResponse = ServerResponse & { [TRACKER]?: RequestTracker | typeof IGNORED };
+type WatchedSocket = Socket & { [SOCKET_WATCHED]?: true; _httpMessage?: TrackedResponse | null };
+
+const STATUS_LABELS: string[] = [];
+for (let code = 100; code < 600; code++) STATUS_LABELS[code] = String(code);
+
+/** The status label of a numeric status code, without allocating for the common ones. */
+function statusLabel(code: number): string {
+  return STATUS_LABELS[code] ?? String(code);
+}
+
+/**
+ * In-flight requests per event prefix and method. Module-wide, so the `<prefix>.active` gauge counts every
+ * instrumented server of the process, and a Telemeter created while requests are in flight still reads
+ * the true count from the next event (a +1/-1 sum would go negative there).
+ */
+const inFlightByPrefix = new Map<string, Map<string, number>>();
+const activeMetadata = new Map<string, Metadata>();
+
+function activeMetadataOf(method: string): Metadata {
+  let metadata = activeMetadata.get(method);
+  if (metadata === undefined) {
+    metadata = Object.freeze({ method });
+    activeMetadata.set(method, metadata);
+  }
+  return metadata;
+}
+
+/**
+ * The instrumentation shared by every server adapter. Adapters call {@link ServerCore.track} when a request
+ * arrives and report what only the framework knows (the route template, a handler's error); the core owns the
+ * lifecycle: start event, the end of the response (`close` on the `ServerResponse`), outcome, status, sizes and
+ * the stop event. Nothing here throws into the application.
+ */
+export class ServerCore {
+  readonly options: ResolvedServerOptions;
+  private readonly inFlight: Map<string, number>;
+
+  constructor(
+    readonly adapter: string,
+    options: ServerInstrumentationOptions | undefined,
+    extraKeys: readonly string[] = [],
+  ) {
+    this.options = resolveServerOptions(adapter, options, extraKeys);
+    let inFlight = inFlightByPrefix.get(this.options.eventPrefix);
+    if (inFlight === undefined) {
+      inFlight = new Map();
+      inFlightByPrefix.set(this.options.eventPrefix, inFlight);
+    }
+    this.inFlight = inFlight;
+  }
+
+  /**
+   * Starts tracking a `node:http` request, and returns its tracker; or returns the tracker that another adapter
+   * already started for the same response; or `undefined` when the request is ignored.
+   */
+  track(request: IncomingMessage, response: ServerResponse): RequestTracker | undefined {
+    const res = response as TrackedResponse;
+    const existing = res[TRACKER];
+    if (existing !== undefined) return existing === IGNORED ? undefined : existing;
+    if (this.isIgnored(request)) {
+      res[TRACKER] = IGNORED;
+      return undefined;
+    }
+    const tracker = new RequestTracker(this, normalizeMethod(request.method), request, response);
+    res[TRACKER] = tracker;
+    res.on('close', onResponseClose);
+    const socket = request.socket as WatchedSocket | null;
+    if (socket != null && socket[SOCKET_WATCHED] !== true) {
+      socket[SOCKET_WATCHED] = true;
+      // A passive listener: Node decides to destroy a timed-out socket from the request, response and server
+      // listeners, not from the socket's own, so this does not change what happens on timeout.
+      socket.on('timeout', onSocketTimeout);
+    }
+    tracker.begin();
+    return tracker;
+  }
+
+  /**
+   * Starts tracking a request that has no `node:http` objects (e.g. Hono on another runtime). The adapter must
+   * call {@link RequestTracker.complete} exactly once. `url` is the request target, used for `ignore`/`route`.
+   */
+  trackDetached(method: string, url: string): RequestTracker | undefined {
+    const shim = { method, url, headers: {} } as IncomingMessage;
+    if (this.isIgnored(shim)) return undefined;
+    const tracker = new RequestTracker(this, normalizeMethod(method), undefined, undefined, url);
+    tracker.begin();
+    return tracker;
+  }
+
+  /** @internal */
+  changeInFlight(method: string, delta: number): void {
+    const count = (this.inFlight.get(method) ?? 0) + delta;
+    this.inFlight.set(method, count);
+    execute(this.options.activeEvent, { count }, activeMetadataOf(method));
+  }
+
+  /** @internal The route of a request the framework did not route, from the `route` option. */
+  fallbackRoute(request: IncomingMessage | undefined, url: string | undefined): string {
+    const { routeTemplates, routeFunction } = this.options;
+    if (routeTemplates !== undefined && url !== undefined) {
+      return routeTemplates.match(url) ?? UNMATCHED_ROUTE;
+    }
+    if (routeFunction !== undefined && request !== undefined) {
+      try {
+        const route = routeFunction(request);
+        if (typeof route === 'string' && route !== '') return route;
+      } catch (error) {
+        warnOnce(
+          `http-route-fn:${this.adapter}`,
+          `${this.adapter}: option route threw; such requests are labelled ${UNMATCHED_ROUTE}`,
+          error,
+        );
+      }
+    }
+    return UNMATCHED_ROUTE;
+  }
+
+  private isIgnored(request: IncomingMessage): boolean {
+    const { ignorePaths, ignorePredicate } = this.options;
+    if (ignorePaths !== undefined) {
+      const url = requestTarget(request);
+      const query = url.indexOf('?');
+      return ignorePaths.has(query < 0 ? url : url.slice(0, query));
+    }
+    if (ignorePredicate !== undefined) {
+      try {
+        return ignorePredicate(request) === true;
+      } catch (error) {
+        warnOnce(`http-ignore-fn:${this.adapter}`, `${this.adapter}: option ignore threw; measuring`, error);
+      }
+    }
+    return false;
+  }
+}
+
+/** The request target before any framework rewrote `req.url` (Express trims it while routing). */
+function requestTarget(request: IncomingMessage): string {
+  return (request as { originalUrl?: string }).originalUrl ?? request.url ?? '/';
+}
+
+/** One request between its start and stop events. Adapters report the route and errors through it. */
+export class RequestTracker {
+  /** The route template, once the framework resolved it. */
+  route: string | undefined = undefined;
+  /** Reads the route template from the framework when the route is needed, if `route` was not set. */
+  routeResolver: ((request: IncomingMessage) => string | undefined) | undefined = undefined;
+  /** Set when the server timed the connection out. */
+  timedOut = false;
+  private readonly startTime: number;
+  private failed = false;
+  private done = false;
+
+  constructor(
+    private readonly core: ServerCore,
+    /** The normalized method label. */
+    readonly method: string,
+    readonly request: IncomingMessage | undefined,
+    readonly response: ServerResponse | undefined,
+    private readonly url?: string,
+  ) {
+    this.startTime = monotonicTime();
+  }
+
+  /** @internal */
+  begin(): void {
+    execute(
+      this.core.options.startEvent,
+      { system_time: systemTime(), monotonic_time: this.startTime },
+      { method: this.method, request: this.request, response: this.response },
+    );
+    this.core.changeInFlight(this.method, 1);
+  }
+
+  /** Records the framework's route template. Empty or non-string values are ignored. */
+  setRoute(route: unknown): void {
+    if (typeof route === 'string' && route !== '') this.route = route;
+  }
+
+  /**
+   * Reports a handler's error: emits `<prefix>.exception` (once per request) with the duration so far and
+   * `kind`, `reason`, `stacktrace`. The stop event still follows when the response ends, with outcome `error`.
+   */
+  fail(error: unknown): void {
+    if (this.failed || this.done) return;
+    this.failed = true;
+    const now = monotonicTime();
+    execute(
+      this.core.options.exceptionEvent,
+      { duration: now - this.startTime, monotonic_time: now },
+      {
+        method: this.method,
+        route: this.resolvedRoute(),
+        kind: error instanceof Error ? 'error' : 'throw',
+        reason: error,
+        stacktrace: error instanceof Error ? error.stack : undefined,
+        request: this.request,
+        response: this.response,
+      },
+    );
+  }
+
+  /**
+   * Ends a detached request (see {@link ServerCore.trackDetached}) with its final status and body size.
+   * Tracked `node:http` requests end on their own when the response closes.
+   */
+  complete(status: number, responseSize?: number, outcome?: RequestOutcome): void {
+    const resolved = outcome ?? (this.failed ? 'error' : 'completed');
+    const label =
+      resolved === 'aborted'
+        ? this.core.options.abortedStatus
+        : resolved === 'timeout'
+          ? this.core.options.timeoutStatus
+          : statusLabel(status);
+    this.stop(label, resolved, responseSize);
+  }
+
+  /** @internal Called when the `ServerResponse` closes, after the response was written or the socket went away. */
+  responseClosed(): void {
+    const response = this.response!;
+    if (response.writableFinished) {
+      // A response did go out (e.g. a 503 from a timeout handler): its status is the label, the outcome says why.
+      this.stop(
+        statusLabel(response.statusCode),
+        this.timedOut ? 'timeout' : this.failed ? 'error' : 'completed',
+        responseBodySize(this.request, response),
+      );
+    } else if (this.failed) {
+      // The handler failed after the headers went out, and the framework cut the connection.
+      this.stop('500', 'error', undefined);
+    } else if (this.timedOut || this.requestTimedOut()) {
+      this.stop(this.core.options.timeoutStatus, 'timeout', undefined);
+    } else {
+      this.stop(this.core.options.abortedStatus, 'aborted', undefined);
+    }
+  }
+
+  private requestTimedOut(): boolean {
+    // Node's requestTimeout cuts a request whose body is still arriving, writing 408 on the raw socket;
+    // nothing tells the response why it closed, so compare the elapsed time with the server's limit.
+    const request = this.request;
+    if (request === undefined || request.complete) return false;
+    const server = (request.socket as { server?: { requestTimeout?: number } } | null)?.server;
+    const limit = server?.requestTimeout ?? 0;
+    return limit > 0 && (monotonicTime() - this.startTime) / 1e6 >= limit * 0.9;
+  }
+
+  private resolvedRoute(): string {
+    if (this.route !== undefined) return this.route;
+    if (this.routeResolver !== undefined && this.request !== undefined) {
+      try {
+        const route = this.routeResolver(this.request);
+        if (typeof route === 'string' && route !== '') return route;
+      } catch (error) {
+        errorOnce(`http-route:${this.core.adapter}`, `${this.core.adapter}: failed to read the route`, error);
+      }
+    }
+    return this.core.fallbackRoute(this.request, this.url ?? targetOf(this.request));
+  }
+
+  private stop(status: string, outcome: RequestOutcome, responseSize: number | undefined): void {
+    if (this.done) return;
+    this.done = true;
+    const now = monotonicTime();
+    const measurements: Measurements = { duration: now - this.startTime, monotonic_time: now };
+    if (responseSize !== undefined) measurements.response_size = responseSize;
+    const requestSize = requestBodySize(this.request);
+    if (requestSize !== undefined) measurements.request_size = requestSize;
+    execute(this.core.options.stopEvent, measurements, {
+      method: this.method,
+      route: this.resolvedRoute(),
+      status,
+      outcome,
+      request: this.request,
+      response: this.response,
+    });
+    this.core.changeInFlight(this.method, -1);
+  }
+}
+
+function targetOf(request: IncomingMessage | undefined): string | undefined {
+  return request === undefined ? undefined : requestTarget(request);
+}
+
+/** The tracker of a response, if a core is tracking it. */
+export function trackerOf(response: ServerResponse): RequestTracker | undefined {
+  const tracker = (response as TrackedResponse)[TRACKER];
+  return tracker === IGNORED ? undefined : tracker;
+}
+
+function onResponseClose(this: TrackedResponse): void {
+  const tracker = this[TRACKER];
+  if (tracker === undefined || tracker === IGNORED) return;
+  try {
+    tracker.responseClosed();
+  } catch (error) {
+    errorOnce('http-close', 'telemeter/http: failed to record a finished request', error);
+  }
+}
+
+function onSocketTimeout(this: WatchedSocket): void {
+  const tracker = this._httpMessage?.[TRACKER];
+  if (tracker !== undefined && tracker !== IGNORED) tracker.timedOut = true;
+}
+
+/**
+ * Body bytes of a finished response, from its Content-Length. A streamed (chunked) response declares no length,
+ * and its size is left out rather than guessed; HEAD, 1xx, 204 and 304 responses have no body.
+ */
+function responseBodySize(
+  request: IncomingMessage | undefined,
+  response: ServerResponse,
+): number | undefined {
+  const code = response.statusCode;
+  if (request?.method === 'HEAD' || code === 204 || code === 304 || code < 200) return 0;
+  // Node parses the declared length into `_contentLength` however the header was given (setHeader, or a
+  // writeHead(status, headers) that bypasses the stored headers, as Fastify and @hono/node-server do).
+  const parsed = (response as { _contentLength?: unknown })._contentLength;
+  if (typeof parsed === 'number') return parsed >= 0 && Number.isFinite(parsed) ? parsed : undefined;
+  const header = response.getHeader('content-length');
+  const size = typeof header === 'number' ? header : typeof header === 'string' ? Number(header) : Number.NaN;
+  return size >= 0 && Number.isFinite(size) ? size : undefined;
+}
+
+/** Declared request body bytes. Reads `rawHeaders`, because `headers` is built lazily on first access. */
+function requestBodySize(request: IncomingMessage | undefined): number | undefined {
+  const raw = request?.rawHeaders;
+  if (raw === undefined) return undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (name.length === 14 && name.toLowerCase() === 'content-length') {
+      const size = Number(raw[i + 1]);
+      return size >= 0 && Number.isFinite(size) ? size : undefined;
+    }
+  }
+  return undefined;
+}
