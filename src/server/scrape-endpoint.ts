@@ -103,9 +103,11 @@ export function createScrapeEndpoint(source: RenderSource, options: ResolvedHand
     }
     const job = coalescer.acquire(format);
     const body: ChunkLog<string> | ChunkLog<Buffer> = gzip ? job.gzip() : job.text;
-    void stream(res, body, headers, (status, bytes, error) =>
-      finish({ status, format, bytes, compressed: gzip && status === 200, error }),
-    );
+    void stream(res, body, headers, (status, bytes, error) => {
+      const outcome: Outcome = { status, format, bytes, compressed: gzip && status === 200 };
+      if (error !== undefined) outcome.error = error;
+      finish(outcome);
+    });
     return undefined;
   };
 

@@ -365,6 +365,24 @@ describe('serveMetrics: under load', () => {
     expect(stops.map((s) => s.status)).toEqual([503, 200, 200, 200]);
   });
 
+  it('frees the slot of a client that leaves mid-scrape and reports it as 499 client_closed', async () => {
+    const t = telemeter();
+    const server = await start(t, { maxInFlight: 1 });
+    const stops = recordStops();
+    const starts = countStarts();
+    t.hold();
+    const socket = connect(server.port, '127.0.0.1', () =>
+      socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'),
+    );
+    socket.on('error', () => {});
+    await until('scrape in flight', () => starts.count === 1);
+    socket.destroy();
+    await until('the server noticed', () => stops.length === 1);
+    expect(stops[0]).toMatchObject({ status: 499, error: 'client_closed' });
+    t.release();
+    expect((await send(server.url)).status).toBe(200);
+  });
+
   it('answers a render that throws with 503 and one log line, then serves the next scrape', async () => {
     const logs = captureLogs();
     cleanups.push(logs.restore);
