@@ -1,0 +1,58 @@
+import { describe } from '../events/event-name.js';
+import { BUILTIN_MEASUREMENTS } from './builtins.js';
+import { type GcObserver, observeGc } from './gc-observer.js';
+import { type MeasurementSpec, type Poller, startPoller } from './poller.js';
+
+/** Options of {@link instrumentRuntime}. */
+export interface RuntimeInstrumentationOptions {
+  /** Poll period in ms (fixed delay). Default 5000. */
+  readonly period?: number;
+  /** Delay before the first poll in ms. Default 0. */
+  readonly initDelay?: number;
+  /** What to poll. Default: every built-in measurement. */
+  readonly measurements?: readonly MeasurementSpec[];
+  /** Observe garbage collections (`nodejs.gc` events). Default true. */
+  readonly gc?: boolean;
+}
+
+/** What {@link instrumentRuntime} started. */
+export interface RuntimeInstrumentation {
+  readonly poller: Poller;
+  /** The GC observer, or undefined with `gc: false`. */
+  readonly gcObserver: GcObserver | undefined;
+  /** Stops the poller and disconnects the GC observer. Idempotent. */
+  stop(): void;
+}
+
+/**
+ * Starts everything `runtimeMetrics()` reads: a poller with every built-in measurement and the GC observer.
+ * Neither keeps the process alive.
+ *
+ * ```ts
+ * const telemeter = new Telemeter({ metrics: runtimeMetrics() });
+ * const runtime = instrumentRuntime({ period: 10_000 });
+ * // ... on shutdown
+ * runtime.stop();
+ * ```
+ *
+ * @throws TypeError naming the option when an option is invalid.
+ */
+export function instrumentRuntime(options: RuntimeInstrumentationOptions = {}): RuntimeInstrumentation {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('telemeter: instrumentRuntime: options must be an object');
+  }
+  const { gc = true, measurements = BUILTIN_MEASUREMENTS, ...pollerOptions } = options;
+  if (typeof gc !== 'boolean') {
+    throw new TypeError(`telemeter: instrumentRuntime: option gc must be a boolean, got ${describe(gc)}`);
+  }
+  const poller = startPoller({ ...pollerOptions, measurements, name: 'runtime' });
+  const gcObserver = gc ? observeGc() : undefined;
+  return {
+    poller,
+    gcObserver,
+    stop() {
+      poller.stop();
+      gcObserver?.stop();
+    },
+  };
+}
