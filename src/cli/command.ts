@@ -1,0 +1,17 @@
+/** Where a command writes, so tests and other hosts can capture it. */
+export interface CliIo {
+  readonly cwd: string;
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+/** A subcommand's entry point: the arguments after its name; resolves with the exit code. */
+export type CommandRun = (args: readonly string[], io: CliIo) => Promise<number>;
+
+/** A mistake in how the command was called: printed with a hint to `--help`, exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Exit codes: 0 done, 1 failed (a module that does not load, invalid definitions), 2 wrong usage. */
+export const EXIT = Object.freeze({ ok: 0, failed: 1, usage: 2 });

@@ -1,0 +1,215 @@
+import { formatCanonical } from '../exposition/number-format.js';
+import type { MetricDefinition } from '../metrics/definitions.js';
+import { isValidLabelName, prometheusName } from '../metrics/names.js';
+import { scrapeDefinitions } from '../reporter/self-definitions.js';
+
+/** How Prometheus stores a metric, which decides the PromQL that fits it. */
+export type ExportedKind = 'counter' | 'gauge' | 'histogram' | 'summary';
+
+/** The rows a dashboard groups metrics into. */
+export type MetricGroup =
+  | { readonly kind: 'http' }
+  | { readonly kind: 'runtime' }
+  | { readonly kind: 'telemeter' }
+  | { readonly kind: 'app'; readonly segment: string };
+
+/** One metric as Prometheus stores it after scraping a Telemeter. */
+export interface ExportedMetric {
+  /** The name as written in the definition (`http.request.stop.duration`), or the self-metric's name. */
+  readonly sourceName: string;
+  /** The family name: `_total` stripped from counters, as OpenMetrics (which Prometheus negotiates) names it. */
+  readonly family: string;
+  /**
+   * The series name PromQL selects: `<family>_total` for counters, the family for gauges and summary
+   * quantiles, and the stem for `_bucket` / `_sum` / `_count` of histograms and summaries.
+   */
+  readonly series: string;
+  readonly kind: ExportedKind;
+  /** True for a `counter` definition, which counts events whatever its measurement and unit. */
+  readonly countsEvents: boolean;
+  readonly tags: readonly string[];
+  /** Unit after conversion (`second`, `byte`, …) or `unit`. */
+  readonly unit: string;
+  readonly help: string;
+  /** Summary quantiles as their `quantile` label values (`0.5`, `0.99`). Empty for other kinds. */
+  readonly quantiles: readonly string[];
+  readonly group: MetricGroup;
+  /** Every series name this metric puts in Prometheus (for checks that a query names something real). */
+  readonly seriesNames: readonly string[];
+}
+
+/** telemeter's own families that the reporter builds without a definition (see src/reporter/reporter.ts). */
+const SELF_FAMILIES: ReadonlyArray<{
+  name: string;
+  kind: 'counter' | 'gauge';
+  tags: string[];
+  help: string;
+}> = [
+  {
+    name: 'telemeter_dropped_events_total',
+    kind: 'counter',
+    tags: ['metric', 'reason'],
+    help: 'Events that a metric skipped instead of recording, by metric and reason.',
+  },
+  {
+    name: 'telemeter_series_overflow_total',
+    kind: 'counter',
+    tags: ['metric'],
+    help: "Events recorded into a metric's overflow series because it had reached maxSeries.",
+  },
+  { name: 'telemeter_series', kind: 'gauge', tags: ['metric'], help: 'Series held in memory, by metric.' },
+];
+
+const DEFAULT_QUANTILES = [0.5, 0.9, 0.95, 0.99];
+
+/**
+ * The metrics Prometheus holds for a Telemeter built from `definitions`, in definition order, followed by
+ * telemeter's own metrics unless `selfMetrics` is false (mirroring the Telemeter option of that name).
+ *
+ * @throws TypeError when an entry is not a metric definition, or two entries export the same name.
+ */
+export function exportedMetrics(
+  definitions: readonly MetricDefinition[],
+  selfMetrics = true,
+  caller = 'telemeter',
+): ExportedMetric[] {
+  if (!Array.isArray(definitions)) {
+    throw new TypeError(`${caller}: definitions must be an array of metric definitions`);
+  }
+  const result: ExportedMetric[] = [];
+  const owners = new Map<string, string>();
+  const add = (metric: ExportedMetric) => {
+    for (const name of metric.seriesNames) {
+      const previous = owners.get(name);
+      if (previous !== undefined) {
+        throw new TypeError(
+          `${caller}: metric "${metric.sourceName}" exports "${name}", which "${previous}" also exports`,
+        );
+      }
+      owners.set(name, metric.sourceName);
+    }
+    result.push(metric);
+  };
+  definitions.forEach((definition, index) => {
+    if (typeof definition !== 'object' || definition === null || typeof definition.name !== 'string') {
+      throw new TypeError(
+        `${caller}: definitions[${index}] is not a metric definition; build it with counter(), sum(), lastValue(), summary() or distribution()`,
+      );
+    }
+    for (const tag of definition.tags ?? []) {
+      if (!isValidLabelName(tag)) {
+        throw new TypeError(
+          `${caller}: metric "${definition.name}": tag "${tag}" is not a valid Prometheus label name`,
+        );
+      }
+    }
+    add(fromDefinition(definition));
+  });
+  if (selfMetrics) {
+    for (const definition of scrapeDefinitions()) add(fromDefinition(definition));
+    for (const self of SELF_FAMILIES) {
+      add(build(self.name, self.name, self.kind, self.kind === 'counter', self.tags, 'unit', self.help, []));
+    }
+  }
+  return result;
+}
+
+function fromDefinition(definition: MetricDefinition): ExportedMetric {
+  const name = prometheusName(definition.name);
+  const options = definition.reporterOptions ?? {};
+  let kind: ExportedKind;
+  switch (definition.type) {
+    case 'counter':
+      kind = 'counter';
+      break;
+    case 'sum':
+      kind = options.prometheusType === 'gauge' ? 'gauge' : 'counter';
+      break;
+    case 'last_value':
+      kind = 'gauge';
+      break;
+    case 'distribution':
+      kind = 'histogram';
+      break;
+    case 'summary':
+      kind = 'summary';
+      break;
+    default:
+      throw new TypeError(
+        `telemeter: metric "${definition.name}": type "${String(definition.type)}" is not a metric type`,
+      );
+  }
+  const quantiles =
+    kind === 'summary'
+      ? [...(options.quantiles ?? DEFAULT_QUANTILES)].sort((a, b) => a - b).map(formatCanonical)
+      : [];
+  return build(
+    definition.name,
+    name,
+    kind,
+    definition.type === 'counter',
+    definition.tags,
+    definition.unit,
+    definition.description ?? '',
+    quantiles,
+  );
+}
+
+function build(
+  sourceName: string,
+  name: string,
+  kind: ExportedKind,
+  countsEvents: boolean,
+  tags: readonly string[],
+  unit: string,
+  help: string,
+  quantiles: readonly string[],
+): ExportedMetric {
+  const family = kind === 'counter' && name.endsWith('_total') ? name.slice(0, -'_total'.length) : name;
+  const series = kind === 'counter' ? `${family}_total` : family;
+  const seriesNames =
+    kind === 'counter'
+      ? [series]
+      : kind === 'gauge'
+        ? [family]
+        : kind === 'histogram'
+          ? [`${family}_bucket`, `${family}_sum`, `${family}_count`]
+          : [family, `${family}_sum`, `${family}_count`];
+  return Object.freeze({
+    sourceName,
+    family,
+    series,
+    kind,
+    countsEvents,
+    tags: Object.freeze([...tags]),
+    unit,
+    help,
+    quantiles: Object.freeze([...quantiles]),
+    group: groupOf(sourceName, family),
+    seriesNames: Object.freeze(seriesNames),
+  });
+}
+
+/**
+ * The row a metric belongs in: HTTP (`http.*`, `http_*`), the Node.js runtime (`vm.*`, `process_*`,
+ * `nodejs_*`), telemeter's own (`telemeter_*`), or the application's, by the first segment of its name.
+ */
+export function groupOf(sourceName: string, family: string): MetricGroup {
+  if (/^http[._]/.test(sourceName)) return { kind: 'http' };
+  if (/^vm\./.test(sourceName) || /^(vm|process|nodejs)_/.test(family)) return { kind: 'runtime' };
+  if (/^telemeter[._]/.test(sourceName)) return { kind: 'telemeter' };
+  const segment = sourceName.includes('.') ? sourceName.split('.')[0] : family.split('_')[0] || family;
+  return { kind: 'app', segment };
+}
+
+/** A metric found by its exported family name, allowing a prefix (`runtimeMetrics({ prefix })`). */
+export function findMetric(
+  metrics: readonly ExportedMetric[],
+  family: string,
+  kind: ExportedKind,
+): ExportedMetric | undefined {
+  return (
+    metrics.find((m) => m.kind === kind && m.family === family) ??
+    metrics.find((m) => m.kind === kind && m.family.endsWith(`_${family}`))
+  );
+}

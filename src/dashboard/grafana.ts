@@ -1,0 +1,614 @@
+import { createHash } from 'node:crypto';
+import type { MetricDefinition } from '../metrics/definitions.js';
+import { type ExportedMetric, exportedMetrics, findMetric, type MetricGroup } from './exported-metrics.js';
+import { legendOf, selector, sumBy, TARGET_MATCHERS } from './promql.js';
+
+/** Options of {@link grafanaDashboard}. */
+export interface GrafanaDashboardOptions {
+  /** Dashboard title. Default `'telemeter'`. */
+  readonly title?: string;
+  /** Dashboard uid (1–40 of `[A-Za-z0-9_-]`). Default: derived from the title, so regenerating keeps it. */
+  readonly uid?: string;
+  /** The scrape job selected when the dashboard opens. Default: All. */
+  readonly job?: string;
+  /**
+   * Include telemeter's own metrics (scrapes, dropped events, series), as a Telemeter does unless
+   * `selfMetrics: false`. It also picks the metric the `job` and `instance` variables list
+   * (`telemeter_series`, or `up` without self-metrics). Default true.
+   */
+  readonly selfMetrics?: boolean;
+  /** Auto-refresh interval. Default `'30s'`. */
+  readonly refresh?: string;
+  /** Dashboard tags. Default `['telemeter']`. */
+  readonly tags?: readonly string[];
+}
+
+/** A Grafana dashboard JSON model: import it as is, or write it to a provisioning folder. */
+export type GrafanaDashboard = Record<string, unknown> & {
+  readonly title: string;
+  readonly uid: string;
+  readonly schemaVersion: number;
+  readonly panels: GrafanaPanel[];
+  readonly templating: { list: Array<Record<string, unknown>> };
+  readonly annotations: { list: Array<Record<string, unknown>> };
+};
+
+/** A panel of the model; rows carry no targets. */
+export type GrafanaPanel = Record<string, unknown> & {
+  readonly id: number;
+  readonly type: 'row' | 'timeseries' | 'heatmap' | 'stat';
+  readonly title: string;
+  readonly gridPos: { h: number; w: number; x: number; y: number };
+  readonly targets?: GrafanaTarget[];
+};
+
+/** A Prometheus query of a panel. */
+export type GrafanaTarget = Record<string, unknown> & {
+  readonly expr: string;
+  readonly refId: string;
+  readonly legendFormat: string;
+};
+
+/** The schema version the model is written for (Grafana 10.3–11); Grafana migrates older ones on load. */
+export const SCHEMA_VERSION = 39;
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana resolves ${datasource} when the dashboard loads
+const DATASOURCE = Object.freeze({ type: 'prometheus', uid: '${datasource}' });
+const GRAFANA_DATASOURCE = Object.freeze({ type: 'grafana', uid: '-- Grafana --' });
+const QUANTILES = ['0.5', '0.9', '0.99'] as const;
+const RATE = '[$__rate_interval]';
+const KNOWN_OPTIONS = new Set(['title', 'uid', 'job', 'selfMetrics', 'refresh', 'tags']);
+
+/**
+ * Generates a Grafana dashboard from the same metric definitions the Telemeter aggregates, so the
+ * dashboard cannot drift from the metrics: one row per group (HTTP, each application prefix, Node.js
+ * runtime, telemeter's own), and per metric the query that fits how Prometheus stores it:
+ *
+ * - counter (and `sum`): `sum by (<tags>) (rate(<family>_total[$__rate_interval]))`;
+ * - gauge (`lastValue`, `sum` with `prometheusType: 'gauge'`): the values, per instance;
+ * - distribution: p50/p90/p99 via `histogram_quantile`, and a heatmap of the buckets;
+ * - summary: the p50/p90/p99 quantile series per instance (never aggregated), and the mean from `_sum`/`_count`.
+ *
+ * Every query is filtered by the `job` and `instance` variables (multi-select, with All for the fleet);
+ * every panel reads the `${datasource}` variable. The output is deterministic: same input, same JSON.
+ *
+ * ```ts
+ * writeFileSync('dashboard.json', JSON.stringify(grafanaDashboard(metrics, { title: 'Shop' }), null, 2));
+ * ```
+ *
+ * @throws TypeError when an option is invalid (naming it), an entry is not a metric definition, or two
+ *   definitions export the same name.
+ */
+export function grafanaDashboard(
+  definitions: readonly MetricDefinition[],
+  options: GrafanaDashboardOptions = {},
+): GrafanaDashboard {
+  const config = resolveOptions(options);
+  const metrics = exportedMetrics(definitions, config.selfMetrics, 'telemeter: grafanaDashboard');
+  const layout = new Layout();
+
+  const stats = overviewStats(metrics);
+  layout.row('Overview');
+  for (const stat of stats) layout.add(stat, Math.max(4, Math.floor(24 / stats.length)), 4);
+
+  for (const { title, members } of rows(metrics)) {
+    layout.row(title);
+    for (const metric of members) {
+      for (const [panel, width] of metricPanels(metric)) layout.add(panel, width, 8);
+    }
+  }
+
+  const annotations: Array<Record<string, unknown>> = [
+    {
+      builtIn: 1,
+      datasource: GRAFANA_DATASOURCE,
+      enable: true,
+      hide: true,
+      iconColor: 'rgba(0, 211, 255, 1)',
+      name: 'Annotations & Alerts',
+      type: 'dashboard',
+    },
+    {
+      datasource: GRAFANA_DATASOURCE,
+      enable: true,
+      iconColor: 'purple',
+      name: 'Deploys',
+      target: { limit: 100, matchAny: true, tags: ['deploy'], type: 'tags' },
+    },
+  ];
+  const start = findMetric(metrics, 'process_start_time_seconds', 'gauge');
+  if (start !== undefined) {
+    annotations.push({
+      datasource: DATASOURCE,
+      enable: true,
+      expr: `changes(${selector(start.series, TARGET_MATCHERS)}[$__interval]) > 0`,
+      iconColor: 'orange',
+      name: 'Restarts',
+      step: '',
+      textFormat: '{{job}} {{instance}}',
+      titleFormat: 'Process restarted',
+      useValueForTime: false,
+    });
+  }
+
+  const anchor = config.selfMetrics ? 'telemeter_series' : 'up';
+  return {
+    annotations: { list: annotations },
+    description: 'Generated by telemeter from its metric definitions; regenerate instead of editing.',
+    editable: true,
+    fiscalYearStartMonth: 0,
+    graphTooltip: 1,
+    id: null,
+    links: [],
+    liveNow: false,
+    panels: layout.panels,
+    refresh: config.refresh,
+    schemaVersion: SCHEMA_VERSION,
+    tags: config.tags,
+    templating: {
+      list: [
+        {
+          current: {},
+          hide: 0,
+          includeAll: false,
+          label: 'Data source',
+          multi: false,
+          name: 'datasource',
+          options: [],
+          query: 'prometheus',
+          refresh: 1,
+          regex: '',
+          skipUrlSync: false,
+          type: 'datasource',
+        },
+        queryVariable('job', 'Job', `label_values(${anchor}, job)`, config.job),
+        queryVariable('instance', 'Instance', `label_values(${anchor}{job=~"$job"}, instance)`, undefined),
+      ],
+    },
+    time: { from: 'now-1h', to: 'now' },
+    timepicker: {},
+    timezone: '',
+    title: config.title,
+    uid: config.uid,
+    version: 1,
+    weekStart: '',
+  };
+}
+
+interface ResolvedOptions {
+  title: string;
+  uid: string;
+  job: string | undefined;
+  selfMetrics: boolean;
+  refresh: string;
+  tags: string[];
+}
+
+function resolveOptions(options: GrafanaDashboardOptions): ResolvedOptions {
+  const fail = (option: string, why: string): never => {
+    throw new TypeError(`telemeter: grafanaDashboard: option ${option} ${why}`);
+  };
+  if (typeof options !== 'object' || options === null) fail('(options)', 'must be an object');
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) fail(key, `is unknown; valid options are ${[...KNOWN_OPTIONS].join(', ')}`);
+  }
+  const title = options.title ?? 'telemeter';
+  if (typeof title !== 'string' || title.trim() === '') fail('title', 'must be a non-empty string');
+  const uid = options.uid ?? `telemeter-${createHash('sha256').update(title).digest('hex').slice(0, 16)}`;
+  if (typeof uid !== 'string' || !/^[A-Za-z0-9_-]{1,40}$/.test(uid)) {
+    fail('uid', 'must be 1 to 40 letters, digits, "-" or "_"');
+  }
+  if (options.job !== undefined && (typeof options.job !== 'string' || options.job === '')) {
+    fail('job', 'must be a non-empty string');
+  }
+  if (options.selfMetrics !== undefined && typeof options.selfMetrics !== 'boolean') {
+    fail('selfMetrics', 'must be a boolean');
+  }
+  const refresh = options.refresh ?? '30s';
+  if (typeof refresh !== 'string' || !/^(\d+[smhd])?$/.test(refresh)) {
+    fail('refresh', 'must be an interval such as "30s" or "1m", or "" for none');
+  }
+  const tags = options.tags ?? ['telemeter'];
+  if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string'))
+    fail('tags', 'must be an array of strings');
+  return { title, uid, job: options.job, selfMetrics: options.selfMetrics ?? true, refresh, tags: [...tags] };
+}
+
+function queryVariable(name: string, label: string, query: string, selected: string | undefined) {
+  return {
+    allValue: '.*',
+    current:
+      selected === undefined
+        ? { selected: true, text: ['All'], value: ['$__all'] }
+        : { selected: true, text: [selected], value: [selected] },
+    datasource: DATASOURCE,
+    definition: query,
+    hide: 0,
+    includeAll: true,
+    label,
+    multi: true,
+    name,
+    options: [],
+    query: { qryType: 1, query, refId: 'PrometheusVariableQueryEditor-VariableQuery' },
+    refresh: 2,
+    regex: '',
+    skipUrlSync: false,
+    sort: 1,
+    type: 'query',
+  };
+}
+
+/** Places panels left to right in rows of 24 units, and numbers them in order. */
+class Layout {
+  readonly panels: GrafanaPanel[] = [];
+  private y = 0;
+  private x = 0;
+  private lineHeight = 0;
+
+  row(title: string): void {
+    this.newLine();
+    this.push({ type: 'row', title, collapsed: false, panels: [] }, 24, 1);
+    this.newLine();
+  }
+
+  add(panel: PanelBody, w: number, h: number): void {
+    if (this.x + w > 24) this.newLine();
+    this.push(panel, w, h);
+  }
+
+  private push(panel: PanelBody, w: number, h: number): void {
+    const id = this.panels.length + 1;
+    this.panels.push({ id, gridPos: { h, w, x: this.x, y: this.y }, ...panel } as GrafanaPanel);
+    this.x += w;
+    this.lineHeight = Math.max(this.lineHeight, h);
+  }
+
+  private newLine(): void {
+    if (this.x === 0) return;
+    this.y += this.lineHeight;
+    this.x = 0;
+    this.lineHeight = 0;
+  }
+}
+
+type PanelBody = Record<string, unknown> & { type: GrafanaPanel['type']; title: string };
+
+function rows(metrics: readonly ExportedMetric[]): Array<{ title: string; members: ExportedMetric[] }> {
+  const byKey = new Map<string, { title: string; members: ExportedMetric[]; order: number }>();
+  for (const metric of metrics) {
+    const { key, title, order } = rowOf(metric.group);
+    let row = byKey.get(key);
+    if (row === undefined) {
+      row = { title, members: [], order };
+      byKey.set(key, row);
+    }
+    row.members.push(metric);
+  }
+  // Map keeps first-seen order, and sort is stable: application rows stay in definition order.
+  return [...byKey.values()].sort((a, b) => a.order - b.order);
+}
+
+function rowOf(group: MetricGroup): { key: string; title: string; order: number } {
+  switch (group.kind) {
+    case 'http':
+      return { key: 'http', title: 'HTTP', order: 0 };
+    case 'app':
+      return { key: `app:${group.segment}`, title: group.segment, order: 1 };
+    case 'runtime':
+      return { key: 'runtime', title: 'Node.js runtime', order: 2 };
+    default:
+      return { key: 'telemeter', title: 'telemeter', order: 3 };
+  }
+}
+
+function target(expr: string, legendFormat: string, refId: string, extra: Record<string, unknown> = {}) {
+  return {
+    datasource: DATASOURCE,
+    editorMode: 'code',
+    expr,
+    legendFormat,
+    range: true,
+    refId,
+    ...extra,
+  };
+}
+
+/** `0.99` → `p99`. */
+function percentile(quantile: string): string {
+  return `p${String(Math.round(Number(quantile) * 100))}`;
+}
+
+function refId(index: number): string {
+  return String.fromCharCode(65 + index);
+}
+
+interface SeriesPanelSpec {
+  title: string;
+  description: string;
+  unit: string;
+  targets: ReturnType<typeof target>[];
+  /** Rates and sizes start at zero; gauges that can go negative do not. */
+  minZero: boolean;
+}
+
+function timeseries(spec: SeriesPanelSpec): PanelBody {
+  return {
+    type: 'timeseries',
+    title: spec.title,
+    description: spec.description,
+    datasource: DATASOURCE,
+    fieldConfig: {
+      defaults: {
+        color: { mode: 'palette-classic' },
+        custom: {
+          axisPlacement: 'auto',
+          drawStyle: 'line',
+          fillOpacity: 10,
+          gradientMode: 'none',
+          lineInterpolation: 'linear',
+          lineWidth: 1,
+          pointSize: 4,
+          showPoints: 'never',
+          spanNulls: false,
+          stacking: { group: 'A', mode: 'none' },
+        },
+        ...(spec.minZero ? { min: 0 } : {}),
+        unit: spec.unit,
+      },
+      overrides: [],
+    },
+    options: {
+      legend: { calcs: [], displayMode: 'list', placement: 'bottom', showLegend: true },
+      tooltip: { mode: 'multi', sort: 'desc' },
+    },
+    targets: spec.targets,
+  };
+}
+
+function heatmap(title: string, description: string, unit: string, expr: string): PanelBody {
+  return {
+    type: 'heatmap',
+    title,
+    description,
+    datasource: DATASOURCE,
+    fieldConfig: { defaults: { custom: { scaleDistribution: { type: 'linear' } } }, overrides: [] },
+    options: {
+      calculate: false,
+      cellGap: 1,
+      color: {
+        exponent: 0.5,
+        fill: 'dark-orange',
+        mode: 'scheme',
+        reverse: false,
+        scale: 'exponential',
+        scheme: 'Oranges',
+        steps: 64,
+      },
+      exemplars: { color: 'rgba(255,0,255,0.7)' },
+      filterValues: { le: 1e-9 },
+      legend: { show: true },
+      rowsFrame: { layout: 'auto' },
+      tooltip: { mode: 'single', showColorScale: false, yHistogram: true },
+      yAxis: { axisPlacement: 'left', reverse: false, unit },
+    },
+    targets: [target(expr, '{{le}}', 'A', { format: 'heatmap' })],
+  };
+}
+
+function stat(
+  title: string,
+  description: string,
+  unit: string,
+  expr: string,
+  thresholds: Array<{ color: string; value: number | null }>,
+): PanelBody {
+  return {
+    type: 'stat',
+    title,
+    description,
+    datasource: DATASOURCE,
+    fieldConfig: {
+      defaults: {
+        color: { mode: 'thresholds' },
+        mappings: [],
+        thresholds: { mode: 'absolute', steps: thresholds },
+        unit,
+      },
+      overrides: [],
+    },
+    options: {
+      colorMode: 'value',
+      graphMode: 'area',
+      justifyMode: 'auto',
+      orientation: 'auto',
+      reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false },
+      showPercentChange: false,
+      textMode: 'auto',
+      wideLayout: true,
+    },
+    targets: [target(expr, title, 'A')],
+  };
+}
+
+const GREEN = { color: 'green', value: null };
+
+function overviewStats(metrics: readonly ExportedMetric[]): PanelBody[] {
+  const panels: PanelBody[] = [
+    stat(
+      'Targets up',
+      'Scrape targets that answered their last scrape.',
+      'none',
+      `sum(${selector('up', TARGET_MATCHERS)})`,
+      [
+        { color: 'red', value: null },
+        { color: 'green', value: 1 },
+      ],
+    ),
+  ];
+  const requests = findMetric(metrics, 'http_server_requests', 'counter');
+  if (requests !== undefined) {
+    const all = `sum(rate(${selector(requests.series, TARGET_MATCHERS)}${RATE}))`;
+    panels.push(stat('Request rate', 'HTTP requests finished per second.', 'reqps', all, [GREEN]));
+    if (requests.tags.includes('status')) {
+      const failed = `sum(rate(${selector(requests.series, [...TARGET_MATCHERS, 'status=~"5.."'])}${RATE}))`;
+      panels.push(
+        stat(
+          '5xx ratio',
+          'Share of HTTP requests answered with a 5xx status.',
+          'percentunit',
+          `${failed} / ${all}`,
+          [GREEN, { color: 'orange', value: 0.01 }, { color: 'red', value: 0.05 }],
+        ),
+      );
+    }
+  }
+  const start = findMetric(metrics, 'process_start_time_seconds', 'gauge');
+  if (start !== undefined) {
+    panels.push(
+      stat(
+        'Uptime',
+        'Time since the most recent process start among the selected targets.',
+        's',
+        `time() - max(${selector(start.series, TARGET_MATCHERS)})`,
+        [
+          { color: 'orange', value: null },
+          { color: 'green', value: 600 },
+        ],
+      ),
+    );
+  }
+  const rss = findMetric(metrics, 'process_resident_memory_bytes', 'gauge');
+  if (rss !== undefined) {
+    panels.push(
+      stat(
+        'Resident memory',
+        'Resident memory (RSS) of the selected targets, summed.',
+        'bytes',
+        `sum(${selector(rss.series, TARGET_MATCHERS)})`,
+        [GREEN],
+      ),
+    );
+  }
+  return panels;
+}
+
+/** The panels of one metric, each with its width. */
+function metricPanels(metric: ExportedMetric): Array<[PanelBody, number]> {
+  const description = metric.help || metric.sourceName;
+  const { tags, series } = metric;
+  switch (metric.kind) {
+    case 'counter': {
+      const expr = sumBy(tags, `rate(${selector(series, TARGET_MATCHERS)}${RATE})`);
+      return [
+        [
+          timeseries({
+            title: `${series} per second`,
+            description,
+            unit: rateUnit(metric),
+            targets: [target(expr, legendOf(tags, series), 'A')],
+            minZero: true,
+          }),
+          12,
+        ],
+      ];
+    }
+    case 'gauge': {
+      const labels = ['instance', ...tags.filter((t) => t !== 'instance')];
+      return [
+        [
+          timeseries({
+            title: series,
+            description,
+            unit: valueUnit(metric),
+            targets: [target(selector(series, TARGET_MATCHERS), legendOf(labels, series), 'A')],
+            minZero: false,
+          }),
+          12,
+        ],
+      ];
+    }
+    case 'histogram': {
+      const buckets = `rate(${selector(`${series}_bucket`, TARGET_MATCHERS)}${RATE})`;
+      const byLe = sumBy(['le', ...tags], buckets);
+      const quantiles = QUANTILES.map((q, i) =>
+        target(
+          `histogram_quantile(${q}, ${byLe})`,
+          [percentile(q), legendOf(tags, '')].join(' ').trim(),
+          refId(i),
+        ),
+      );
+      return [
+        [
+          timeseries({
+            title: `${series} p50 / p90 / p99`,
+            description,
+            unit: valueUnit(metric),
+            targets: quantiles,
+            minZero: metric.unit !== 'unit',
+          }),
+          12,
+        ],
+        [heatmap(`${series} distribution`, description, valueUnit(metric), sumBy(['le'], buckets)), 12],
+      ];
+    }
+    case 'summary': {
+      const chosen = QUANTILES.filter((q) => metric.quantiles.includes(q));
+      const quantileSet = chosen.length > 0 ? chosen : metric.quantiles;
+      const quantileExpr = selector(series, [...TARGET_MATCHERS, `quantile=~"${quantileSet.join('|')}"`]);
+      const rateOf = (suffix: string) =>
+        sumBy(tags, `rate(${selector(`${series}_${suffix}`, TARGET_MATCHERS)}${RATE})`);
+      // Quantiles of different processes cannot be combined, so each instance keeps its own line.
+      const labels = ['instance', ...tags];
+      return [
+        [
+          timeseries({
+            title: `${series} quantiles and mean`,
+            description,
+            unit: valueUnit(metric),
+            targets: [
+              target(quantileExpr, `q{{quantile}} ${legendOf(labels, '')}`, 'A'),
+              target(`${rateOf('sum')} / ${rateOf('count')}`, `mean ${legendOf(tags, '')}`.trim(), 'B'),
+            ],
+            minZero: metric.unit !== 'unit',
+          }),
+          12,
+        ],
+      ];
+    }
+  }
+}
+
+/** Grafana's unit id for a value in the metric's unit. */
+function valueUnit(metric: ExportedMetric): string {
+  switch (metric.unit) {
+    case 'second':
+      return 's';
+    case 'millisecond':
+      return 'ms';
+    case 'microsecond':
+      return 'µs';
+    case 'nanosecond':
+    case 'native':
+      return 'ns';
+    case 'byte':
+      return 'bytes';
+    case 'kilobyte':
+      return 'deckbytes';
+    case 'megabyte':
+      return 'decmbytes';
+  }
+  if (metric.family.endsWith('_seconds')) return 's';
+  if (metric.family.endsWith('_bytes')) return 'bytes';
+  if (metric.family.endsWith('_ratio')) return 'percentunit';
+  return 'short';
+}
+
+/** Grafana's unit id for the per-second rate of a counter. */
+function rateUnit(metric: ExportedMetric): string {
+  if (metric.countsEvents) return 'ops';
+  const unit = valueUnit(metric);
+  // Seconds per second is a share of one core (CPU) or of wall time (busy time).
+  if (unit === 's') return 'percentunit';
+  if (unit === 'bytes') return 'Bps';
+  if (unit === 'short' || unit === 'none') return 'ops';
+  return 'short';
+}
