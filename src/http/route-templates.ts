@@ -65,9 +65,15 @@ export class RouteTemplates {
   /** The template that matches `url` (a request target such as `/users/7?x=1`), or `undefined`. */
   match(url: string): string | undefined {
     const query = url.indexOf('?');
-    return matchFrom(this.root, splitPath(query < 0 ? url : url.slice(0, query)), 0);
+    let end = query < 0 ? url.length : query;
+    // A trailing slash is not part of the route; the root path "/" is the empty list of segments.
+    if (end > 0 && url.charCodeAt(end - 1) === SLASH) end--;
+    const start = url.charCodeAt(0) === SLASH ? 1 : 0;
+    return matchFrom(this.root, url, start, end);
   }
 }
+
+const SLASH = 47;
 
 function splitPath(path: string): string[] {
   const segments = path.split('/');
@@ -80,16 +86,20 @@ function splitPath(path: string): string[] {
   return segments.slice(start, end);
 }
 
-function matchFrom(current: TemplateNode, segments: string[], index: number): string | undefined {
-  if (index === segments.length) return current.template ?? current.wildcard;
-  const segment = segments[index];
-  const literal = current.literals.get(segment);
-  if (literal !== undefined) {
-    const found = matchFrom(literal, segments, index + 1);
-    if (found !== undefined) return found;
+/** Matches the segments of `url` between `from` and `end` (no split: this runs once per request). */
+function matchFrom(current: TemplateNode, url: string, from: number, end: number): string | undefined {
+  if (from >= end) return current.template ?? current.wildcard;
+  let stop = url.indexOf('/', from);
+  if (stop < 0 || stop > end) stop = end;
+  if (current.literals.size > 0) {
+    const literal = current.literals.get(url.slice(from, stop));
+    if (literal !== undefined) {
+      const found = matchFrom(literal, url, stop + 1, end);
+      if (found !== undefined) return found;
+    }
   }
-  if (current.param !== undefined && segment !== '') {
-    const found = matchFrom(current.param, segments, index + 1);
+  if (current.param !== undefined && stop > from) {
+    const found = matchFrom(current.param, url, stop + 1, end);
     if (found !== undefined) return found;
   }
   return current.wildcard;
