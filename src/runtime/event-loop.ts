@@ -136,14 +136,23 @@ export function eventLoopMeasurement(options: EventLoopMeasurementOptions = {}):
  */
 function reportDelay(window: IntervalHistogram, periodCount: number, periodSum: number): void {
   const windowCount = window.count;
-  const windowSum = windowCount > 0 ? window.mean * windowCount : 0;
-  const groups: SampleGroup[] = windowCount > 0 ? groupDelaySamples(window, cuts()) : [];
-  let min = windowCount > 0 ? window.min : Number.POSITIVE_INFINITY;
-  let max = windowCount > 0 ? window.max : 0;
+  // `mean` walks the whole HDR array, so it is read once.
+  const windowMean = windowCount > 0 ? window.mean : 0;
+  const windowSum = windowMean * windowCount;
+  const snapshot = {
+    count: windowCount,
+    min: window.min,
+    max: window.max,
+    mean: windowMean,
+    percentile: (p: number) => window.percentile(p),
+  };
+  const groups: SampleGroup[] = windowCount > 0 ? groupDelaySamples(snapshot, cuts()) : [];
+  let min = windowCount > 0 ? snapshot.min : Number.POSITIVE_INFINITY;
+  let max = windowCount > 0 ? snapshot.max : 0;
   const missed = periodCount - windowCount;
   const missedSum = periodSum - windowSum;
   if (missed >= 1 && missedSum > 0) {
-    const typical = windowCount > 0 ? window.mean : missedSum / missed;
+    const typical = windowCount > 0 ? windowMean : missedSum / missed;
     const spanning = missedSum - (missed - 1) * typical;
     const extra: SampleGroup[] =
       spanning > 0
