@@ -1,0 +1,111 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { httpMetrics, instrumentHttpServer } from '../../http/index.js';
+import { instrumentRuntime, runtimeMetrics } from '../../runtime/index.js';
+import { type MetricsServer, serveMetrics } from '../../server/index.js';
+import { Telemeter } from '../../telemeter.js';
+import { articleMetrics } from './article-metrics.js';
+import { createShop, SHOP_ROUTES } from './shop.js';
+import { startTraffic, type Traffic } from './traffic.js';
+
+/** Options of {@link startDemo}. */
+export interface DemoOptions {
+  /** Port of the shop API. Default 4000; 0 picks a free port. */
+  readonly port?: number;
+  /** Port of the metrics server. Default 9091; 0 picks a free port. */
+  readonly metricsPort?: number;
+  /** Address both servers bind. Default `127.0.0.1`. */
+  readonly host?: string;
+  /** Send synthetic traffic to the shop. Default true. */
+  readonly traffic?: boolean;
+  /** Requests per second of the synthetic traffic. Default 20. */
+  readonly trafficRate?: number;
+  /** Bearer token required by the metrics server (and its dashboard). Default: none. */
+  readonly token?: string;
+  /** Runtime poll period in ms. Default 5000. */
+  readonly pollPeriod?: number;
+}
+
+/** A running demo. */
+export interface Demo {
+  readonly telemeter: Telemeter;
+  readonly shopUrl: string;
+  readonly metricsServer: MetricsServer;
+  readonly metricsUrl: string;
+  readonly traffic: Traffic | undefined;
+  /** Stops traffic, both servers, the runtime poller, and detaches the Telemeter. */
+  stop(): Promise<void>;
+}
+
+/** Every metric the demo defines: HTTP, runtime, and the article's own list. */
+export function demoMetrics() {
+  return [...httpMetrics(), ...runtimeMetrics(), ...articleMetrics()];
+}
+
+/**
+ * The article end to end, in one process: the example shop on `port`, instrumented with `httpMetrics()`,
+ * `runtimeMetrics()` and the article's metric list, and the private metrics server on `metricsPort`.
+ */
+export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
+  const {
+    port = 4000,
+    metricsPort = 9091,
+    host = '127.0.0.1',
+    traffic = true,
+    trafficRate = 20,
+    token,
+  } = options;
+  const telemeter = new Telemeter({ metrics: demoMetrics(), globalTags: { service: 'shop' } });
+  const runtime = instrumentRuntime({ period: options.pollPeriod ?? 5000 });
+  const shop = createShop();
+  const uninstall = instrumentHttpServer(shop, { route: [...SHOP_ROUTES] });
+  await listen(shop, port, host);
+  const shopPort = (shop.address() as AddressInfo).port;
+  const shopUrl = `http://${urlHost(host)}:${shopPort}`;
+
+  let metricsServer: MetricsServer;
+  try {
+    metricsServer = await serveMetrics(telemeter, {
+      port: metricsPort,
+      host,
+      auth: token === undefined ? undefined : { bearer: token },
+    });
+  } catch (error) {
+    shop.close();
+    runtime.stop();
+    telemeter.close();
+    throw error;
+  }
+  const running = traffic ? startTraffic(shopUrl, trafficRate) : undefined;
+
+  return {
+    telemeter,
+    shopUrl,
+    metricsServer,
+    metricsUrl: `${metricsServer.url}`,
+    traffic: running,
+    async stop() {
+      await running?.stop();
+      shop.closeAllConnections();
+      await Promise.all([new Promise((resolve) => shop.close(resolve)), metricsServer.close()]);
+      uninstall();
+      runtime.stop();
+      telemeter.close();
+    },
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function urlHost(host: string): string {
+  if (host === '::' || host === '0.0.0.0') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
+}
