@@ -20,7 +20,16 @@ export function* renderExposition(families: readonly Family[], format: Expositio
     out += header(family, om);
     const { table } = family;
     const blocks = table.labelBlocks;
-    const order = table.order();
+    // Sorting many new series takes a while: hand the event loop back between steps, flushing what is ready.
+    const steps = table.orderSteps();
+    let step = steps.next();
+    while (!step.done) {
+      yield out;
+      out = '';
+      step = steps.next();
+    }
+    const order = step.value;
+    const alive = table.alive;
     switch (family.kind) {
       case 'counter':
       case 'gauge': {
@@ -29,6 +38,7 @@ export function* renderExposition(families: readonly Family[], format: Expositio
         const values = family.store.values;
         for (let i = 0; i < order.length; i++) {
           const s = order[i];
+          if (!alive[s]) continue;
           out += sampleLine(sampleName, blocks[s], formatValue(values[s]));
           if (out.length >= CHUNK_SIZE) {
             yield out;
@@ -45,6 +55,7 @@ export function* renderExposition(families: readonly Family[], format: Expositio
         const omitSum = om && bounds[0] < 0;
         for (let i = 0; i < order.length; i++) {
           const s = order[i];
+          if (!alive[s]) continue;
           const block = blocks[s];
           const prefix = block === '' ? `${bucketName}{` : `${bucketName}{${block},`;
           let cumulative = 0;
@@ -68,6 +79,7 @@ export function* renderExposition(families: readonly Family[], format: Expositio
         const quantileLabels = store.quantiles.map((q) => `quantile="${formatCanonical(q)}"`);
         for (let i = 0; i < order.length; i++) {
           const s = order[i];
+          if (!alive[s]) continue;
           const block = blocks[s];
           const window = store.window(s);
           const prefix = block === '' ? `${family.name}{` : `${family.name}{${block},`;

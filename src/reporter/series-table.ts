@@ -1,4 +1,5 @@
 import type { Metadata } from '../events/types.js';
+import { sortByLabels } from './label-order.js';
 
 /** `resolve` results that are not series indices. */
 export const MISSING_TAG = -1;
@@ -48,6 +49,7 @@ export class SeriesTable {
   private readonly arity: number;
   private readonly lookup: (metadata: Metadata) => number;
   private sortedOrder: Uint32Array | undefined;
+  private orderVersion = 0;
 
   constructor(
     readonly tagNames: readonly string[],
@@ -107,12 +109,25 @@ export class SeriesTable {
 
   /** Series indices ordered by their label block, so every scrape lists series in the same order. */
   order(): Uint32Array {
+    const steps = this.orderSteps();
+    for (let step = steps.next(); ; step = steps.next()) if (step.done) return step.value;
+  }
+
+  /**
+   * The same as {@link order}, as a generator that yields while it sorts, so that a streamed scrape of many
+   * new series never blocks the event loop for long. The order is cached until a series is added or expires.
+   */
+  *orderSteps(): Generator<void, Uint32Array> {
     if (this.sortedOrder === undefined) {
-      const blocks = this.labelBlocks;
-      const indices: number[] = [];
-      for (let i = 0; i < this.size; i++) if (this.alive[i]) indices.push(i);
-      indices.sort((a, b) => (blocks[a] < blocks[b] ? -1 : blocks[a] > blocks[b] ? 1 : 0));
-      this.sortedOrder = Uint32Array.from(indices);
+      const live = new Uint32Array(this.live);
+      let n = 0;
+      for (let i = 0; i < this.size; i++) if (this.alive[i]) live[n++] = i;
+
+      const version = this.orderVersion;
+      const sorted = yield* sortByLabels(live, this.labelBlocks);
+      // Series created or expired while sorting: keep the result for this scrape, sort again next time.
+      if (version === this.orderVersion) this.sortedOrder = sorted;
+      return sorted;
     }
     return this.sortedOrder;
   }
@@ -167,6 +182,7 @@ export class SeriesTable {
   private create(values: readonly string[]): number {
     this.live++;
     this.sortedOrder = undefined;
+    this.orderVersion++;
     const reused = this.free.pop();
     if (reused !== undefined) {
       this.tagValues[reused] = [...values];
@@ -198,6 +214,7 @@ export class SeriesTable {
     this.free.push(index);
     this.live--;
     this.sortedOrder = undefined;
+    this.orderVersion++;
   }
 
   /** Deletes every key (string form and aliases) that leads only to `index`; true when `node` is left empty. */

@@ -437,3 +437,23 @@ describe('idleTimeout', () => {
     }
   });
 });
+
+describe('scrape order', () => {
+  it('sorts series by labels in steps that yield, with the same result as one sort', () => {
+    const t = make([counter('r24.x.v', { tags: ['k'] })]);
+    const keys = Array.from({ length: 5000 }, (_, i) => `key-${(i * 7919) % 5000}`);
+    for (const k of keys) execute('r24.x', { v: 1 }, { k });
+    const family = t.families.find((f) => f.name === 'r24_x_v')!;
+    const steps = family.table.orderSteps();
+    let step = steps.next();
+    while (!step.done) step = steps.next();
+    const labels = Array.from(step.value, (i) => family.table.labelBlocks[i]);
+    expect(labels).toEqual([...labels].sort());
+    expect(new Set(step.value).size).toBe(5000);
+    const lines = t
+      .scrape()
+      .split('\n')
+      .filter((l) => l.startsWith('r24_x_v{'));
+    expect(lines).toEqual([...lines].sort());
+  });
+});
