@@ -1,0 +1,165 @@
+import { execute } from '../events/bus.js';
+import { errorOnce, warnOnce } from '../logger.js';
+import type { Telemeter } from '../telemeter.js';
+import { commitLine, type Line, LineBuilder } from './lines.js';
+import { MIN_MTU, resolveStatsdOptions, type StatsdOptions } from './options.js';
+import { packLines } from './packets.js';
+import { type Transport, UdpTransport, UnixStreamTransport } from './transport.js';
+
+/** Emitted after each packet is written: measurement `bytes`, metadata `format`. */
+export const STATSD_PACKET_SENT_EVENT = 'telemeter.statsd.packet.sent';
+/**
+ * Emitted when a packet could not be written, or a line could never fit one: measurement `bytes`, metadata
+ * `reason` (the socket error code such as `EMSGSIZE`, `ECONNREFUSED`, `ENOENT`, or `line_too_long`) and `format`.
+ */
+export const STATSD_PACKET_ERROR_EVENT = 'telemeter.statsd.packet.error';
+
+/** A running StatsD push, returned by {@link startStatsd}. */
+export interface StatsdPush {
+  /**
+   * Sends what changed since the last successful send, now, after any flush in progress. Resolves when done;
+   * never rejects: send failures are reported as `telemeter.statsd.packet.error` events, and what was not sent
+   * is sent by a later flush.
+   */
+  flush(): Promise<void>;
+  /** Stops the timer, flushes once more and closes the socket. Idempotent. */
+  stop(): Promise<void>;
+  /** The current packet size limit, which shrinks when the kernel answers `EMSGSIZE`. */
+  readonly mtu: number;
+}
+
+/**
+ * Pushes a Telemeter's metrics to a StatsD or DogStatsD server every `flushInterval` milliseconds.
+ *
+ * Counters and counter-typed sums are sent as deltas (`name:<delta>|c`) when non-zero; last values and gauge-typed
+ * sums as gauges (`|g`) every flush; each distribution bucket that grew as one value with a sample rate of
+ * `1/<growth>` (`|ms`, or `|d` for DogStatsD), so the server counts exactly the observations made; summaries as
+ * `.count`/`.sum` deltas and `.p50`-style quantile gauges. Numbers are written in full, never rounded. "Last sent"
+ * advances per packet, only for the lines in packets the socket accepted; the rest are retried next flush.
+ *
+ * @throws TypeError naming the option, when an option is invalid.
+ */
+export function startStatsd(telemeter: Telemeter, options: StatsdOptions = {}): StatsdPush {
+  if (typeof telemeter !== 'object' || telemeter === null || !Array.isArray(telemeter.families)) {
+    throw new TypeError('telemeter: startStatsd needs a Telemeter as its first argument');
+  }
+  return startStatsdOver(telemeter, options);
+}
+
+/** {@link startStatsd} over a given transport (tests use it to fail sends on purpose). Not part of the public API. */
+export function startStatsdOver(
+  telemeter: Telemeter,
+  options: StatsdOptions,
+  transport?: Transport,
+): StatsdPush {
+  const resolved = resolveStatsdOptions(options);
+  const target = resolved.target;
+  const socket =
+    transport ??
+    (target.kind === 'unix'
+      ? new UnixStreamTransport(target.path)
+      : new UdpTransport(target.host, target.port));
+  return new StatsdPusher(telemeter, new LineBuilder(telemeter.families, resolved), socket, resolved);
+}
+
+class StatsdPusher implements StatsdPush {
+  mtu: number;
+  private readonly timer: NodeJS.Timeout;
+  private readonly format: string;
+  private queue: Promise<void> = Promise.resolve();
+  private running = false;
+  private stopped: Promise<void> | undefined;
+
+  constructor(
+    private readonly telemeter: Telemeter,
+    private readonly builder: LineBuilder,
+    private readonly transport: Transport,
+    options: { mtu: number; flushInterval: number; format: string },
+  ) {
+    this.mtu = options.mtu;
+    this.format = options.format;
+    this.timer = setInterval(() => {
+      // A flush slower than the interval is not stacked up behind itself.
+      if (!this.running) void this.flush();
+    }, options.flushInterval);
+    this.timer.unref();
+  }
+
+  flush(): Promise<void> {
+    if (this.stopped !== undefined) return this.stopped;
+    return this.enqueue();
+  }
+
+  stop(): Promise<void> {
+    if (this.stopped === undefined) {
+      clearInterval(this.timer);
+      this.stopped = this.enqueue().then(() => this.transport.close());
+    }
+    return this.stopped;
+  }
+
+  private enqueue(): Promise<void> {
+    this.queue = this.queue.then(() => this.flushOnce());
+    return this.queue;
+  }
+
+  private async flushOnce(): Promise<void> {
+    this.running = true;
+    try {
+      refreshComputedValues(this.telemeter);
+      const lines = this.builder.build();
+      const packets = packLines(lines, this.mtu, (line) => this.dropTooLong(line));
+      for (const packet of packets) {
+        try {
+          await this.transport.send(packet.payload);
+        } catch (error) {
+          this.sendFailed(error, packet.payload.length);
+          // The rest of this flush would meet the same socket; its lines stay unsent and go next flush.
+          return;
+        }
+        for (const line of packet.lines) commitLine(line);
+        execute(STATSD_PACKET_SENT_EVENT, { bytes: packet.payload.length }, { format: this.format });
+      }
+    } catch (error) {
+      errorOnce('statsd-flush', 'StatsD flush failed unexpectedly; later flushes will try again', error);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private sendFailed(error: unknown, bytes: number): void {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    const reason = typeof code === 'string' ? code : 'unknown';
+    if (reason === 'EMSGSIZE') {
+      this.mtu = Math.max(MIN_MTU, Math.min(this.mtu, bytes) - 1);
+    } else if (reason !== 'EAGAIN' && reason !== 'ENOBUFS' && reason !== 'EWOULDBLOCK') {
+      this.transport.reset();
+    }
+    warnOnce(
+      `statsd-send:${reason}`,
+      `StatsD send failed (${reason}); unsent values are kept and retried on the next flush`,
+      error,
+    );
+    execute(STATSD_PACKET_ERROR_EVENT, { bytes }, { reason, format: this.format });
+  }
+
+  private dropTooLong(line: Line): void {
+    // It can never fit, so it is dropped for good rather than retried every flush.
+    commitLine(line);
+    warnOnce(
+      `statsd-too-long:${line.metric}`,
+      `StatsD line of metric "${line.metric}" is ${line.bytes} bytes, more than mtu ${this.mtu}; it is dropped (shorten its tags or raise mtu)`,
+    );
+    execute(
+      STATSD_PACKET_ERROR_EVENT,
+      { bytes: line.bytes },
+      { reason: 'line_too_long', format: this.format },
+    );
+  }
+}
+
+/** Updates values a Telemeter computes on read (`telemeter_series`), as a scrape would. */
+function refreshComputedValues(telemeter: Telemeter): void {
+  // biome-ignore lint/complexity/useLiteralKeys: element access is TypeScript's sanctioned way into a protected member.
+  telemeter['refreshComputedFamilies']();
+}

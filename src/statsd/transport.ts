@@ -1,0 +1,168 @@
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { lookup } from 'node:dns';
+import { createConnection, type Socket as StreamSocket } from 'node:net';
+
+/** Where packets go. A failed send rejects with the socket error, whose `code` (`EMSGSIZE`, `ENOENT`, …) says why. */
+export interface Transport {
+  send(payload: Buffer): Promise<void>;
+  /** Forgets the socket after an error; the next send opens a new one. */
+  reset(): void;
+  close(): void;
+}
+
+/**
+ * UDP to `host:port`, on a connected socket: the host is resolved once per socket, and the kernel reports a
+ * closed port (`ECONNREFUSED`) on a later send instead of dropping packets without a word.
+ */
+export class UdpTransport implements Transport {
+  private socket: Promise<UdpSocket> | undefined;
+
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+  ) {}
+
+  async send(payload: Buffer): Promise<void> {
+    if (this.socket === undefined) {
+      const opening = this.open();
+      this.socket = opening;
+      opening.catch(() => {
+        if (this.socket === opening) this.socket = undefined;
+      });
+    }
+    const socket = await this.socket;
+    await new Promise<void>((resolve, reject) => {
+      socket.send(payload, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  reset(): void {
+    const socket = this.socket;
+    this.socket = undefined;
+    socket?.then(closeQuietly, () => {});
+  }
+
+  close(): void {
+    this.reset();
+  }
+
+  private open(): Promise<UdpSocket> {
+    return new Promise((resolve, reject) => {
+      lookup(this.host, (lookupError, address, family) => {
+        if (lookupError) {
+          reject(lookupError);
+          return;
+        }
+        const socket = createSocket(family === 6 ? 'udp6' : 'udp4');
+        // Metrics must never keep a process alive.
+        socket.unref();
+        const failed = (error: Error) => {
+          closeQuietly(socket);
+          reject(error);
+        };
+        socket.once('error', failed);
+        socket.connect(this.port, address, () => {
+          socket.off('error', failed);
+          // Asynchronous socket errors also reach the next send's callback; this only keeps them from crashing.
+          socket.on('error', () => {});
+          resolve(socket);
+        });
+      });
+    });
+  }
+}
+
+function closeQuietly(socket: UdpSocket): void {
+  try {
+    socket.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+/** How long a write may wait for a reader that stopped reading, before the connection is given up. */
+const STREAM_WRITE_TIMEOUT_MS = 10_000;
+
+/**
+ * A Unix domain stream socket, framed as DogStatsD's `unix` listener reads it: each packet is preceded by its
+ * length as a 4-byte little-endian integer. (Node has no `unixgram` sockets.)
+ */
+export class UnixStreamTransport implements Transport {
+  private socket: Promise<StreamSocket> | undefined;
+
+  constructor(private readonly path: string) {}
+
+  async send(payload: Buffer): Promise<void> {
+    if (this.socket === undefined) {
+      const opening = this.open();
+      this.socket = opening;
+      opening.catch(() => {
+        if (this.socket === opening) this.socket = undefined;
+      });
+    }
+    const socket = await this.socket;
+    const frame = Buffer.allocUnsafe(4 + payload.length);
+    frame.writeUInt32LE(payload.length, 0);
+    payload.copy(frame, 4);
+    await new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        socket.destroy();
+        reject(Object.assign(new Error('telemeter: StatsD socket write timed out'), { code: 'ETIMEDOUT' }));
+      }, STREAM_WRITE_TIMEOUT_MS);
+      timer.unref();
+      socket.write(frame, (error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (error) reject(error);
+        else resolve();
+      });
+    });
+  }
+
+  reset(): void {
+    const socket = this.socket;
+    this.socket = undefined;
+    socket?.then(
+      (s) => s.destroy(),
+      () => {},
+    );
+  }
+
+  close(): void {
+    const socket = this.socket;
+    this.socket = undefined;
+    // end() lets written frames drain; destroy() would drop them.
+    socket?.then(
+      (s) => s.end(),
+      () => {},
+    );
+  }
+
+  private open(): Promise<StreamSocket> {
+    return new Promise((resolve, reject) => {
+      const socket = createConnection({ path: this.path });
+      socket.unref();
+      const failed = (error: Error) => {
+        socket.destroy();
+        reject(error);
+      };
+      socket.once('error', failed);
+      socket.once('connect', () => {
+        socket.off('error', failed);
+        const current = this.socket;
+        const forget = () => {
+          if (this.socket === current) this.socket = undefined;
+        };
+        socket.on('error', forget);
+        socket.on('close', forget);
+        // Nothing is expected back; reading keeps an unexpected reply from filling the buffer.
+        socket.resume();
+        resolve(socket);
+      });
+    });
+  }
+}
