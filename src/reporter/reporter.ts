@@ -190,8 +190,8 @@ export class Reporter {
     for (const timer of this.timers) clearInterval(timer);
   }
 
-  /** Refreshes values that are computed rather than recorded (series counts). Called before each render. */
-  protected refreshComputedFamilies(): void {
+  /** Refreshes values that are computed rather than recorded (series counts); `render` calls it, and so should any other reader of `families`. */
+  refreshComputedFamilies(): void {
     for (const family of this.userFamilies) {
       if (family.definition === undefined) continue;
       const series = this.seriesFamily.table.resolveValues([family.definition.name]);
