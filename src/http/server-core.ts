@@ -36,22 +36,18 @@ function statusLabel(code: number): string {
   return STATUS_LABELS[code] ?? String(code);
 }
 
+/** In-flight requests of one method, with the metadata its `<prefix>.active` events carry. */
+interface InFlight {
+  count: number;
+  readonly metadata: Metadata;
+}
+
 /**
  * In-flight requests per event prefix and method. Module-wide, so the `<prefix>.active` gauge counts every
  * instrumented server of the process, and a Telemeter created while requests are in flight still reads
  * the true count from the next event (a +1/-1 sum would go negative there).
  */
-const inFlightByPrefix = new Map<string, Map<string, number>>();
-const activeMetadata = new Map<string, Metadata>();
-
-function activeMetadataOf(method: string): Metadata {
-  let metadata = activeMetadata.get(method);
-  if (metadata === undefined) {
-    metadata = Object.freeze({ method });
-    activeMetadata.set(method, metadata);
-  }
-  return metadata;
-}
+const inFlightByPrefix = new Map<string, Map<string, InFlight>>();
 
 /**
  * The instrumentation shared by every server adapter. Adapters call {@link ServerCore.track} when a request
@@ -61,7 +57,7 @@ function activeMetadataOf(method: string): Metadata {
  */
 export class ServerCore {
   readonly options: ResolvedServerOptions;
-  private readonly inFlight: Map<string, number>;
+  private readonly inFlight: Map<string, InFlight>;
 
   constructor(
     readonly adapter: string,
@@ -115,11 +111,20 @@ export class ServerCore {
     return tracker;
   }
 
+  /** @internal The in-flight record of a method, resolved once per request. */
+  inFlightOf(method: string): InFlight {
+    let record = this.inFlight.get(method);
+    if (record === undefined) {
+      record = { count: 0, metadata: Object.freeze({ method }) };
+      this.inFlight.set(method, record);
+    }
+    return record;
+  }
+
   /** @internal */
-  changeInFlight(method: string, delta: number): void {
-    const count = (this.inFlight.get(method) ?? 0) + delta;
-    this.inFlight.set(method, count);
-    execute(this.options.activeEvent, { count }, activeMetadataOf(method));
+  changeInFlight(record: InFlight, delta: number): void {
+    record.count += delta;
+    execute(this.options.activeEvent, { count: record.count }, record.metadata);
   }
 
   /** @internal The route of a request the framework did not route, from the `route` option. */
@@ -175,6 +180,7 @@ export class RequestTracker {
   /** Set when the server timed the connection out. */
   timedOut = false;
   private readonly startTime: number;
+  private readonly inFlight: InFlight;
   private failed = false;
   private done = false;
 
@@ -187,6 +193,7 @@ export class RequestTracker {
     private readonly url?: string,
   ) {
     this.startTime = monotonicTime();
+    this.inFlight = core.inFlightOf(method);
   }
 
   /** @internal */
@@ -196,7 +203,7 @@ export class RequestTracker {
       { system_time: systemTime(), monotonic_time: this.startTime },
       { method: this.method, request: this.request, response: this.response },
     );
-    this.core.changeInFlight(this.method, 1);
+    this.core.changeInFlight(this.inFlight, 1);
   }
 
   /** Records the framework's route template. Empty or non-string values are ignored. */
@@ -301,7 +308,7 @@ export class RequestTracker {
       request: this.request,
       response: this.response,
     });
-    this.core.changeInFlight(this.method, -1);
+    this.core.changeInFlight(this.inFlight, -1);
   }
 }
 
