@@ -1,0 +1,186 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus, platform, release, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runExport } from './export.js';
+import { runHotPath } from './hot-path.js';
+import { sinkValue } from './measure.js';
+import { runMemory } from './memory.js';
+import {
+  type GoalCheck,
+  goalsTable,
+  markdownTable,
+  mib,
+  ms,
+  type SectionResult,
+  type Table,
+  times,
+} from './report.js';
+
+/**
+ * The benchmark suite's single entry: `npm run bench [-- --quick] [-- --only hot-path,export,memory,http]`.
+ * Runs the chosen sections one after another in this process and prints markdown tables to stdout
+ * (progress goes to stderr). Nothing is written to disk.
+ */
+
+const SECTIONS = ['hot-path', 'export', 'memory', 'http'] as const;
+type Section = (typeof SECTIONS)[number];
+
+interface Args {
+  readonly quick: boolean;
+  readonly only: ReadonlySet<Section>;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  let quick = false;
+  let only = new Set<Section>(SECTIONS);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--quick') quick = true;
+    else if (arg === '--only' || arg.startsWith('--only=')) {
+      const list = arg === '--only' ? argv[++i] : arg.slice('--only='.length);
+      if (list === undefined || list === '')
+        throw new Error('bench: --only needs a list, e.g. --only hot-path,memory');
+      const names = list.split(',').map((s) => s.trim());
+      for (const name of names) {
+        if (!(SECTIONS as readonly string[]).includes(name)) {
+          throw new Error(`bench: unknown section "${name}" in --only; sections are ${SECTIONS.join(', ')}`);
+        }
+      }
+      only = new Set(names as Section[]);
+    } else if (arg === '--help' || arg === '-h') {
+      process.stdout.write(`usage: npm run bench -- [--quick] [--only ${SECTIONS.join(',')}]\n`);
+      process.exit(0);
+    } else {
+      throw new Error(`bench: unknown argument "${arg}"; use --quick and --only ${SECTIONS.join(',')}`);
+    }
+  }
+  return { quick, only };
+}
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+function versionOf(packageDir: string): string {
+  try {
+    return (JSON.parse(readFileSync(`${root}${packageDir}/package.json`, 'utf8')) as { version: string })
+      .version;
+  } catch {
+    return 'not installed';
+  }
+}
+
+function environmentTable(args: Args): Table {
+  const cpu = cpus();
+  return {
+    title: 'Environment',
+    header: ['item', 'value'],
+    textColumns: 2,
+    rows: [
+      ['machine', `${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, ${mib(totalmem())} MiB RAM`],
+      ['os', `${platform()} ${release()}`],
+      ['node', process.version],
+      ['telemeter', versionOf('')],
+      ['prom-client', versionOf('node_modules/prom-client')],
+      ['@opentelemetry/sdk-metrics', versionOf('node_modules/@opentelemetry/sdk-metrics')],
+      ['@opentelemetry/exporter-prometheus', versionOf('node_modules/@opentelemetry/exporter-prometheus')],
+      ['V8 flags', '--expose-gc, --no-flush-bytecode (set at start so heap readings do not drift)'],
+      ['mode', args.quick ? 'quick (smoke test: short rounds, small sizes; figures are rough)' : 'full'],
+      ['sections', [...args.only].join(', ')],
+    ],
+  };
+}
+
+interface HttpRow {
+  readonly name: string;
+  readonly requestsPerSecond: number;
+  readonly latencyP99Ms: number;
+  readonly serverCpuMicrosPerRequest?: number;
+}
+
+/** Section 4 lives in bench/http-overhead.ts (written separately); it is run only when present. */
+async function runHttp(quick: boolean): Promise<SectionResult> {
+  const file = new URL('./http-overhead.ts', import.meta.url);
+  if (!existsSync(file)) {
+    return {
+      tables: [
+        {
+          title: 'HTTP overhead',
+          header: ['status'],
+          rows: [['skipped: bench/http-overhead.ts does not exist']],
+        },
+      ],
+      goals: [],
+    };
+  }
+  const module = (await import(file.href)) as {
+    runHttpOverhead(options: { durationSeconds: number }): Promise<readonly HttpRow[]>;
+  };
+  const rows = await module.runHttpOverhead({ durationSeconds: quick ? 1 : 5 });
+  const base = rows[0];
+  const hasCpu = rows.some((r) => typeof r.serverCpuMicrosPerRequest === 'number');
+  return {
+    tables: [
+      {
+        title: 'HTTP overhead (autocannon on loopback, from bench/http-overhead.ts)',
+        header: [
+          'server',
+          'requests/s',
+          'latency p99 ms',
+          ...(hasCpu ? ['server CPU µs per request'] : []),
+          `requests/s ÷ first row (${base?.name ?? '-'})`,
+        ],
+        rows: rows.map((r) => [
+          r.name,
+          r.requestsPerSecond.toFixed(0),
+          ms(r.latencyP99Ms),
+          ...(hasCpu
+            ? [
+                typeof r.serverCpuMicrosPerRequest === 'number'
+                  ? r.serverCpuMicrosPerRequest.toFixed(1)
+                  : 'n/a',
+              ]
+            : []),
+          base ? times(r.requestsPerSecond / base.requestsPerSecond) : 'n/a',
+        ]),
+      },
+    ],
+    goals: [],
+  };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  // Forced GCs age bytecode quickly, and V8 then flushes it: heap readings would drift down by compiled code
+  // that has nothing to do with the series being measured. Keep bytecode for the whole run.
+  setFlagsFromString('--no-flush-bytecode');
+  const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+  const print = (table: Table) => process.stdout.write(`${markdownTable(table)}\n`);
+
+  process.stdout.write('## telemeter benchmarks\n\n');
+  print(environmentTable(args));
+
+  const goals: GoalCheck[] = [];
+  const sections: Record<Section, () => Promise<SectionResult>> = {
+    'hot-path': () => runHotPath({ quick: args.quick, progress }),
+    export: () => runExport({ quick: args.quick, progress }),
+    memory: () => runMemory({ quick: args.quick, progress }),
+    http: () => runHttp(args.quick),
+  };
+  for (const name of SECTIONS) {
+    if (!args.only.has(name)) continue;
+    progress(`section ${name}`);
+    const started = performance.now();
+    const result = await sections[name]();
+    for (const table of result.tables) print(table);
+    goals.push(...result.goals);
+    progress(`section ${name} took ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }
+  if (goals.length > 0) print(goalsTable(goals));
+  // Printing the sink keeps every loop's result observable to the JIT.
+  process.stderr.write(`[bench] done (checksum ${sinkValue()})\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});
