@@ -30,7 +30,7 @@ const EXAMPLES: readonly Example[] = [
 const running: ChildHandle[] = [];
 
 async function startExample(file: string): Promise<{ child: ChildHandle; app: string; metrics: string }> {
-  const env = {
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
     PORT: String(await freePort()),
     METRICS_PORT: String(await freePort()),
