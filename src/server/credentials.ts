@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 /** Credentials a scraper must present. Give `bearer`, `basic`, or both (either is then accepted). */
 export interface AuthOptions {
@@ -26,10 +26,16 @@ function nonEmptyString(value: unknown, option: string, hint = ''): string {
   return value;
 }
 
+/** Derives a browser-session value from a bearer token; the label versions the derivation. */
+function sessionValue(token: string): string {
+  return createHmac('sha256', token).update('telemeter browser session v1').digest('base64url');
+}
+
 /** Checks an `Authorization` header against configured credentials in constant time. */
 export class CredentialCheck {
   private readonly bearerDigests: readonly Buffer[];
   private readonly basicDigests: { username: Buffer; password: Buffer } | undefined;
+  private readonly sessionDigests: readonly Buffer[];
   /** `WWW-Authenticate` challenges for a 401, one per accepted scheme. */
   readonly challenges: readonly string[];
 
@@ -57,6 +63,7 @@ export class CredentialCheck {
     }
     const challenges: string[] = [];
     const bearerDigests: Buffer[] = [];
+    const tokens: string[] = [];
     if ('bearer' in auth) {
       const hint = ' (is the environment variable that holds the token set?)';
       if (Array.isArray(bearer)) {
@@ -64,11 +71,12 @@ export class CredentialCheck {
           throw new TypeError(`telemeter/server: option ${option}.bearer must not be an empty array`);
         }
         bearer.forEach((token, i) => {
-          bearerDigests.push(digest(nonEmptyString(token, `${option}.bearer[${i}]`, hint)));
+          tokens.push(nonEmptyString(token, `${option}.bearer[${i}]`, hint));
         });
       } else {
-        bearerDigests.push(digest(nonEmptyString(bearer, `${option}.bearer`, hint)));
+        tokens.push(nonEmptyString(bearer, `${option}.bearer`, hint));
       }
+      for (const token of tokens) bearerDigests.push(digest(token));
       challenges.push(`Bearer realm="${realm}"`);
     }
     if ('basic' in auth) {
@@ -88,6 +96,39 @@ export class CredentialCheck {
     }
     this.bearerDigests = bearerDigests;
     this.challenges = challenges;
+    this.sessionDigests = tokens.map((token) => digest(sessionValue(token)));
+  }
+
+  /** True when bearer tokens are accepted, so a browser can sign in with one (see {@link sessionFor}). */
+  get acceptsBearer(): boolean {
+    return this.bearerDigests.length > 0;
+  }
+
+  /** True when `token` is an accepted bearer token. The time taken does not depend on the secret. */
+  verifyBearer(token: string): boolean {
+    const given = digest(token);
+    let ok = false;
+    // Every token is compared, so the time does not reveal which one (if any) matched.
+    for (const expected of this.bearerDigests) ok = timingSafeEqual(given, expected) || ok;
+    return ok;
+  }
+
+  /**
+   * The browser-session value that stands for an accepted bearer `token`, or undefined when the token is
+   * not accepted. It is derived from the token (an HMAC keyed by it), so a session cookie never holds the
+   * token itself, survives restarts, and stops working when the token is rotated out.
+   */
+  sessionFor(token: string): string | undefined {
+    return this.verifyBearer(token) ? sessionValue(token) : undefined;
+  }
+
+  /** True when `value` is the session value of an accepted bearer token. Constant time, like {@link verify}. */
+  verifySession(value: string | undefined): boolean {
+    if (value === undefined || this.sessionDigests.length === 0) return false;
+    const given = digest(value);
+    let ok = false;
+    for (const expected of this.sessionDigests) ok = timingSafeEqual(given, expected) || ok;
+    return ok;
   }
 
   /** True when `authorization` carries accepted credentials. The time taken does not depend on the secret. */
@@ -96,13 +137,7 @@ export class CredentialCheck {
     const match = /^\s*([A-Za-z]+)\s+(\S+)\s*$/.exec(authorization);
     if (match === null) return false;
     const scheme = match[1].toLowerCase();
-    if (scheme === 'bearer' && this.bearerDigests.length > 0) {
-      const given = digest(match[2]);
-      let ok = false;
-      // Every token is compared, so the time does not reveal which one (if any) matched.
-      for (const expected of this.bearerDigests) ok = timingSafeEqual(given, expected) || ok;
-      return ok;
-    }
+    if (scheme === 'bearer' && this.bearerDigests.length > 0) return this.verifyBearer(match[2]);
     if (scheme === 'basic' && this.basicDigests !== undefined) {
       const decoded = Buffer.from(match[2], 'base64').toString('utf8');
       const colon = decoded.indexOf(':');

@@ -35,7 +35,9 @@ export interface MetricsServer {
   readonly server: Server;
   /**
    * Serves `handler` at `path` and below it (`/dashboard` and `/dashboard/...`), behind the same
-   * allowlist and credentials as the metrics, and links it from the index page.
+   * allowlist and credentials as the metrics, and links it from the index page. With bearer auth, a
+   * browser signs in once with `GET <path>?token=<token>`: the server answers it (the handler never sees
+   * it) with an HttpOnly, SameSite=Strict session cookie scoped to `path`, accepted on `path` only.
    * @throws TypeError when `path` is malformed, `/`, the metrics path, or already mounted.
    */
   mount(path: string, handler: RouteHandler, options?: MountOptions): void;
@@ -150,12 +152,14 @@ async function start(telemeter: RenderSource, config: ResolvedServeOptions): Pro
       return;
     }
     try {
-      if (!access.admit(req, res)) return;
+      const route = routes.find((r) => pathname === r.path || pathname.startsWith(`${r.path}/`));
+      const mounted =
+        route === undefined ? undefined : { path: route.path, secure: config.tls !== undefined };
+      if (!access.admit(req, res, mounted)) return;
       if (pathname === '/') {
         index(req, res);
         return;
       }
-      const route = routes.find((r) => pathname === r.path || pathname.startsWith(`${r.path}/`));
       if (route === undefined) {
         sendStatus(req, res, 404);
         return;
