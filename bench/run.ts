@@ -150,6 +150,11 @@ async function runHttp(quick: boolean): Promise<SectionResult> {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (typeof (globalThis as { gc?: unknown }).gc !== 'function') {
+    throw new Error(
+      'bench: run with `node --expose-gc --import tsx bench/run.ts` (that is what npm run bench does)',
+    );
+  }
   // Forced GCs age bytecode quickly, and V8 then flushes it: heap readings would drift down by compiled code
   // that has nothing to do with the series being measured. Keep bytecode for the whole run.
   setFlagsFromString('--no-flush-bytecode');
@@ -181,6 +186,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  // Usage errors are ours and say what to do; anything else gets its stack.
+  const usage = error instanceof Error && error.message.startsWith('bench: ');
+  process.stderr.write(
+    `${error instanceof Error ? (usage ? error.message : (error.stack ?? error.message)) : String(error)}\n`,
+  );
   process.exitCode = 1;
 });
