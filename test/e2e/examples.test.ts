@@ -1,6 +1,6 @@
 /**
- * The examples a reader copies must keep working: the package is built once (`npm run build`, as `prepare`
- * does on install), then each example runs as a child process importing 'telemeter', 'telemeter/http', ...
+ * The examples a reader copies must keep working: the package is built once (as `npm run build` and
+ * `prepare` do), then each example runs as a child process importing 'telemeter', 'telemeter/http', ...
  * by package name (Node resolves a package's own name through its "exports", i.e. dist/). Each gets one
  * request, is scraped, and must count exactly that request; SIGINT must stop it cleanly.
  */
@@ -51,8 +51,16 @@ async function get(url: string): Promise<{ status: number; body: string }> {
 
 describe('examples/', () => {
   beforeAll(async () => {
-    const build = await runTool('npm', ['run', 'build'], { timeoutMs: 120_000 });
-    if (build.code !== 0) throw new Error(`npm run build failed:\n${build.stdout}${build.stderr}`);
+    // `npm run build` without its type check (that is `npm run typecheck`'s job): the same dist/ files, sooner.
+    const tsc = join(REPO_ROOT, 'node_modules/typescript/bin/tsc');
+    const build = await runTool(
+      process.execPath,
+      [tsc, '-p', join(REPO_ROOT, 'tsconfig.build.json'), '--noCheck'],
+      {
+        timeoutMs: 120_000,
+      },
+    );
+    if (build.code !== 0) throw new Error(`the build failed:\n${build.stdout}${build.stderr}`);
   }, 150_000);
 
   afterAll(async () => {
