@@ -1,0 +1,293 @@
+import type { Family, HistogramFamily, ScalarFamily, SummaryFamily } from '../reporter/family.js';
+import { ensureCapacity } from '../reporter/growable.js';
+import type { SeriesTable } from '../reporter/series-table.js';
+import type { Telemeter } from '../telemeter.js';
+import { isShipped, layoutOf, shapeOf } from './family-shape.js';
+import type { EncodedSketch, FamilyDelta, FamilyShape } from './protocol.js';
+import { encodeSketch } from './sketch-codec.js';
+import { UnsentObservations } from './summary-window.js';
+
+/** Series entries per message: bounds the JSON a primary parses in one go, and the work of one apply slice. */
+export const DEFAULT_ENTRIES_PER_MESSAGE = 2048;
+
+const NO_OBSERVATIONS: EncodedSketch = Object.freeze({ p: [], n: [], z: 0 }) as EncodedSketch;
+
+/** Fills one message at a time, up to `maxEntries` series entries. */
+class DeltaBatch {
+  private message: FamilyDelta[] = [];
+  private entries = 0;
+  private current: FamilyDelta | undefined;
+
+  constructor(private readonly maxEntries: number) {}
+
+  /** True when the message holds `maxEntries` entries: take it before adding more. */
+  get full(): boolean {
+    return this.entries >= this.maxEntries;
+  }
+
+  get empty(): boolean {
+    return this.entries === 0;
+  }
+
+  /** The message filled so far; the batch starts a new one. */
+  take(): FamilyDelta[] {
+    const message = this.message;
+    this.message = [];
+    this.entries = 0;
+    this.current = undefined;
+    return message;
+  }
+
+  /** The delta of `tracker`'s family in the message being filled, counting one more entry. */
+  entry(tracker: FamilyTracker): FamilyDelta {
+    this.entries++;
+    if (this.current === undefined || this.current.name !== tracker.name) {
+      this.current = {
+        name: tracker.name,
+        shape: tracker.shape,
+        layout: tracker.layout,
+        announce: [],
+        data: [],
+        ...(tracker.shape === 'summary' ? { sketches: [] } : {}),
+      };
+      this.message.push(this.current);
+    }
+    return this.current;
+  }
+}
+
+/** What one family last sent, and the code that diffs against it. */
+abstract class FamilyTracker {
+  readonly name: string;
+  readonly shape: FamilyShape;
+  readonly layout: number;
+  protected readonly table: SeriesTable;
+  /** 1 for series whose tag values the primary has in this session. */
+  protected announced = new Uint8Array(8);
+
+  constructor(family: Family) {
+    this.name = family.name;
+    this.shape = shapeOf(family);
+    this.layout = layoutOf(family);
+    this.table = family.table;
+  }
+
+  /** Writes the changed series into `batch`, yielding each message as it fills. */
+  abstract collect(batch: DeltaBatch): Generator<FamilyDelta[]>;
+
+  /** A new session: the primary knows none of this worker's series. */
+  forgetAnnouncements(): void {
+    this.announced.fill(0);
+  }
+
+  /** Starts watching what the family cannot diff (summary observations). */
+  resume(): void {}
+
+  /** Stops watching; values recorded meanwhile still ship as sums and counts once resumed. */
+  pause(): void {}
+
+  /** The delta to write series `s` into, announcing its tag values on first mention in the session. */
+  protected open(batch: DeltaBatch, s: number): FamilyDelta {
+    const delta = batch.entry(this);
+    if (this.announced.length <= s) {
+      const grown = new Uint8Array(Math.max(this.table.size, this.announced.length * 2));
+      grown.set(this.announced);
+      this.announced = grown;
+    }
+    if (this.announced[s] === 0) {
+      delta.announce.push([s, this.table.tagValues[s]]);
+      this.announced[s] = 1;
+    }
+    return delta;
+  }
+}
+
+class AddTracker extends FamilyTracker {
+  private sent: Float64Array = new Float64Array(8);
+
+  constructor(private readonly family: ScalarFamily) {
+    super(family);
+  }
+
+  *collect(batch: DeltaBatch): Generator<FamilyDelta[]> {
+    const values = this.family.store.values;
+    const size = this.table.size;
+    this.sent = ensureCapacity(this.sent, size);
+    const sent = this.sent;
+    for (let s = 0; s < size; s++) {
+      const value = values[s];
+      const delta = value - sent[s];
+      // A non-finite total has no meaningful delta; skipping it also keeps NaN (JSON null) off the wire.
+      if (delta !== 0 && Number.isFinite(delta)) {
+        this.open(batch, s).data.push(s, delta);
+        sent[s] = value;
+        if (batch.full) yield batch.take();
+      }
+    }
+  }
+}
+
+class SetTracker extends FamilyTracker {
+  private sent: Float64Array = new Float64Array(8);
+
+  constructor(private readonly family: ScalarFamily) {
+    super(family);
+  }
+
+  *collect(batch: DeltaBatch): Generator<FamilyDelta[]> {
+    const values = this.family.store.values;
+    const size = this.table.size;
+    this.sent = ensureCapacity(this.sent, size);
+    const sent = this.sent;
+    const announced = this.announced;
+    for (let s = 0; s < size; s++) {
+      const value = values[s];
+      // An unannounced series is new to the primary (or to a new session), so its value goes even if unchanged.
+      if (value !== sent[s] || s >= announced.length || announced[s] === 0) {
+        this.open(batch, s).data.push(s, value);
+        sent[s] = value;
+        if (batch.full) yield batch.take();
+      }
+    }
+  }
+}
+
+class HistogramTracker extends FamilyTracker {
+  private sentCounts: Float64Array = new Float64Array(8);
+  private sentSums: Float64Array = new Float64Array(8);
+  private sentTotals: Float64Array = new Float64Array(8);
+
+  constructor(private readonly family: HistogramFamily) {
+    super(family);
+  }
+
+  *collect(batch: DeltaBatch): Generator<FamilyDelta[]> {
+    const { counts, sums, totals, slots } = this.family.store;
+    const size = this.table.size;
+    this.sentCounts = ensureCapacity(this.sentCounts, size * slots);
+    const sentCounts = this.sentCounts;
+    this.sentSums = ensureCapacity(this.sentSums, size);
+    const sentSums = this.sentSums;
+    this.sentTotals = ensureCapacity(this.sentTotals, size);
+    const sentTotals = this.sentTotals;
+    for (let s = 0; s < size; s++) {
+      // Every observation adds to the count, so an unchanged count means an unchanged series.
+      if (totals[s] === sentTotals[s]) continue;
+      const data = this.open(batch, s).data;
+      data.push(s, totals[s] - sentTotals[s], sums[s] - sentSums[s], 0);
+      const pairsAt = data.length - 1;
+      let pairs = 0;
+      const base = s * slots;
+      for (let b = 0; b < slots; b++) {
+        const delta = counts[base + b] - sentCounts[base + b];
+        if (delta !== 0) {
+          data.push(b, delta);
+          pairs++;
+          sentCounts[base + b] = counts[base + b];
+        }
+      }
+      data[pairsAt] = pairs;
+      sentTotals[s] = totals[s];
+      sentSums[s] = sums[s];
+      if (batch.full) yield batch.take();
+    }
+  }
+}
+
+class SummaryTracker extends FamilyTracker {
+  private sentSums: Float64Array = new Float64Array(8);
+  private sentTotals: Float64Array = new Float64Array(8);
+  private readonly unsent: UnsentObservations;
+
+  constructor(private readonly family: SummaryFamily) {
+    super(family);
+    this.unsent = new UnsentObservations(family.store);
+  }
+
+  *collect(batch: DeltaBatch): Generator<FamilyDelta[]> {
+    const { sums, totals } = this.family.store;
+    const size = this.table.size;
+    this.sentSums = ensureCapacity(this.sentSums, size);
+    const sentSums = this.sentSums;
+    this.sentTotals = ensureCapacity(this.sentTotals, size);
+    const sentTotals = this.sentTotals;
+    for (let s = 0; s < size; s++) {
+      const sketch = this.unsent.of(s);
+      if (totals[s] === sentTotals[s] && sketch === undefined) continue;
+      const delta = this.open(batch, s);
+      delta.data.push(s, totals[s] - sentTotals[s], sums[s] - sentSums[s]);
+      delta.sketches!.push(sketch === undefined ? NO_OBSERVATIONS : encodeSketch(sketch));
+      sketch?.clear();
+      sentTotals[s] = totals[s];
+      sentSums[s] = sums[s];
+      if (batch.full) yield batch.take();
+    }
+  }
+
+  override resume(): void {
+    this.unsent.tap();
+  }
+
+  override pause(): void {
+    this.unsent.untap();
+  }
+}
+
+/**
+ * The worker half of delta shipping: keeps, per family, a copy of what it last sent, and turns the
+ * difference into messages. Counters and sums ship value deltas, histograms per-bucket count deltas with
+ * sum and count deltas, summaries sum and count deltas with a sketch of the new observations, last values
+ * their current value. Only series that changed are sent.
+ */
+export class DeltaExporter {
+  private readonly trackers: FamilyTracker[];
+
+  /** Diffs against zero at first: everything recorded before the first flush ships with it. */
+  constructor(telemeter: Telemeter) {
+    this.trackers = telemeter.families.filter(isShipped).map(trackerFor);
+  }
+
+  /**
+   * The changes since the previous call, one message at a time, each of at most `maxEntries` series.
+   * A series is marked as sent when its message is produced, so a consumer may pause between messages.
+   */
+  *messages(maxEntries = DEFAULT_ENTRIES_PER_MESSAGE): Generator<FamilyDelta[]> {
+    const batch = new DeltaBatch(maxEntries);
+    for (const tracker of this.trackers) yield* tracker.collect(batch);
+    if (!batch.empty) yield batch.take();
+  }
+
+  /** All the changes since the previous call, as messages (none if nothing changed). */
+  collect(maxEntries = DEFAULT_ENTRIES_PER_MESSAGE): FamilyDelta[][] {
+    return [...this.messages(maxEntries)];
+  }
+
+  /** Called on a new session: the next messages announce every series they mention, and resend last values. */
+  forgetAnnouncements(): void {
+    for (const tracker of this.trackers) tracker.forgetAnnouncements();
+  }
+
+  /**
+   * Starts watching summary observations (a tap on each summary store's `observe`). A Telemeter keeps one
+   * exporter for its life, paused and resumed, so shipping again after a stop never re-sends what was sent.
+   */
+  resume(): void {
+    for (const tracker of this.trackers) tracker.resume();
+  }
+
+  /** Removes the summary taps; quantiles miss what is observed while paused, sums and counts do not. */
+  pause(): void {
+    for (const tracker of this.trackers) tracker.pause();
+  }
+}
+
+function trackerFor(family: Family): FamilyTracker {
+  switch (family.kind) {
+    case 'histogram':
+      return new HistogramTracker(family);
+    case 'summary':
+      return new SummaryTracker(family);
+    default:
+      return family.store.mode === 'set' ? new SetTracker(family) : new AddTracker(family);
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The messages between a worker's exporter and the primary's aggregator. Every message is plain data that
+ * survives both JSON (cluster IPC) and structured clone (worker_threads), and carries a `telemeter` key so an
+ * application's own IPC handlers can tell it apart and ignore it.
+ */
+
+/** The key that marks telemeter's messages; its value is the message type. */
+export const MESSAGE_KEY = 'telemeter';
+
+/** Bumped when a message changes shape; both sides refuse other versions with one warning. */
+export const PROTOCOL_VERSION = 1;
+
+/**
+ * How a family's samples combine across processes:
+ * `add` for counters and sums (deltas are added), `set` for last values, `histogram` and `summary`.
+ */
+export type FamilyShape = 'add' | 'set' | 'histogram' | 'summary';
+
+/** A sketch of observations as sparse `[binIndex, count, ...]` pairs; `z` counts the zeros. */
+export interface EncodedSketch {
+  readonly p: number[];
+  readonly n: number[];
+  readonly z: number;
+}
+
+/**
+ * The changes of one family since the previous message, for the series that changed.
+ *
+ * A series travels as the worker's own series index; the first message of a session that mentions it also
+ * announces its tag values, which the primary resolves to its own index (indices differ per process).
+ * `data` is flat:
+ * - `add`: `id, delta`;  `set`: `id, value`;
+ * - `histogram`: `id, countDelta, sumDelta, k, (slot, delta) × k` (per-bucket, not cumulative);
+ * - `summary`: `id, countDelta, sumDelta`, with `sketches[i]` holding the i-th entry's new observations.
+ */
+export interface FamilyDelta {
+  readonly name: string;
+  readonly shape: FamilyShape;
+  /** Histogram slots (bounds + `+Inf`), or summary relative accuracy, so a mismatch is caught. */
+  readonly layout: number;
+  readonly announce: Array<[number, string[]]>;
+  readonly data: number[];
+  readonly sketches?: EncodedSketch[];
+}
+
+/** Worker → primary: the exporter started. Over worker_threads it carries the port the exporter talks on. */
+export interface HelloMessage {
+  readonly telemeter: 'hello';
+  readonly version: number;
+  readonly port?: unknown;
+}
+
+/** Worker → primary: changes since the previous delta. `flush` is set on the last message of a flush reply. */
+export interface DeltaMessage {
+  readonly telemeter: 'delta';
+  readonly session: number;
+  readonly flush?: number;
+  readonly families: FamilyDelta[];
+}
+
+/** Primary → worker: the aggregator accepted the exporter; series must be announced anew in this session. */
+export interface WelcomeMessage {
+  readonly telemeter: 'welcome';
+  readonly version: number;
+  readonly session: number;
+  readonly worker: string;
+}
+
+/** Primary → worker: send everything now, and mark the last message with `id`. */
+export interface FlushRequest {
+  readonly telemeter: 'flush';
+  readonly session: number;
+  readonly id: number;
+}
+
+/** Primary → cluster worker: an aggregator started after this worker; say hello again. */
+export interface ProbeMessage {
+  readonly telemeter: 'probe';
+}
+
+export type WorkerMessage = HelloMessage | DeltaMessage;
+export type PrimaryMessage = WelcomeMessage | FlushRequest | ProbeMessage;
+
+/** The message type when `message` is one of telemeter's, else undefined. */
+export function messageType(message: unknown): string | undefined {
+  if (typeof message !== 'object' || message === null) return undefined;
+  const type = (message as Record<string, unknown>)[MESSAGE_KEY];
+  return typeof type === 'string' ? type : undefined;
+}
