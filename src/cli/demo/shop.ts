@@ -77,12 +77,13 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     const items = Array.isArray(body.items) ? body.items : [];
     let amount = 0;
     for (const item of items) {
-      const product = PRODUCTS.find((p) => p.id === item.id);
-      if (product === undefined) {
-        send(res, 422, { error: `no product ${item.id}` });
+      const product = PRODUCTS.find((p) => p.id === item?.id);
+      const quantity = item?.quantity ?? 1;
+      if (product === undefined || !Number.isInteger(quantity) || quantity < 1) {
+        send(res, 422, { error: 'each item needs a known product id and a positive integer quantity' });
         return;
       }
-      amount += product.price * (item.quantity ?? 1);
+      amount += product.price * quantity;
     }
     await query('orders', undefined);
     execute('shop.order', { amount }, { currency: 'EUR' });
