@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type LiveDashboard, mountDashboard } from '../../dashboard/index.js';
 import { httpMetrics, instrumentHttpServer } from '../../http/index.js';
 import { instrumentRuntime, runtimeMetrics } from '../../runtime/index.js';
 import { type MetricsServer, serveMetrics } from '../../server/index.js';
@@ -33,7 +34,9 @@ export interface Demo {
   readonly metricsServer: MetricsServer;
   readonly metricsUrl: string;
   readonly traffic: Traffic | undefined;
-  /** Stops traffic, both servers, the runtime poller, and detaches the Telemeter. */
+  /** The live dashboard, mounted at `/dashboard` on the metrics server. */
+  readonly dashboard: LiveDashboard;
+  /** Stops traffic, the dashboard's sampler, both servers, the runtime poller, and detaches the Telemeter. */
   stop(): Promise<void>;
 }
 
@@ -63,31 +66,37 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const shopPort = (shop.address() as AddressInfo).port;
   const shopUrl = `http://${urlHost(host)}:${shopPort}`;
 
-  let metricsServer: MetricsServer;
+  let metricsServer: MetricsServer | undefined;
+  let dashboard: LiveDashboard;
   try {
     metricsServer = await serveMetrics(telemeter, {
       port: metricsPort,
       host,
       auth: token === undefined ? undefined : { bearer: token },
     });
+    dashboard = mountDashboard(metricsServer, telemeter, { title: 'telemeter demo' });
   } catch (error) {
     shop.close();
+    await metricsServer?.close();
     runtime.stop();
     telemeter.close();
     throw error;
   }
+  const server = metricsServer;
   const running = traffic ? startTraffic(shopUrl, trafficRate) : undefined;
 
   return {
     telemeter,
     shopUrl,
-    metricsServer,
-    metricsUrl: `${metricsServer.url}`,
+    metricsServer: server,
+    metricsUrl: `${server.url}`,
     traffic: running,
+    dashboard,
     async stop() {
+      dashboard.stop();
       await running?.stop();
       shop.closeAllConnections();
-      await Promise.all([new Promise((resolve) => shop.close(resolve)), metricsServer.close()]);
+      await Promise.all([new Promise((resolve) => shop.close(resolve)), server.close()]);
       uninstall();
       runtime.stop();
       telemeter.close();
