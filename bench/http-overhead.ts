@@ -6,7 +6,7 @@
  * Each server runs in its own child process, so autocannon's load generation never shares the server's
  * event loop; cases run one after another on loopback, each after a short warm-up.
  *
- *   node --import tsx bench/http-overhead.ts [--duration 5] [--rounds 1]
+ *   node --import tsx bench/http-overhead.ts [--duration 5] [--rounds 1] [--cases node:http,express]
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -32,6 +32,8 @@ export interface HttpOverheadOptions {
   readonly rounds?: number;
   /** Concurrent keep-alive connections. Default 16. */
   readonly connections?: number;
+  /** Which cases to run, by id (`node:http`, `node:http+telemeter`, `express`, ...). Default all. */
+  readonly cases?: readonly string[];
 }
 
 const CASES = {
@@ -52,9 +54,13 @@ export async function runHttpOverhead(options: HttpOverheadOptions = {}): Promis
   const durationSeconds = options.durationSeconds ?? 5;
   const rounds = options.rounds ?? 1;
   const connections = options.connections ?? 16;
+  const ids = (options.cases ?? Object.keys(CASES)) as CaseId[];
+  for (const id of ids) {
+    if (!Object.hasOwn(CASES, id)) throw new TypeError(`http-overhead: unknown case "${id}"`);
+  }
   const samples = new Map<CaseId, HttpOverheadResult[]>();
   for (let round = 0; round < rounds; round++) {
-    for (const id of Object.keys(CASES) as CaseId[]) {
+    for (const id of ids) {
       const child = await startChild(id);
       try {
         await load(child.port, 1, connections);
@@ -70,7 +76,7 @@ export async function runHttpOverhead(options: HttpOverheadOptions = {}): Promis
       }
     }
   }
-  return (Object.keys(CASES) as CaseId[]).map((id) => {
+  return ids.map((id) => {
     const list = [...(samples.get(id) ?? [])].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
     return list[Math.floor((list.length - 1) / 2)];
   });
@@ -167,19 +173,18 @@ async function serveCase(id: CaseId): Promise<Server> {
 }
 
 function formatTable(results: readonly HttpOverheadResult[]): string {
-  const bare = results[0].requestsPerSecond;
-  const expressBare = results.find((r) => r.name === CASES.express)?.requestsPerSecond ?? bare;
-  const bareCpu = results[0].serverCpuMicrosPerRequest;
-  const expressCpu = results.find((r) => r.name === CASES.express)?.serverCpuMicrosPerRequest ?? bareCpu;
+  const baseline = (name: string) => results.find((r) => r.name === name) ?? results[0];
+  const nodeBare = baseline(CASES['node:http']);
+  const expressBare = baseline(CASES.express);
   const lines = [
     '| server | requests/s | vs its bare baseline | p99 latency (ms) | server CPU µs/request | CPU vs bare |',
     '|---|---:|---:|---:|---:|---:|',
   ];
   for (const r of results) {
-    const express = r.name.startsWith('Express');
-    const rps = (100 * r.requestsPerSecond) / (express ? expressBare : bare);
+    const base = r.name.startsWith('Express') ? expressBare : nodeBare;
+    const rps = (100 * r.requestsPerSecond) / base.requestsPerSecond;
     const cpu = r.serverCpuMicrosPerRequest;
-    const cpuDelta = cpu - (express ? expressCpu : bareCpu);
+    const cpuDelta = cpu - base.serverCpuMicrosPerRequest;
     lines.push(
       `| ${r.name} | ${Math.round(r.requestsPerSecond)} | ${rps.toFixed(1)}% | ${r.latencyP99Ms} | ${cpu.toFixed(1)} | ${cpuDelta >= 0 ? '+' : ''}${cpuDelta.toFixed(1)} |`,
     );
@@ -187,9 +192,14 @@ function formatTable(results: readonly HttpOverheadResult[]): string {
   return lines.join('\n');
 }
 
-function argument(name: string): number | undefined {
+function argument(name: string): string | undefined {
   const index = process.argv.indexOf(`--${name}`);
-  return index < 0 ? undefined : Number(process.argv[index + 1]);
+  return index < 0 ? undefined : process.argv[index + 1];
+}
+
+function numberArgument(name: string): number | undefined {
+  const value = argument(name);
+  return value === undefined ? undefined : Number(value);
 }
 
 const childCase = process.env[CHILD_ENV] as CaseId | undefined;
@@ -203,8 +213,9 @@ if (childCase !== undefined) {
   process.on('SIGTERM', () => process.exit(0));
 } else if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const results = await runHttpOverhead({
-    durationSeconds: argument('duration'),
-    rounds: argument('rounds'),
+    durationSeconds: numberArgument('duration'),
+    rounds: numberArgument('rounds'),
+    cases: argument('cases')?.split(','),
   });
   console.log(formatTable(results));
 }

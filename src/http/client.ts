@@ -1,9 +1,10 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import { execute, monotonicTime, systemTime } from '../events/index.js';
+import { execute } from '../events/index.js';
 import { errorOnce } from '../logger.js';
 import { normalizeMethod } from './methods.js';
 import type { Uninstall } from './node-server.js';
+import { elapsedNs, monotonicNs, readClock, systemNs } from './request-clock.js';
 
 /** The default event prefix of client instrumentation: `http.client.request.start` and `.stop`. */
 export const CLIENT_EVENT_PREFIX = 'http.client.request';
@@ -34,6 +35,7 @@ export interface HttpClientInstrumentationOptions {
 }
 
 interface PendingRequest {
+  /** Clock reading in milliseconds (see request-clock.ts). */
   readonly start: number;
   readonly method: string;
   readonly host: string;
@@ -97,14 +99,14 @@ export function instrumentHttpClient(options: HttpClientInstrumentationOptions =
 
   const begin = (request: object, method: string, rawHost: string) => {
     const record: PendingRequest = {
-      start: monotonicTime(),
+      start: readClock(),
       method: normalizeMethod(method),
       host: hostLabel(rawHost.toLowerCase()),
     };
     pending.set(request, record);
     execute(
       startEvent,
-      { system_time: systemTime(), monotonic_time: record.start },
+      { system_time: systemNs(record.start), monotonic_time: monotonicNs(record.start) },
       { method: record.method, host: record.host },
     );
   };
@@ -113,10 +115,10 @@ export function instrumentHttpClient(options: HttpClientInstrumentationOptions =
     if (record === undefined) return;
     pending.delete(request);
     const outcome: ClientRequestOutcome = status !== undefined ? 'completed' : outcomeOf(error);
-    const now = monotonicTime();
+    const now = readClock();
     execute(
       stopEvent,
-      { duration: now - record.start, monotonic_time: now },
+      { duration: elapsedNs(record.start, now), monotonic_time: monotonicNs(now) },
       {
         method: record.method,
         host: record.host,

@@ -17,12 +17,12 @@ export type Uninstall = () => void;
  * @throws TypeError at call time for an invalid option or a value that is not a server.
  */
 export function instrumentHttpServer(server: Server, options?: ServerInstrumentationOptions): Uninstall {
-  const core = new ServerCore('instrumentHttpServer', options);
-  if (typeof (server as { prependListener?: unknown })?.prependListener !== 'function') {
+  if (typeof (server as { prependListener?: unknown } | null)?.prependListener !== 'function') {
     throw new TypeError(
       'telemeter/http: instrumentHttpServer: the first argument must be a node:http Server',
     );
   }
+  const core = new ServerCore('instrumentHttpServer', options);
   const onRequest = (request: IncomingMessage, response: ServerResponse) => {
     core.track(request, response);
   };

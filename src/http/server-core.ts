@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { execute, type Measurements, type Metadata, monotonicTime, systemTime } from '../events/index.js';
+import { execute, type Measurements, type Metadata } from '../events/index.js';
 import { errorOnce, warnOnce } from '../logger.js';
 import { normalizeMethod } from './methods.js';
+import { elapsedNs, monotonicNs, readClock, systemNs } from './request-clock.js';
 import { UNMATCHED_ROUTE } from './route-templates.js';
 import {
   type ResolvedServerOptions,
@@ -179,6 +180,7 @@ export class RequestTracker {
   routeResolver: ((request: IncomingMessage) => string | undefined) | undefined = undefined;
   /** Set when the server timed the connection out. */
   timedOut = false;
+  /** Clock reading at the start, in milliseconds (see request-clock.ts). */
   private readonly startTime: number;
   private readonly inFlight: InFlight;
   private failed = false;
@@ -192,7 +194,7 @@ export class RequestTracker {
     readonly response: ServerResponse | undefined,
     private readonly url?: string,
   ) {
-    this.startTime = monotonicTime();
+    this.startTime = readClock();
     this.inFlight = core.inFlightOf(method);
   }
 
@@ -200,7 +202,7 @@ export class RequestTracker {
   begin(): void {
     execute(
       this.core.options.startEvent,
-      { system_time: systemTime(), monotonic_time: this.startTime },
+      { system_time: systemNs(this.startTime), monotonic_time: monotonicNs(this.startTime) },
       { method: this.method, request: this.request, response: this.response },
     );
     this.core.changeInFlight(this.inFlight, 1);
@@ -218,10 +220,10 @@ export class RequestTracker {
   fail(error: unknown): void {
     if (this.failed || this.done) return;
     this.failed = true;
-    const now = monotonicTime();
+    const now = readClock();
     execute(
       this.core.options.exceptionEvent,
-      { duration: now - this.startTime, monotonic_time: now },
+      { duration: elapsedNs(this.startTime, now), monotonic_time: monotonicNs(now) },
       {
         method: this.method,
         route: this.resolvedRoute(),
@@ -276,7 +278,7 @@ export class RequestTracker {
     if (request === undefined || request.complete) return false;
     const server = (request.socket as { server?: { requestTimeout?: number } } | null)?.server;
     const limit = server?.requestTimeout ?? 0;
-    return limit > 0 && (monotonicTime() - this.startTime) / 1e6 >= limit * 0.9;
+    return limit > 0 && readClock() - this.startTime >= limit * 0.9;
   }
 
   private resolvedRoute(): string {
@@ -295,11 +297,14 @@ export class RequestTracker {
   private stop(status: string, outcome: RequestOutcome, responseSize: number | undefined): void {
     if (this.done) return;
     this.done = true;
-    const now = monotonicTime();
-    const measurements: Measurements = { duration: now - this.startTime, monotonic_time: now };
-    if (responseSize !== undefined) measurements.response_size = responseSize;
-    const requestSize = requestBodySize(this.request);
-    if (requestSize !== undefined) measurements.request_size = requestSize;
+    const now = readClock();
+    // One object shape for every stop event; an unknown size is `undefined`, which metrics skip as missing.
+    const measurements: Measurements = {
+      duration: elapsedNs(this.startTime, now),
+      monotonic_time: monotonicNs(now),
+      response_size: responseSize,
+      request_size: requestBodySize(this.request),
+    };
     execute(this.core.options.stopEvent, measurements, {
       method: this.method,
       route: this.resolvedRoute(),
@@ -356,10 +361,13 @@ function responseBodySize(
   return size >= 0 && Number.isFinite(size) ? size : undefined;
 }
 
-/** Declared request body bytes. Reads `rawHeaders`, because `headers` is built lazily on first access. */
+/**
+ * Declared request body bytes. Reads `rawHeaders`, because `headers` is built lazily on first access; skips
+ * GET and HEAD, whose requests have no body in practice, to keep the common case free.
+ */
 function requestBodySize(request: IncomingMessage | undefined): number | undefined {
-  const raw = request?.rawHeaders;
-  if (raw === undefined) return undefined;
+  if (request === undefined || request.method === 'GET' || request.method === 'HEAD') return undefined;
+  const raw = request.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     if (name.length === 14 && name.toLowerCase() === 'content-length') {

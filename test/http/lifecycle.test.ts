@@ -11,7 +11,7 @@ import {
   instrumentNodeHttp,
   UNMATCHED_ROUTE,
 } from '../../src/http/index.js';
-import { Telemeter } from '../../src/index.js';
+import { monotonicTime, Telemeter } from '../../src/index.js';
 import {
   abortMidResponse,
   close,
@@ -71,9 +71,14 @@ describe('node:http lifecycle', () => {
     expect(stop.measurements).toMatchObject({ response_size: 5, request_size: 3 });
     // The handler waited 20 ms; the duration is native nanoseconds from the monotonic clock.
     expect(stop.measurements.duration).toBeGreaterThanOrEqual(19_000_000);
-    expect(stop.measurements.monotonic_time).toBe(
-      (start.measurements.monotonic_time as number) + (stop.measurements.duration as number),
-    );
+    // Same clock: the stop time is the start time plus the duration (each rounded to whole nanoseconds).
+    const end = (start.measurements.monotonic_time as number) + (stop.measurements.duration as number);
+    expect(Math.abs((stop.measurements.monotonic_time as number) - end)).toBeLessThanOrEqual(1);
+    expect(Number.isInteger(stop.measurements.duration)).toBe(true);
+    // And it is telemeter's monotonic clock: a reading taken now is later than the stop, by less than 5 s.
+    const gap = monotonicTime() - (stop.measurements.monotonic_time as number);
+    expect(gap).toBeGreaterThan(0);
+    expect(gap).toBeLessThan(5e9);
   });
 
   it('labels a plain server <unmatched> without templates, or with what route(req) returns', async () => {
