@@ -10,11 +10,20 @@ import { currentWindowSketch } from './summary-window.js';
 /** New series resolved between two pauses of {@link DeltaApplier.applySteps}. */
 export const ANNOUNCE_STEP = 128;
 
+/** Bounds the id map a worker's series indices can make the primary allocate (64 MiB at most). */
+const MAX_SERIES_ID = 1 << 24;
+
 /** One worker's view of one of the primary's families, for one session. */
 export interface FamilyLink {
   readonly family: Family;
   /** The worker's series index → the primary's series index, -1 when not announced. */
   ids: Int32Array;
+  /**
+   * The worker's series index → the tag-values array of the primary's series it maps to. When the primary's
+   * series has expired (`idleTimeout`) and its index went to another tag set, the arrays differ, and the
+   * series is resolved again from these values.
+   */
+  readonly tags: (readonly string[] | undefined)[];
   /** This worker's last values, for the sum/max/min gauge aggregations. */
   readonly gauges: GaugeContributions | undefined;
 }
@@ -129,6 +138,7 @@ export class DeltaApplier {
       link = {
         family,
         ids: new Int32Array(16).fill(-1),
+        tags: [],
         gauges: keepsPerWorker && this.target.merger !== undefined ? new Map() : undefined,
       };
     }
@@ -148,7 +158,14 @@ export class DeltaApplier {
     for (const entry of announce) {
       if (!Array.isArray(entry)) continue;
       const [id, values] = entry as [unknown, unknown];
-      if (!(Number.isInteger(id) && (id as number) >= 0 && isTagValues(values, arity))) {
+      if (
+        !(
+          Number.isInteger(id) &&
+          (id as number) >= 0 &&
+          (id as number) < MAX_SERIES_ID &&
+          isTagValues(values, arity)
+        )
+      ) {
         warnOnce(
           `cluster:tags:${link.family.name}`,
           `telemeter/cluster: a worker sent series of "${link.family.name}" whose tags do not match the primary's definition; they are skipped`,
@@ -163,7 +180,9 @@ export class DeltaApplier {
         grown.set(link.ids);
         link.ids = grown;
       }
-      link.ids[local] = table.resolveValues(withWorker ? [...values, this.workerLabel] : values);
+      const series = table.resolveValues(withWorker ? [...values, this.workerLabel] : values);
+      link.ids[local] = series;
+      link.tags[local] = table.tagValues[series];
       if (++step % ANNOUNCE_STEP === 0) yield;
     }
   }
@@ -179,6 +198,7 @@ export class DeltaApplier {
       if (link.gauges === undefined || merger === undefined) {
         family.store.values[s] = value;
       } else if (live) {
+        merger.claim(family, s);
         link.gauges.set(s, value);
         merger.update(family, s);
       }
@@ -243,10 +263,23 @@ function applySummary(link: FamilyLink, data: readonly number[], sketches: reado
   }
 }
 
+/**
+ * The primary's series for a worker's series index, or -1. Marks it recorded to, so a merged series
+ * expires under `idleTimeout` only when no worker sends for it, as a local one would.
+ */
 function seriesOf(link: FamilyLink, local: unknown): number {
-  return Number.isInteger(local) && (local as number) >= 0 && (local as number) < link.ids.length
-    ? link.ids[local as number]
-    : -1;
+  if (!(Number.isInteger(local) && (local as number) >= 0 && (local as number) < link.ids.length)) return -1;
+  let s = link.ids[local as number];
+  if (s < 0) return -1;
+  const table = link.family.table;
+  const tags = link.tags[local as number];
+  if (table.tagValues[s] !== tags && tags !== undefined) {
+    s = table.resolveValues(tags);
+    link.ids[local as number] = s;
+    link.tags[local as number] = table.tagValues[s];
+  }
+  table.touched[s] = table.generation;
+  return s;
 }
 
 function isFiniteNumber(value: unknown): value is number {

@@ -64,6 +64,8 @@ abstract class FamilyTracker {
   protected readonly table: SeriesTable;
   /** 1 for series whose tag values the primary has in this session. */
   protected announced = new Uint8Array(8);
+  /** The tag-values array each index held when last looked at: another one means the index was reused. */
+  private readonly holders: (readonly string[] | undefined)[] = [];
 
   constructor(family: Family) {
     this.name = family.name;
@@ -79,6 +81,29 @@ abstract class FamilyTracker {
   forgetAnnouncements(): void {
     this.announced.fill(0);
   }
+
+  /**
+   * Whether index `s` holds a live series. An index whose series expired (`idleTimeout`) and was reused for
+   * another tag set holds a new series: what was sent for the old one is forgotten (the store was zeroed
+   * too), and the new one is announced, so its counts never land on the old series in the primary.
+   */
+  protected holdsSeries(s: number): boolean {
+    const table = this.table;
+    if (table.alive[s] === false) return false;
+    const tags = table.tagValues[s];
+    const before = this.holders[s];
+    if (before !== tags) {
+      if (before !== undefined) {
+        this.restart(s);
+        if (s < this.announced.length) this.announced[s] = 0;
+      }
+      this.holders[s] = tags;
+    }
+    return true;
+  }
+
+  /** Forgets what was sent for index `s`. */
+  protected abstract restart(s: number): void;
 
   /** Starts watching what the family cannot diff (summary observations). */
   resume(): void {}
@@ -109,12 +134,17 @@ class AddTracker extends FamilyTracker {
     super(family);
   }
 
+  protected restart(s: number): void {
+    this.sent[s] = 0;
+  }
+
   *collect(batch: DeltaBatch): Generator<FamilyDelta[]> {
     const values = this.family.store.values;
     const size = this.table.size;
     this.sent = ensureCapacity(this.sent, size);
     const sent = this.sent;
     for (let s = 0; s < size; s++) {
+      if (!this.holdsSeries(s)) continue;
       const value = values[s];
       const delta = value - sent[s];
       // A non-finite total has no meaningful delta; skipping it also keeps NaN (JSON null) off the wire.
@@ -134,6 +164,10 @@ class SetTracker extends FamilyTracker {
     super(family);
   }
 
+  protected restart(s: number): void {
+    this.sent[s] = 0;
+  }
+
   *collect(batch: DeltaBatch): Generator<FamilyDelta[]> {
     const values = this.family.store.values;
     const size = this.table.size;
@@ -141,6 +175,7 @@ class SetTracker extends FamilyTracker {
     const sent = this.sent;
     const announced = this.announced;
     for (let s = 0; s < size; s++) {
+      if (!this.holdsSeries(s)) continue;
       const value = values[s];
       // An unannounced series is new to the primary (or to a new session), so its value goes even if unchanged.
       if (value !== sent[s] || s >= announced.length || announced[s] === 0) {
@@ -161,6 +196,13 @@ class HistogramTracker extends FamilyTracker {
     super(family);
   }
 
+  protected restart(s: number): void {
+    const slots = this.family.store.slots;
+    this.sentCounts.fill(0, s * slots, (s + 1) * slots);
+    this.sentSums[s] = 0;
+    this.sentTotals[s] = 0;
+  }
+
   *collect(batch: DeltaBatch): Generator<FamilyDelta[]> {
     const { counts, sums, totals, slots } = this.family.store;
     const size = this.table.size;
@@ -171,6 +213,7 @@ class HistogramTracker extends FamilyTracker {
     this.sentTotals = ensureCapacity(this.sentTotals, size);
     const sentTotals = this.sentTotals;
     for (let s = 0; s < size; s++) {
+      if (!this.holdsSeries(s)) continue;
       // Every observation adds to the count, so an unchanged count means an unchanged series.
       if (totals[s] === sentTotals[s]) continue;
       const data = this.open(batch, s).data;
@@ -204,6 +247,11 @@ class SummaryTracker extends FamilyTracker {
     this.unsent = new UnsentObservations(family.store);
   }
 
+  protected restart(s: number): void {
+    this.sentSums[s] = 0;
+    this.sentTotals[s] = 0;
+  }
+
   *collect(batch: DeltaBatch): Generator<FamilyDelta[]> {
     const { sums, totals } = this.family.store;
     const size = this.table.size;
@@ -212,6 +260,7 @@ class SummaryTracker extends FamilyTracker {
     this.sentTotals = ensureCapacity(this.sentTotals, size);
     const sentTotals = this.sentTotals;
     for (let s = 0; s < size; s++) {
+      if (!this.holdsSeries(s)) continue;
       const sketch = this.unsent.of(s);
       if (totals[s] === sentTotals[s] && sketch === undefined) continue;
       const delta = this.open(batch, s);

@@ -24,12 +24,34 @@ export class GaugeMerger {
   /** Per family: what this merger last wrote, and the primary's own values. */
   private readonly written = new Map<ScalarFamily, Map<number, number>>();
   private readonly own = new Map<ScalarFamily, Map<number, number>>();
+  /** Per family: the tag-values array each series index held when last combined. */
+  private readonly holders = new Map<ScalarFamily, Map<number, readonly string[]>>();
 
   constructor(
     readonly aggregation: Exclude<GaugeAggregation, 'worker' | 'last'>,
     /** The contributions of every live worker to a family. */
     private readonly contributions: (family: ScalarFamily) => Iterable<GaugeContributions>,
   ) {}
+
+  /**
+   * Called before a worker's value for series `s` is stored: if the index now holds another series than
+   * when last combined (the old one expired under `idleTimeout`), every contribution to the old one is dropped.
+   */
+  claim(family: ScalarFamily, s: number): void {
+    let holders = this.holders.get(family);
+    if (holders === undefined) {
+      holders = new Map();
+      this.holders.set(family, holders);
+    }
+    const tags = family.table.tagValues[s];
+    const before = holders.get(s);
+    if (before === tags) return;
+    holders.set(s, tags);
+    if (before === undefined) return;
+    this.written.get(family)?.delete(s);
+    this.own.get(family)?.delete(s);
+    for (const contribution of this.contributions(family)) contribution.delete(s);
+  }
 
   /** Recomputes series `s` of `family` from the current contributions. */
   update(family: ScalarFamily, s: number): void {

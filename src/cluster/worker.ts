@@ -179,7 +179,8 @@ class Shipper {
    * event loop gets a turn between messages.
    */
   flush(flushId?: number): Promise<void> {
-    this.chain = this.chain.then(() => this.send(flushId));
+    // send() catches its own errors; the catch here only keeps one surprise from stopping every later flush.
+    this.chain = this.chain.then(() => this.send(flushId)).catch(() => {});
     return this.chain;
   }
 

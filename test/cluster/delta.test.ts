@@ -5,7 +5,7 @@ import type { GaugeAggregation, GaugeContributions } from '../../src/cluster/gau
 import { clusterTelemeter } from '../../src/cluster/index.js';
 import type { FamilyDelta } from '../../src/cluster/protocol.js';
 import { currentWindowSketch } from '../../src/cluster/summary-window.js';
-import { distribution, setLogger, Telemeter } from '../../src/index.js';
+import { counter, distribution, execute, setLogger, Telemeter } from '../../src/index.js';
 import type { ScalarFamily, SummaryFamily } from '../../src/reporter/family.js';
 import { clusterMetrics, expectedTotals, routeOf } from '../fixtures/cluster-metrics.js';
 import { parseOpenMetricsStrict } from '../support/openmetrics-parser.js';
@@ -266,6 +266,50 @@ describe('delta shipping', () => {
     const [chunk] = link.flush();
     expect(chunk.map((d) => d.name)).toEqual(['shop_queue_depth']);
     expect(chunk[0].announce).toEqual([[0, ['mail']]]);
+  });
+
+  it('never lets a reused series index (idleTimeout) carry counts to the series that expired', () => {
+    const metrics = [
+      counter('expiring.hits', {
+        eventName: 'expiring.hit',
+        measurement: 'n',
+        tags: ['key'],
+        reporterOptions: { idleTimeout: 60_000 },
+      }),
+    ];
+    const source = new Telemeter({ metrics, selfMetrics: false });
+    const merged = clusterTelemeter({ metrics, selfMetrics: false });
+    telemeters.push(source, merged);
+    merged.close(); // only the worker records events; the primary only merges
+    const target = mergeTargetFor(merged, 'worker', () => []);
+    const applier = new DeltaApplier(target, '0', () => true);
+    const exporter = new DeltaExporter(source);
+    exporter.resume();
+    const flush = () => {
+      for (const chunk of JSON.parse(JSON.stringify(exporter.collect()))) applier.apply(chunk);
+    };
+    const hit = (key: string, times: number) => {
+      for (let i = 0; i < times; i++) execute('expiring.hit', { n: 1 }, { key });
+    };
+    const expireAll = (t: Telemeter) => {
+      for (let i = 0; i < 3; i++) t.families[0].table.expire(2);
+    };
+
+    hit('a', 3);
+    flush();
+    expireAll(source); // "a" expires in the worker, and "b" takes its index
+    hit('b', 5);
+    flush();
+    let body = merged.scrape();
+    expect(sample(body, 'expiring_hits{key="a"}')).toBe(3);
+    expect(sample(body, 'expiring_hits{key="b"}')).toBe(5);
+
+    expireAll(merged); // both expire in the primary; "b" comes back from 0, as it would in one process
+    hit('b', 1);
+    flush();
+    body = merged.scrape();
+    expect(body).not.toContain('key="a"');
+    expect(sample(body, 'expiring_hits{key="b"}')).toBe(1);
   });
 
   it('skips a family defined differently in the primary, with one warning, and applies the rest', () => {
