@@ -482,7 +482,7 @@ export async function runHotPath(options: HotPathOptions): Promise<SectionResult
     ],
     notes: [
       'Bytes: V8 heap growth (code space excluded) over a window of events with no GC in it (after a forced GC); GCs counted by perf_hooks over ' +
-        `${allocationOps.toLocaleString('en-US')} events. 0 GCs over a million events means no per-event allocation.`,
+        `${allocationOps.toLocaleString('en-US')} events. 0 GCs over a million events means no per-event allocation; a few bytes in the window with 0 GCs are one-off (inline-cache or feedback updates), not per event.`,
       'For the bus rows the columns are telemeter execute / EventEmitter.emit / diagnostics_channel.publish.',
     ],
   };
