@@ -62,7 +62,7 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
   io.stdout(`telemeter demo is running
   shop API         ${demo.shopUrl}/products
   metrics          ${demo.metricsUrl}${auth}
-  live dashboard   ${demo.metricsServer.url.replace(/\/metrics$/, '')}/dashboard
+  live dashboard   ${demo.metricsServer.url.replace(/\/metrics$/, '')}/dashboard${values.token === undefined ? '' : `?token=${encodeURIComponent(values.token)}`}
   synthetic traffic ${demo.traffic === undefined ? 'off' : `on, ${rate} requests/s (--no-traffic turns it off)`}
 Press Ctrl-C to stop.
 `);
