@@ -1,8 +1,14 @@
+const SMALL_INTEGERS: readonly string[] = Array.from({ length: 4096 }, (_, i) => String(i));
+
 /**
  * A sample value as both text formats spell it: `NaN`, `+Inf`, `-Inf`, or the shortest round-trip decimal.
  * (JS's own `Infinity` is accepted as a value by some parsers but not as an `le`, so it is never emitted.)
  */
 export function formatValue(value: number): string {
+  // Bucket counts are mostly small integers: a table lookup instead of a number-to-string conversion.
+  if (value >= 0 && value < SMALL_INTEGERS.length && Number.isInteger(value) && !Object.is(value, -0)) {
+    return SMALL_INTEGERS[value];
+  }
   if (value === Number.POSITIVE_INFINITY) return '+Inf';
   if (value === Number.NEGATIVE_INFINITY) return '-Inf';
   return String(value);
