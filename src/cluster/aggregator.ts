@@ -280,6 +280,13 @@ export class ClusterAggregator {
       if (!done) break;
       this.queue.shift();
       item.connection.applied(item.message.flush);
+      if (typeof item.message.seq === 'number') {
+        item.connection.send({
+          [MESSAGE_KEY]: 'ack',
+          session: item.connection.session,
+          seq: item.message.seq,
+        });
+      }
       if (performance.now() >= deadline) break;
     }
     if (this.queue.length > 0) setImmediate(this.drain);

@@ -8,7 +8,7 @@ import { mergeEncodedSketch } from './sketch-codec.js';
 import { currentWindowSketch } from './summary-window.js';
 
 /** New series resolved between two pauses of {@link DeltaApplier.applySteps}. */
-export const ANNOUNCE_STEP = 128;
+export const ANNOUNCE_STEP = 64;
 
 /** Bounds the id map a worker's series indices can make the primary allocate (64 MiB at most). */
 const MAX_SERIES_ID = 1 << 24;

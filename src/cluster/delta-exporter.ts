@@ -8,7 +8,7 @@ import { encodeSketch } from './sketch-codec.js';
 import { UnsentObservations } from './summary-window.js';
 
 /** Series entries per message: bounds the JSON a primary parses in one go, and the work of one apply slice. */
-export const DEFAULT_ENTRIES_PER_MESSAGE = 2048;
+export const DEFAULT_ENTRIES_PER_MESSAGE = 1024;
 
 const NO_OBSERVATIONS: EncodedSketch = Object.freeze({ p: [], n: [], z: 0 }) as EncodedSketch;
 

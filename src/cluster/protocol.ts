@@ -50,10 +50,14 @@ export interface HelloMessage {
   readonly port?: unknown;
 }
 
-/** Worker → primary: changes since the previous delta. `flush` is set on the last message of a flush reply. */
+/**
+ * Worker → primary: changes since the previous delta. `flush` is set on the last message of a flush reply.
+ * `seq` numbers the messages of a session, for the primary's acknowledgements.
+ */
 export interface DeltaMessage {
   readonly telemeter: 'delta';
   readonly session: number;
+  readonly seq: number;
   readonly flush?: number;
   readonly families: FamilyDelta[];
 }
@@ -73,13 +77,24 @@ export interface FlushRequest {
   readonly id: number;
 }
 
+/**
+ * Primary → worker: delta `seq` is applied. A worker keeps only a few messages unacknowledged, so a flush
+ * of many series reaches the primary at the pace it applies them, instead of piling up in the channel and
+ * being parsed in one go.
+ */
+export interface AckMessage {
+  readonly telemeter: 'ack';
+  readonly session: number;
+  readonly seq: number;
+}
+
 /** Primary → cluster worker: an aggregator started after this worker; say hello again. */
 export interface ProbeMessage {
   readonly telemeter: 'probe';
 }
 
 export type WorkerMessage = HelloMessage | DeltaMessage;
-export type PrimaryMessage = WelcomeMessage | FlushRequest | ProbeMessage;
+export type PrimaryMessage = WelcomeMessage | FlushRequest | AckMessage | ProbeMessage;
 
 /** The message type when `message` is one of telemeter's, else undefined. */
 export function messageType(message: unknown): string | undefined {

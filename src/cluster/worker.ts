@@ -11,7 +11,7 @@ import { openWorkerLink, type WorkerLink } from './worker-link.js';
 export interface ClusterWorkerOptions {
   /** Milliseconds between periodic flushes to the primary. Default 1000; the timer never keeps the worker alive. */
   readonly flushInterval?: number;
-  /** Series entries per message, bounding what the primary parses and applies at once. Default 2048. */
+  /** Series entries per message, bounding what the primary parses and applies at once. Default 1024. */
   readonly maxEntriesPerMessage?: number;
 }
 
@@ -29,6 +29,11 @@ export interface ClusterWorker {
    */
   stop(): Promise<void>;
 }
+
+/** Delta messages a worker may have sent and not seen acknowledged. */
+const ACK_WINDOW = 2;
+/** How long a worker waits for an acknowledgement before sending anyway (a primary that stalls). */
+const ACK_TIMEOUT_MS = 2000;
 
 /** How long a finished thread waits for the primary's welcome before exiting without a final flush. */
 const WELCOME_GRACE_MS = 1000;
@@ -88,6 +93,8 @@ export function startClusterWorker(telemeter: Telemeter, options: ClusterWorkerO
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
+      // Acknowledgements must be able to arrive while the last flush is sent, even from beforeExit.
+      link.hold();
       clearInterval(timer);
       process.off('beforeExit', onBeforeExit);
       await shipper.flush();
@@ -133,6 +140,10 @@ class Shipper {
   private chain: Promise<void> = Promise.resolve();
   /** Called once after the first welcome is handled. */
   onWelcome: (() => void) | undefined;
+  /** Last delta sequence number sent, and acknowledged, in this session. */
+  private sequence = 0;
+  private acked = 0;
+  private ackWaiter: { readonly until: number; readonly resolve: () => void } | undefined;
 
   constructor(
     private readonly exporter: DeltaExporter,
@@ -155,12 +166,21 @@ class Shipper {
         }
         if (typeof m.session === 'number' && m.session !== this.session) {
           this.session = m.session;
+          this.sequence = 0;
+          this.acked = 0;
+          this.ackWaiter?.resolve();
           this.workerLabel = typeof m.worker === 'string' ? m.worker : undefined;
           this.exporter.forgetAnnouncements();
           void this.flush();
           const onWelcome = this.onWelcome;
           this.onWelcome = undefined;
           onWelcome?.();
+        }
+        return;
+      case 'ack':
+        if (m.session === this.session && typeof m.seq === 'number' && m.seq > this.acked) {
+          this.acked = m.seq;
+          if (this.ackWaiter !== undefined && this.acked >= this.ackWaiter.until) this.ackWaiter.resolve();
         }
         return;
       case 'flush':
@@ -193,6 +213,7 @@ class Shipper {
       const message: DeltaMessage = {
         [MESSAGE_KEY]: 'delta',
         session,
+        seq: ++this.sequence,
         families,
         ...(last && flushId !== undefined ? { flush: flushId } : {}),
       };
@@ -206,12 +227,28 @@ class Shipper {
         const following = messages.next();
         post(current.value, following.done === true);
         current = following;
-        if (!current.done) await nextTurn();
+        if (!current.done) await this.room();
       }
     } catch (error) {
       errorOnce('cluster:collect', 'telemeter/cluster: collecting this worker’s metrics failed', error);
       if (flushId !== undefined) post([], true);
     }
     await Promise.all(delivered);
+  }
+
+  /** Resolves once the next message fits in the acknowledgement window (or the wait times out). */
+  private async room(): Promise<void> {
+    await nextTurn();
+    const until = this.sequence + 1 - ACK_WINDOW;
+    if (this.acked >= until) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        if (this.ackWaiter?.resolve === done) this.ackWaiter = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ACK_TIMEOUT_MS);
+      this.ackWaiter = { until, resolve: done };
+    });
   }
 }
