@@ -6,7 +6,7 @@
  * Each server runs in its own child process, so autocannon's load generation never shares the server's
  * event loop; cases run one after another on loopback, each after a short warm-up.
  *
- *   node --import tsx bench/http-overhead.ts [--duration 5] [--rounds 1] [--cases node:http,express]
+ *   node --import tsx bench/http-overhead.ts [--duration 5] [--rounds 1] [--pipelining 1] [--cases node:http,express]
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -32,6 +32,11 @@ export interface HttpOverheadOptions {
   readonly rounds?: number;
   /** Concurrent keep-alive connections. Default 16. */
   readonly connections?: number;
+  /**
+   * Requests in flight per connection. Default 1, like real HTTP/1.1 clients. More makes the load generator
+   * cheaper per request, so the server's own cost decides the throughput (a stricter test of overhead).
+   */
+  readonly pipelining?: number;
   /** Which cases to run, by id (`node:http`, `node:http+telemeter`, `express`, ...). Default all. */
   readonly cases?: readonly string[];
 }
@@ -54,6 +59,7 @@ export async function runHttpOverhead(options: HttpOverheadOptions = {}): Promis
   const durationSeconds = options.durationSeconds ?? 5;
   const rounds = options.rounds ?? 1;
   const connections = options.connections ?? 16;
+  const pipelining = options.pipelining ?? 1;
   const ids = (options.cases ?? Object.keys(CASES)) as CaseId[];
   for (const id of ids) {
     if (!Object.hasOwn(CASES, id)) throw new TypeError(`http-overhead: unknown case "${id}"`);
@@ -63,9 +69,9 @@ export async function runHttpOverhead(options: HttpOverheadOptions = {}): Promis
     for (const id of ids) {
       const child = await startChild(id);
       try {
-        await load(child.port, 1, connections);
+        await load(child.port, 1, connections, pipelining);
         const cpuBefore = await child.cpu();
-        const result = await load(child.port, durationSeconds, connections);
+        const result = await load(child.port, durationSeconds, connections, pipelining);
         const cpu = (await child.cpu()) - cpuBefore;
         const { total, ...rest } = result;
         const list = samples.get(id) ?? [];
@@ -86,10 +92,12 @@ async function load(
   port: number,
   durationSeconds: number,
   connections: number,
+  pipelining: number,
 ): Promise<{ requestsPerSecond: number; latencyP99Ms: number; total: number }> {
   const result = await autocannon({
     url: `http://127.0.0.1:${port}${PATH}`,
     connections,
+    pipelining,
     duration: durationSeconds,
   });
   if (result.errors > 0 || result.non2xx > 0) {
@@ -215,6 +223,7 @@ if (childCase !== undefined) {
   const results = await runHttpOverhead({
     durationSeconds: numberArgument('duration'),
     rounds: numberArgument('rounds'),
+    pipelining: numberArgument('pipelining'),
     cases: argument('cases')?.split(','),
   });
   console.log(formatTable(results));

@@ -5,13 +5,23 @@ interface TemplateNode {
   /** The template that ends at this node, if any. */
   template: string | undefined;
   readonly literals: Map<string, TemplateNode>;
+  /** The same children as parallel arrays, compared in place while there are few (no substring per request). */
+  literalKeys: string[];
+  literalNodes: TemplateNode[];
   param: TemplateNode | undefined;
   /** A trailing `*` (or `*name`) that matches the rest of the path, including nothing. */
   wildcard: string | undefined;
 }
 
 function node(): TemplateNode {
-  return { template: undefined, literals: new Map(), param: undefined, wildcard: undefined };
+  return {
+    template: undefined,
+    literals: new Map(),
+    literalKeys: [],
+    literalNodes: [],
+    param: undefined,
+    wildcard: undefined,
+  };
 }
 
 /**
@@ -60,6 +70,7 @@ export class RouteTemplates {
       }
       current.template ??= template;
     });
+    freeze(this.root);
   }
 
   /** The template that matches `url` (a request target such as `/users/7?x=1`), or `undefined`. */
@@ -74,6 +85,35 @@ export class RouteTemplates {
 }
 
 const SLASH = 47;
+// Above this many literal children, one substring and a Map lookup beat comparing each in place.
+const SCAN_LIMIT = 8;
+
+function freeze(current: TemplateNode): void {
+  if (current.literals.size <= SCAN_LIMIT) {
+    current.literalKeys = [...current.literals.keys()];
+    current.literalNodes = [...current.literals.values()];
+  }
+  for (const child of current.literals.values()) freeze(child);
+  if (current.param !== undefined) freeze(current.param);
+}
+
+function literalChild(
+  current: TemplateNode,
+  url: string,
+  from: number,
+  stop: number,
+): TemplateNode | undefined {
+  const keys = current.literalKeys;
+  if (keys.length === 0) {
+    return current.literals.size === 0 ? undefined : current.literals.get(url.slice(from, stop));
+  }
+  const length = stop - from;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    if (key.length === length && url.startsWith(key, from)) return current.literalNodes[i];
+  }
+  return undefined;
+}
 
 function splitPath(path: string): string[] {
   const segments = path.split('/');
@@ -91,12 +131,10 @@ function matchFrom(current: TemplateNode, url: string, from: number, end: number
   if (from >= end) return current.template ?? current.wildcard;
   let stop = url.indexOf('/', from);
   if (stop < 0 || stop > end) stop = end;
-  if (current.literals.size > 0) {
-    const literal = current.literals.get(url.slice(from, stop));
-    if (literal !== undefined) {
-      const found = matchFrom(literal, url, stop + 1, end);
-      if (found !== undefined) return found;
-    }
+  const literal = literalChild(current, url, from, stop);
+  if (literal !== undefined) {
+    const found = matchFrom(literal, url, stop + 1, end);
+    if (found !== undefined) return found;
   }
   if (current.param !== undefined && stop > from) {
     const found = matchFrom(current.param, url, stop + 1, end);

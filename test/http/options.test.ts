@@ -49,6 +49,17 @@ describe('RouteTemplates', () => {
     expect(templates.match('/a/b')).toBeUndefined();
   });
 
+  it('finds literals the same way among many siblings', () => {
+    const many = new RouteTemplates([...Array.from({ length: 12 }, (_, i) => `/s${i}/:id`), '/s1x']);
+    expect(many.match('/s7/1')).toBe('/s7/:id');
+    expect(many.match('/s1x')).toBe('/s1x');
+    expect(many.match('/s1/2')).toBe('/s1/:id');
+    expect(many.match('/s12/1')).toBeUndefined();
+    const few = new RouteTemplates(['/ab/:id', '/a/:id']);
+    expect(few.match('/a/1')).toBe('/a/:id');
+    expect(few.match('/abc/1')).toBeUndefined();
+  });
+
   it('matches nothing else', () => {
     expect(templates.match('/')).toBeUndefined();
     expect(templates.match('/users/7/posts')).toBeUndefined();
