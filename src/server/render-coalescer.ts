@@ -8,6 +8,11 @@ import { ChunkLog } from './chunk-log.js';
 /** What the server renders: a `Telemeter`, or anything with the same `render` generator. */
 export interface RenderSource {
   render(options: { format: ExpositionFormat }): Iterable<string>;
+  /**
+   * Brings the values up to date before a render, e.g. a cluster aggregator asking its workers to flush.
+   * A rejection is logged and the scrape renders what it has.
+   */
+  collect?(): Promise<unknown>;
 }
 
 /** One render of one format, shared by every scrape that joins it while it runs. */
@@ -66,6 +71,16 @@ export class RenderCoalescer {
   }
 
   private async produce(job: RenderJob): Promise<void> {
+    if (typeof this.source.collect === 'function') {
+      try {
+        await this.source.collect();
+      } catch (error) {
+        logger().error(
+          'telemeter/server: collecting fresh values failed; the scrape renders what it has',
+          error,
+        );
+      }
+    }
     try {
       const chunks = this.source.render({ format: job.format })[Symbol.iterator]();
       for (;;) {
