@@ -160,6 +160,5 @@ class StatsdPusher implements StatsdPush {
 
 /** Updates values a Telemeter computes on read (`telemeter_series`), as a scrape would. */
 function refreshComputedValues(telemeter: Telemeter): void {
-  // biome-ignore lint/complexity/useLiteralKeys: element access is TypeScript's sanctioned way into a protected member.
   telemeter.refreshComputedFamilies();
 }
