@@ -40,7 +40,10 @@ function statusLabel(code: number): string {
 /** In-flight requests of one method, with the metadata its `<prefix>.active` events carry. */
 interface InFlight {
   count: number;
+  readonly eventName: string;
   readonly metadata: Metadata;
+  /** Waiting for the end of the event-loop turn to report its count. */
+  dirty: boolean;
 }
 
 /**
@@ -49,6 +52,32 @@ interface InFlight {
  * the true count from the next event (a +1/-1 sum would go negative there).
  */
 const inFlightByPrefix = new Map<string, Map<string, InFlight>>();
+const dirtyInFlight: InFlight[] = [];
+let activeFlushScheduled = false;
+
+/**
+ * Reports changed in-flight counts once per event-loop turn instead of twice per request: under load a turn
+ * handles many requests, so the gauge costs one event per turn, and it is exact whenever a scrape runs.
+ */
+function reportInFlight(record: InFlight): void {
+  if (record.dirty) return;
+  record.dirty = true;
+  dirtyInFlight.push(record);
+  if (!activeFlushScheduled) {
+    activeFlushScheduled = true;
+    setImmediate(flushInFlight).unref();
+  }
+}
+
+function flushInFlight(): void {
+  activeFlushScheduled = false;
+  for (let i = 0; i < dirtyInFlight.length; i++) {
+    const record = dirtyInFlight[i];
+    record.dirty = false;
+    execute(record.eventName, { count: record.count }, record.metadata);
+  }
+  dirtyInFlight.length = 0;
+}
 
 /**
  * The instrumentation shared by every server adapter. Adapters call {@link ServerCore.track} when a request
@@ -116,16 +145,15 @@ export class ServerCore {
   inFlightOf(method: string): InFlight {
     let record = this.inFlight.get(method);
     if (record === undefined) {
-      record = { count: 0, metadata: Object.freeze({ method }) };
+      record = {
+        count: 0,
+        eventName: this.options.activeEvent,
+        metadata: Object.freeze({ method }),
+        dirty: false,
+      };
       this.inFlight.set(method, record);
     }
     return record;
-  }
-
-  /** @internal */
-  changeInFlight(record: InFlight, delta: number): void {
-    record.count += delta;
-    execute(this.options.activeEvent, { count: record.count }, record.metadata);
   }
 
   /** @internal The route of a request the framework did not route, from the `route` option. */
@@ -205,7 +233,8 @@ export class RequestTracker {
       { system_time: systemNs(this.startTime), monotonic_time: monotonicNs(this.startTime) },
       { method: this.method, request: this.request, response: this.response },
     );
-    this.core.changeInFlight(this.inFlight, 1);
+    this.inFlight.count++;
+    reportInFlight(this.inFlight);
   }
 
   /** Records the framework's route template. Empty or non-string values are ignored. */
@@ -313,7 +342,8 @@ export class RequestTracker {
       request: this.request,
       response: this.response,
     });
-    this.core.changeInFlight(this.inFlight, -1);
+    this.inFlight.count--;
+    reportInFlight(this.inFlight);
   }
 }
 
