@@ -14,6 +14,7 @@ import {
 export const HANDLER_FAILURE_EVENT = 'telemetry.handler.failure';
 
 const table = new HandlerTable();
+const byEvent = table.byEvent;
 const EMPTY_METADATA: Metadata = Object.freeze({}) as Metadata;
 
 /**
@@ -87,12 +88,9 @@ export function listHandlers(prefix = ''): HandlerInfo[] {
  * Never throws because of a handler.
  */
 export function execute(eventName: string, measurements: Measurements | number, metadata?: Metadata): void {
-  const attachments = table.lookup(eventName);
+  const attachments = byEvent.get(eventName);
   if (attachments === undefined) return;
-  if (typeof measurements === 'number') {
-    warnOnce('execute-number', `execute("${eventName}", <number>) is deprecated: pass { value: n } instead`);
-    measurements = { value: measurements };
-  }
+  if (typeof measurements === 'number') measurements = legacyMeasurements(eventName, measurements);
   const meta = metadata ?? EMPTY_METADATA;
   for (let i = 0; i < attachments.length; i++) {
     const attachment = attachments[i];
@@ -102,6 +100,11 @@ export function execute(eventName: string, measurements: Measurements | number, 
       handleFailure(attachment, eventName, error);
     }
   }
+}
+
+function legacyMeasurements(eventName: string, value: number): Measurements {
+  warnOnce('execute-number', `execute("${eventName}", <number>) is deprecated: pass { value: n } instead`);
+  return { value };
 }
 
 function handleFailure(attachment: Attachment, eventName: string, error: unknown): void {

@@ -16,12 +16,9 @@ export interface Attachment {
  * a consistent list, and the hot path does no locking or copying (the `persist()` model of :telemetry).
  */
 export class HandlerTable {
-  private readonly byEvent = new Map<string, readonly Attachment[]>();
+  /** Handler lists by event name; read directly by `execute`, so the hot path makes no extra call. */
+  readonly byEvent = new Map<string, readonly Attachment[]>();
   private readonly byId = new Map<string, Attachment>();
-
-  lookup(eventName: string): readonly Attachment[] | undefined {
-    return this.byEvent.get(eventName);
-  }
 
   add(attachment: Attachment): void {
     if (this.byId.has(attachment.id)) {
