@@ -1,4 +1,5 @@
 import { type BucketSpec, counter, distribution, type MetricDefinition } from '../metrics/index.js';
+import { checkOptionKeys } from '../options.js';
 import { CLIENT_EVENT_PREFIX } from './client.js';
 import { HTTP_DURATION_BUCKETS } from './server-metrics.js';
 
@@ -26,16 +27,7 @@ const CLIENT_TAGS = ['method', 'host', 'status'] as const;
  * @throws TypeError for an invalid option, naming it.
  */
 export function httpClientMetrics(options: HttpClientMetricsOptions = {}): MetricDefinition[] {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('telemeter/http: httpClientMetrics: options must be an object');
-  }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) {
-      throw new TypeError(
-        `telemeter/http: httpClientMetrics: option ${key} is unknown; valid options are ${[...KNOWN_OPTIONS].join(', ')}`,
-      );
-    }
-  }
+  checkOptionKeys('telemeter/http: httpClientMetrics', options, KNOWN_OPTIONS);
   const stop = `${options.eventPrefix ?? CLIENT_EVENT_PREFIX}.stop`;
   const limit = options.maxSeries === undefined ? {} : { maxSeries: options.maxSeries };
   return [

@@ -6,6 +6,7 @@ import {
   lastValue,
   type MetricDefinition,
 } from '../metrics/index.js';
+import { checkOptionKeys } from '../options.js';
 import { SERVER_EVENT_PREFIX } from './server-options.js';
 
 /**
@@ -51,16 +52,7 @@ const hasResponseSize = (_metadata: Metadata, measurements: Measurements): boole
  * @throws TypeError for an invalid option, naming it.
  */
 export function httpMetrics(options: HttpMetricsOptions = {}): MetricDefinition[] {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('telemeter/http: httpMetrics: options must be an object');
-  }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) {
-      throw new TypeError(
-        `telemeter/http: httpMetrics: option ${key} is unknown; valid options are ${[...KNOWN_OPTIONS].join(', ')}`,
-      );
-    }
-  }
+  checkOptionKeys('telemeter/http: httpMetrics', options, KNOWN_OPTIONS);
   const prefix = options.eventPrefix ?? SERVER_EVENT_PREFIX;
   const stop = `${prefix}.stop`;
   const limit = options.maxSeries === undefined ? {} : { maxSeries: options.maxSeries };

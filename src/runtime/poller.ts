@@ -2,6 +2,7 @@ import { execute } from '../events/bus.js';
 import { monotonicTime, systemTime } from '../events/clock.js';
 import { describe } from '../events/event-name.js';
 import { logger } from '../logger.js';
+import { checkOptionKeys } from '../options.js';
 import { BUILTIN_MEASUREMENTS, type BuiltinMeasurementName, createBuiltin } from './builtins.js';
 import { RUNTIME_EVENTS } from './event-names.js';
 import type { Measurement } from './measurement.js';
@@ -66,16 +67,7 @@ class PeriodicPoller implements Poller {
   private stoppedFlag = false;
 
   constructor(options: PollerOptions) {
-    if (typeof options !== 'object' || options === null) {
-      throw new TypeError('telemeter: startPoller: options must be an object');
-    }
-    for (const key of Object.keys(options)) {
-      if (!KNOWN_OPTIONS.has(key)) {
-        throw new TypeError(
-          `telemeter: startPoller: option ${key} is unknown; valid options are ${[...KNOWN_OPTIONS].join(', ')}`,
-        );
-      }
-    }
+    checkOptionKeys('telemeter: startPoller', options, KNOWN_OPTIONS);
     const { period = 5000, initDelay = 0, measurements = [] } = options;
     if (!(Number.isInteger(period) && period >= 1 && period <= MAX_TIMEOUT)) {
       throw new TypeError(

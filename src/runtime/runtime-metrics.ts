@@ -8,6 +8,7 @@ import {
   type MetricDefinition,
   sum,
 } from '../metrics/definitions.js';
+import { checkOptionKeys } from '../options.js';
 import { addExactDelayBounds } from './event-loop.js';
 import { RUNTIME_EVENTS as E } from './event-names.js';
 import { HAS_PROCFS } from './proc.js';
@@ -40,16 +41,7 @@ const NATIVE_TO_SECOND = ['native', 'second'] as const;
  * @throws TypeError naming the option when an option is invalid.
  */
 export function runtimeMetrics(options: RuntimeMetricsOptions = {}): MetricDefinition[] {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('telemeter: runtimeMetrics: options must be an object');
-  }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) {
-      throw new TypeError(
-        `telemeter: runtimeMetrics: option ${key} is unknown; valid options are ${[...KNOWN_OPTIONS].join(', ')}`,
-      );
-    }
-  }
+  checkOptionKeys('telemeter: runtimeMetrics', options, KNOWN_OPTIONS);
   const { prefix = '' } = options;
   if (typeof prefix !== 'string' || !/^([a-zA-Z_][a-zA-Z0-9_]*)?$/.test(prefix)) {
     throw new TypeError(
