@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ServerCore, trackerOf } from './server-core.js';
+import { ServerCore, trackerOf, trackerOfRequest } from './server-core.js';
 import type { ServerInstrumentationOptions } from './server-options.js';
 
 // Structural types for the parts of Express 5 this adapter reads, so there is no import of express at all.
@@ -28,9 +28,11 @@ export interface ExpressMetricsMiddleware {
   ) => void;
 }
 
-const ROUTE_TEMPLATE = Symbol('telemeter.http.expressRoute');
-const ROUTE_VALUE = Symbol('telemeter.http.expressRouteValue');
-type RouteCapturingRequest = ExpressRequest & { [ROUTE_TEMPLATE]?: string; [ROUTE_VALUE]?: ExpressRoute };
+/** What the accessor saw Express assign first, and the full template at that moment. */
+interface AssignedRoute {
+  readonly value: ExpressRoute;
+  readonly template: string | undefined;
+}
 const patchedPrototypes = new WeakSet<object>();
 let lastPrototype: object | null = null;
 
@@ -85,23 +87,32 @@ function captureRoutes(request: IncomingMessage): void {
   Object.defineProperty(prototype, 'route', {
     configurable: true,
     enumerable: false,
-    get(this: RouteCapturingRequest) {
-      return this[ROUTE_VALUE];
-    },
-    set(this: RouteCapturingRequest, value: ExpressRoute) {
-      this[ROUTE_VALUE] = value;
+    set(this: ExpressRequest, value: ExpressRoute) {
+      // From now on `route` is an ordinary property of this request, so reads and later assignments (a route
+      // that falls through to another) cost nothing extra; only the first assignment comes through here.
+      Object.defineProperty(this, 'route', { value, writable: true, enumerable: true, configurable: true });
+      const tracker = trackerOfRequest(this);
+      if (tracker === undefined) return;
       const path = value?.path;
-      if (path !== undefined) this[ROUTE_TEMPLATE] = joinMount(this.baseUrl, path);
+      const assigned: AssignedRoute = {
+        value,
+        template: path === undefined ? undefined : joinMount(this.baseUrl, path),
+      };
+      tracker.adapterState = assigned;
     },
   });
 }
 
-/** The route template Express matched for `request`, with its mount path. */
-function expressRouteTemplate(request: IncomingMessage): string | undefined {
-  const captured = (request as RouteCapturingRequest)[ROUTE_TEMPLATE];
-  if (captured !== undefined) return captured;
-  // A sub-application swaps the request's prototype for its own, so the accessor may not have seen the route.
+/**
+ * The route template of a request. The template recorded when Express first assigned `req.route` is right even
+ * after an error left a nested router (which restores `req.baseUrl`); when the route changed since (a route
+ * that fell through to another) or the accessor never saw it (a sub-application swaps the request's prototype
+ * for its own), it is read from `req.baseUrl` and `req.route` as they are now.
+ */
+function expressRouteTemplate(request: IncomingMessage, assigned: unknown): string | undefined {
   const { route, baseUrl } = request as ExpressRequest;
+  const first = assigned as AssignedRoute | undefined;
+  if (first !== undefined && first.value === route) return first.template;
   return route?.path === undefined ? undefined : joinMount(baseUrl, route.path);
 }
 

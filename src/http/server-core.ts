@@ -20,14 +20,41 @@ import {
  */
 export type RequestOutcome = 'completed' | 'error' | 'aborted' | 'timeout';
 
-// One symbol for every core in the process: a request seen by two adapters (node:http and a framework) is
-// tracked once, and the framework adapter only adds its route and errors to the existing tracker.
-const TRACKER = Symbol('telemeter.http.tracker');
-const IGNORED = false;
-const SOCKET_WATCHED = Symbol('telemeter.http.socketWatched');
+/**
+ * The requests in flight on one connection, kept on its socket: one entry, or several when a client pipelines.
+ * It is shared by every core in the process, so a request seen by two adapters (node:http and a framework) is
+ * tracked once, and the framework adapter only adds its route and errors to the existing tracker.
+ *
+ * Why the socket: frameworks swap the prototypes of req/res (Express), and V8 cannot cache a property lookup
+ * that misses along such a chain, so a marker on the response cost microseconds per request; a WeakMap from
+ * response to tracker cost more, in garbage collection. A socket keeps its prototype and outlives its requests.
+ */
+const IN_FLIGHT = Symbol('telemeter.http.inFlight');
 
-type TrackedResponse = ServerResponse & { [TRACKER]?: RequestTracker | typeof IGNORED };
-type WatchedSocket = Socket & { [SOCKET_WATCHED]?: true; _httpMessage?: TrackedResponse | null };
+/** Stands for a request that a core decided to ignore, so that no other adapter starts tracking it. */
+class IgnoredRequest {
+  constructor(readonly response: ServerResponse) {}
+}
+
+type Entry = RequestTracker | IgnoredRequest;
+type TrackedSocket = Socket & { [IN_FLIGHT]?: Entry[] };
+
+function entriesOf(request: IncomingMessage | undefined): Entry[] | undefined {
+  return (request?.socket as TrackedSocket | null | undefined)?.[IN_FLIGHT];
+}
+
+function entryFor(entries: Entry[] | undefined, response: ServerResponse): Entry | undefined {
+  if (entries === undefined) return undefined;
+  for (let i = 0; i < entries.length; i++) if (entries[i].response === response) return entries[i];
+  return undefined;
+}
+
+function removeEntry(entries: Entry[] | undefined, entry: Entry): void {
+  if (entries === undefined) return;
+  const index = entries.indexOf(entry);
+  if (index === 0) entries.shift();
+  else if (index > 0) entries.splice(index, 1);
+}
 
 const STATUS_LABELS: string[] = [];
 for (let code = 100; code < 600; code++) STATUS_LABELS[code] = String(code);
@@ -108,23 +135,28 @@ export class ServerCore {
    * already started for the same response; or `undefined` when the request is ignored.
    */
   track(request: IncomingMessage, response: ServerResponse): RequestTracker | undefined {
-    const res = response as TrackedResponse;
-    const existing = res[TRACKER];
-    if (existing !== undefined) return existing === IGNORED ? undefined : existing;
-    if (this.isIgnored(request)) {
-      res[TRACKER] = IGNORED;
-      return undefined;
-    }
-    const tracker = new RequestTracker(this, normalizeMethod(request.method), request, response);
-    res[TRACKER] = tracker;
-    res.on('close', onResponseClose);
-    const socket = request.socket as WatchedSocket | null;
-    if (socket != null && socket[SOCKET_WATCHED] !== true) {
-      socket[SOCKET_WATCHED] = true;
+    const socket = request.socket as TrackedSocket | null;
+    let entries = socket?.[IN_FLIGHT];
+    if (entries === undefined && socket != null) {
+      entries = [];
+      socket[IN_FLIGHT] = entries;
       // A passive listener: Node decides to destroy a timed-out socket from the request, response and server
       // listeners, not from the socket's own, so this does not change what happens on timeout.
       socket.on('timeout', onSocketTimeout);
     }
+    const existing = entryFor(entries, response);
+    if (existing !== undefined) return existing instanceof RequestTracker ? existing : undefined;
+    if (this.isIgnored(request)) {
+      if (entries !== undefined) {
+        const ignored = new IgnoredRequest(response);
+        entries.push(ignored);
+        response.once('close', () => removeEntry(entries, ignored));
+      }
+      return undefined;
+    }
+    const tracker = new RequestTracker(this, normalizeMethod(request.method), request, response);
+    entries?.push(tracker);
+    response.on('close', onResponseClose);
     tracker.begin();
     return tracker;
   }
@@ -204,8 +236,14 @@ function requestTarget(request: IncomingMessage): string {
 export class RequestTracker {
   /** The route template, once the framework resolved it. */
   route: string | undefined = undefined;
-  /** Reads the route template from the framework when the route is needed, if `route` was not set. */
-  routeResolver: ((request: IncomingMessage) => string | undefined) | undefined = undefined;
+  /**
+   * Reads the route template from the framework when the route is needed, if `route` was not set. It gets the
+   * request and {@link RequestTracker.adapterState}.
+   */
+  routeResolver: ((request: IncomingMessage, adapterState: unknown) => string | undefined) | undefined =
+    undefined;
+  /** A slot for the adapter's own per-request state (Express keeps what it assigned to `req.route`). */
+  adapterState: unknown = undefined;
   /** Set when the server timed the connection out. */
   timedOut = false;
   /** Clock reading at the start, in milliseconds (see request-clock.ts). */
@@ -314,7 +352,7 @@ export class RequestTracker {
     if (this.route !== undefined) return this.route;
     if (this.routeResolver !== undefined && this.request !== undefined) {
       try {
-        const route = this.routeResolver(this.request);
+        const route = this.routeResolver(this.request, this.adapterState);
         if (typeof route === 'string' && route !== '') return route;
       } catch (error) {
         errorOnce(`http-route:${this.core.adapter}`, `${this.core.adapter}: failed to read the route`, error);
@@ -326,6 +364,7 @@ export class RequestTracker {
   private stop(status: string, outcome: RequestOutcome, responseSize: number | undefined): void {
     if (this.done) return;
     this.done = true;
+    removeEntry(entriesOf(this.request), this);
     const now = readClock();
     // One object shape for every stop event; an unknown size is `undefined`, which metrics skip as missing.
     const measurements: Measurements = {
@@ -353,13 +392,28 @@ function targetOf(request: IncomingMessage | undefined): string | undefined {
 
 /** The tracker of a response, if a core is tracking it. */
 export function trackerOf(response: ServerResponse): RequestTracker | undefined {
-  const tracker = (response as TrackedResponse)[TRACKER];
-  return tracker === IGNORED ? undefined : tracker;
+  const request = (response as { req?: IncomingMessage }).req;
+  const entry = entryFor(
+    entriesOf(request) ?? (response.socket as TrackedSocket | null)?.[IN_FLIGHT],
+    response,
+  );
+  return entry instanceof RequestTracker ? entry : undefined;
 }
 
-function onResponseClose(this: TrackedResponse): void {
-  const tracker = this[TRACKER];
-  if (tracker === undefined || tracker === IGNORED) return;
+/** The tracker of a request, if a core is tracking it. */
+export function trackerOfRequest(request: IncomingMessage): RequestTracker | undefined {
+  const entries = entriesOf(request);
+  if (entries === undefined) return undefined;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i];
+    if (entry instanceof RequestTracker && entry.request === request) return entry;
+  }
+  return undefined;
+}
+
+function onResponseClose(this: ServerResponse): void {
+  const tracker = trackerOf(this);
+  if (tracker === undefined) return;
   try {
     tracker.responseClosed();
   } catch (error) {
@@ -367,9 +421,10 @@ function onResponseClose(this: TrackedResponse): void {
   }
 }
 
-function onSocketTimeout(this: WatchedSocket): void {
-  const tracker = this._httpMessage?.[TRACKER];
-  if (tracker !== undefined && tracker !== IGNORED) tracker.timedOut = true;
+function onSocketTimeout(this: TrackedSocket): void {
+  const entries = this[IN_FLIGHT];
+  if (entries === undefined) return;
+  for (const entry of entries) if (entry instanceof RequestTracker) entry.timedOut = true;
 }
 
 /**

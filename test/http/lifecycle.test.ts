@@ -218,6 +218,61 @@ describe('Express routes', () => {
   });
 });
 
+describe('Express req.route', () => {
+  it('stays readable by the application, and a route that falls through labels the one that answered', async () => {
+    const t = telemeter();
+    const seen: unknown[] = [];
+    const app = express();
+    app.use(expressMetrics());
+    app.get('/items/:id', (req, _res, next) => {
+      seen.push(req.route?.path);
+      next();
+    });
+    app.get('/items/:itemId', (req, res) => {
+      seen.push(req.route?.path);
+      res.on('finish', () => seen.push(req.route?.path));
+      res.send('x');
+    });
+    const port = await serve(createServer(app));
+    expect((await send(port, '/items/3')).status).toBe(200);
+    await waitFor(() => sumOf(t.scrape(), REQUESTS) === 1, 'one request');
+    expect(seen).toEqual(['/items/:id', '/items/:itemId', '/items/:itemId']);
+    expect(find(t.scrape(), REQUESTS).map((s) => s.labels.route)).toEqual(['/items/:itemId']);
+  });
+});
+
+describe('pipelined requests', () => {
+  it('tracks each request of a pipelined batch on one connection with its own route and status', async () => {
+    const t = telemeter();
+    const app = express();
+    app.use(expressMetrics());
+    app.get('/a/:id', (_req, res) => {
+      setTimeout(() => res.send('a'), 20);
+    });
+    app.get('/b/:id', (_req, res) => {
+      res.status(202).send('b');
+    });
+    const port = await serve(createServer(app));
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.write(
+          'GET /a/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /b/2 HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+        );
+      });
+      socket.on('data', () => {});
+      socket.on('error', reject);
+      socket.on('close', () => resolve());
+    });
+    await waitFor(() => sumOf(t.scrape(), REQUESTS) === 3, 'three requests');
+    expect(find(t.scrape(), REQUESTS).map((s) => [s.labels.route, s.labels.status])).toEqual([
+      ['/a/:id', '200'],
+      ['/b/:id', '202'],
+      [UNMATCHED_ROUTE, '404'],
+    ]);
+    expect(sampleValue(t.scrape(), 'http_server_active_requests', { method: 'GET' })).toBe(0);
+  });
+});
+
 describe('Hono without node:http objects', () => {
   it('measures around the middleware chain when there are no node bindings (app.request)', async () => {
     const t = telemeter();
