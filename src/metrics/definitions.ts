@@ -170,10 +170,7 @@ function define(type: MetricType, name: unknown, options: MetricOptions = {}): M
   }
   validateReporterOptions(type, reporterOptions, fail);
 
-  if (
-    type === 'distribution' &&
-    /(^|\.)system_time$/.test(typeof measurement === 'string' ? `x.${measurement}` : '')
-  ) {
+  if (type === 'distribution' && measurement === 'system_time') {
     warnOnce(
       `system-time:${name}`,
       `metric "${name}": a distribution of system_time (a wall-clock timestamp) puts every event in the +Inf bucket; use lastValue, or measure a duration`,

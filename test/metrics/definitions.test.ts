@@ -154,3 +154,20 @@ describe('unit conversion (Telemetry.Metrics ratios)', () => {
     expect(lastValue('vm.memory.total', { unit: 'byte' })).toMatchObject({ unit: 'byte', unitRatio: 1 });
   });
 });
+
+describe('warnings at definition time', () => {
+  it('warns once that a distribution of system_time lands every event in +Inf', async () => {
+    const { setLogger } = await import('../../src/index.js');
+    const warnings: string[] = [];
+    setLogger({ warn: (m) => warnings.push(m), error: () => {} });
+    try {
+      distribution('phoenix.endpoint.start.system_time', { unit: ['native', 'millisecond'] });
+      distribution('phoenix.endpoint.start.system_time', { unit: ['native', 'millisecond'] });
+      distribution('phoenix.endpoint.stop.duration', { unit: ['native', 'millisecond'] });
+    } finally {
+      setLogger(null);
+    }
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('phoenix.endpoint.start.system_time');
+  });
+});
