@@ -127,10 +127,14 @@ abstract class FamilyTracker {
   }
 }
 
-class AddTracker extends FamilyTracker {
-  private sent: Float64Array = new Float64Array(8);
+/**
+ * A counter, sum or gauge: one float per series, and the value last sent for it. Subclasses decide what goes
+ * on the wire for a changed series: the difference (counters and sums) or the value itself (gauges).
+ */
+abstract class ScalarTracker extends FamilyTracker {
+  protected sent: Float64Array = new Float64Array(8);
 
-  constructor(private readonly family: ScalarFamily) {
+  constructor(protected readonly family: ScalarFamily) {
     super(family);
   }
 
@@ -138,52 +142,39 @@ class AddTracker extends FamilyTracker {
     this.sent[s] = 0;
   }
 
+  /** The number to ship for series `s`, or undefined when nothing needs sending. */
+  protected abstract payload(s: number, value: number): number | undefined;
+
   *collect(batch: DeltaBatch): Generator<FamilyDelta[]> {
     const values = this.family.store.values;
     const size = this.table.size;
     this.sent = ensureCapacity(this.sent, size);
-    const sent = this.sent;
     for (let s = 0; s < size; s++) {
       if (!this.holdsSeries(s)) continue;
       const value = values[s];
-      const delta = value - sent[s];
-      // A non-finite total has no meaningful delta; skipping it also keeps NaN (JSON null) off the wire.
-      if (delta !== 0 && Number.isFinite(delta)) {
-        this.open(batch, s).data.push(s, delta);
-        sent[s] = value;
+      const payload = this.payload(s, value);
+      if (payload !== undefined) {
+        this.open(batch, s).data.push(s, payload);
+        this.sent[s] = value;
         if (batch.full) yield batch.take();
       }
     }
   }
 }
 
-class SetTracker extends FamilyTracker {
-  private sent: Float64Array = new Float64Array(8);
-
-  constructor(private readonly family: ScalarFamily) {
-    super(family);
+class AddTracker extends ScalarTracker {
+  protected payload(s: number, value: number): number | undefined {
+    const delta = value - this.sent[s];
+    // A non-finite total has no meaningful delta; skipping it also keeps NaN (JSON null) off the wire.
+    return delta !== 0 && Number.isFinite(delta) ? delta : undefined;
   }
+}
 
-  protected restart(s: number): void {
-    this.sent[s] = 0;
-  }
-
-  *collect(batch: DeltaBatch): Generator<FamilyDelta[]> {
-    const values = this.family.store.values;
-    const size = this.table.size;
-    this.sent = ensureCapacity(this.sent, size);
-    const sent = this.sent;
+class SetTracker extends ScalarTracker {
+  protected payload(s: number, value: number): number | undefined {
+    // An unannounced series is new to the primary (or to a new session), so its value goes even if unchanged.
     const announced = this.announced;
-    for (let s = 0; s < size; s++) {
-      if (!this.holdsSeries(s)) continue;
-      const value = values[s];
-      // An unannounced series is new to the primary (or to a new session), so its value goes even if unchanged.
-      if (value !== sent[s] || s >= announced.length || announced[s] === 0) {
-        this.open(batch, s).data.push(s, value);
-        sent[s] = value;
-        if (batch.full) yield batch.take();
-      }
-    }
+    return value !== this.sent[s] || s >= announced.length || announced[s] === 0 ? value : undefined;
   }
 }
 
