@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 /** Where a command writes, so tests and other hosts can capture it. */
 export interface CliIo {
   readonly cwd: string;
@@ -15,3 +17,21 @@ export class UsageError extends Error {
 
 /** Exit codes: 0 done, 1 failed (a module that does not load, invalid definitions), 2 wrong usage. */
 export const EXIT = Object.freeze({ ok: 0, failed: 1, usage: 2 });
+
+/**
+ * Writes a command's result: to stdout, or to `output` (relative to the working directory) with a one-line
+ * note on stderr, so the file can be generated and the note still seen.
+ */
+export async function writeResult(
+  io: CliIo,
+  output: string | undefined,
+  text: string,
+  note: string,
+): Promise<void> {
+  if (output === undefined) {
+    io.stdout(text);
+    return;
+  }
+  await writeFile(resolve(io.cwd, output), text);
+  io.stderr(`${note}\n`);
+}

@@ -1,8 +1,6 @@
-import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { grafanaDashboard } from '../dashboard/grafana.js';
-import { type CliIo, EXIT } from './command.js';
+import { type CliIo, EXIT, writeResult } from './command.js';
 import { loadDefinitions, SOURCE_HELP, SOURCE_OPTIONS } from './metric-source.js';
 
 export const GRAFANA_HELP = `Usage: telemeter grafana (--module <path> | --metrics default) [options]
@@ -52,10 +50,11 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
     selfMetrics: !values['no-self-metrics'],
   });
   const json = `${JSON.stringify(dashboard, null, 2)}\n`;
-  if (values.output === undefined) io.stdout(json);
-  else {
-    await writeFile(resolve(io.cwd, values.output), json);
-    io.stderr(`telemeter grafana: wrote ${dashboard.panels.length} panels to ${values.output}\n`);
-  }
+  await writeResult(
+    io,
+    values.output,
+    json,
+    `telemeter grafana: wrote ${dashboard.panels.length} panels to ${values.output}`,
+  );
   return EXIT.ok;
 }

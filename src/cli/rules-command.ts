@@ -1,8 +1,6 @@
-import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type AlertRulesOptions, alertRules } from '../dashboard/rules.js';
-import { type CliIo, EXIT, UsageError } from './command.js';
+import { type CliIo, EXIT, UsageError, writeResult } from './command.js';
 import { loadDefinitions, SOURCE_HELP, SOURCE_OPTIONS } from './metric-source.js';
 
 export const RULES_HELP = `Usage: telemeter rules (--module <path> | --metrics default) [options]
@@ -70,10 +68,6 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
   }
   const definitions = await loadDefinitions(values, io.cwd);
   const yaml = alertRules(definitions, options as AlertRulesOptions);
-  if (values.output === undefined) io.stdout(yaml);
-  else {
-    await writeFile(resolve(io.cwd, values.output), yaml);
-    io.stderr(`telemeter rules: wrote ${values.output}\n`);
-  }
+  await writeResult(io, values.output, yaml, `telemeter rules: wrote ${values.output}`);
   return EXIT.ok;
 }
