@@ -18,12 +18,13 @@ export interface FamilyLink {
   readonly family: Family;
   /** The worker's series index → the primary's series index, -1 when not announced. */
   ids: Int32Array;
-  /**
-   * The worker's series index → the tag-values array of the primary's series it maps to. When the primary's
-   * series has expired (`idleTimeout`) and its index went to another tag set, the arrays differ, and the
-   * series is resolved again from these values.
-   */
+  /** The worker's series index → the tag values of the primary's series it maps to. */
   readonly tags: (readonly string[] | undefined)[];
+  /**
+   * The worker's series index → the table's incarnation of the primary's index it maps to. When the primary's
+   * series has expired (`idleTimeout`), the incarnation differs, and the series is resolved again from its tags.
+   */
+  readonly incarnations: number[];
   /** This worker's last values, for the sum/max/min gauge aggregations. */
   readonly gauges: GaugeContributions | undefined;
 }
@@ -139,6 +140,7 @@ export class DeltaApplier {
         family,
         ids: new Int32Array(16).fill(-1),
         tags: [],
+        incarnations: [],
         gauges: keepsPerWorker && this.target.merger !== undefined ? new Map() : undefined,
       };
     }
@@ -182,7 +184,8 @@ export class DeltaApplier {
       }
       const series = table.resolveValues(withWorker ? [...values, this.workerLabel] : values);
       link.ids[local] = series;
-      link.tags[local] = table.tagValues[series];
+      link.tags[local] = table.tagValuesOf(series);
+      link.incarnations[local] = table.incarnation(series);
       if (++step % ANNOUNCE_STEP === 0) yield;
     }
   }
@@ -229,18 +232,15 @@ function applyHistogram(link: FamilyLink, data: readonly number[]): void {
     const end = i + 4 + 2 * pairs;
     if (end > data.length) return;
     if (s >= 0 && isFiniteNumber(count) && isFiniteNumber(sum)) {
-      // Stores may have grown (new series) since the link was made: read the arrays now.
-      const { counts, sums, totals } = store;
-      const base = s * slots;
+      // A series' count is the sum of its buckets: the count sent is checked, not stored.
       for (let p = i + 4; p < end; p += 2) {
         const slot = data[p];
         const delta = data[p + 1];
         if (Number.isInteger(slot) && slot >= 0 && slot < slots && isFiniteNumber(delta)) {
-          counts[base + slot] += delta;
+          store.addToBucket(s, slot, delta);
         }
       }
-      sums[s] += sum;
-      totals[s] += count;
+      store.sums[s] += sum;
     }
     i = end;
   }
@@ -273,10 +273,10 @@ function seriesOf(link: FamilyLink, local: unknown): number {
   if (s < 0) return -1;
   const table = link.family.table;
   const tags = link.tags[local as number];
-  if (table.tagValues[s] !== tags && tags !== undefined) {
+  if (tags !== undefined && table.incarnation(s) !== link.incarnations[local as number]) {
     s = table.resolveValues(tags);
     link.ids[local as number] = s;
-    link.tags[local as number] = table.tagValues[s];
+    link.incarnations[local as number] = table.incarnation(s);
   }
   table.touched[s] = table.generation;
   return s;

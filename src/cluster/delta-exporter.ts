@@ -64,8 +64,8 @@ abstract class FamilyTracker {
   protected readonly table: SeriesTable;
   /** 1 for series whose tag values the primary has in this session. */
   protected announced = new Uint8Array(8);
-  /** The tag-values array each index held when last looked at: another one means the index was reused. */
-  private readonly holders: (readonly string[] | undefined)[] = [];
+  /** The table's incarnation of each index when last looked at: another one means the index was reused. */
+  private readonly holders: (number | undefined)[] = [];
 
   constructor(family: Family) {
     this.name = family.name;
@@ -89,15 +89,15 @@ abstract class FamilyTracker {
    */
   protected holdsSeries(s: number): boolean {
     const table = this.table;
-    if (table.alive[s] === false) return false;
-    const tags = table.tagValues[s];
+    if (!table.holds(s)) return false;
+    const incarnation = table.incarnation(s);
     const before = this.holders[s];
-    if (before !== tags) {
+    if (before !== incarnation) {
       if (before !== undefined) {
         this.restart(s);
         if (s < this.announced.length) this.announced[s] = 0;
       }
-      this.holders[s] = tags;
+      this.holders[s] = incarnation;
     }
     return true;
   }
@@ -120,7 +120,7 @@ abstract class FamilyTracker {
       this.announced = grown;
     }
     if (this.announced[s] === 0) {
-      delta.announce.push([s, this.table.tagValues[s]]);
+      delta.announce.push([s, this.table.tagValuesOf(s)]);
       this.announced[s] = 1;
     }
     return delta;
@@ -195,7 +195,8 @@ class HistogramTracker extends FamilyTracker {
   }
 
   *collect(batch: DeltaBatch): Generator<FamilyDelta[]> {
-    const { counts, sums, totals, slots } = this.family.store;
+    const store = this.family.store;
+    const slots = store.slots;
     const size = this.table.size;
     this.sentCounts = ensureCapacity(this.sentCounts, size * slots);
     const sentCounts = this.sentCounts;
@@ -206,9 +207,12 @@ class HistogramTracker extends FamilyTracker {
     for (let s = 0; s < size; s++) {
       if (!this.holdsSeries(s)) continue;
       // Every observation adds to the count, so an unchanged count means an unchanged series.
-      if (totals[s] === sentTotals[s]) continue;
+      const total = store.count(s);
+      if (total === sentTotals[s]) continue;
+      // Read after every yield: the store may have grown or widened its counts meanwhile.
+      const { counts, sums } = store;
       const data = this.open(batch, s).data;
-      data.push(s, totals[s] - sentTotals[s], sums[s] - sentSums[s], 0);
+      data.push(s, total - sentTotals[s], sums[s] - sentSums[s], 0);
       const pairsAt = data.length - 1;
       let pairs = 0;
       const base = s * slots;
@@ -221,7 +225,7 @@ class HistogramTracker extends FamilyTracker {
         }
       }
       data[pairsAt] = pairs;
-      sentTotals[s] = totals[s];
+      sentTotals[s] = total;
       sentSums[s] = sums[s];
       if (batch.full) yield batch.take();
     }

@@ -24,8 +24,8 @@ export class GaugeMerger {
   /** Per family: what this merger last wrote, and the primary's own values. */
   private readonly written = new Map<ScalarFamily, Map<number, number>>();
   private readonly own = new Map<ScalarFamily, Map<number, number>>();
-  /** Per family: the tag-values array each series index held when last combined. */
-  private readonly holders = new Map<ScalarFamily, Map<number, readonly string[]>>();
+  /** Per family: the table's incarnation of each series index when last combined. */
+  private readonly holders = new Map<ScalarFamily, Map<number, number>>();
 
   constructor(
     readonly aggregation: Exclude<GaugeAggregation, 'worker' | 'last'>,
@@ -43,10 +43,10 @@ export class GaugeMerger {
       holders = new Map();
       this.holders.set(family, holders);
     }
-    const tags = family.table.tagValues[s];
+    const incarnation = family.table.incarnation(s);
     const before = holders.get(s);
-    if (before === tags) return;
-    holders.set(s, tags);
+    if (before === incarnation) return;
+    holders.set(s, incarnation);
     if (before === undefined) return;
     this.written.get(family)?.delete(s);
     this.own.get(family)?.delete(s);

@@ -49,7 +49,7 @@ export function* renderExposition(families: readonly Family[], format: Expositio
       }
       case 'histogram': {
         const { store } = family;
-        const { bounds, slots, counts, sums, totals } = store;
+        const { bounds, slots, counts, sums } = store;
         const les = [...Array.from(bounds, (b) => `le="${formatCanonical(b)}"`), 'le="+Inf"'];
         const bucketName = `${family.name}_bucket`;
         const omitSum = om && bounds[0] < 0;
@@ -66,7 +66,7 @@ export function* renderExposition(families: readonly Family[], format: Expositio
           }
           if (!(omitSum || (om && sums[s] < 0)))
             out += sampleLine(`${family.name}_sum`, block, formatValue(sums[s]));
-          out += sampleLine(`${family.name}_count`, block, formatValue(totals[s]));
+          out += sampleLine(`${family.name}_count`, block, formatValue(cumulative));
           if (out.length >= CHUNK_SIZE) {
             yield flat(out);
             out = '';

@@ -2,33 +2,36 @@ import { ensureCapacity } from './growable.js';
 
 // Measured crossover: a linear scan beats binary search for short bound lists (fewer branches, one cache line).
 const LINEAR_SEARCH_LIMIT = 16;
+const MAX_UINT32 = 0xffffffff;
 
 /**
- * Bucket counts, sum and count for every series of one distribution, in flat typed arrays:
+ * Bucket counts and sum for every series of one distribution, in flat typed arrays:
  * series `s` owns `counts[s * slots .. s * slots + bounds.length]`, the last slot being `+Inf`.
- * Counts are per bucket (not cumulative) so an observation touches one slot; exposition cumulates.
+ * Counts are per bucket (not cumulative) so an observation touches one slot; exposition cumulates, and a
+ * series' count is the sum of its buckets, so it is not stored twice.
+ *
+ * Counts start as 32-bit integers, half the memory of doubles. The first count that would leave that range
+ * (4 294 967 295 observations in one bucket of one series, or a merged delta that is not a whole number) moves
+ * the whole store to float64, once, so no count is ever lost or wrapped.
  */
 export class HistogramStore {
   readonly slots: number;
-  counts: Float64Array;
+  counts: Uint32Array | Float64Array;
   sums: Float64Array = new Float64Array(8);
-  totals: Float64Array = new Float64Array(8);
 
   constructor(readonly bounds: Float64Array) {
     this.slots = bounds.length + 1;
-    this.counts = new Float64Array(8 * this.slots);
+    this.counts = new Uint32Array(8 * this.slots);
   }
 
   grow(series: number): void {
     this.counts = ensureCapacity(this.counts, series * this.slots);
     this.sums = ensureCapacity(this.sums, series);
-    this.totals = ensureCapacity(this.totals, series);
   }
 
   reset(series: number): void {
     this.counts.fill(0, series * this.slots, (series + 1) * this.slots);
     this.sums[series] = 0;
-    this.totals[series] = 0;
   }
 
   /** Index of the first bucket whose bound is >= value (inclusive `le`), or `bounds.length` for +Inf. */
@@ -51,8 +54,34 @@ export class HistogramStore {
   }
 
   observe(series: number, value: number): void {
-    this.counts[series * this.slots + this.bucketOf(value)] += 1;
+    const counts = this.counts;
+    const cell = series * this.slots + this.bucketOf(value);
+    const count = counts[cell] + 1;
+    if (count <= MAX_UINT32) counts[cell] = count;
+    else this.widen(cell, count);
     this.sums[series] += value;
-    this.totals[series] += 1;
+  }
+
+  /** Adds `delta` observations to one bucket of one series (merges from other processes). */
+  addToBucket(series: number, slot: number, delta: number): void {
+    const cell = series * this.slots + slot;
+    const count = this.counts[cell] + delta;
+    if (this.counts instanceof Float64Array || (Number.isInteger(count) && count >= 0 && count <= MAX_UINT32))
+      this.counts[cell] = count;
+    else this.widen(cell, count);
+  }
+
+  /** Observations in series `s`: the sum of its buckets. */
+  count(series: number): number {
+    const counts = this.counts;
+    const base = series * this.slots;
+    let total = 0;
+    for (let b = 0; b < this.slots; b++) total += counts[base + b];
+    return total;
+  }
+
+  private widen(cell: number, count: number): void {
+    this.counts = Float64Array.from(this.counts);
+    this.counts[cell] = count;
   }
 }

@@ -1,4 +1,5 @@
 import type { Metadata } from '../events/types.js';
+import { ensureCapacity } from './growable.js';
 import { sortByLabels } from './label-order.js';
 
 /** `resolve` results that are not series indices. */
@@ -9,6 +10,9 @@ export const INVALID_TAG = -2;
 export const OVERFLOW_TAG_VALUE = '__overflow__';
 
 type TrieNode = Map<string, TrieNode | number>;
+
+/** `touched` value of a series that never expires (bound handles hold its index). */
+const PINNED = 0xffffffff;
 
 /**
  * Maps tag-value tuples to dense series indices, for one metric.
@@ -22,14 +26,12 @@ export class SeriesTable {
   size = 0;
   /** Series currently held (expired ones excluded). */
   live = 0;
-  /** Whether each index holds a series (false once it expired, until reused). */
-  readonly alive: boolean[] = [];
-  /** Sweep generation in which each series was last recorded to; Infinity pins a series. */
-  touched: Float64Array = new Float64Array(8);
+  /** 1 where an index holds a series, 0 once it expired (until reused). */
+  alive: Uint8Array = new Uint8Array(8);
+  /** Sweep generation in which each series was last recorded to; PINNED exempts a series from expiry. */
+  touched: Uint32Array = new Uint32Array(8);
   /** Current sweep generation, advanced by `expire`. */
   generation = 1;
-  /** Tag values of each series, in `tagNames` order. */
-  readonly tagValues: string[][] = [];
   /** Rendered label block of each series, without braces; `''` when it has no labels. */
   readonly labelBlocks: string[] = [];
   /** Index of the overflow series, or -1 while the metric is under its limit. */
@@ -41,6 +43,13 @@ export class SeriesTable {
   /** Called when an expired index is reused, so stores can zero its data. */
   onReset: (index: number) => void = () => {};
   private readonly free: number[] = [];
+  /**
+   * Tag values of every series in one flat array (series `s` at `s * arity`), in `tagNames` order. One array
+   * instead of one per series saves an object header and a pointer per series; readers are off the hot path.
+   */
+  private readonly values: string[] = [];
+  /** How many times each index was emptied by expiry; only indices that ever expired are listed. */
+  private readonly removals = new Map<number, number>();
 
   /** Trie root, read by generated recorders (see `trieWalkSource`). */
   readonly root: TrieNode = new Map();
@@ -72,6 +81,24 @@ export class SeriesTable {
     return this.lookup(metadata);
   }
 
+  /** Whether index `s` holds a series now. */
+  holds(s: number): boolean {
+    return s < this.size && this.alive[s] === 1;
+  }
+
+  /** Tag values of series `s`, in `tagNames` order (a new array: readers may keep it). */
+  tagValuesOf(s: number): string[] {
+    return this.values.slice(s * this.arity, (s + 1) * this.arity);
+  }
+
+  /**
+   * Changes whenever index `s` stops holding the series it held, so that a reader that remembered something
+   * about `s` (a cluster link, a delta already sent) can tell it now holds another series, or none.
+   */
+  incarnation(s: number): number {
+    return this.removals.get(s) ?? 0;
+  }
+
   /** Series index for explicit tag values (slow path: self-metrics, merges). */
   resolveValues(values: readonly string[]): number {
     if (this.arity === 0) return 0;
@@ -94,7 +121,7 @@ export class SeriesTable {
     const threshold = this.generation - generations;
     let expired = 0;
     for (let i = 0; i < this.size; i++) {
-      if (this.alive[i] && i !== this.overflowIndex && this.touched[i] < threshold && this.arity > 0) {
+      if (this.alive[i] === 1 && i !== this.overflowIndex && this.touched[i] < threshold && this.arity > 0) {
         this.remove(i);
         expired++;
       }
@@ -104,7 +131,7 @@ export class SeriesTable {
 
   /** Exempts a series from expiry (bound handles hold its index). */
   pin(index: number): void {
-    this.touched[index] = Number.POSITIVE_INFINITY;
+    this.touched[index] = PINNED;
   }
 
   /** Series indices ordered by their label block, so every scrape lists series in the same order. */
@@ -121,7 +148,7 @@ export class SeriesTable {
     if (this.sortedOrder === undefined) {
       const live = new Uint32Array(this.live);
       let n = 0;
-      for (let i = 0; i < this.size; i++) if (this.alive[i]) live[n++] = i;
+      for (let i = 0; i < this.size; i++) if (this.alive[i] === 1) live[n++] = i;
 
       const version = this.orderVersion;
       const sorted = yield* sortByLabels(live, this.labelBlocks);
@@ -184,33 +211,26 @@ export class SeriesTable {
     this.sortedOrder = undefined;
     this.orderVersion++;
     const reused = this.free.pop();
-    if (reused !== undefined) {
-      this.tagValues[reused] = [...values];
-      this.labelBlocks[reused] = this.renderLabels(values);
-      this.alive[reused] = true;
-      this.touched[reused] = this.generation;
-      this.onReset(reused);
-      return reused;
+    const index = reused ?? this.size++;
+    if (reused === undefined) {
+      this.alive = ensureCapacity(this.alive, this.size);
+      this.touched = ensureCapacity(this.touched, this.size);
     }
-    const index = this.size++;
-    this.tagValues.push([...values]);
-    this.labelBlocks.push(this.renderLabels(values));
-    this.alive.push(true);
-    if (index >= this.touched.length) {
-      const grown = new Float64Array(this.touched.length * 2);
-      grown.set(this.touched);
-      this.touched = grown;
-    }
+    for (let i = 0; i < this.arity; i++) this.values[index * this.arity + i] = values[i];
+    this.labelBlocks[index] = this.renderLabels(values);
+    this.alive[index] = 1;
     this.touched[index] = this.generation;
-    this.onGrow(this.size);
+    if (reused === undefined) this.onGrow(this.size);
+    else this.onReset(reused);
     return index;
   }
 
   private remove(index: number): void {
-    this.unlink(this.root as Map<unknown, TrieNode | number>, 0, this.tagValues[index], index);
-    this.alive[index] = false;
-    this.tagValues[index] = [];
+    this.unlink(this.root as Map<unknown, TrieNode | number>, 0, this.tagValuesOf(index), index);
+    this.alive[index] = 0;
+    this.values.fill('', index * this.arity, (index + 1) * this.arity);
     this.labelBlocks[index] = '';
+    this.removals.set(index, this.incarnation(index) + 1);
     this.free.push(index);
     this.live--;
     this.sortedOrder = undefined;

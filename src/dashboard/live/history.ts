@@ -131,8 +131,10 @@ export interface DashboardData {
 }
 
 interface TrackedSeries {
-  /** The table's tag-value array of the series: a new array means the index was reused. */
+  /** Tag values, in the metric's `tagNames` order. */
   readonly tags: readonly string[];
+  /** The table's incarnation of the index it was read from: another one means the index was reused. */
+  readonly incarnation: number;
   /** `width` numbers per slot. */
   readonly values: Float64Array | Float32Array;
   /** Raw cumulative values at the previous sample (counts for distributions). */
@@ -176,8 +178,8 @@ class MetricHistory {
   hidden = 0;
   private readonly width: number;
   private readonly bySeries: (TrackedSeries | undefined)[] = [];
-  /** The tag-value array each table index held at the previous sample, to tell new series from old ones. */
-  private readonly known: (readonly string[] | undefined)[] = [];
+  /** The incarnation of each table index at the previous sample, to tell new series from old ones. */
+  private readonly known: (number | undefined)[] = [];
 
   constructor(
     readonly family: Family & { definition: MetricDefinition },
@@ -219,24 +221,24 @@ class MetricHistory {
     }
     let hidden = 0;
     for (let i = 0; i < table.size; i++) {
-      if (!table.alive[i]) {
+      if (!table.holds(i)) {
         this.bySeries[i] = undefined;
         this.known[i] = undefined;
         continue;
       }
-      const tags = table.tagValues[i];
+      const incarnation = table.incarnation(i);
       let series = this.bySeries[i];
-      if (series !== undefined && series.tags !== tags) series = undefined;
+      if (series !== undefined && series.incarnation !== incarnation) series = undefined;
       // Created since the previous sample: everything it holds was recorded in this interval.
-      const isNew = this.known[i] !== tags && Number.isFinite(dt);
-      this.known[i] = tags;
+      const isNew = this.known[i] !== incarnation && Number.isFinite(dt);
+      this.known[i] = incarnation;
       if (series === undefined) {
         if (this.tracked.length >= this.maxSeries) {
           hidden++;
           this.bySeries[i] = undefined;
           continue;
         }
-        series = this.track(tags, isNew);
+        series = this.track(table.tagValuesOf(i), incarnation, isNew);
         this.bySeries[i] = series;
       }
       series.lastSeen = tick;
@@ -250,12 +252,12 @@ class MetricHistory {
     }
   }
 
-  private track(tags: readonly string[], isNew: boolean): TrackedSeries {
+  private track(tags: readonly string[], incarnation: number, isNew: boolean): TrackedSeries {
     const points = this.timeline.capacity * this.width;
     const values = this.info.view === 'histogram' ? new Float32Array(points) : new Float64Array(points);
     values.fill(Number.NaN);
     const previous = new Float64Array(this.info.view === 'histogram' ? this.width : 1);
-    const series = { tags, values, previous, primed: isNew, lastSeen: 0 };
+    const series = { tags, incarnation, values, previous, primed: isNew, lastSeen: 0 };
     this.tracked.push(series);
     return series;
   }
