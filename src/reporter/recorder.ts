@@ -1,5 +1,6 @@
 import type { Measurements, Metadata } from '../events/types.js';
 import type { MetricDefinition } from '../metrics/definitions.js';
+import { sourceTag } from './compile.js';
 import { DropReason, type DropReasonCode } from './drop-reasons.js';
 import type { Family } from './family.js';
 import { MISSING_TAG, trieWalkSource } from './series-table.js';
@@ -38,6 +39,7 @@ function compileRecord(definition: MetricDefinition, family: Family): RecordFunc
   const R = DropReason;
   const source = `
     return function record(measurements, metadata) {
+      ${sourceTag(`record ${definition.name}`)}
       ${
         keep === undefined
           ? ''
@@ -94,5 +96,5 @@ function compileRecord(definition: MetricDefinition, family: Family): RecordFunc
     family.table.miss,
     family.store,
     family.table,
-  );
+  ) as RecordFunction;
 }

@@ -1,4 +1,5 @@
 import type { Metadata } from '../events/types.js';
+import { sourceTag } from './compile.js';
 import { ensureCapacity } from './growable.js';
 import { sortByLabels } from './label-order.js';
 
@@ -279,7 +280,7 @@ function compileLookup(
   root: TrieNode,
   miss: (metadata: Metadata) => number,
 ): (metadata: Metadata) => number {
-  const body = `return function lookup(metadata) { let series; ${trieWalkSource(tagNames, 'metadata', 'series')} return series; };`;
+  const body = `return function lookup(metadata) { ${sourceTag(`lookup ${tagNames.join(',')}`)} let series; ${trieWalkSource(tagNames, 'metadata', 'series')} return series; };`;
   return new Function('root', 'miss', body)(root, miss);
 }
 

@@ -105,3 +105,24 @@ describe('histogram storage', () => {
     expect(perSeries).toBeLessThan(400);
   });
 });
+
+describe('generated code', () => {
+  it('compiles each metric its own record function, even when two read the same', () => {
+    const tags = ['route'];
+    const t = new Telemeter({
+      metrics: [
+        distribution('gc1.a.duration', { eventName: 'gc1.a', measurement: 'v', tags }),
+        distribution('gc1.b.duration', { eventName: 'gc1.b', measurement: 'v', tags }),
+      ],
+    });
+    open.push(t);
+    // V8 shares type feedback between functions compiled from the same source text: each must differ.
+    const sources = (t as unknown as { recorders: Array<{ record: () => void }> }).recorders.map((r) =>
+      String(r.record),
+    );
+    expect(sources[0]).not.toBe(sources[1]);
+    execute('gc1.a', { v: 1 }, { route: '/x' });
+    execute('gc1.b', { v: 2 }, { route: '/x' });
+    expect(sample(t.scrape(), 'gc1_b_duration_sum{route="/x"}')).toBe(2);
+  });
+});
