@@ -13,6 +13,7 @@ export {
   HANDLER_FAILURE_EVENT,
   HandlerError,
   type HandlerInfo,
+  hasHandlers,
   listHandlers,
   type Measurements,
   type Metadata,

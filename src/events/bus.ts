@@ -81,6 +81,14 @@ export function listHandlers(prefix = ''): HandlerInfo[] {
 }
 
 /**
+ * Whether any handler is attached to exactly `eventName`. An emitter whose event is costly to build (a timestamp,
+ * a metadata object) can skip it when nobody listens, as with diagnostics_channel's `hasSubscribers`.
+ */
+export function hasHandlers(eventName: string): boolean {
+  return byEvent.has(eventName);
+}
+
+/**
  * Emits an event: runs every handler attached to exactly `eventName`, synchronously, in the caller's stack.
  *
  * Measurements are numbers keyed by name (`{ duration: 1_500_000 }`); durations are in the native unit,

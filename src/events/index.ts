@@ -1,4 +1,12 @@
-export { attach, attachMany, detach, execute, HANDLER_FAILURE_EVENT, listHandlers } from './bus.js';
+export {
+  attach,
+  attachMany,
+  detach,
+  execute,
+  HANDLER_FAILURE_EVENT,
+  hasHandlers,
+  listHandlers,
+} from './bus.js';
 export { monotonicTime, systemTime } from './clock.js';
 export { type SpanContext, type SpanControl, span } from './span.js';
 export {

@@ -1,6 +1,6 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import { execute } from '../events/index.js';
+import { execute, hasHandlers } from '../events/index.js';
 import { errorOnce } from '../logger.js';
 import { normalizeMethod } from './methods.js';
 import type { Uninstall } from './node-server.js';
@@ -104,11 +104,13 @@ export function instrumentHttpClient(options: HttpClientInstrumentationOptions =
       host: hostLabel(rawHost.toLowerCase()),
     };
     pending.set(request, record);
-    execute(
-      startEvent,
-      { system_time: systemNs(record.start), monotonic_time: monotonicNs(record.start) },
-      { method: record.method, host: record.host },
-    );
+    if (hasHandlers(startEvent)) {
+      execute(
+        startEvent,
+        { system_time: systemNs(record.start), monotonic_time: monotonicNs(record.start) },
+        { method: record.method, host: record.host },
+      );
+    }
   };
   const end = (request: object, status: number | undefined, error: unknown) => {
     const record = pending.get(request);

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { execute, type Measurements, type Metadata } from '../events/index.js';
+import { execute, hasHandlers, type Measurements, type Metadata } from '../events/index.js';
 import { errorOnce, warnOnce } from '../logger.js';
 import { normalizeMethod } from './methods.js';
 import { elapsedNs, monotonicNs, readClock, systemNs } from './request-clock.js';
@@ -266,11 +266,15 @@ export class RequestTracker {
 
   /** @internal */
   begin(): void {
-    execute(
-      this.core.options.startEvent,
-      { system_time: systemNs(this.startTime), monotonic_time: monotonicNs(this.startTime) },
-      { method: this.method, request: this.request, response: this.response },
-    );
+    // Metrics listen to the stop event; the start event is often unheard, and then not worth building.
+    const startEvent = this.core.options.startEvent;
+    if (hasHandlers(startEvent)) {
+      execute(
+        startEvent,
+        { system_time: systemNs(this.startTime), monotonic_time: monotonicNs(this.startTime) },
+        { method: this.method, request: this.request, response: this.response },
+      );
+    }
     this.inFlight.count++;
     reportInFlight(this.inFlight);
   }

@@ -6,6 +6,7 @@ import {
   execute,
   HANDLER_FAILURE_EVENT,
   HandlerError,
+  hasHandlers,
   listHandlers,
   setLogger,
 } from '../../src/index.js';
@@ -23,6 +24,18 @@ afterEach(() => {
     } catch {}
   }
   setLogger(null);
+});
+
+describe('hasHandlers', () => {
+  it('says whether a handler is attached to exactly that event, and follows detach', () => {
+    expect(hasHandlers('hh.order.stop')).toBe(false);
+    attach(track('hh-1'), 'hh.order.stop', () => {});
+    expect(hasHandlers('hh.order.stop')).toBe(true);
+    expect(hasHandlers('hh.order')).toBe(false);
+    expect(hasHandlers('hh.order.start')).toBe(false);
+    detach('hh-1');
+    expect(hasHandlers('hh.order.stop')).toBe(false);
+  });
 });
 
 describe('attach and execute', () => {
