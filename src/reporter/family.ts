@@ -46,6 +46,37 @@ function escapeChar(c: string): string {
 }
 
 /**
+ * Reads a rendered label block (`route="/cart",status="200"`, as a series stores it, global tags included)
+ * back into name/value pairs, undoing the escapes of {@link escapeLabelValue}.
+ */
+export function parseLabelBlock(block: string): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  let i = 0;
+  while (i < block.length) {
+    const eq = block.indexOf('="', i);
+    if (eq < 0) break;
+    const name = block.slice(i, eq);
+    let value = '';
+    let from = eq + 2;
+    let j = from;
+    while (j < block.length && block.charCodeAt(j) !== QUOTE) {
+      if (block.charCodeAt(j) === BACKSLASH && j + 1 < block.length) {
+        const next = block[j + 1];
+        value += block.slice(from, j) + (next === 'n' ? '\n' : next);
+        j += 2;
+        from = j;
+      } else j++;
+    }
+    pairs.push([name, value + block.slice(from, j)]);
+    i = j + 2; // past the closing quote and the comma
+  }
+  return pairs;
+}
+
+const QUOTE = 34;
+const BACKSLASH = 92;
+
+/**
  * Builds the function that renders a series' label block. Labels are sorted by name; global tags are
  * escaped once, here, and a metric's own tag of the same name wins over a global one.
  */

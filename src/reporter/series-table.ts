@@ -1,5 +1,6 @@
 import type { Metadata } from '../events/types.js';
 import { sourceTag } from './compile.js';
+import { parseLabelBlock } from './family.js';
 import { ensureCapacity } from './growable.js';
 import { sortByLabels } from './label-order.js';
 
@@ -44,11 +45,6 @@ export class SeriesTable {
   /** Called when an expired index is reused, so stores can zero its data. */
   onReset: (index: number) => void = () => {};
   private readonly free: number[] = [];
-  /**
-   * Tag values of every series in one flat array (series `s` at `s * arity`), in `tagNames` order. One array
-   * instead of one per series saves an object header and a pointer per series; readers are off the hot path.
-   */
-  private readonly values: string[] = [];
   /** How many times each index was emptied by expiry; only indices that ever expired are listed. */
   private readonly removals = new Map<number, number>();
 
@@ -87,9 +83,15 @@ export class SeriesTable {
     return s < this.size && this.alive[s] === 1;
   }
 
-  /** Tag values of series `s`, in `tagNames` order (a new array: readers may keep it). */
+  /**
+   * Tag values of series `s`, in `tagNames` order (a new array: readers may keep it). They are read back from the
+   * label block: keeping them as well cost a tenth of a series' memory, for readers that are off the hot path
+   * (expiry, the dashboard, the cluster).
+   */
   tagValuesOf(s: number): string[] {
-    return this.values.slice(s * this.arity, (s + 1) * this.arity);
+    if (this.arity === 0) return [];
+    const labels = new Map(parseLabelBlock(this.labelBlocks[s]));
+    return this.tagNames.map((name) => labels.get(name) ?? '');
   }
 
   /**
@@ -217,7 +219,6 @@ export class SeriesTable {
       this.alive = ensureCapacity(this.alive, this.size);
       this.touched = ensureCapacity(this.touched, this.size);
     }
-    for (let i = 0; i < this.arity; i++) this.values[index * this.arity + i] = values[i];
     this.labelBlocks[index] = this.renderLabels(values);
     this.alive[index] = 1;
     this.touched[index] = this.generation;
@@ -229,7 +230,6 @@ export class SeriesTable {
   private remove(index: number): void {
     this.unlink(this.root as Map<unknown, TrieNode | number>, 0, this.tagValuesOf(index), index);
     this.alive[index] = 0;
-    this.values.fill('', index * this.arity, (index + 1) * this.arity);
     this.labelBlocks[index] = '';
     this.removals.set(index, this.incarnation(index) + 1);
     this.free.push(index);

@@ -1,31 +1,4 @@
-/**
- * Reads a rendered label block (`route="/cart",status="200"`, as a series stores it, global tags included)
- * back into name/value pairs, undoing the exposition escapes `\\`, `\"` and `\n`.
- */
-export function parseLabelBlock(block: string): Array<[string, string]> {
-  const pairs: Array<[string, string]> = [];
-  let i = 0;
-  while (i < block.length) {
-    const eq = block.indexOf('="', i);
-    if (eq < 0) break;
-    const name = block.slice(i, eq);
-    let value = '';
-    let j = eq + 2;
-    while (j < block.length && block[j] !== '"') {
-      if (block[j] === '\\' && j + 1 < block.length) {
-        const next = block[j + 1];
-        value += next === 'n' ? '\n' : next;
-        j += 2;
-      } else {
-        value += block[j];
-        j += 1;
-      }
-    }
-    pairs.push([name, value]);
-    i = j + 2; // past the closing quote and the comma
-  }
-  return pairs;
-}
+export { parseLabelBlock } from '../reporter/family.js';
 
 // `|` ends a field, `,` ends a tag, `#` opens the tag field, and a line feed ends the line; a colon splits a tag's
 // name from its value at its first occurrence, so it is only unsafe in the name.

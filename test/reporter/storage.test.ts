@@ -126,3 +126,20 @@ describe('generated code', () => {
     expect(sample(t.scrape(), 'gc1_b_duration_sum{route="/x"}')).toBe(2);
   });
 });
+
+describe('series tag values', () => {
+  it('reads tag values back from the label block, escapes undone, global tags left out', () => {
+    const t = new Telemeter({
+      metrics: [distribution('tv1.duration', { eventName: 'tv1', measurement: 'v', tags: ['route', 'note'] })],
+      globalTags: { region: 'eu-west', note: 'global' },
+    });
+    open.push(t);
+    const hostile = 'a "quoted" \\ back\nslash, and="equals"';
+    execute('tv1', { v: 1 }, { route: '/x', note: hostile });
+    execute('tv1', { v: 1 }, { route: '/y', note: '' });
+    const { table } = histogramOf(t, 'tv1_duration');
+    expect(table.tagValuesOf(table.resolveValues(['/x', hostile]))).toEqual(['/x', hostile]);
+    expect(table.tagValuesOf(table.resolveValues(['/y', '']))).toEqual(['/y', '']);
+    expect(table.live).toBe(2);
+  });
+});
