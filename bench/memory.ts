@@ -205,7 +205,7 @@ export async function runMemory(options: MemoryOptions): Promise<SectionResult> 
       'Live memory = V8 heap used + external memory (ArrayBuffer backing stores: telemeter keeps values in typed arrays, outside the V8 heap), after forced GCs with pauses for the ArrayBuffer sweeper.',
       "Default buckets: telemeter 14 bounds (unit second), prom-client 11, OTel 15. Summaries: telemeter's 5-slot sliding window of sketches; prom-client's default t-digest (no window); OTel has none.",
       'Label values are shared strings made before the baseline; label objects are made per series and dropped, so a library that keeps them pays for them.',
-      "telemeter's typed arrays grow by doubling, so the figure depends on where N falls between powers of two.",
+      "telemeter's typed arrays grow by half again when full, so the figure depends on where N falls between two sizes.",
     ],
   };
 
