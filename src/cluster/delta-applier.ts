@@ -182,9 +182,10 @@ export class DeltaApplier {
         grown.set(link.ids);
         link.ids = grown;
       }
-      const series = table.resolveValues(withWorker ? [...values, this.workerLabel] : values);
+      const tags = withWorker ? [...values, this.workerLabel] : values;
+      const series = table.resolveValues(tags);
       link.ids[local] = series;
-      link.tags[local] = table.tagValuesOf(series);
+      link.tags[local] = tags;
       link.incarnations[local] = table.incarnation(series);
       if (++step % ANNOUNCE_STEP === 0) yield;
     }

@@ -46,11 +46,10 @@ function escapeChar(c: string): string {
 }
 
 /**
- * Reads a rendered label block (`route="/cart",status="200"`, as a series stores it, global tags included)
- * back into name/value pairs, undoing the escapes of {@link escapeLabelValue}.
+ * Calls `visit` with each name and value of a rendered label block (`route="/cart",status="200"`, as a series
+ * stores it, global tags included), undoing the escapes of {@link escapeLabelValue}.
  */
-export function parseLabelBlock(block: string): Array<[string, string]> {
-  const pairs: Array<[string, string]> = [];
+export function forEachLabel(block: string, visit: (name: string, value: string) => void): void {
   let i = 0;
   while (i < block.length) {
     const eq = block.indexOf('="', i);
@@ -67,9 +66,17 @@ export function parseLabelBlock(block: string): Array<[string, string]> {
         from = j;
       } else j++;
     }
-    pairs.push([name, value + block.slice(from, j)]);
+    visit(name, value + block.slice(from, j));
     i = j + 2; // past the closing quote and the comma
   }
+}
+
+/** The name/value pairs of a rendered label block (see {@link forEachLabel}). */
+export function parseLabelBlock(block: string): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  forEachLabel(block, (name, value) => {
+    pairs.push([name, value]);
+  });
   return pairs;
 }
 

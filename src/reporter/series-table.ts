@@ -1,6 +1,6 @@
 import type { Metadata } from '../events/types.js';
 import { sourceTag } from './compile.js';
-import { parseLabelBlock } from './family.js';
+import { forEachLabel } from './family.js';
 import { ensureCapacity } from './growable.js';
 import { sortByLabels } from './label-order.js';
 
@@ -53,6 +53,7 @@ export class SeriesTable {
   /** Slow path of a lookup that missed the trie: validates, creates or overflows. */
   readonly miss = (metadata: Metadata): number => this.insertFrom(metadata);
   private readonly arity: number;
+  private readonly tagPositions: Map<string, number>;
   private readonly lookup: (metadata: Metadata) => number;
   private sortedOrder: Uint32Array | undefined;
   private orderVersion = 0;
@@ -63,6 +64,7 @@ export class SeriesTable {
     readonly maxSeries: number,
   ) {
     this.arity = tagNames.length;
+    this.tagPositions = new Map(tagNames.map((name, position) => [name, position]));
     if (this.arity === 0) this.create([]);
     this.lookup = compileLookup(tagNames, this.root, this.miss);
   }
@@ -89,9 +91,12 @@ export class SeriesTable {
    * (expiry, the dashboard, the cluster).
    */
   tagValuesOf(s: number): string[] {
-    if (this.arity === 0) return [];
-    const labels = new Map(parseLabelBlock(this.labelBlocks[s]));
-    return this.tagNames.map((name) => labels.get(name) ?? '');
+    const values: string[] = new Array(this.arity).fill('');
+    forEachLabel(this.labelBlocks[s], (name, value) => {
+      const position = this.tagPositions.get(name);
+      if (position !== undefined) values[position] = value;
+    });
+    return values;
   }
 
   /**
