@@ -12,9 +12,9 @@ export type RecordFunction = (measurements: Measurements, metadata: Metadata) =>
  * One metric definition, ready for events: keep, measurement, unit ratio, tags, then the store.
  *
  * `record` is generated per metric. Everything that the definition decides (which key, which ratio, whether
- * there is a keep or tagValues function, how many tags) is decided here, once, and left out of the generated
- * code when unused. Each generated function has its own inline caches, so its property loads and its store call
- * stay monomorphic: V8 inlines the store and keeps the measurement as an unboxed double, so recording into an
+ * there is a keep or tagValues function, how many tags, how the store takes the value) is decided here, once, and
+ * left out of the generated code when unused. Each generated function has its own inline caches, so its property
+ * loads and its store update stay monomorphic and the measurement stays an unboxed double: recording into an
  * existing series allocates nothing. A shared `record` method saw every metric's keys and stores, went megamorphic,
  * and boxed every double.
  */
@@ -73,7 +73,7 @@ function compileRecord(definition: MetricDefinition, family: Family): RecordFunc
       ${trieWalkSource(definition.tags, 'tags', 'series')}
       if (series < 0) return series === ${MISSING_TAG} ? ${R.missingTag} : ${R.invalidTag};
       ${idle ? 'table.touched[series] = table.generation;' : ''}
-      store.observe(series, ${countsEvents ? '1' : 'value'});
+      ${observeSource(family, countsEvents ? '1' : 'value')}
       return ${R.ok};
     };`;
   const factory = new Function(
@@ -97,4 +97,45 @@ function compileRecord(definition: MetricDefinition, family: Family): RecordFunc
     family.store,
     family.table,
   ) as RecordFunction;
+}
+
+/** Source of the store update for `family`, with the store's own decisions (add or set, which bucket) made here. */
+function observeSource(family: Family, value: string): string {
+  switch (family.kind) {
+    case 'histogram':
+      return histogramObserveSource(family.store.bounds);
+    case 'summary':
+      return `store.observe(series, ${value});`;
+    default:
+      return family.store.mode === 'add'
+        ? `store.values[series] += ${value};`
+        : `store.values[series] = ${value};`;
+  }
+}
+
+/**
+ * Source of a histogram observation with the bucket search unrolled over the bounds as literals: a balanced tree
+ * of comparisons instead of a loop over a typed array. Same result as `HistogramStore.bucketOf` (inclusive `le`).
+ */
+function histogramObserveSource(bounds: Float64Array): string {
+  const search = (lo: number, hi: number): string => {
+    // Buckets lo..hi; bucket i holds values <= bounds[i] (and > bounds[i - 1]); bucket bounds.length is +Inf.
+    if (lo === hi) return String(lo);
+    const mid = (lo + hi) >>> 1;
+    return `(value <= ${literal(bounds[mid])} ? ${search(lo, mid)} : ${search(mid + 1, hi)})`;
+  };
+  return `{
+        const bucket = ${search(0, bounds.length)};
+        const counts = store.counts;
+        const cell = series * ${bounds.length + 1} + bucket;
+        const count = counts[cell] + 1;
+        if (count <= 4294967295) counts[cell] = count;
+        else store.addToBucket(series, bucket, 1);
+        store.sums[series] += value;
+      }`;
+}
+
+/** A bound as a JavaScript literal that reads back as the same double. */
+function literal(bound: number): string {
+  return Object.is(bound, -0) ? '-0' : String(bound);
 }

@@ -1,5 +1,6 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { distribution, execute, Telemeter } from '../../src/index.js';
 import type { HistogramFamily } from '../../src/reporter/family.js';
@@ -130,7 +131,9 @@ describe('generated code', () => {
 describe('series tag values', () => {
   it('reads tag values back from the label block, escapes undone, global tags left out', () => {
     const t = new Telemeter({
-      metrics: [distribution('tv1.duration', { eventName: 'tv1', measurement: 'v', tags: ['route', 'note'] })],
+      metrics: [
+        distribution('tv1.duration', { eventName: 'tv1', measurement: 'v', tags: ['route', 'note'] }),
+      ],
       globalTags: { region: 'eu-west', note: 'global' },
     });
     open.push(t);
@@ -141,5 +144,43 @@ describe('series tag values', () => {
     expect(table.tagValuesOf(table.resolveValues(['/x', hostile]))).toEqual(['/x', hostile]);
     expect(table.tagValuesOf(table.resolveValues(['/y', '']))).toEqual(['/y', '']);
     expect(table.live).toBe(2);
+  });
+});
+
+describe('generated bucket search', () => {
+  it('puts every value in the bucket that HistogramStore.bucketOf picks, bounds included', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.double({ min: -1e6, max: 1e6, noNaN: true, noDefaultInfinity: true }), {
+          minLength: 1,
+          maxLength: 40,
+        }),
+        fc.array(fc.double({ min: -2e6, max: 2e6, noNaN: true, noDefaultInfinity: true }), { maxLength: 30 }),
+        (rawBounds, rawValues) => {
+          const bounds = [...new Set(rawBounds.map((b) => (Object.is(b, -0) ? 0 : b)))].sort((a, b) => a - b);
+          // Every bound itself, and its neighbours, besides the random values.
+          const values = [...rawValues, ...bounds, ...bounds.map((b) => b * (1 + 1e-12) + 1e-300)];
+          const t = new Telemeter({
+            metrics: [
+              distribution('gb.value', {
+                eventName: 'gb',
+                measurement: 'v',
+                reporterOptions: { buckets: bounds },
+              }),
+            ],
+          });
+          try {
+            for (const v of values) execute('gb', { v }, {});
+            const { store } = histogramOf(t, 'gb_value');
+            const expected = new Array(bounds.length + 1).fill(0);
+            for (const v of values) expected[store.bucketOf(v)]++;
+            expect(Array.from(store.counts.subarray(0, bounds.length + 1))).toEqual(expected);
+          } finally {
+            t.close();
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });
