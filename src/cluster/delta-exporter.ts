@@ -146,12 +146,12 @@ abstract class ScalarTracker extends FamilyTracker {
   protected abstract payload(s: number, value: number): number | undefined;
 
   *collect(batch: DeltaBatch): Generator<FamilyDelta[]> {
-    const values = this.family.store.values;
     const size = this.table.size;
     this.sent = ensureCapacity(this.sent, size);
     for (let s = 0; s < size; s++) {
       if (!this.holdsSeries(s)) continue;
-      const value = values[s];
+      // Read after every yield: the store may have grown into a new array meanwhile.
+      const value = this.family.store.values[s];
       const payload = this.payload(s, value);
       if (payload !== undefined) {
         this.open(batch, s).data.push(s, payload);

@@ -29,17 +29,18 @@ export function* renderExposition(families: readonly Family[], format: Expositio
       step = steps.next();
     }
     const order = step.value;
-    const alive = table.alive;
+    // Stores and the alive flags are read per series, not held across the yields between chunks: a series created
+    // meanwhile may have grown them into new arrays, and one that expired must not be written out.
     switch (family.kind) {
       case 'counter':
       case 'gauge': {
         const sampleName =
           om && family.kind === 'counter' ? `${counterFamilyName(family.name)}_total` : family.name;
-        const values = family.store.values;
+        const { store } = family;
         for (let i = 0; i < order.length; i++) {
           const s = order[i];
-          if (!alive[s]) continue;
-          out += sampleLine(sampleName, blocks[s], formatValue(values[s]));
+          if (table.alive[s] !== 1) continue;
+          out += sampleLine(sampleName, blocks[s], formatValue(store.values[s]));
           if (out.length >= CHUNK_SIZE) {
             yield flat(out);
             out = '';
@@ -49,13 +50,14 @@ export function* renderExposition(families: readonly Family[], format: Expositio
       }
       case 'histogram': {
         const { store } = family;
-        const { bounds, slots, counts, sums } = store;
+        const { bounds, slots } = store;
         const les = [...Array.from(bounds, (b) => `le="${formatCanonical(b)}"`), 'le="+Inf"'];
         const bucketName = `${family.name}_bucket`;
         const omitSum = om && bounds[0] < 0;
         for (let i = 0; i < order.length; i++) {
           const s = order[i];
-          if (!alive[s]) continue;
+          if (table.alive[s] !== 1) continue;
+          const { counts, sums } = store;
           const block = blocks[s];
           const prefix = block === '' ? `${bucketName}{` : `${bucketName}{${block},`;
           let cumulative = 0;
@@ -79,7 +81,7 @@ export function* renderExposition(families: readonly Family[], format: Expositio
         const quantileLabels = store.quantiles.map((q) => `quantile="${formatCanonical(q)}"`);
         for (let i = 0; i < order.length; i++) {
           const s = order[i];
-          if (!alive[s]) continue;
+          if (table.alive[s] !== 1) continue;
           const block = blocks[s];
           const window = store.window(s);
           const prefix = block === '' ? `${family.name}{` : `${family.name}{${block},`;

@@ -2,7 +2,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { distribution, execute, Telemeter } from '../../src/index.js';
+import { counter, distribution, execute, Telemeter } from '../../src/index.js';
 import type { HistogramFamily } from '../../src/reporter/family.js';
 import { sample } from '../support/samples.js';
 
@@ -182,5 +182,37 @@ describe('generated bucket search', () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('a streamed render while series come and go', () => {
+  it('never writes out a series that expired between chunks, after the stores grew into new arrays', () => {
+    const t = new Telemeter({
+      metrics: [
+        counter('sr.requests.count', { eventName: 'sr.requests', measurement: 'n', tags: ['route'] }),
+      ],
+      maxSeries: 1_000_000,
+      selfMetrics: false,
+    });
+    open.push(t);
+    for (let i = 0; i < 4000; i++) execute('sr.requests', { n: 1 }, { route: `/old/${i}` });
+    const table = t.families[0].table;
+    const chunks: string[] = [];
+    let first = true;
+    for (const chunk of t.render()) {
+      chunks.push(chunk);
+      if (first && chunk.includes('sr_requests_count{')) {
+        first = false;
+        // Between chunks: new series grow the arrays past their capacity, then every series expires.
+        for (let i = 0; i < 8000; i++) execute('sr.requests', { n: 1 }, { route: `/new/${i}` });
+        expect(table.expire(0)).toBe(12_000);
+      }
+    }
+    expect(chunks.length).toBeGreaterThan(1);
+    const lines = chunks.join('').split('\n');
+    expect(lines.filter((line) => line.startsWith('sr_requests_count ')).length).toBe(0); // no label-less sample
+    expect(lines.filter((line) => line.startsWith('sr_requests_count{')).length).toBeLessThan(4000);
+    execute('sr.requests', { n: 1 }, { route: '/new/7' });
+    expect(sample(t.scrape(), 'sr_requests_count{route="/new/7"}')).toBe(1);
   });
 });
