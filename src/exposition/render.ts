@@ -39,7 +39,7 @@ export function* renderExposition(families: readonly Family[], format: Expositio
         const { store } = family;
         for (let i = 0; i < order.length; i++) {
           const s = order[i];
-          if (table.alive[s] !== 1) continue;
+          if (!table.holds(s)) continue;
           out += sampleLine(sampleName, blocks[s], formatValue(store.values[s]));
           if (out.length >= CHUNK_SIZE) {
             yield flat(out);
@@ -56,7 +56,7 @@ export function* renderExposition(families: readonly Family[], format: Expositio
         const omitSum = om && bounds[0] < 0;
         for (let i = 0; i < order.length; i++) {
           const s = order[i];
-          if (table.alive[s] !== 1) continue;
+          if (!table.holds(s)) continue;
           const { counts, sums } = store;
           const block = blocks[s];
           const prefix = block === '' ? `${bucketName}{` : `${bucketName}{${block},`;
@@ -81,7 +81,7 @@ export function* renderExposition(families: readonly Family[], format: Expositio
         const quantileLabels = store.quantiles.map((q) => `quantile="${formatCanonical(q)}"`);
         for (let i = 0; i < order.length; i++) {
           const s = order[i];
-          if (table.alive[s] !== 1) continue;
+          if (!table.holds(s)) continue;
           const block = blocks[s];
           const window = store.window(s);
           const prefix = block === '' ? `${family.name}{` : `${family.name}{${block},`;

@@ -54,8 +54,13 @@ export class HistogramStore {
   }
 
   observe(series: number, value: number): void {
+    this.observeInBucket(series, this.bucketOf(value), value);
+  }
+
+  /** Records `value` into bucket `bucket` of series `s`; generated recorders find the bucket themselves. */
+  observeInBucket(series: number, bucket: number, value: number): void {
     const counts = this.counts;
-    const cell = series * this.slots + this.bucketOf(value);
+    const cell = series * this.slots + bucket;
     const count = counts[cell] + 1;
     if (count <= MAX_UINT32) counts[cell] = count;
     else this.widen(cell, count);

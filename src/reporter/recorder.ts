@@ -99,7 +99,7 @@ function compileRecord(definition: MetricDefinition, family: Family): RecordFunc
   ) as RecordFunction;
 }
 
-/** Source of the store update for `family`, with the store's own decisions (add or set, which bucket) made here. */
+/** Source of the store update for `family`, with the store's own decisions (add or set, which bucket) made here, once. */
 function observeSource(family: Family, value: string): string {
   switch (family.kind) {
     case 'histogram':
@@ -107,15 +107,14 @@ function observeSource(family: Family, value: string): string {
     case 'summary':
       return `store.observe(series, ${value});`;
     default:
-      return family.store.mode === 'add'
-        ? `store.values[series] += ${value};`
-        : `store.values[series] = ${value};`;
+      return `store.${family.store.mode}(series, ${value});`;
   }
 }
 
 /**
  * Source of a histogram observation with the bucket search unrolled over the bounds as literals: a balanced tree
- * of comparisons instead of a loop over a typed array. Same result as `HistogramStore.bucketOf` (inclusive `le`).
+ * of comparisons instead of a loop over a typed array. Same result as `HistogramStore.bucketOf` (inclusive `le`);
+ * the store does the rest.
  */
 function histogramObserveSource(bounds: Float64Array): string {
   const search = (lo: number, hi: number): string => {
@@ -124,15 +123,7 @@ function histogramObserveSource(bounds: Float64Array): string {
     const mid = (lo + hi) >>> 1;
     return `(value <= ${literal(bounds[mid])} ? ${search(lo, mid)} : ${search(mid + 1, hi)})`;
   };
-  return `{
-        const bucket = ${search(0, bounds.length)};
-        const counts = store.counts;
-        const cell = series * ${bounds.length + 1} + bucket;
-        const count = counts[cell] + 1;
-        if (count <= 4294967295) counts[cell] = count;
-        else store.addToBucket(series, bucket, 1);
-        store.sums[series] += value;
-      }`;
+  return `store.observeInBucket(series, ${search(0, bounds.length)}, value);`;
 }
 
 /** A bound as a JavaScript literal that reads back as the same double. */

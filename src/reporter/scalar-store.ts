@@ -15,7 +15,15 @@ export class ScalarStore {
   }
 
   observe(series: number, value: number): void {
-    if (this.mode === 'add') this.values[series] += value;
-    else this.values[series] = value;
+    if (this.mode === 'add') this.add(series, value);
+    else this.set(series, value);
+  }
+
+  add(series: number, value: number): void {
+    this.values[series] += value;
+  }
+
+  set(series: number, value: number): void {
+    this.values[series] = value;
   }
 }

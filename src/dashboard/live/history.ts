@@ -355,7 +355,7 @@ function sumOf(family: Family | undefined): number | null {
   if (family === undefined || family.kind === 'histogram' || family.kind === 'summary') return null;
   let total = 0;
   const { table, store } = family;
-  for (let i = 0; i < table.size; i++) if (table.alive[i]) total += store.values[i];
+  for (let i = 0; i < table.size; i++) if (table.holds(i)) total += store.values[i];
   return total;
 }
 
