@@ -11,11 +11,46 @@ export interface Transport {
 }
 
 /**
+ * A socket opened on the first send and shared by the next ones. A failed open is forgotten, so the next send
+ * tries again; `take` hands the socket over (to be closed) and forgets it.
+ */
+class LazySocket<T> {
+  private pending: Promise<T> | undefined;
+
+  constructor(private readonly open: () => Promise<T>) {}
+
+  get(): Promise<T> {
+    if (this.pending === undefined) {
+      const opening = this.open();
+      this.pending = opening;
+      opening.catch(() => this.forget(opening));
+    }
+    return this.pending;
+  }
+
+  /** The socket being opened or open, if any. */
+  current(): Promise<T> | undefined {
+    return this.pending;
+  }
+
+  /** Forgets `socket` if it is still the current one. */
+  forget(socket: Promise<T> | undefined): void {
+    if (this.pending === socket) this.pending = undefined;
+  }
+
+  take(): Promise<T> | undefined {
+    const socket = this.pending;
+    this.pending = undefined;
+    return socket;
+  }
+}
+
+/**
  * UDP to `host:port`, on a connected socket: the host is resolved once per socket, and the kernel reports a
  * closed port (`ECONNREFUSED`) on a later send instead of dropping packets without a word.
  */
 export class UdpTransport implements Transport {
-  private socket: Promise<UdpSocket> | undefined;
+  private readonly socket = new LazySocket(() => this.open());
 
   constructor(
     private readonly host: string,
@@ -23,23 +58,14 @@ export class UdpTransport implements Transport {
   ) {}
 
   async send(payload: Buffer): Promise<void> {
-    if (this.socket === undefined) {
-      const opening = this.open();
-      this.socket = opening;
-      opening.catch(() => {
-        if (this.socket === opening) this.socket = undefined;
-      });
-    }
-    const socket = await this.socket;
+    const socket = await this.socket.get();
     await new Promise<void>((resolve, reject) => {
       socket.send(payload, (error) => (error ? reject(error) : resolve()));
     });
   }
 
   reset(): void {
-    const socket = this.socket;
-    this.socket = undefined;
-    socket?.then(closeQuietly, () => {});
+    this.socket.take()?.then(closeQuietly, () => {});
   }
 
   close(): void {
@@ -88,19 +114,12 @@ const STREAM_WRITE_TIMEOUT_MS = 10_000;
  * length as a 4-byte little-endian integer. (Node has no `unixgram` sockets.)
  */
 export class UnixStreamTransport implements Transport {
-  private socket: Promise<StreamSocket> | undefined;
+  private readonly socket = new LazySocket(() => this.open());
 
   constructor(private readonly path: string) {}
 
   async send(payload: Buffer): Promise<void> {
-    if (this.socket === undefined) {
-      const opening = this.open();
-      this.socket = opening;
-      opening.catch(() => {
-        if (this.socket === opening) this.socket = undefined;
-      });
-    }
-    const socket = await this.socket;
+    const socket = await this.socket.get();
     const frame = Buffer.allocUnsafe(4 + payload.length);
     frame.writeUInt32LE(payload.length, 0);
     payload.copy(frame, 4);
@@ -124,19 +143,15 @@ export class UnixStreamTransport implements Transport {
   }
 
   reset(): void {
-    const socket = this.socket;
-    this.socket = undefined;
-    socket?.then(
+    this.socket.take()?.then(
       (s) => s.destroy(),
       () => {},
     );
   }
 
   close(): void {
-    const socket = this.socket;
-    this.socket = undefined;
     // end() lets written frames drain; destroy() would drop them.
-    socket?.then(
+    this.socket.take()?.then(
       (s) => s.end(),
       () => {},
     );
@@ -153,10 +168,8 @@ export class UnixStreamTransport implements Transport {
       socket.once('error', failed);
       socket.once('connect', () => {
         socket.off('error', failed);
-        const current = this.socket;
-        const forget = () => {
-          if (this.socket === current) this.socket = undefined;
-        };
+        const current = this.socket.current();
+        const forget = () => this.socket.forget(current);
         socket.on('error', forget);
         socket.on('close', forget);
         // Nothing is expected back; reading keeps an unexpected reply from filling the buffer.
