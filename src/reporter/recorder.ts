@@ -3,7 +3,7 @@ import type { MetricDefinition } from '../metrics/definitions.js';
 import { sourceTag } from './compile.js';
 import { DropReason, type DropReasonCode } from './drop-reasons.js';
 import type { Family } from './family.js';
-import { MISSING_TAG, trieWalkSource } from './series-table.js';
+import { branchStep, MISSING_TAG, trieWalkSource } from './series-table.js';
 
 /** Applies one metric to one event and says why it did not record, or `DropReason.ok`. Never throws. */
 export type RecordFunction = (measurements: Measurements, metadata: Metadata) => DropReasonCode;
@@ -85,6 +85,7 @@ function compileRecord(definition: MetricDefinition, family: Family): RecordFunc
     'miss',
     'store',
     'table',
+    'branchStep',
     source,
   );
   return factory(
@@ -96,6 +97,7 @@ function compileRecord(definition: MetricDefinition, family: Family): RecordFunc
     family.table.miss,
     family.store,
     family.table,
+    branchStep,
   ) as RecordFunction;
 }
 
