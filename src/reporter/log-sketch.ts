@@ -6,38 +6,46 @@
  *
  * Memory is bounded by `maxBins` per sign: past it, the lowest bins collapse into one, which only
  * loses accuracy for the smallest magnitudes (far below any quantile that matters for latency).
+ *
+ * A summary keeps several sketches per series (one per window slot), so a sketch is kept small: the constants of
+ * its accuracy are shared (see {@link SketchMapping}), an empty bin store holds no array of its own, and bins are
+ * 32-bit counts until one would overflow.
  */
 export class LogSketch {
-  readonly gamma: number;
-  private readonly multiplier: number;
-  /** Values closer to zero than this are counted as zero. */
-  private readonly minIndexable: number;
+  readonly mapping: SketchMapping;
   readonly positive: BinStore;
   readonly negative: BinStore;
   zeroCount = 0;
   count = 0;
 
-  constructor(
-    readonly relativeAccuracy: number,
-    maxBins = 2048,
-  ) {
-    this.gamma = (1 + relativeAccuracy) / (1 - relativeAccuracy);
-    this.multiplier = 1 / Math.log(this.gamma);
-    this.minIndexable = 1e-300;
+  constructor(relativeAccuracy: number, maxBins = 2048) {
+    this.mapping = SketchMapping.of(relativeAccuracy);
     this.positive = new BinStore(maxBins);
     this.negative = new BinStore(maxBins);
   }
 
+  get relativeAccuracy(): number {
+    return this.mapping.relativeAccuracy;
+  }
+
+  get gamma(): number {
+    return this.mapping.gamma;
+  }
+
   add(value: number): void {
-    if (value > this.minIndexable) this.positive.add(Math.ceil(Math.log(value) * this.multiplier));
-    else if (value < -this.minIndexable) this.negative.add(Math.ceil(Math.log(-value) * this.multiplier));
+    const { multiplier } = this.mapping;
+    // `|| 0` turns the -0 that Math.ceil gives just below 1 into 0. One -0 in a store's integer fields would
+    // make V8 keep those fields as boxed doubles, in every store: 3 heap numbers each.
+    if (value > MIN_INDEXABLE) this.positive.add(Math.ceil(Math.log(value) * multiplier) || 0);
+    else if (value < -MIN_INDEXABLE) this.negative.add(Math.ceil(Math.log(-value) * multiplier) || 0);
     else this.zeroCount++;
     this.count++;
   }
 
   /** Adds every count of `other`, which must have the same relative accuracy. */
   merge(other: LogSketch): void {
-    if (other.gamma !== this.gamma) throw new Error('telemeter: cannot merge sketches of different accuracy');
+    if (other.mapping !== this.mapping)
+      throw new Error('telemeter: cannot merge sketches of different accuracy');
     this.positive.merge(other.positive);
     this.negative.merge(other.negative);
     this.zeroCount += other.zeroCount;
@@ -62,32 +70,71 @@ export class LogSketch {
     const neg = this.negative;
     for (let i = neg.counts.length - 1; i >= 0; i--) {
       seen += neg.counts[i];
-      if (seen > rank) return -this.valueOf(i + neg.offset);
+      if (seen > rank) return -this.mapping.binValue(i + neg.offset);
     }
     seen += this.zeroCount;
     if (seen > rank) return 0;
     const pos = this.positive;
     for (let i = 0; i < pos.counts.length; i++) {
       seen += pos.counts[i];
-      if (seen > rank) return this.valueOf(i + pos.offset);
+      if (seen > rank) return this.mapping.binValue(i + pos.offset);
     }
-    return pos.counts.length > 0 ? this.valueOf(pos.counts.length - 1 + pos.offset) : 0;
+    return pos.counts.length > 0 ? this.mapping.binValue(pos.counts.length - 1 + pos.offset) : 0;
+  }
+}
+
+/** Values closer to zero than this are counted as zero. */
+const MIN_INDEXABLE = 1e-300;
+
+/** The bins of one relative accuracy: one instance per accuracy, shared by all its sketches. */
+export class SketchMapping {
+  private static readonly byAccuracy = new Map<number, SketchMapping>();
+  readonly gamma: number;
+  readonly multiplier: number;
+
+  private constructor(readonly relativeAccuracy: number) {
+    this.gamma = (1 + relativeAccuracy) / (1 - relativeAccuracy);
+    this.multiplier = 1 / Math.log(this.gamma);
   }
 
-  private valueOf(index: number): number {
+  static of(relativeAccuracy: number): SketchMapping {
+    let mapping = SketchMapping.byAccuracy.get(relativeAccuracy);
+    if (mapping === undefined) {
+      mapping = new SketchMapping(relativeAccuracy);
+      SketchMapping.byAccuracy.set(relativeAccuracy, mapping);
+    }
+    return mapping;
+  }
+
+  /** The value a bin stands for, within the accuracy of every value in it. */
+  binValue(index: number): number {
     return (2 * this.gamma ** index) / (this.gamma + 1);
   }
 }
 
+/** The bins of every store that holds none yet. Never written: it has no slot. */
+const NO_BINS = new Uint32Array(0);
+/**
+ * "No bin used yet", as small integers rather than infinities, which V8 would keep in a heap box of their own
+ * per store. Bin indices stay far inside this range (±34 000 at 1% accuracy for magnitudes up to 1e±300).
+ */
+const NONE_BELOW = 2 ** 30;
+const NONE_ABOVE = -(2 ** 30);
+/** Bins allocated at first use: 16 32-bit counts fit the 64 bytes that V8 keeps inside the typed array object. */
+const FIRST_BINS = 16;
+
 /**
  * Dense counts over a contiguous range of bin indices, starting at `offset`. The used range never spans more
  * than `maxBins`: an index below it is counted in its lowest bin.
+ *
+ * Counts are 32-bit integers, half the memory of doubles. A count that does not survive the store (past
+ * 4 294 967 295, or a merged count that is not a whole number) moves this store's bins to float64, once.
  */
 export class BinStore {
-  counts: Float64Array = new Float64Array(0);
+  counts: Uint32Array | Float64Array = NO_BINS;
   offset = 0;
-  private minUsed = Number.POSITIVE_INFINITY;
-  private maxUsed = Number.NEGATIVE_INFINITY;
+  private minUsed = NONE_BELOW;
+  private maxUsed = NONE_ABOVE;
 
   constructor(private readonly maxBins: number) {}
 
@@ -98,7 +145,7 @@ export class BinStore {
       this.reallocate(Math.min(this.minUsed, index), Math.max(this.maxUsed, index));
       slot = index - this.offset;
     }
-    this.counts[slot] += count;
+    this.addToSlot(slot, count);
     if (index < this.minUsed) this.minUsed = index;
     if (index > this.maxUsed) this.maxUsed = index;
   }
@@ -113,19 +160,40 @@ export class BinStore {
     this.counts.fill(0);
   }
 
+  /** Moves the bins to float64 and returns them. */
+  private widen(): Float64Array {
+    const wide = Float64Array.from(this.counts);
+    this.counts = wide;
+    return wide;
+  }
+
   private reallocate(low: number, high: number): void {
     if (high - low + 1 > this.maxBins) low = high - this.maxBins + 1;
     const used = high - low + 1;
     // Head room on both sides, so a drifting range does not reallocate on every new extreme.
-    const spare = Math.min(this.maxBins - used, Math.max(16, used >> 1));
+    const spare =
+      this.counts.length === 0
+        ? Math.max(0, Math.min(this.maxBins, FIRST_BINS) - used)
+        : Math.min(this.maxBins - used, Math.max(16, used >> 1));
     const newOffset = low - (spare >> 1);
-    const grown = new Float64Array(used + spare);
-    for (let i = 0; i < this.counts.length; i++) {
-      const c = this.counts[i];
-      if (c !== 0) grown[Math.max(i + this.offset, low) - newOffset] += c;
-    }
-    this.counts = grown;
+    const old = this.counts;
+    const oldOffset = this.offset;
+    this.counts =
+      old instanceof Float64Array ? new Float64Array(used + spare) : new Uint32Array(used + spare);
     this.offset = newOffset;
-    if (this.minUsed !== Number.POSITIVE_INFINITY && this.minUsed < low) this.minUsed = low;
+    // Bins below the new range collapse into its lowest one; add() widens if that sum does not fit.
+    for (let i = 0; i < old.length; i++) {
+      const c = old[i];
+      if (c !== 0) this.addToSlot(Math.max(i + oldOffset, low) - newOffset, c);
+    }
+    if (this.minUsed !== NONE_BELOW && this.minUsed < low) this.minUsed = low;
+  }
+
+  private addToSlot(slot: number, count: number): void {
+    const counts = this.counts;
+    const next = counts[slot] + count;
+    counts[slot] = next;
+    // A 32-bit store wraps a count past 2^32 and truncates a fraction: what it kept tells.
+    if (counts[slot] !== next) this.widen()[slot] = next;
   }
 }

@@ -58,7 +58,54 @@ describe('LogSketch', () => {
     expect(Math.abs(sketch.quantile(1) - 1e300) / 1e300).toBeLessThanOrEqual(0.01);
   });
 
+  it('counts in 32-bit bins and moves a store to float64 before a count would wrap or lose a fraction', () => {
+    const sketch = new LogSketch(0.01);
+    sketch.add(5);
+    expect(sketch.positive.counts).toBeInstanceOf(Uint32Array);
+    const [bin] = binsOf(sketch);
+    sketch.positive.add(bin, 2 ** 32 - 2);
+    expect(sketch.positive.counts).toBeInstanceOf(Uint32Array);
+    sketch.positive.add(bin, 1);
+    expect(sketch.positive.counts).toBeInstanceOf(Float64Array);
+    expect(binsOf(sketch)).toEqual([bin, 2 ** 32]);
+
+    const merged = new LogSketch(0.01);
+    merged.positive.add(bin, 1.5);
+    expect(binsOf(merged)).toEqual([bin, 1.5]);
+  });
+
+  it('keeps every count when a full range collapses bins whose sum passes 2^32', () => {
+    const sketch = new LogSketch(0.01, 4);
+    sketch.positive.add(10, 2 ** 32 - 1);
+    sketch.positive.add(11, 2 ** 32 - 1);
+    // A new top bin pushes 10 and 11 below the 4-bin range: both fold into its lowest bin.
+    sketch.positive.add(15, 1);
+    const bins = binsOf(sketch);
+    expect(bins).toEqual([12, 2 ** 33 - 2, 15, 1]);
+  });
+
+  it('shares the constants of an accuracy and holds no bins before the first value', () => {
+    const a = new LogSketch(0.01);
+    const b = new LogSketch(0.01);
+    expect(a.mapping).toBe(b.mapping);
+    expect(a.positive.counts.length).toBe(0);
+    expect(a.negative.counts).toBe(b.positive.counts);
+    a.add(0.999); // Math.ceil gives its bin index as -0
+    const fields = a.positive as unknown as { minUsed: number; maxUsed: number };
+    expect(Object.is(fields.minUsed, 0) && Object.is(fields.maxUsed, 0)).toBe(true);
+  });
+
   it('returns NaN when empty', () => {
     expect(new LogSketch(0.01).quantile(0.5)).toBeNaN();
   });
 });
+
+/** [index, count, ...] of a sketch's positive bins that hold something. */
+function binsOf(sketch: LogSketch): number[] {
+  const { counts, offset } = sketch.positive;
+  const pairs: number[] = [];
+  counts.forEach((count, i) => {
+    if (count !== 0) pairs.push(i + offset, count);
+  });
+  return pairs;
+}

@@ -2,7 +2,14 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { counter, distribution, execute, Telemeter } from '../../src/index.js';
+import {
+  counter,
+  distribution,
+  execute,
+  type MetricDefinition,
+  summary,
+  Telemeter,
+} from '../../src/index.js';
 import type { HistogramFamily } from '../../src/reporter/family.js';
 import { sample } from '../support/samples.js';
 
@@ -70,42 +77,65 @@ describe('histogram storage', () => {
   });
 
   it('holds a 3-tag histogram series in well under the 530 bytes it took with per-series arrays', async () => {
-    const settled = async () => {
-      for (let i = 0; i < 4; i++) {
-        gc();
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      const usage = process.memoryUsage();
-      return usage.heapUsed + usage.arrayBuffers;
-    };
-    const SERIES = 10_000;
-    const routes = Array.from({ length: SERIES / 100 }, (_, i) => `/api/v1/items/${i}/details`);
-    const methods = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS', 'TRACE', 'CONNECT', 'PURGE'];
-    const statuses = ['200', '201', '204', '301', '304', '400', '401', '404', '500', '503'];
-    const t = new Telemeter({
-      metrics: [
-        distribution('st3.duration', {
-          eventName: 'st3.event',
-          measurement: 'v',
-          tags: ['route', 'method', 'status'],
-          unit: 'second',
-        }),
-      ],
-      maxSeries: 1_000_000,
-    });
-    open.push(t);
-    const measurements = { v: 0.1 };
-    const before = await settled();
-    for (const route of routes)
-      for (const method of methods)
-        for (const status of statuses) execute('st3.event', measurements, { route, method, status });
-    t.scrape();
-    const perSeries = ((await settled()) - before) / SERIES;
-    expect(histogramOf(t, 'st3_duration').table.live).toBe(SERIES);
-    // Measured about 300 bytes (15 counts, sum, label block, tag values, trie entry); prom-client holds ~600.
+    const { perSeries, live } = await bytesPerSeries(
+      distribution('st3.duration', {
+        eventName: 'st3.event',
+        measurement: 'v',
+        tags: SERIES_TAGS,
+        unit: 'second',
+      }),
+      () => 0.1,
+    );
+    expect(live).toBe(SERIES);
+    // Measured about 265 bytes (15 counts, sum, label block, trie entry); prom-client holds ~600.
     expect(perSeries).toBeLessThan(400);
   });
+
+  it('holds a 3-tag summary series with one observation in well under the 1150 bytes it took before', async () => {
+    // Values around 1 put -0 bin indices in the mix, which once made every bin store box its integer fields.
+    const { perSeries, live } = await bytesPerSeries(
+      summary('st4.duration', { eventName: 'st4.event', measurement: 'v', tags: SERIES_TAGS }),
+      (i) => 0.9 + (i % 200) / 1000,
+    );
+    expect(live).toBe(SERIES);
+    // Measured about 775 bytes: a 5-slot window, one sketch with 16 32-bit bins, the label block, the trie entry.
+    expect(perSeries).toBeLessThan(950);
+  });
 });
+
+const SERIES = 10_000;
+const SERIES_TAGS = ['route', 'method', 'status'];
+
+/** Live bytes per series after recording one event into each of 10 000 3-tag series of `definition`. */
+async function bytesPerSeries(
+  definition: MetricDefinition,
+  measurementOf: (i: number) => number,
+): Promise<{ perSeries: number; live: number }> {
+  const settled = async () => {
+    for (let i = 0; i < 4; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const usage = process.memoryUsage();
+    return usage.heapUsed + usage.arrayBuffers;
+  };
+  const routes = Array.from({ length: SERIES / 100 }, (_, i) => `/api/v1/items/${i}/details`);
+  const methods = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS', 'TRACE', 'CONNECT', 'PURGE'];
+  const statuses = ['200', '201', '204', '301', '304', '400', '401', '404', '500', '503'];
+  const measurements = Array.from({ length: SERIES }, (_, i) => ({ v: measurementOf(i) }));
+  const t = new Telemeter({ metrics: [definition], maxSeries: 1_000_000 });
+  open.push(t);
+  const eventName = definition.eventName;
+  const before = await settled();
+  let i = 0;
+  for (const route of routes)
+    for (const method of methods)
+      for (const status of statuses) execute(eventName, measurements[i++], { route, method, status });
+  t.scrape();
+  const perSeries = ((await settled()) - before) / SERIES;
+  const family = t.families.find((f) => f.definition === definition);
+  return { perSeries, live: family?.table.live ?? 0 };
+}
 
 describe('generated code', () => {
   it('compiles each metric its own record function, even when two read the same', () => {
