@@ -5,7 +5,6 @@ import { isShipped, layoutOf, shapeOf } from './family-shape.js';
 import { type GaugeAggregation, type GaugeContributions, GaugeMerger } from './gauge-merge.js';
 import type { EncodedSketch, FamilyDelta } from './protocol.js';
 import { mergeEncodedSketch } from './sketch-codec.js';
-import { currentWindowSketch } from './summary-window.js';
 
 /** New series resolved between two pauses of {@link DeltaApplier.applySteps}. */
 export const ANNOUNCE_STEP = 64;
@@ -259,7 +258,7 @@ function applySummary(link: FamilyLink, data: readonly number[], sketches: reado
     store.totals[s] += count;
     const sketch = sketches[entry];
     if (typeof sketch === 'object' && sketch !== null) {
-      mergeEncodedSketch(currentWindowSketch(store, s), sketch);
+      mergeEncodedSketch(store.currentSketch(s), sketch);
     }
   }
 }

@@ -1,4 +1,3 @@
-import { errorOnce } from '../logger.js';
 import { LogSketch } from '../reporter/log-sketch.js';
 import type { SummaryStore } from '../reporter/summary-store.js';
 
@@ -25,7 +24,7 @@ export class UnsentObservations {
     if (this.tapped) return;
     const { store, pending } = this;
     if (!this.everTapped) {
-      for (let s = 0; s < store.windows.length; s++) {
+      for (let s = 0; s < store.seriesCount; s++) {
         const window = store.window(s);
         if (window.count > 0) pending[s] = window;
       }
@@ -57,30 +56,4 @@ export class UnsentObservations {
     this.tapped = false;
     delete (this.store as { observe?: unknown }).observe;
   }
-}
-
-/**
- * The sketch of the slot of `series`'s window that currently takes observations, created when empty.
- *
- * Merged observations go there, so the primary's own rotation ages them out on its clock: a crashed worker's
- * observations leave the quantiles after `maxAgeSeconds`, while its `_sum` and `_count` stay. SummaryStore
- * keeps the slot index private; it is read here, in one place, and test/cluster checks it after a rotation.
- */
-export function currentWindowSketch(store: SummaryStore, series: number): LogSketch {
-  const slots = store.windows[series];
-  let slot = (store as unknown as { current?: unknown }).current;
-  if (!(Number.isInteger(slot) && (slot as number) >= 0 && (slot as number) < slots.length)) {
-    errorOnce(
-      'cluster:summary-slot',
-      'telemeter/cluster: cannot find the current window slot of a summary; merged quantiles may age out early',
-    );
-    slot = 0;
-  }
-  const index = slot as number;
-  let sketch = slots[index];
-  if (sketch === undefined) {
-    sketch = new LogSketch(store.relativeAccuracy);
-    slots[index] = sketch;
-  }
-  return sketch;
 }

@@ -11,7 +11,14 @@ import { LogSketch } from './log-sketch.js';
 export class SummaryStore {
   sums: Float64Array = new Float64Array(8);
   totals: Float64Array = new Float64Array(8);
-  readonly windows: (LogSketch | undefined)[][] = [];
+  /** Series the store has room for. */
+  seriesCount = 0;
+  /**
+   * The window sketches of every series in one flat array (series `s` owns `s * ageBuckets` and the next
+   * `ageBuckets - 1` entries), each created when its slot first gets a value. One array per series would cost
+   * more than the slots it holds.
+   */
+  private readonly sketches: (LogSketch | undefined)[] = [];
   private current = 0;
 
   constructor(
@@ -23,37 +30,53 @@ export class SummaryStore {
   grow(series: number): void {
     this.sums = ensureCapacity(this.sums, series);
     this.totals = ensureCapacity(this.totals, series);
-    while (this.windows.length < series) this.windows.push(new Array(this.ageBuckets).fill(undefined));
+    // Filled in order, so the array stays dense.
+    for (let i = this.sketches.length; i < series * this.ageBuckets; i++) this.sketches.push(undefined);
+    this.seriesCount = Math.max(this.seriesCount, series);
   }
 
   reset(series: number): void {
     this.sums[series] = 0;
     this.totals[series] = 0;
-    this.windows[series] = new Array(this.ageBuckets).fill(undefined);
+    this.sketches.fill(undefined, series * this.ageBuckets, (series + 1) * this.ageBuckets);
   }
 
   observe(series: number, value: number): void {
     this.sums[series] += value;
     this.totals[series] += 1;
-    const slots = this.windows[series];
-    let sketch = slots[this.current];
+    this.currentSketch(series).add(value);
+  }
+
+  /**
+   * The sketch of `series` that takes observations now, created when its slot is empty. Observations merged
+   * from other processes go here too, so they age out of the window on this process's clock.
+   */
+  currentSketch(series: number): LogSketch {
+    const slot = series * this.ageBuckets + this.current;
+    let sketch = this.sketches[slot];
     if (sketch === undefined) {
       sketch = new LogSketch(this.relativeAccuracy);
-      slots[this.current] = sketch;
+      this.sketches[slot] = sketch;
     }
-    sketch.add(value);
+    return sketch;
   }
 
   /** Moves the window forward by one slot, forgetting the oldest observations. */
   rotate(): void {
     this.current = (this.current + 1) % this.ageBuckets;
-    for (const slots of this.windows) slots[this.current]?.clear();
+    for (let slot = this.current; slot < this.sketches.length; slot += this.ageBuckets) {
+      this.sketches[slot]?.clear();
+    }
   }
 
   /** The window of one series, merged into a single sketch. */
   window(series: number): LogSketch {
     const merged = new LogSketch(this.relativeAccuracy);
-    for (const sketch of this.windows[series]) if (sketch !== undefined) merged.merge(sketch);
+    const first = series * this.ageBuckets;
+    for (let slot = first; slot < first + this.ageBuckets; slot++) {
+      const sketch = this.sketches[slot];
+      if (sketch !== undefined) merged.merge(sketch);
+    }
     return merged;
   }
 }

@@ -4,7 +4,6 @@ import { DeltaExporter } from '../../src/cluster/delta-exporter.js';
 import type { GaugeAggregation, GaugeContributions } from '../../src/cluster/gauge-merge.js';
 import { clusterTelemeter } from '../../src/cluster/index.js';
 import type { FamilyDelta } from '../../src/cluster/protocol.js';
-import { currentWindowSketch } from '../../src/cluster/summary-window.js';
 import { counter, distribution, execute, setLogger, Telemeter } from '../../src/index.js';
 import type { ScalarFamily, SummaryFamily } from '../../src/reporter/family.js';
 import { clusterMetrics, expectedTotals, routeOf } from '../fixtures/cluster-metrics.js';
@@ -175,7 +174,7 @@ describe('delta shipping', () => {
     record(a, 1, 100);
     link.flush();
     const s = family.table.resolveValues([]);
-    expect(currentWindowSketch(store, s).count).toBe(100);
+    expect(store.currentSketch(s).count).toBe(100);
     for (let i = 1; i < store.ageBuckets; i++) {
       store.rotate();
       expect(store.window(s).count).toBe(100);

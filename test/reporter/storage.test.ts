@@ -11,6 +11,7 @@ import {
   Telemeter,
 } from '../../src/index.js';
 import type { HistogramFamily } from '../../src/reporter/family.js';
+import { SummaryStore } from '../../src/reporter/summary-store.js';
 import { sample } from '../support/samples.js';
 
 v8.setFlagsFromString('--expose-gc');
@@ -136,6 +137,24 @@ async function bytesPerSeries(
   const family = t.families.find((f) => f.definition === definition);
   return { perSeries, live: family?.table.live ?? 0 };
 }
+
+describe('summary storage', () => {
+  it('keeps each series its own window slots: a rotation clears one slot of each, a reset only its own', () => {
+    const store = new SummaryStore([0.5], 0.01, 3);
+    store.grow(3);
+    for (let s = 0; s < 3; s++) store.observe(s, 10 * (s + 1));
+    store.rotate();
+    for (let s = 0; s < 3; s++) store.observe(s, 10 * (s + 1));
+    expect([0, 1, 2].map((s) => store.window(s).count)).toEqual([2, 2, 2]);
+    store.reset(1);
+    expect([0, 1, 2].map((s) => store.window(s).count)).toEqual([2, 0, 2]);
+    expect(Math.round(store.window(2).quantile(0.5))).toBe(30);
+    store.rotate();
+    store.rotate(); // the slot of the first observations comes round again and is cleared
+    expect([0, 1, 2].map((s) => store.window(s).count)).toEqual([1, 0, 1]);
+    expect(store.totals[0]).toBe(2);
+  });
+});
 
 describe('generated code', () => {
   it('compiles each metric its own record function, even when two read the same', () => {
