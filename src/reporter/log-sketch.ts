@@ -114,12 +114,6 @@ export class SketchMapping {
 
 /** The bins of every store that holds none yet. Never written: it has no slot. */
 const NO_BINS = new Uint32Array(0);
-/**
- * "No bin used yet", as small integers rather than infinities, which V8 would keep in a heap box of their own
- * per store. Bin indices stay far inside this range (±34 000 at 1% accuracy for magnitudes up to 1e±300).
- */
-const NONE_BELOW = 2 ** 30;
-const NONE_ABOVE = -(2 ** 30);
 /** Bins allocated at first use: 16 32-bit counts fit the 64 bytes that V8 keeps inside the typed array object. */
 const FIRST_BINS = 16;
 
@@ -133,13 +127,18 @@ const FIRST_BINS = 16;
 export class BinStore {
   counts: Uint32Array | Float64Array = NO_BINS;
   offset = 0;
-  private minUsed = NONE_BELOW;
-  private maxUsed = NONE_ABOVE;
+  // The used range, valid once bins exist. Small integers from the start: an infinity here would make V8 keep
+  // these fields as boxed doubles in every store.
+  private minUsed = 0;
+  private maxUsed = 0;
 
   constructor(private readonly maxBins: number) {}
 
   add(index: number, count = 1): void {
-    if (this.maxUsed - index + 1 > this.maxBins) index = this.maxUsed - this.maxBins + 1;
+    if (this.counts.length === 0) {
+      this.minUsed = index;
+      this.maxUsed = index;
+    } else if (this.maxUsed - index + 1 > this.maxBins) index = this.maxUsed - this.maxBins + 1;
     let slot = index - this.offset;
     if (slot < 0 || slot >= this.counts.length) {
       this.reallocate(Math.min(this.minUsed, index), Math.max(this.maxUsed, index));
@@ -186,7 +185,7 @@ export class BinStore {
       const c = old[i];
       if (c !== 0) this.addToSlot(Math.max(i + oldOffset, low) - newOffset, c);
     }
-    if (this.minUsed !== NONE_BELOW && this.minUsed < low) this.minUsed = low;
+    if (this.minUsed < low) this.minUsed = low;
   }
 
   private addToSlot(slot: number, count: number): void {
