@@ -1,7 +1,8 @@
 /**
  * What HTTP instrumentation costs in throughput: autocannon against the same tiny JSON endpoint served
  * bare by node:http, by node:http instrumented with telemeter (instrumentHttpServer + httpMetrics + a
- * Telemeter), and by Express 5 bare, with telemeter's expressMetrics, and with express-prom-bundle.
+ * Telemeter), and by Express 5 bare, with telemeter's expressMetrics, and with express-prom-bundle; plus a
+ * reference: bare node:http spinning a fixed few microseconds per request, to show what that much work costs here.
  *
  * Each server runs in its own child process, so autocannon's load generation never shares the server's
  * event loop; cases run one after another on loopback, each after a short warm-up.
@@ -41,9 +42,16 @@ export interface HttpOverheadOptions {
   readonly cases?: readonly string[];
 }
 
+/**
+ * The reference case spins this long in each request, with no instrumentation: how much throughput a known,
+ * small amount of work per request costs on this machine, to read the telemeter rows against.
+ */
+const BUSY_MICROS = 3;
+
 const CASES = {
   'node:http': 'bare node:http',
   'node:http+telemeter': 'node:http + telemeter (instrumentHttpServer, httpMetrics)',
+  'node:http+busy': `bare node:http + ${BUSY_MICROS} µs of busy work per request (reference)`,
   express: 'Express 5',
   'express+telemeter': 'Express 5 + telemeter (expressMetrics, httpMetrics)',
   'express+prom-bundle': 'Express 5 + express-prom-bundle 8 (method, path, status)',
@@ -153,6 +161,13 @@ function respond(_req: IncomingMessage, res: ServerResponse): void {
 }
 
 async function serveCase(id: CaseId): Promise<Server> {
+  if (id === 'node:http+busy') {
+    return createServer((req, res) => {
+      const until = performance.now() + BUSY_MICROS / 1000;
+      while (performance.now() < until);
+      respond(req, res);
+    });
+  }
   if (id === 'node:http' || id === 'node:http+telemeter') {
     const server = createServer(respond);
     if (id === 'node:http+telemeter') {
