@@ -24,14 +24,6 @@ export class LogSketch {
     this.negative = new BinStore(maxBins);
   }
 
-  get relativeAccuracy(): number {
-    return this.mapping.relativeAccuracy;
-  }
-
-  get gamma(): number {
-    return this.mapping.gamma;
-  }
-
   add(value: number): void {
     const { multiplier } = this.mapping;
     // `|| 0` turns the -0 that Math.ceil gives just below 1 into 0. One -0 in a store's integer fields would

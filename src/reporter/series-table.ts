@@ -321,8 +321,9 @@ export function branchStep(node: TrieNode, value: unknown): TrieNode | undefined
 
 /**
  * A new, empty branch. Numeric tag values (`status: 404`) are array indices to an object, and V8 would keep them
- * in a flat array as long as the largest one (7 KB for a branch of five status codes). Storing an index above
- * 2^29 once marks the object's indices as sparse for good, so they go into a hash table sized to what it holds.
+ * in a flat array as long as the largest one (about 6 KB for a branch of five status codes). Storing an index
+ * above 2^29 once marks the object's indices as sparse for good, so they go into a hash table sized to what it
+ * holds.
  */
 function newBranch(): Branch {
   const branch: Branch = Object.create(null);
