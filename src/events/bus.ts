@@ -13,8 +13,9 @@ import {
 /** The event emitted after a handler throws and is detached, as :telemetry's `[telemetry, handler, failure]`. */
 export const HANDLER_FAILURE_EVENT = 'telemetry.handler.failure';
 
-const table = new HandlerTable();
+const table = new HandlerTable(handleFailure);
 const byEvent = table.byEvent;
+const dispatchByEvent = table.dispatchByEvent;
 const EMPTY_METADATA: Metadata = Object.freeze({}) as Metadata;
 
 /**
@@ -96,18 +97,10 @@ export function hasHandlers(eventName: string): boolean {
  * Never throws because of a handler.
  */
 export function execute(eventName: string, measurements: Measurements | number, metadata?: Metadata): void {
-  const attachments = byEvent.get(eventName);
-  if (attachments === undefined) return;
+  const dispatch = dispatchByEvent.get(eventName);
+  if (dispatch === undefined) return;
   if (typeof measurements === 'number') measurements = legacyMeasurements(eventName, measurements);
-  const meta = metadata ?? EMPTY_METADATA;
-  for (let i = 0; i < attachments.length; i++) {
-    const attachment = attachments[i];
-    try {
-      attachment.handler(eventName, measurements, meta, attachment.config);
-    } catch (error) {
-      handleFailure(attachment, eventName, error);
-    }
-  }
+  dispatch(eventName, measurements, metadata ?? EMPTY_METADATA);
 }
 
 function legacyMeasurements(eventName: string, value: number): Measurements {

@@ -1,6 +1,6 @@
+import { sourceTag } from '../compile.js';
 import type { Measurements, Metadata } from '../events/types.js';
 import type { MetricDefinition } from '../metrics/definitions.js';
-import { sourceTag } from './compile.js';
 import { DropReason, type DropReasonCode } from './drop-reasons.js';
 import type { Family } from './family.js';
 import { branchStep, MISSING_TAG, trieWalkSource } from './series-table.js';

@@ -1,3 +1,4 @@
+import { sourceTag } from '../compile.js';
 import { attach, detach } from '../events/bus.js';
 import { describe } from '../events/event-name.js';
 import type { EventHandler, Metadata } from '../events/types.js';
@@ -7,7 +8,6 @@ import type { MetricDefinition } from '../metrics/definitions.js';
 import { isValidLabelName, prometheusName } from '../metrics/names.js';
 import { unitSuffix } from '../metrics/units.js';
 import { BoundSeries, type SeriesHandle } from './bound-series.js';
-import { sourceTag } from './compile.js';
 import { DROP_REASON_HINTS, DROP_REASON_LABELS, DropReason } from './drop-reasons.js';
 import { type Family, type FamilyKind, labelRenderer, type ScalarFamily, sampleNames } from './family.js';
 import { HistogramStore } from './histogram-store.js';

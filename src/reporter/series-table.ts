@@ -1,5 +1,5 @@
+import { sourceTag } from '../compile.js';
 import type { Metadata } from '../events/types.js';
-import { sourceTag } from './compile.js';
 import { forEachLabel } from './family.js';
 import { ensureCapacity } from './growable.js';
 import { sortByLabels } from './label-order.js';

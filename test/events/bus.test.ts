@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   attach,
@@ -178,6 +180,29 @@ describe('handler failure', () => {
     execute('h.one', {});
     execute('h.one', {});
     expect(seen).toEqual(['first', 'second', 'second']);
+  });
+});
+
+describe('dispatch', () => {
+  it('calls many handlers of one event in attach order, each with its config, after attach and detach', () => {
+    const seen: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      attach(track(`many-${i}`), 'm.one', (_e, m, _md, config) => seen.push(`${config}:${m.v}`), i);
+    }
+    execute('m.one', { v: 1 });
+    detach('many-2');
+    execute('m.one', { v: 2 });
+    expect(seen).toEqual(['0:1', '1:1', '2:1', '3:1', '4:1', '5:1', '0:2', '1:2', '3:2', '4:2', '5:2']);
+  });
+
+  it('works the same where Node.js refuses to generate code from strings', () => {
+    const script = fileURLToPath(new URL('../fixtures/bus-without-codegen.ts', import.meta.url));
+    const output = execFileSync(
+      process.execPath,
+      ['--disallow-code-generation-from-strings', '--import', 'tsx', script],
+      { encoding: 'utf8' },
+    );
+    expect(JSON.parse(output)).toEqual({ seen: ['a1', 'c1!', 'a2', 'c2!'], left: ['a', 'c'] });
   });
 });
 
