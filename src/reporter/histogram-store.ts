@@ -2,7 +2,8 @@ import { ensureCapacity } from './growable.js';
 
 // Measured crossover: a linear scan beats binary search for short bound lists (fewer branches, one cache line).
 const LINEAR_SEARCH_LIMIT = 16;
-const MAX_UINT32 = 0xffffffff;
+/** The largest count a 32-bit store holds. */
+export const MAX_UINT32 = 0xffffffff;
 
 /**
  * Bucket counts and sum for every series of one distribution, in flat typed arrays:
@@ -62,7 +63,7 @@ export class HistogramStore {
     const counts = this.counts;
     const cell = series * this.slots + bucket;
     const count = counts[cell] + 1;
-    if (count <= MAX_UINT32) counts[cell] = count;
+    if (count <= MAX_UINT32 || counts instanceof Float64Array) counts[cell] = count;
     else this.widen(cell, count);
     this.sums[series] += value;
   }

@@ -3,6 +3,7 @@ import type { Measurements, Metadata } from '../events/types.js';
 import type { MetricDefinition } from '../metrics/definitions.js';
 import { DropReason, type DropReasonCode } from './drop-reasons.js';
 import type { Family } from './family.js';
+import { MAX_UINT32 } from './histogram-store.js';
 import { branchStep, MISSING_TAG, trieWalkSource } from './series-table.js';
 
 /** Applies one metric to one event and says why it did not record, or `DropReason.ok`. Never throws. */
@@ -101,31 +102,45 @@ function compileRecord(definition: MetricDefinition, family: Family): RecordFunc
   ) as RecordFunction;
 }
 
-/** Source of the store update for `family`, with the store's own decisions (add or set, which bucket) made here, once. */
+/**
+ * Source of the store update for `family`, with the store's own decisions (add or set, which bucket) made here,
+ * once. The common case is written as plain typed-array updates rather than a call into the store: a call that V8
+ * does not inline (it stops inlining once a chain of calls is large enough, which a bigger event handler or its
+ * caller can reach) has to box the double it passes, 16 bytes per event. Anything unusual goes to the store.
+ */
 function observeSource(family: Family, value: string): string {
   switch (family.kind) {
     case 'histogram':
-      return histogramObserveSource(family.store.bounds);
+      return histogramObserveSource(family.store.bounds, family.store.slots);
     case 'summary':
       return `store.observe(series, ${value});`;
     default:
-      return `store.${family.store.mode}(series, ${value});`;
+      return family.store.mode === 'add'
+        ? `store.values[series] += ${value};`
+        : `store.values[series] = ${value};`;
   }
 }
 
 /**
  * Source of a histogram observation with the bucket search unrolled over the bounds as literals: a balanced tree
- * of comparisons instead of a loop over a typed array. Same result as `HistogramStore.bucketOf` (inclusive `le`);
- * the store does the rest.
+ * of comparisons instead of a loop over a typed array. Same result as `HistogramStore.bucketOf` (inclusive `le`).
+ * A count about to leave the 32-bit range goes through `HistogramStore.observeInBucket`, which widens the store.
  */
-function histogramObserveSource(bounds: Float64Array): string {
+function histogramObserveSource(bounds: Float64Array, slots: number): string {
   const search = (lo: number, hi: number): string => {
     // Buckets lo..hi; bucket i holds values <= bounds[i] (and > bounds[i - 1]); bucket bounds.length is +Inf.
     if (lo === hi) return String(lo);
     const mid = (lo + hi) >>> 1;
     return `(value <= ${literal(bounds[mid])} ? ${search(lo, mid)} : ${search(mid + 1, hi)})`;
   };
-  return `store.observeInBucket(series, ${search(0, bounds.length)}, value);`;
+  return `
+    const bucket = ${search(0, bounds.length)};
+    const counts = store.counts;
+    const cell = series * ${slots} + bucket;
+    if (counts[cell] < ${MAX_UINT32}) {
+      counts[cell]++;
+      store.sums[series] += value;
+    } else store.observeInBucket(series, bucket, value);`;
 }
 
 /** A bound as a JavaScript literal that reads back as the same double. */

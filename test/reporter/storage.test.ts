@@ -56,11 +56,16 @@ describe('histogram storage', () => {
     expect(family.store.counts).toBeInstanceOf(Uint32Array);
     execute('st1.latency.event', { v: 5 }, { route: '/a' });
     expect(family.store.counts).toBeInstanceOf(Float64Array);
+    const widened = family.store.counts;
     execute('st1.latency.event', { v: 5 }, { route: '/a' });
+    execute('st1.latency.event', { v: 5 }, { route: '/a' });
+    // Widened once: later counts past 2^32 are written in place, not copied into a new array each time.
+    expect(family.store.counts).toBe(widened);
 
     const body = t.scrape();
-    expect(sample(body, 'st1_latency_bucket{route="/a",le="10.0"}')).toBe(2 ** 32 + 1);
-    expect(sample(body, 'st1_latency_count{route="/a"}')).toBe(2 ** 32 + 1);
+    expect(sample(body, 'st1_latency_bucket{route="/a",le="10.0"}')).toBe(2 ** 32 + 2);
+    expect(sample(body, 'st1_latency_count{route="/a"}')).toBe(2 ** 32 + 2);
+    expect(sample(body, 'st1_latency_sum{route="/a"}')).toBe(5 * 5);
     expect(sample(body, 'st1_latency_bucket{route="/b",le="+Inf"}')).toBe(1);
     expect(sample(body, 'st1_latency_sum{route="/b"}')).toBe(5);
   });
