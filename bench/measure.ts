@@ -27,6 +27,8 @@ export interface Timing {
   readonly wallNsPerOp: number;
   readonly rounds: number;
   readonly opsPerRound: number;
+  /** CPU ns per operation of each round, in round order (see {@link pairedRatio}). */
+  readonly roundNs: readonly number[];
 }
 
 export interface LoopSettings {
@@ -126,9 +128,23 @@ export function timeInterleaved(cases: readonly LoopCase[], settings: LoopSettin
       wallNsPerOp: median(wall[i]),
       rounds: cpu[i].length,
       opsPerRound: sizes[i],
+      roundNs: cpu[i],
     });
   });
   return result;
+}
+
+/**
+ * How many times slower `peer` is than `own`: the median, over the rounds, of the ratio of the two cases' times
+ * within the same round. Cases of one round run back to back, a fraction of a second apart, so a change in the
+ * machine's speed between rounds (this VM's drifts by tens of percent over seconds) cancels out of each ratio;
+ * a ratio of the two medians can pair one case's fast rounds with the other's slow ones.
+ */
+export function pairedRatio(peer: Timing, own: Timing): number {
+  const rounds = Math.min(peer.roundNs.length, own.roundNs.length);
+  const ratios: number[] = [];
+  for (let r = 0; r < rounds; r++) ratios.push(peer.roundNs[r] / own.roundNs[r]);
+  return ratios.length === 0 ? peer.nsPerOp / own.nsPerOp : median(ratios);
 }
 
 function requireGc(): () => void {
