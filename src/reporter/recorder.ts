@@ -106,7 +106,8 @@ function compileRecord(definition: MetricDefinition, family: Family): RecordFunc
  * Source of the store update for `family`, with the store's own decisions (add or set, which bucket) made here,
  * once. The common case is written as plain typed-array updates rather than a call into the store: a call that V8
  * does not inline (it stops inlining once a chain of calls is large enough, which a bigger event handler or its
- * caller can reach) has to box the double it passes, 16 bytes per event. Anything unusual goes to the store.
+ * caller can reach) has to box the double it passes, 16 bytes per event. Anything unusual goes to the store. A
+ * summary's sketch update is too large to write out here and stays a call.
  */
 function observeSource(family: Family, value: string): string {
   switch (family.kind) {
