@@ -312,7 +312,7 @@ export class DeltaExporter {
   }
 
   /**
-   * Starts watching summary observations (a tap on each summary store's `observe`). A Telemeter keeps one
+   * Starts watching summary observations (a tap on each summary store's `observeBin`). A Telemeter keeps one
    * exporter for its life, paused and resumed, so shipping again after a stop never re-sends what was sent.
    */
   resume(): void {

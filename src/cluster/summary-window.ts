@@ -5,7 +5,7 @@ import type { SummaryStore } from '../reporter/summary-store.js';
  * Observations a worker has recorded into a summary since its last flush, one sketch per series.
  *
  * A summary's window cannot be diffed: rotation clears slots, so "what changed since the last flush" is not
- * "window now minus window then". Instead this taps the store's `observe` and adds each value to a second
+ * "window now minus window then". Instead this taps the store's `observeBin` and adds each value to a second
  * sketch that a flush takes and empties. The tap costs one more sketch add per observation, in workers only.
  */
 export class UnsentObservations {
@@ -31,16 +31,21 @@ export class UnsentObservations {
     }
     this.tapped = true;
     this.everTapped = true;
-    const original = store.observe;
+    const original = store.observeBin;
     const accuracy = store.relativeAccuracy;
-    store.observe = function observeAndKeep(this: SummaryStore, series: number, value: number): void {
-      original.call(this, series, value);
+    store.observeBin = function observeAndKeep(
+      this: SummaryStore,
+      series: number,
+      sign: number,
+      index: number,
+    ): void {
+      original.call(this, series, sign, index);
       let sketch = pending[series];
       if (sketch === undefined) {
         sketch = new LogSketch(accuracy);
         pending[series] = sketch;
       }
-      sketch.add(value);
+      sketch.addBin(sign, index);
     };
   }
 
@@ -50,10 +55,10 @@ export class UnsentObservations {
     return sketch !== undefined && sketch.count > 0 ? sketch : undefined;
   }
 
-  /** Restores the store's own `observe`. */
+  /** Restores the store's own `observeBin`. */
   untap(): void {
     if (!this.tapped) return;
     this.tapped = false;
-    delete (this.store as { observe?: unknown }).observe;
+    delete (this.store as { observeBin?: unknown }).observeBin;
   }
 }

@@ -25,11 +25,17 @@ export class LogSketch {
   }
 
   add(value: number): void {
-    const { multiplier } = this.mapping;
-    // `|| 0` turns the -0 that Math.ceil gives just below 1 into 0. One -0 in a store's integer fields would
-    // make V8 keep those fields as boxed doubles, in every store: 3 heap numbers each.
-    if (value > MIN_INDEXABLE) this.positive.add(Math.ceil(Math.log(value) * multiplier) || 0);
-    else if (value < -MIN_INDEXABLE) this.negative.add(Math.ceil(Math.log(-value) * multiplier) || 0);
+    const sign = signOf(value);
+    this.addBin(sign, sign === 0 ? 0 : this.mapping.indexOf(Math.abs(value)));
+  }
+
+  /**
+   * Adds one value by its bin: `sign` is 1, -1, or 0 for a value counted as zero; `index` is
+   * `mapping.indexOf(|value|)`. Recorders compute both themselves, so no call carries the double.
+   */
+  addBin(sign: number, index: number): void {
+    if (sign > 0) this.positive.add(index);
+    else if (sign < 0) this.negative.add(index);
     else this.zeroCount++;
     this.count++;
   }
@@ -76,7 +82,12 @@ export class LogSketch {
 }
 
 /** Values closer to zero than this are counted as zero. */
-const MIN_INDEXABLE = 1e-300;
+export const MIN_INDEXABLE = 1e-300;
+
+/** 1 for a positive value, -1 for a negative one, 0 for one counted as zero (see `LogSketch.addBin`). */
+export function signOf(value: number): number {
+  return value > MIN_INDEXABLE ? 1 : value < -MIN_INDEXABLE ? -1 : 0;
+}
 
 /** The bins of one relative accuracy: one instance per accuracy, shared by all its sketches. */
 export class SketchMapping {
@@ -96,6 +107,21 @@ export class SketchMapping {
       SketchMapping.byAccuracy.set(relativeAccuracy, mapping);
     }
     return mapping;
+  }
+
+  /** The bin of a magnitude above MIN_INDEXABLE. */
+  indexOf(magnitude: number): number {
+    // `|| 0` turns the -0 that Math.ceil gives just below 1 into 0. One -0 in a store's integer fields would
+    // make V8 keep those fields as boxed doubles, in every store: 3 heap numbers each.
+    return Math.ceil(Math.log(magnitude) * this.multiplier) || 0;
+  }
+
+  /**
+   * {@link indexOf} as JavaScript source over the expression `magnitude`, with the multiplier as a literal,
+   * for generated recorders. A test holds the two to the same bins.
+   */
+  indexSource(magnitude: string): string {
+    return `(Math.ceil(Math.log(${magnitude}) * ${String(this.multiplier)}) || 0)`;
   }
 
   /** The value a bin stands for, within the accuracy of every value in it. */

@@ -4,6 +4,7 @@ import type { MetricDefinition } from '../metrics/definitions.js';
 import { DropReason, type DropReasonCode } from './drop-reasons.js';
 import type { Family } from './family.js';
 import { MAX_UINT32 } from './histogram-store.js';
+import { MIN_INDEXABLE, type SketchMapping } from './log-sketch.js';
 import { branchStep, MISSING_TAG, trieWalkSource } from './series-table.js';
 
 /** Applies one metric to one event and says why it did not record, or `DropReason.ok`. Never throws. */
@@ -106,15 +107,15 @@ function compileRecord(definition: MetricDefinition, family: Family): RecordFunc
  * Source of the store update for `family`, with the store's own decisions (add or set, which bucket) made here,
  * once. The common case is written as plain typed-array updates rather than a call into the store: a call that V8
  * does not inline (it stops inlining once a chain of calls is large enough, which a bigger event handler or its
- * caller can reach) has to box the double it passes, 16 bytes per event. Anything unusual goes to the store. A
- * summary's sketch update is too large to write out here and stays a call.
+ * caller can reach) has to box the double it passes, 16 bytes per event. Anything unusual goes to the store, and a
+ * summary's sketch gets the value's bin, a small integer, rather than the value.
  */
 function observeSource(family: Family, value: string): string {
   switch (family.kind) {
     case 'histogram':
       return histogramObserveSource(family.store.bounds, family.store.slots);
     case 'summary':
-      return `store.observe(series, ${value});`;
+      return summaryObserveSource(family.store.mapping);
     default:
       return family.store.mode === 'add'
         ? `store.values[series] += ${value};`
@@ -142,6 +143,16 @@ function histogramObserveSource(bounds: Float64Array, slots: number): string {
       counts[cell]++;
       store.sums[series] += value;
     } else store.observeInBucket(series, bucket, value);`;
+}
+
+/** Source of a summary observation: exact sum and count in place, then the value's bin into the window. */
+function summaryObserveSource(mapping: SketchMapping): string {
+  return `
+    store.sums[series] += value;
+    store.totals[series] += 1;
+    if (value > ${MIN_INDEXABLE}) store.observeBin(series, 1, ${mapping.indexSource('value')});
+    else if (value < -${MIN_INDEXABLE}) store.observeBin(series, -1, ${mapping.indexSource('-value')});
+    else store.observeBin(series, 0, 0);`;
 }
 
 /** A bound as a JavaScript literal that reads back as the same double. */

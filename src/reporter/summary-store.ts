@@ -1,5 +1,5 @@
 import { ensureCapacity } from './growable.js';
-import { LogSketch } from './log-sketch.js';
+import { LogSketch, SketchMapping, signOf } from './log-sketch.js';
 
 /**
  * Summaries: an exact lifetime sum and count per series, and quantiles over a sliding window.
@@ -20,12 +20,16 @@ export class SummaryStore {
    */
   private readonly sketches: (LogSketch | undefined)[] = [];
   private current = 0;
+  /** The bins of this store's accuracy, for recorders that compute a value's bin themselves. */
+  readonly mapping: SketchMapping;
 
   constructor(
     readonly quantiles: readonly number[],
     readonly relativeAccuracy: number,
     readonly ageBuckets: number,
-  ) {}
+  ) {
+    this.mapping = SketchMapping.of(relativeAccuracy);
+  }
 
   grow(series: number): void {
     this.sums = ensureCapacity(this.sums, series);
@@ -44,7 +48,16 @@ export class SummaryStore {
   observe(series: number, value: number): void {
     this.sums[series] += value;
     this.totals[series] += 1;
-    this.currentSketch(series).add(value);
+    const sign = signOf(value);
+    this.observeBin(series, sign, sign === 0 ? 0 : this.mapping.indexOf(Math.abs(value)));
+  }
+
+  /**
+   * Adds one value to the window by its bin (see `LogSketch.addBin`); the caller has added it to `sums` and
+   * `totals`. Generated recorders use this, so the value itself never crosses a call.
+   */
+  observeBin(series: number, sign: number, index: number): void {
+    this.currentSketch(series).addBin(sign, index);
   }
 
   /**

@@ -2,7 +2,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { counter, distribution, execute, Telemeter } from '../../src/index.js';
+import { counter, distribution, execute, summary, Telemeter } from '../../src/index.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -26,7 +26,7 @@ async function measure(fn: () => void): Promise<{ bytesPerEvent: number; collect
 }
 
 describe('hot path allocations for an existing series', () => {
-  it('execute into a counter and a distribution with 3 tags allocates nothing per event', async () => {
+  it('execute into a counter, a distribution and a summary with 3 tags allocates nothing per event', async () => {
     const telemeter = new Telemeter({
       metrics: [
         counter('alloc.request.count', {
@@ -35,6 +35,13 @@ describe('hot path allocations for an existing series', () => {
           tags: ['route', 'method', 'status'],
         }),
         distribution('alloc.request.stop.duration', {
+          unit: ['native', 'millisecond'],
+          tags: ['route', 'method', 'status'],
+        }),
+        // A summary next to them once boxed a third of the values on their way into its store.
+        summary('alloc.request.latency', {
+          eventName: 'alloc.request.stop',
+          measurement: 'duration',
           unit: ['native', 'millisecond'],
           tags: ['route', 'method', 'status'],
         }),

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LogSketch } from '../../src/reporter/log-sketch.js';
+import { LogSketch, MIN_INDEXABLE, SketchMapping } from '../../src/reporter/log-sketch.js';
 
 function nearestRank(sorted: number[], q: number): number {
   return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)];
@@ -93,6 +93,29 @@ describe('LogSketch', () => {
     a.add(0.999); // Math.ceil gives its bin index as -0
     const fields = a.positive as unknown as { minUsed: number; maxUsed: number };
     expect(Object.is(fields.minUsed, 0) && Object.is(fields.maxUsed, 0)).toBe(true);
+  });
+
+  it('puts a value in the same bin whether it goes through add or through the generated index source', () => {
+    for (const accuracy of [0.01, 0.001, 0.05]) {
+      const mapping = SketchMapping.of(accuracy);
+      const generated = new Function('magnitude', `return ${mapping.indexSource('magnitude')};`) as (
+        magnitude: number,
+      ) => number;
+      fc.assert(
+        fc.property(
+          fc.oneof(
+            fc.double({ min: 1e-300, max: 1e300, noNaN: true }),
+            fc.double({ min: 0.9, max: 1.1, noNaN: true }),
+            fc.constantFrom(1, 1 - 1e-12, 1 + 1e-12, Number.MAX_VALUE, 1e-300 * 1.0000001),
+          ),
+          (magnitude) => {
+            fc.pre(magnitude > MIN_INDEXABLE);
+            expect(Object.is(generated(magnitude), mapping.indexOf(magnitude))).toBe(true);
+          },
+        ),
+        { numRuns: 2000 },
+      );
+    }
   });
 
   it('returns NaN when empty', () => {

@@ -163,6 +163,40 @@ describe('summary', () => {
     expect(sample(body, 'r9_db_query_count')).toBe(1000);
   });
 
+  it('records negative values, zeros and values just below 1 as exactly as positive ones', () => {
+    const quantiles = { quantiles: [0, 0.25, 0.5, 0.75, 1] };
+    const bound = summary('r9c.temp.delta', { reporterOptions: quantiles });
+    const t = make([summary('r9b.temp.delta', { reporterOptions: quantiles }), bound]);
+    const handle = t.bind(bound, {});
+    const values = [-500, -0.75, 0, 0, 0.999, 1, 2.5, 400];
+    for (const delta of values) {
+      execute('r9b.temp', { delta });
+      handle.record(delta);
+    }
+    const body = t.scrape();
+    // A bound handle records through the store's own observe: the same quantiles.
+    for (const q of ['0.0', '0.25', '0.5', '0.75', '1.0']) {
+      expect(sample(body, `r9c_temp_delta{quantile="${q}"}`)).toBe(
+        sample(body, `r9b_temp_delta{quantile="${q}"}`),
+      );
+    }
+    // Nearest rank over the 8 sorted values: q=0 → -500, 0.25 → -0.75, 0.5 → 0, 0.75 → 1, 1 → 400.
+    const expected: Array<[string, number]> = [
+      ['0.0', -500],
+      ['0.25', -0.75],
+      ['0.5', 0],
+      ['0.75', 1],
+      ['1.0', 400],
+    ];
+    for (const [q, exact] of expected) {
+      const got = sample(body, `r9b_temp_delta{quantile="${q}"}`);
+      if (exact === 0) expect(got).toBe(0);
+      else expect(Math.abs(got - exact) / Math.abs(exact)).toBeLessThanOrEqual(0.0101);
+    }
+    expect(sample(body, 'r9b_temp_delta_count')).toBe(values.length);
+    expect(sample(body, 'r9b_temp_delta_sum')).toBe(values.reduce((a, b) => a + b, 0));
+  });
+
   it('reports NaN quantiles when the window is empty, and forgets old observations as the window slides', () => {
     vi.useFakeTimers();
     try {
