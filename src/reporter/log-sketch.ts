@@ -25,8 +25,7 @@ export class LogSketch {
   }
 
   add(value: number): void {
-    const sign = signOf(value);
-    this.addBin(sign, sign === 0 ? 0 : this.mapping.indexOf(Math.abs(value)));
+    this.addBin(signOf(value), this.mapping.binOf(value));
   }
 
   /**
@@ -107,6 +106,11 @@ export class SketchMapping {
       SketchMapping.byAccuracy.set(relativeAccuracy, mapping);
     }
     return mapping;
+  }
+
+  /** The bin index of any value; {@link signOf} says which side it goes to (0 for a value counted as zero). */
+  binOf(value: number): number {
+    return signOf(value) === 0 ? 0 : this.indexOf(Math.abs(value));
   }
 
   /** The bin of a magnitude above MIN_INDEXABLE. */
@@ -198,7 +202,7 @@ export class BinStore {
     this.counts =
       old instanceof Float64Array ? new Float64Array(used + spare) : new Uint32Array(used + spare);
     this.offset = newOffset;
-    // Bins below the new range collapse into its lowest one; add() widens if that sum does not fit.
+    // Bins below the new range collapse into its lowest one; addToSlot widens if that sum does not fit.
     for (let i = 0; i < old.length; i++) {
       const c = old[i];
       if (c !== 0) this.addToSlot(Math.max(i + oldOffset, low) - newOffset, c);

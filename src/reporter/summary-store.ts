@@ -48,8 +48,7 @@ export class SummaryStore {
   observe(series: number, value: number): void {
     this.sums[series] += value;
     this.totals[series] += 1;
-    const sign = signOf(value);
-    this.observeBin(series, sign, sign === 0 ? 0 : this.mapping.indexOf(Math.abs(value)));
+    this.observeBin(series, signOf(value), this.mapping.binOf(value));
   }
 
   /**
