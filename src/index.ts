@@ -4,6 +4,13 @@
  *
  * @packageDocumentation
  */
+
+export {
+  ERROR_CODES,
+  TelemeterError,
+  type TelemeterErrorCode,
+  TelemeterTypeError,
+} from './errors.js';
 export {
   attach,
   attachMany,
@@ -29,7 +36,7 @@ export {
   OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_TEXT_CONTENT_TYPE,
 } from './exposition/index.js';
-export { type Logger, setLogger } from './logger.js';
+export { type LogFields, type Logger, type LogSink, setLogger } from './logger.js';
 export {
   type BucketSpec,
   counter,

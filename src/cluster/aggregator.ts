@@ -2,7 +2,7 @@ import cluster, { type Worker as ClusterWorkerHandle } from 'node:cluster';
 import { MessagePort, type Worker as ThreadWorker } from 'node:worker_threads';
 import { describe } from '../events/event-name.js';
 import { execute, monotonicTime } from '../events/index.js';
-import { errorOnce, warnOnce } from '../logger.js';
+import { processLog } from '../logger.js';
 import type { SeriesHandle } from '../reporter/bound-series.js';
 import type { ScalarFamily } from '../reporter/family.js';
 import { type ScrapeOptions, Telemeter } from '../telemeter.js';
@@ -189,8 +189,9 @@ export class ClusterAggregator {
   private acceptsVersion(message: unknown): boolean {
     const version = (message as { version?: unknown }).version;
     if (version === PROTOCOL_VERSION) return true;
-    warnOnce(
+    processLog.warnOnce(
       `cluster:version:${String(version)}`,
+      {},
       `telemeter/cluster: a worker speaks protocol version ${describe(version)}, this primary ${PROTOCOL_VERSION}; its metrics are ignored. Use one telemeter version in primary and workers`,
     );
     return false;
@@ -274,7 +275,11 @@ export class ClusterAggregator {
           if (done || performance.now() >= deadline) break;
         }
       } catch (error) {
-        errorOnce('cluster:apply', 'telemeter/cluster: applying a worker’s metrics failed', error);
+        processLog.errorOnce(
+          'cluster:apply',
+          { err: error },
+          'telemeter/cluster: applying a worker’s metrics failed',
+        );
         done = true;
       }
       if (!done) break;

@@ -1,4 +1,4 @@
-import { warnOnce } from '../logger.js';
+import { processLog } from '../logger.js';
 import type { Family, ScalarFamily } from '../reporter/family.js';
 import type { Telemeter } from '../telemeter.js';
 import { isShipped, layoutOf, shapeOf } from './family-shape.js';
@@ -124,13 +124,15 @@ export class DeltaApplier {
     const family = this.target.families.get(name);
     let link: FamilyLink | null = null;
     if (family === undefined || !isShipped(family)) {
-      warnOnce(
+      processLog.warnOnce(
         `cluster:unknown:${name}`,
+        {},
         `telemeter/cluster: a worker sent metric family "${name}", which the primary's Telemeter does not define; give the primary the same metric definitions as the workers`,
       );
     } else if (shapeOf(family) !== delta.shape || layoutOf(family) !== delta.layout) {
-      warnOnce(
+      processLog.warnOnce(
         `cluster:mismatch:${name}`,
+        {},
         `telemeter/cluster: metric family "${name}" is defined differently in a worker and in the primary (type, buckets or relativeAccuracy); its worker data is skipped`,
       );
     } else {
@@ -167,8 +169,9 @@ export class DeltaApplier {
           isTagValues(values, arity)
         )
       ) {
-        warnOnce(
+        processLog.warnOnce(
           `cluster:tags:${link.family.name}`,
+          {},
           `telemeter/cluster: a worker sent series of "${link.family.name}" whose tags do not match the primary's definition; they are skipped`,
         );
         continue;

@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe } from '../events/event-name.js';
-import { errorOnce, logger } from '../logger.js';
+import { processLog } from '../logger.js';
 import { Telemeter } from '../telemeter.js';
 import { clusterShapeOf } from './cluster-telemeter.js';
 import { DEFAULT_ENTRIES_PER_MESSAGE, DeltaExporter } from './delta-exporter.js';
@@ -159,7 +159,8 @@ class Shipper {
     switch (m[MESSAGE_KEY]) {
       case 'welcome':
         if (m.version !== PROTOCOL_VERSION) {
-          logger().warn(
+          processLog.warn(
+            {},
             `telemeter/cluster: the primary speaks protocol version ${String(m.version)}, this worker ${PROTOCOL_VERSION}; not shipping metrics. Use one telemeter version in primary and workers`,
           );
           return;
@@ -230,7 +231,11 @@ class Shipper {
         if (!current.done) await this.room();
       }
     } catch (error) {
-      errorOnce('cluster:collect', 'telemeter/cluster: collecting this worker’s metrics failed', error);
+      processLog.errorOnce(
+        'cluster:collect',
+        { err: error },
+        'telemeter/cluster: collecting this worker’s metrics failed',
+      );
       if (flushId !== undefined) post([], true);
     }
     await Promise.all(delivered);

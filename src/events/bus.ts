@@ -1,4 +1,4 @@
-import { logger, warnOnce } from '../logger.js';
+import { processLog } from '../logger.js';
 import { monotonicTime, systemTime } from './clock.js';
 import { validateEventName } from './event-name.js';
 import { type Attachment, HandlerTable } from './handler-table.js';
@@ -104,14 +104,21 @@ export function execute(eventName: string, measurements: Measurements | number, 
 }
 
 function legacyMeasurements(eventName: string, value: number): Measurements {
-  warnOnce('execute-number', `execute("${eventName}", <number>) is deprecated: pass { value: n } instead`);
+  processLog.warnOnce(
+    'execute-number',
+    {},
+    `execute("${eventName}", <number>) is deprecated: pass { value: n } instead`,
+  );
   return { value };
 }
 
 function handleFailure(attachment: Attachment, eventName: string, error: unknown): void {
   // Another event may have detached it already while this one was running.
   if (!table.remove(attachment.id)) return;
-  logger().error(`handler "${attachment.id}" has failed and has been detached (event "${eventName}")`, error);
+  processLog.error(
+    { err: error },
+    `handler "${attachment.id}" has failed and has been detached (event "${eventName}")`,
+  );
   execute(
     HANDLER_FAILURE_EVENT,
     { monotonic_time: monotonicTime(), system_time: systemTime() },

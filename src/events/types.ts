@@ -1,3 +1,5 @@
+import { TelemeterError } from '../errors.js';
+
 /** Numeric facts about an event, such as `duration` (native units) or `bytes`. */
 export type Measurements = Record<string, unknown>;
 
@@ -24,11 +26,10 @@ export interface HandlerInfo {
 }
 
 /** Raised by `attach` for a duplicate id (`already_exists`) and by `detach` for an unknown one (`not_found`). */
-export class HandlerError extends Error {
-  readonly code: 'already_exists' | 'not_found';
+export class HandlerError extends TelemeterError {
+  declare readonly code: 'already_exists' | 'not_found';
   constructor(code: 'already_exists' | 'not_found', message: string) {
-    super(message);
+    super(code, message);
     this.name = 'HandlerError';
-    this.code = code;
   }
 }

@@ -1,7 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { execute, hasHandlers } from '../events/index.js';
-import { errorOnce } from '../logger.js';
+import { processLog } from '../logger.js';
 import { normalizeMethod } from './methods.js';
 import type { Uninstall } from './node-server.js';
 import { elapsedNs, monotonicNs, readClock, systemNs } from './request-clock.js';
@@ -137,7 +137,11 @@ export function instrumentHttpClient(options: HttpClientInstrumentationOptions =
       try {
         handler(message);
       } catch (error) {
-        errorOnce(`http-client:${channel}`, `telemeter/http: failed to record ${channel}`, error);
+        processLog.errorOnce(
+          `http-client:${channel}`,
+          { err: error },
+          `telemeter/http: failed to record ${channel}`,
+        );
       }
     };
     diagnosticsChannel.subscribe(channel, guarded);

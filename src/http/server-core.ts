@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { execute, hasHandlers, type Measurements, type Metadata } from '../events/index.js';
-import { errorOnce, warnOnce } from '../logger.js';
+import { processLog } from '../logger.js';
 import { normalizeMethod } from './methods.js';
 import { elapsedNs, monotonicNs, readClock, systemNs } from './request-clock.js';
 import { UNMATCHED_ROUTE } from './route-templates.js';
@@ -199,10 +199,10 @@ export class ServerCore {
         const route = routeFunction(request);
         if (typeof route === 'string' && route !== '') return route;
       } catch (error) {
-        warnOnce(
+        processLog.warnOnce(
           `http-route-fn:${this.adapter}`,
+          { err: error },
           `${this.adapter}: option route threw; such requests are labelled ${UNMATCHED_ROUTE}`,
-          error,
         );
       }
     }
@@ -220,7 +220,11 @@ export class ServerCore {
       try {
         return ignorePredicate(request) === true;
       } catch (error) {
-        warnOnce(`http-ignore-fn:${this.adapter}`, `${this.adapter}: option ignore threw; measuring`, error);
+        processLog.warnOnce(
+          `http-ignore-fn:${this.adapter}`,
+          { err: error },
+          `${this.adapter}: option ignore threw; measuring`,
+        );
       }
     }
     return false;
@@ -359,7 +363,11 @@ export class RequestTracker {
         const route = this.routeResolver(this.request, this.adapterState);
         if (typeof route === 'string' && route !== '') return route;
       } catch (error) {
-        errorOnce(`http-route:${this.core.adapter}`, `${this.core.adapter}: failed to read the route`, error);
+        processLog.errorOnce(
+          `http-route:${this.core.adapter}`,
+          { err: error },
+          `${this.core.adapter}: failed to read the route`,
+        );
       }
     }
     return this.core.fallbackRoute(this.request, this.url ?? targetOf(this.request));
@@ -421,7 +429,7 @@ function onResponseClose(this: ServerResponse): void {
   try {
     tracker.responseClosed();
   } catch (error) {
-    errorOnce('http-close', 'telemeter/http: failed to record a finished request', error);
+    processLog.errorOnce('http-close', { err: error }, 'telemeter/http: failed to record a finished request');
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe } from '../events/event-name.js';
 import type { Measurements, Metadata } from '../events/types.js';
-import { warnOnce } from '../logger.js';
+import { processLog } from '../logger.js';
 import type { BucketSpec } from './buckets.js';
 import { conversionRatio, type Unit } from './units.js';
 
@@ -171,8 +171,9 @@ function define(type: MetricType, name: unknown, options: MetricOptions = {}): M
   validateReporterOptions(type, reporterOptions, fail);
 
   if (type === 'distribution' && measurement === 'system_time') {
-    warnOnce(
+    processLog.warnOnce(
       `system-time:${name}`,
+      {},
       `metric "${name}": a distribution of system_time (a wall-clock timestamp) puts every event in the +Inf bucket; use lastValue, or measure a duration`,
     );
   }

@@ -2,7 +2,7 @@ import { sourceTag } from '../compile.js';
 import { attach, detach } from '../events/bus.js';
 import { describe } from '../events/event-name.js';
 import type { EventHandler, Metadata } from '../events/types.js';
-import { warnOnce } from '../logger.js';
+import { checkLogger, type Logger, LogSink } from '../logger.js';
 import { resolveBuckets } from '../metrics/buckets.js';
 import type { MetricDefinition } from '../metrics/definitions.js';
 import { isValidLabelName, prometheusName } from '../metrics/names.js';
@@ -30,6 +30,11 @@ export interface ReporterConfig {
    * `telemeter/server` (`telemeter_scrapes_total`, `telemeter_scrape_duration_seconds`). Default true.
    */
   readonly selfMetrics?: boolean;
+  /**
+   * Where this Telemeter logs its problems (anything with `warn` and `error`, such as a pino logger; see
+   * {@link Logger}). Default: the process-wide logger of `setLogger`, which writes to the console.
+   */
+  readonly logger?: Logger;
 }
 
 const DEFAULT_MAX_SERIES = 10_000;
@@ -49,6 +54,11 @@ let instanceSequence = 0;
 export class Reporter {
   /** Families in definition order, then telemeter's own. */
   readonly families: readonly Family[];
+  /**
+   * The logger this Telemeter reports through: the `logger` option, or the process-wide one. Its calls never throw,
+   * and it remembers what it logged once (a skipped event, an overflow) for this Telemeter alone.
+   */
+  readonly logger: LogSink;
   private readonly handlerIds: string[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly droppedFamily: ScalarFamily;
@@ -70,6 +80,9 @@ export class Reporter {
     if (!(Number.isInteger(maxSeries) && maxSeries >= 1)) {
       throw new TypeError(`telemeter: option maxSeries must be an integer >= 1, got ${describe(maxSeries)}`);
     }
+    this.logger = new LogSink(
+      config.logger === undefined ? undefined : checkLogger(config.logger, 'option logger'),
+    );
     const globalTags = validateGlobalTags(config.globalTags);
     const render = (tags: readonly string[]) => labelRenderer(tags, globalTags);
 
@@ -235,8 +248,9 @@ export class Reporter {
       const name = recorder.definition.name;
       series = this.droppedFamily.table.resolveValues([name, DROP_REASON_LABELS[reason]]);
       recorder.droppedSeries[reason] = series;
-      warnOnce(
+      this.logger.warnOnce(
         `drop:${name}:${reason}`,
+        {},
         `metric "${name}" skipped an event (${DROP_REASON_LABELS[reason]}: ${DROP_REASON_HINTS[reason]}); further ones are counted in telemeter_dropped_events_total`,
       );
     }
@@ -244,8 +258,9 @@ export class Reporter {
   }
 
   private noteOverflow(definition: MetricDefinition): void {
-    warnOnce(
+    this.logger.warnOnce(
       `overflow:${definition.name}`,
+      {},
       `metric "${definition.name}" reached its maxSeries limit; new tag sets are folded into one series with every tag set to "__overflow__"`,
     );
     const series = this.overflowFamily.table.resolveValues([definition.name]);

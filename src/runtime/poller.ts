@@ -1,7 +1,7 @@
 import { execute } from '../events/bus.js';
 import { monotonicTime, systemTime } from '../events/clock.js';
 import { describe } from '../events/event-name.js';
-import { logger } from '../logger.js';
+import { processLog } from '../logger.js';
 import { checkOptionKeys } from '../options.js';
 import { BUILTIN_MEASUREMENTS, type BuiltinMeasurementName, createBuiltin } from './builtins.js';
 import { RUNTIME_EVENTS } from './event-names.js';
@@ -144,9 +144,9 @@ class PeriodicPoller implements Poller {
     if (!this.measurements.includes(measurement)) return;
     this.measurements = this.measurements.filter((m) => m !== measurement);
     release(measurement);
-    logger().error(
+    processLog.error(
+      { err: error },
       `poller "${this.name}": measurement "${measurement.name}" failed and has been removed`,
-      error,
     );
     execute(
       RUNTIME_EVENTS.measurementFailure,
@@ -202,7 +202,7 @@ function release(measurement: Measurement): void {
   try {
     measurement.stop?.();
   } catch (error) {
-    logger().error(`measurement "${measurement.name}" failed to stop`, error);
+    processLog.error({ err: error }, `measurement "${measurement.name}" failed to stop`);
   }
 }
 

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { logger } from '../logger.js';
+import { processLog } from '../logger.js';
 import { type MetricsHandlerOptions, resolveHandlerOptions } from './options.js';
 import { sendStatus } from './plain-responses.js';
 import type { RenderSource } from './render-coalescer.js';
@@ -56,7 +56,7 @@ export function metricsHandler(
     try {
       endpoint(req, res);
     } catch (error) {
-      logger().error('telemeter/server: unexpected error in metricsHandler', error);
+      processLog.error({ err: error }, 'telemeter/server: unexpected error in metricsHandler');
       sendStatus(req, res, 500);
     }
   };

@@ -6,7 +6,7 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { isIP } from 'node:net';
-import { logger } from '../logger.js';
+import { processLog } from '../logger.js';
 import { AccessPolicy } from './access-policy.js';
 import { type IndexLink, renderIndexPage } from './index-page.js';
 import { type ResolvedServeOptions, resolveServeOptions, type ServeMetricsOptions } from './options.js';
@@ -134,7 +134,10 @@ async function start(telemeter: RenderSource, config: ResolvedServeOptions): Pro
   };
 
   const failed = (req: IncomingMessage, res: ServerResponse, error: unknown): void => {
-    logger().error(`telemeter/server: the handler mounted at ${pathnameOf(req.url)} failed`, error);
+    processLog.error(
+      { err: error },
+      `telemeter/server: the handler mounted at ${pathnameOf(req.url)} failed`,
+    );
     sendStatus(req, res, 500);
   };
 
@@ -202,7 +205,7 @@ async function start(telemeter: RenderSource, config: ResolvedServeOptions): Pro
       resolve();
     });
   });
-  server.on('error', (error) => logger().error('telemeter/server: server error', error));
+  server.on('error', (error) => processLog.error({ err: error }, 'telemeter/server: server error'));
 
   const address = server.address();
   if (address === null || typeof address === 'string') {
@@ -210,7 +213,7 @@ async function start(telemeter: RenderSource, config: ResolvedServeOptions): Pro
     throw new Error('telemeter/server: the server did not bind a TCP port');
   }
   const warning = exposureWarning(address.address, address.port, config.credentials, config.allowlist);
-  if (warning !== undefined) logger().warn(warning);
+  if (warning !== undefined) processLog.warn({}, warning);
   const scheme = config.tls === undefined ? 'http' : 'https';
   const url = `${scheme}://${urlHost(address.address)}:${address.port}${config.path}`;
 

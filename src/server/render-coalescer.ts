@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { createGzip } from 'node:zlib';
 import type { ExpositionFormat } from '../exposition/index.js';
-import { logger } from '../logger.js';
+import { processLog } from '../logger.js';
 import { ChunkLog } from './chunk-log.js';
 
 /** What the server renders: a `Telemeter`, or anything with the same `render` generator. */
@@ -75,9 +75,9 @@ export class RenderCoalescer {
       try {
         await this.source.collect();
       } catch (error) {
-        logger().error(
+        processLog.error(
+          { err: error },
           'telemeter/server: collecting fresh values failed; the scrape renders what it has',
-          error,
         );
       }
     }
@@ -93,7 +93,10 @@ export class RenderCoalescer {
       }
       job.text.end();
     } catch (error) {
-      logger().error(`telemeter/server: rendering ${job.format} metrics failed; the scrape gets 503`, error);
+      processLog.error(
+        { err: error },
+        `telemeter/server: rendering ${job.format} metrics failed; the scrape gets 503`,
+      );
       job.text.fail(error);
     } finally {
       if (this.running.get(job.format) === job) this.running.delete(job.format);

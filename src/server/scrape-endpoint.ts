@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { execute, monotonicTime, systemTime } from '../events/index.js';
 import { contentTypeOf, type ExpositionFormat } from '../exposition/index.js';
-import { logger } from '../logger.js';
+import { processLog } from '../logger.js';
 import { AccessPolicy } from './access-policy.js';
 import type { ChunkLog } from './chunk-log.js';
 import { acceptsGzip, negotiateFormat } from './negotiation.js';
@@ -141,7 +141,7 @@ export function createScrapeEndpoint(source: RenderSource, options: ResolvedHand
         if (!res.writableEnded) res.end();
       }
     } catch (error) {
-      logger().error('telemeter/server: unexpected error while answering a scrape', error);
+      processLog.error({ err: error }, 'telemeter/server: unexpected error while answering a scrape');
       const bytes = sendStatus(req, res, 500);
       finish({ status: 500, format: undefined, bytes, compressed: false });
     }

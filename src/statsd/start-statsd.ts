@@ -1,5 +1,5 @@
 import { execute } from '../events/bus.js';
-import { errorOnce, warnOnce } from '../logger.js';
+import { processLog } from '../logger.js';
 import type { Telemeter } from '../telemeter.js';
 import { commitLine, type Line, LineBuilder } from './lines.js';
 import { MIN_MTU, resolveStatsdOptions, type StatsdOptions } from './options.js';
@@ -121,7 +121,11 @@ class StatsdPusher implements StatsdPush {
         execute(STATSD_PACKET_SENT_EVENT, { bytes: packet.payload.length }, { format: this.format });
       }
     } catch (error) {
-      errorOnce('statsd-flush', 'StatsD flush failed unexpectedly; later flushes will try again', error);
+      processLog.errorOnce(
+        'statsd-flush',
+        { err: error },
+        'StatsD flush failed unexpectedly; later flushes will try again',
+      );
     } finally {
       this.running = false;
     }
@@ -135,10 +139,10 @@ class StatsdPusher implements StatsdPush {
     } else if (reason !== 'EAGAIN' && reason !== 'ENOBUFS' && reason !== 'EWOULDBLOCK') {
       this.transport.reset();
     }
-    warnOnce(
+    processLog.warnOnce(
       `statsd-send:${reason}`,
+      { err: error },
       `StatsD send failed (${reason}); unsent values are kept and retried on the next flush`,
-      error,
     );
     execute(STATSD_PACKET_ERROR_EVENT, { bytes }, { reason, format: this.format });
   }
@@ -146,8 +150,9 @@ class StatsdPusher implements StatsdPush {
   private dropTooLong(line: Line): void {
     // It can never fit, so it is dropped for good rather than retried every flush.
     commitLine(line);
-    warnOnce(
+    processLog.warnOnce(
       `statsd-too-long:${line.metric}`,
+      {},
       `StatsD line of metric "${line.metric}" is ${line.bytes} bytes, more than mtu ${this.mtu}; it is dropped (shorten its tags or raise mtu)`,
     );
     execute(

@@ -313,7 +313,7 @@ describe('delta shipping', () => {
 
   it('skips a family defined differently in the primary, with one warning, and applies the rest', () => {
     const warnings: string[] = [];
-    setLogger({ warn: (m) => warnings.push(m), error: (m) => warnings.push(m) });
+    setLogger({ warn: (_f, m) => warnings.push(m), error: (_f, m) => warnings.push(m) });
     const p = primary();
     const other = new Telemeter({
       metrics: [

@@ -42,7 +42,7 @@ describe.skipIf(!hasPrometheus)('generated PromQL against a real Prometheus', ()
 
   beforeAll(async () => {
     // The fixture drops and overflows on purpose; keep its warnings out of the test output.
-    setLogger({ warn: (m) => warnings.push(m), error: (m) => warnings.push(m) });
+    setLogger({ warn: (_f, m) => warnings.push(m), error: (_f, m) => warnings.push(m) });
     telemeter = new Telemeter({ metrics: fixtureMetrics });
     exercise();
     server = await serveMetrics(telemeter, { port: 0, host: '127.0.0.1' });

@@ -159,7 +159,7 @@ describe('warnings at definition time', () => {
   it('warns once that a distribution of system_time lands every event in +Inf', async () => {
     const { setLogger } = await import('../../src/index.js');
     const warnings: string[] = [];
-    setLogger({ warn: (m) => warnings.push(m), error: () => {} });
+    setLogger({ warn: (_f, m) => warnings.push(m), error: () => {} });
     try {
       distribution('phoenix.endpoint.start.system_time', { unit: ['native', 'millisecond'] });
       distribution('phoenix.endpoint.start.system_time', { unit: ['native', 'millisecond'] });

@@ -24,7 +24,7 @@ function make(metrics: MetricDefinition[], options: Partial<TelemeterOptions> = 
 let warnings: string[] = [];
 beforeEach(() => {
   warnings = [];
-  setLogger({ warn: (m) => warnings.push(m), error: (m) => warnings.push(m) });
+  setLogger({ warn: (_f, m) => warnings.push(m), error: (_f, m) => warnings.push(m) });
 });
 afterEach(() => {
   for (const t of open.splice(0)) t.close();

@@ -157,10 +157,10 @@ describe('startPoller failures', () => {
     expect(badRuns).toBe(1);
     expect(poller.listMeasurements()).toEqual(['before', 'after']);
     expect(errors).toHaveLength(1);
-    expect(String(errors[0][0])).toMatch(
+    expect(String(errors[0][1])).toMatch(
       /poller "test-poller": measurement "flaky" failed and has been removed/,
     );
-    expect(errors[0][1]).toBe(boom);
+    expect(errors[0][0]).toEqual({ err: boom });
     expect(failures.events).toHaveLength(1);
     expect(failures.events[0].metadata).toMatchObject({
       poller: 'test-poller',

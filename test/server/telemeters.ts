@@ -47,8 +47,8 @@ export function captureLogs(): { warnings: string[]; errors: string[]; restore: 
   const warnings: string[] = [];
   const errors: string[] = [];
   const capture: Logger = {
-    warn: (message) => warnings.push(message),
-    error: (message) => errors.push(message),
+    warn: (_fields, message) => warnings.push(message),
+    error: (_fields, message) => errors.push(message),
   };
   setLogger(capture);
   return { warnings, errors, restore: () => setLogger(null) };

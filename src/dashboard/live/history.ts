@@ -1,4 +1,4 @@
-import { errorOnce } from '../../logger.js';
+import { processLog } from '../../logger.js';
 import type { MetricDefinition } from '../../metrics/definitions.js';
 import type { Family, HistogramFamily, ScalarFamily, SummaryFamily } from '../../reporter/family.js';
 import { bucketQuantile } from './bucket-quantile.js';
@@ -420,7 +420,11 @@ export class DashboardHistory {
         this.sample();
       } catch (error) {
         // Never let a timer throw into the host process; the next interval tries again.
-        errorOnce('dashboard:sample', 'telemeter/dashboard: sampling the history failed', error);
+        processLog.errorOnce(
+          'dashboard:sample',
+          { err: error },
+          'telemeter/dashboard: sampling the history failed',
+        );
       }
     }, this.options.interval);
     this.timer.unref();
