@@ -22,9 +22,6 @@ type Branch = { [value: string]: TrieNode };
 type Leaf = Map<unknown, number>;
 type TrieNode = Branch | Leaf;
 
-/** `touched` value of a series that never expires (bound handles hold its index). */
-const PINNED = 0xffffffff;
-
 /**
  * Maps tag-value tuples to dense series indices, for one metric.
  *
@@ -39,8 +36,13 @@ export class SeriesTable {
   live = 0;
   /** 1 where an index holds a series, 0 once it expired (until reused). */
   alive: Uint8Array = new Uint8Array(8);
-  /** Sweep generation in which each series was last recorded to; PINNED exempts a series from expiry. */
+  /** Sweep generation in which each series was last recorded to. Recorders and merges write it freely. */
   touched: Uint32Array = new Uint32Array(8);
+  /**
+   * 1 for a series that never expires, because a bound handle holds its index. A flag of its own rather than a
+   * marker value in `touched`, which every recording overwrites: a pin must survive any mix of writers.
+   */
+  private pinned: Uint8Array = new Uint8Array(8);
   /** Current sweep generation, advanced by `expire`. */
   generation = 1;
   /** Rendered label block of each series, without braces; `''` when it has no labels. */
@@ -133,7 +135,13 @@ export class SeriesTable {
     const threshold = this.generation - generations;
     let expired = 0;
     for (let i = 0; i < this.size; i++) {
-      if (this.alive[i] === 1 && i !== this.overflowIndex && this.touched[i] < threshold && this.arity > 0) {
+      if (
+        this.alive[i] === 1 &&
+        this.pinned[i] === 0 &&
+        i !== this.overflowIndex &&
+        this.touched[i] < threshold &&
+        this.arity > 0
+      ) {
         this.remove(i);
         expired++;
       }
@@ -143,7 +151,7 @@ export class SeriesTable {
 
   /** Exempts a series from expiry (bound handles hold its index). */
   pin(index: number): void {
-    this.touched[index] = PINNED;
+    this.pinned[index] = 1;
   }
 
   /** Series indices ordered by their label block, so every scrape lists series in the same order. */
@@ -233,10 +241,12 @@ export class SeriesTable {
     if (reused === undefined) {
       this.alive = ensureCapacity(this.alive, this.size);
       this.touched = ensureCapacity(this.touched, this.size);
+      this.pinned = ensureCapacity(this.pinned, this.size);
     }
     this.labelBlocks[index] = this.renderLabels(values);
     this.alive[index] = 1;
     this.touched[index] = this.generation;
+    this.pinned[index] = 0;
     if (reused === undefined) this.onGrow(this.size);
     else this.onReset(reused);
     return index;

@@ -470,6 +470,25 @@ describe('idleTimeout', () => {
       vi.useRealTimers();
     }
   });
+
+  it('keeps a bound series when events with its tags are recorded too, so the handle never writes another series', () => {
+    vi.useFakeTimers();
+    try {
+      const hits = sum('r24.req.hits', { tags: ['user'], reporterOptions: { idleTimeout: 10_000 } });
+      const t = make([hits]);
+      const handle = t.bind(hits, { user: 'bound' });
+      // The recorder stamps the series' last-use generation on each event: that must not unpin it.
+      execute('r24.req', { hits: 1 }, { user: 'bound' });
+      vi.advanceTimersByTime(20_000);
+      execute('r24.req', { hits: 100 }, { user: 'other' });
+      handle.record(10);
+      const body = t.scrape();
+      expect(sample(body, 'r24_req_hits{user="bound"}')).toBe(11);
+      expect(sample(body, 'r24_req_hits{user="other"}')).toBe(100);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
 
 describe('scrape order', () => {
