@@ -1,7 +1,7 @@
 import { processLog } from '../logger.js';
 import { monotonicTime, systemTime } from './clock.js';
 import { validateEventName } from './event-name.js';
-import { type Attachment, HandlerTable } from './handler-table.js';
+import { type Attachment, type HandlerFailure, HandlerTable } from './handler-table.js';
 import {
   type EventHandler,
   HandlerError,
@@ -58,7 +58,7 @@ export function attachMany<Config = unknown>(
     throw new TypeError(`telemeter: attach "${id}": the handler must be a function`);
   }
   const names = [...new Set(eventNames.map((name) => validateEventName(name, `attach "${id}"`)))];
-  table.add({ id, eventNames: names, handler: handler as EventHandler<any>, config });
+  table.add({ id, eventNames: names, handler: handler as EventHandler<any>, config, failure: undefined });
 }
 
 /**
@@ -67,7 +67,8 @@ export function attachMany<Config = unknown>(
  * @throws HandlerError with code `not_found` when no handler has that id.
  */
 export function detach(id: string): void {
-  if (!table.remove(id)) {
+  const attachment = table.get(id);
+  if (attachment === undefined || !table.remove(attachment)) {
     throw new HandlerError('not_found', `telemeter: no handler with id "${id}" is attached`);
   }
 }
@@ -112,13 +113,50 @@ function legacyMeasurements(eventName: string, value: number): Measurements {
   return { value };
 }
 
+/**
+ * Detaches a handler that threw, then logs and emits the failure, once.
+ *
+ * A handler that recursed into a stack overflow fails deep in that stack, where removing it can overflow again: the
+ * removal either completes or changes nothing, and in the second case the error goes up to the dispatch of the
+ * shallower call, which calls this again. Such a failure is reported once the stack has unwound (a microtask):
+ * reading the error's stack there runs source-map code whose regular expressions V8 cannot compile without stack,
+ * and it aborts the process instead of throwing.
+ */
 function handleFailure(attachment: Attachment, eventName: string, error: unknown): void {
-  // Another event may have detached it already while this one was running.
-  if (!table.remove(attachment.id)) return;
-  processLog.error(
-    { err: error },
-    `handler "${attachment.id}" has failed and has been detached (event "${eventName}")`,
-  );
+  if (attachment.failure === undefined) {
+    // Another event may have detached it already while this one was running.
+    if (table.get(attachment.id) !== attachment) return;
+    const failure: HandlerFailure = { eventName, error, logged: false, emitted: false, deferred: false };
+    table.remove(attachment);
+    attachment.failure = failure;
+  }
+  const failure = attachment.failure;
+  if (failure.deferred) return;
+  if (isStackOverflow(failure.error)) {
+    queueMicrotask(() => reportFailure(attachment, failure));
+    failure.deferred = true;
+    return;
+  }
+  reportFailure(attachment, failure);
+}
+
+function isStackOverflow(error: unknown): boolean {
+  return error instanceof RangeError && error.message === 'Maximum call stack size exceeded';
+}
+
+/** Logs and emits `failure`; each at most once, even when called again after a throw. */
+function reportFailure(attachment: Attachment, failure: HandlerFailure): void {
+  const { eventName, error } = failure;
+  if (!failure.logged) {
+    processLog.error(
+      { err: error, handler_id: attachment.id, event_name: eventName },
+      `handler "${attachment.id}" has failed and has been detached (event "${eventName}")`,
+    );
+    failure.logged = true;
+  }
+  if (failure.emitted) return;
+  // Marked before the event, so that a failure handler that fails in turn does not report this one again.
+  failure.emitted = true;
   execute(
     HANDLER_FAILURE_EVENT,
     { monotonic_time: monotonicTime(), system_time: systemTime() },

@@ -1,4 +1,4 @@
-import { sourceTag } from '../compile.js';
+import { generate, sourceTag } from '../compile.js';
 import {
   type EventHandler,
   HandlerError,
@@ -13,6 +13,18 @@ export interface Attachment {
   readonly eventNames: readonly string[];
   readonly handler: EventHandler<any>;
   readonly config: unknown;
+  /** Set once the handler has failed and been removed; the bus reports the failure from it. */
+  failure: HandlerFailure | undefined;
+}
+
+/** A handler's failure, kept until it has been logged and emitted. */
+export interface HandlerFailure {
+  readonly eventName: string;
+  readonly error: unknown;
+  logged: boolean;
+  emitted: boolean;
+  /** Reported later, once the stack has unwound (see the bus). */
+  deferred: boolean;
 }
 
 /** Runs every handler of one event, in order; a handler that throws is reported and the others still run. */
@@ -45,32 +57,52 @@ export class HandlerTable {
         `telemeter: a handler with id "${attachment.id}" is already attached; handler ids are unique across all events`,
       );
     }
+    const lists = attachment.eventNames.map((eventName) => {
+      const attachments = [...(this.byEvent.get(eventName) ?? []), attachment];
+      return { eventName, attachments, dispatch: compileDispatch(eventName, attachments, this.onFailure) };
+    });
+    for (const { eventName, attachments, dispatch } of lists) this.setList(eventName, attachments, dispatch);
     this.byId.set(attachment.id, attachment);
-    for (const eventName of attachment.eventNames) {
-      const current = this.byEvent.get(eventName) ?? [];
-      this.setList(eventName, [...current, attachment]);
-    }
   }
 
-  /** Removes the id from every event; returns false when it was not attached. */
-  remove(id: string): boolean {
-    const attachment = this.byId.get(id);
-    if (attachment === undefined) return false;
-    this.byId.delete(id);
-    for (const eventName of attachment.eventNames) {
+  /**
+   * Removes `attachment` from every event; returns false when it is no longer attached (or its id now belongs to
+   * another attachment).
+   *
+   * Every new list and its dispatch are built before anything changes. A handler that recursed into a stack
+   * overflow is removed from deep in that stack, where building a dispatch can itself overflow: the table is then
+   * left as it was, still consistent, and the caller's caller retries from a shallower frame. The id is released
+   * last, so a removal cut short in between leaves it attached and removable.
+   */
+  remove(attachment: Attachment): boolean {
+    if (this.byId.get(attachment.id) !== attachment) return false;
+    const lists = attachment.eventNames.map((eventName) => {
       const remaining = (this.byEvent.get(eventName) ?? []).filter((a) => a !== attachment);
-      this.setList(eventName, remaining);
-    }
+      const dispatch =
+        remaining.length === 0 ? undefined : compileDispatch(eventName, remaining, this.onFailure);
+      return { eventName, remaining, dispatch };
+    });
+    for (const { eventName, remaining, dispatch } of lists) this.setList(eventName, remaining, dispatch);
+    this.byId.delete(attachment.id);
     return true;
   }
 
-  private setList(eventName: string, attachments: readonly Attachment[]): void {
-    if (attachments.length === 0) {
+  /** The attachment with `id`, if any. */
+  get(id: string): Attachment | undefined {
+    return this.byId.get(id);
+  }
+
+  private setList(
+    eventName: string,
+    attachments: readonly Attachment[],
+    dispatch = attachments.length === 0 ? undefined : compileDispatch(eventName, attachments, this.onFailure),
+  ): void {
+    if (dispatch === undefined) {
       this.byEvent.delete(eventName);
       this.dispatchByEvent.delete(eventName);
     } else {
       this.byEvent.set(eventName, attachments);
-      this.dispatchByEvent.set(eventName, compileDispatch(eventName, attachments, this.onFailure));
+      this.dispatchByEvent.set(eventName, dispatch);
     }
   }
 
@@ -112,14 +144,9 @@ export function compileDispatch(
   const body = `return function dispatch(eventName, measurements, metadata) { ${sourceTag(`dispatch ${eventName}`)} ${calls} };`;
   const names = attachments.flatMap((_, i) => [`handler${i}`, `config${i}`]);
   const values = attachments.flatMap((a) => [a.handler, a.config]);
-  try {
-    return new Function('attachments', 'onFailure', ...names, body)(
-      attachments,
-      onFailure,
-      ...values,
-    ) as Dispatch;
-  } catch {
-    return (eventName, measurements, metadata) => {
+  return (
+    generate<Dispatch>(['attachments', 'onFailure', ...names], body, [attachments, onFailure, ...values]) ??
+    ((eventName, measurements, metadata) => {
       for (const attachment of attachments) {
         try {
           attachment.handler(eventName, measurements, metadata, attachment.config);
@@ -127,6 +154,6 @@ export function compileDispatch(
           onFailure(attachment, eventName, error);
         }
       }
-    };
-  }
+    })
+  );
 }

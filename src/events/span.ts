@@ -24,10 +24,10 @@ class SpanScope implements SpanControl {
   extraMeasurements: Measurements | undefined;
   constructor(readonly context: SpanContext) {}
   setMetadata(metadata: Metadata): void {
-    this.extraMetadata = { ...this.extraMetadata, ...metadata };
+    this.extraMetadata = { ...this.extraMetadata, ...copyMetadata(metadata) };
   }
   setMeasurements(measurements: Measurements): void {
-    this.extraMeasurements = { ...this.extraMeasurements, ...measurements };
+    this.extraMeasurements = { ...this.extraMeasurements, ...copyMetadata(measurements) };
   }
 }
 
@@ -42,11 +42,15 @@ class SpanScope implements SpanControl {
  * An async `fn` emits stop or exception when its promise settles, and `span` returns a promise of its value.
  * Times are nanoseconds (the native unit) from a monotonic clock.
  */
-export function span<T>(prefix: string, startMetadata: Metadata, fn: (span: SpanControl) => T): T {
+export function span<T>(
+  prefix: string,
+  startMetadata: Metadata | null | undefined,
+  fn: (span: SpanControl) => T,
+): T {
+  const given = copyMetadata(startMetadata);
   const context =
-    (startMetadata.telemetry_span_context as SpanContext | undefined) ??
-    Object.freeze({ id: ++spanSequence });
-  const metadata: Metadata = { ...startMetadata, telemetry_span_context: context };
+    (given.telemetry_span_context as SpanContext | undefined) ?? Object.freeze({ id: ++spanSequence });
+  const metadata: Metadata = { ...given, telemetry_span_context: context };
   const startTime = monotonicTime();
   execute(`${prefix}.start`, { system_time: systemTime(), monotonic_time: startTime }, metadata);
   const scope = new SpanScope(context);
@@ -104,6 +108,34 @@ function emitException(
       stacktrace: error instanceof Error ? error.stack : undefined,
     },
   );
+}
+
+/**
+ * The caller's start metadata as a plain object, read once. Like `execute`, a span takes whatever it is given:
+ * `undefined` or `null` mean no metadata, and a getter that throws loses its key, not the span; the function
+ * always runs.
+ */
+function copyMetadata(metadata: unknown): Metadata {
+  if (typeof metadata !== 'object' || metadata === null) return {};
+  try {
+    return { ...metadata };
+  } catch {
+    const copy: Metadata = {};
+    let keys: string[] = [];
+    try {
+      keys = Object.keys(metadata);
+    } catch {
+      // A proxy that cannot list its keys: no metadata.
+    }
+    for (const key of keys) {
+      try {
+        copy[key] = (metadata as Metadata)[key];
+      } catch {
+        // This key's getter threw: leave it out.
+      }
+    }
+    return copy;
+  }
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

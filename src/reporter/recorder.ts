@@ -1,4 +1,4 @@
-import { sourceTag } from '../compile.js';
+import { generate, sourceTag } from '../compile.js';
 import type { Measurements, Metadata } from '../events/types.js';
 import type { MetricDefinition } from '../metrics/definitions.js';
 import { DropReason, type DropReasonCode } from './drop-reasons.js';
@@ -24,16 +24,29 @@ export class MetricRecorder {
   readonly record: RecordFunction;
   /** Cached series indices of this metric in `telemeter_dropped_events_total`, one per reason. */
   readonly droppedSeries = new Int32Array(16).fill(-1);
+  /** What the definition's keep, measurement or tagValues function threw last, for the first log line. */
+  readonly thrown: ThrownError = { error: undefined };
 
   constructor(
     readonly definition: MetricDefinition,
     readonly family: Family,
   ) {
-    this.record = compileRecord(definition, family);
+    this.record =
+      compileRecord(definition, family, this.thrown) ?? plainRecord(definition, family, this.thrown);
   }
 }
 
-function compileRecord(definition: MetricDefinition, family: Family): RecordFunction {
+/** Where a record function leaves what a user function threw; written only on that error path. */
+export interface ThrownError {
+  error: unknown;
+}
+
+/** The generated record function, or undefined where the runtime refuses code generation. */
+function compileRecord(
+  definition: MetricDefinition,
+  family: Family,
+  thrown: ThrownError,
+): RecordFunction | undefined {
   const { measurement, keep, tagValues, unitRatio } = definition;
   const countsEvents = definition.type === 'counter';
   const monotonic = definition.type === 'sum' && family.kind === 'counter';
@@ -46,14 +59,14 @@ function compileRecord(definition: MetricDefinition, family: Family): RecordFunc
         keep === undefined
           ? ''
           : `let kept;
-             try { kept = keep(metadata, measurements); } catch { return ${R.keepError}; }
+             try { kept = keep(metadata, measurements); } catch (error) { thrown.error = error; return ${R.keepError}; }
              if (!kept) return ${R.ok};`
       }
       ${
         typeof measurement === 'string'
           ? `const raw = measurements[${JSON.stringify(measurement)}];`
           : `let raw;
-             try { raw = getter(measurements, metadata); } catch { return ${R.measurementError}; }`
+             try { raw = getter(measurements, metadata); } catch (error) { thrown.error = error; return ${R.measurementError}; }`
       }
       let value;
       if (typeof raw === 'number') value = raw;
@@ -68,7 +81,7 @@ function compileRecord(definition: MetricDefinition, family: Family): RecordFunc
         tagValues === undefined
           ? 'const tags = metadata;'
           : `let tags;
-             try { tags = tagValues(metadata); } catch { return ${R.tagValuesError}; }
+             try { tags = tagValues(metadata); } catch (error) { thrown.error = error; return ${R.tagValuesError}; }
              if (typeof tags !== 'object' || tags === null) return ${R.tagValuesError};`
       }
       let series;
@@ -78,29 +91,81 @@ function compileRecord(definition: MetricDefinition, family: Family): RecordFunc
       ${observeSource(family, countsEvents ? '1' : 'value')}
       return ${R.ok};
     };`;
-  const factory = new Function(
-    'keep',
-    'getter',
-    'ratio',
-    'tagValues',
-    'root',
-    'miss',
-    'store',
-    'table',
-    'branchStep',
+  return generate<RecordFunction>(
+    ['keep', 'getter', 'ratio', 'tagValues', 'root', 'miss', 'store', 'table', 'branchStep', 'thrown'],
     source,
+    [
+      keep,
+      typeof measurement === 'function' ? measurement : undefined,
+      unitRatio,
+      tagValues,
+      family.table.root,
+      family.table.miss,
+      family.store,
+      family.table,
+      branchStep,
+      thrown,
+    ],
   );
-  return factory(
-    keep,
-    typeof measurement === 'function' ? measurement : undefined,
-    unitRatio,
-    tagValues,
-    family.table.root,
-    family.table.miss,
-    family.store,
-    family.table,
-    branchStep,
-  ) as RecordFunction;
+}
+
+/**
+ * The record function for runtimes that refuse code generation: the same steps in the same order as the generated
+ * one, with the definition's choices read at each event and the stores' own update methods, so it gives the same
+ * results (a property test feeds both the same events and compares scrapes), only more slowly.
+ */
+function plainRecord(definition: MetricDefinition, family: Family, thrown: ThrownError): RecordFunction {
+  const { measurement, keep, tagValues, unitRatio } = definition;
+  const countsEvents = definition.type === 'counter';
+  const monotonic = definition.type === 'sum' && family.kind === 'counter';
+  const idle = definition.reporterOptions.idleTimeout !== undefined;
+  const { table, store } = family;
+  const R = DropReason;
+  return (measurements, metadata) => {
+    if (keep !== undefined) {
+      let kept: boolean;
+      try {
+        kept = keep(metadata, measurements);
+      } catch (error) {
+        thrown.error = error;
+        return R.keepError;
+      }
+      if (!kept) return R.ok;
+    }
+    let raw: unknown;
+    if (typeof measurement === 'string') raw = measurements[measurement];
+    else {
+      try {
+        raw = measurement(measurements, metadata);
+      } catch (error) {
+        thrown.error = error;
+        return R.measurementError;
+      }
+    }
+    let value: number;
+    if (typeof raw === 'number') value = raw;
+    else if (raw === undefined || raw === null || raw === false) return R.missingMeasurement;
+    else if (typeof raw === 'bigint') value = Number(raw);
+    else return R.invalidMeasurement;
+    if (unitRatio !== 1) value *= unitRatio;
+    if (value - value !== 0) return R.invalidMeasurement;
+    if (monotonic && value < 0) return R.negativeCounter;
+    let tags: Metadata = metadata;
+    if (tagValues !== undefined) {
+      try {
+        tags = tagValues(metadata);
+      } catch (error) {
+        thrown.error = error;
+        return R.tagValuesError;
+      }
+      if (typeof tags !== 'object' || tags === null) return R.tagValuesError;
+    }
+    const series = table.resolve(tags);
+    if (series < 0) return series === MISSING_TAG ? R.missingTag : R.invalidTag;
+    if (idle) table.touched[series] = table.generation;
+    store.observe(series, countsEvents ? 1 : value);
+    return R.ok;
+  };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { sourceTag } from '../compile.js';
+import { generate, sourceTag } from '../compile.js';
 import { attach, detach } from '../events/bus.js';
 import { describe } from '../events/event-name.js';
 import type { EventHandler, Metadata } from '../events/types.js';
@@ -11,7 +11,7 @@ import { BoundSeries, type SeriesHandle } from './bound-series.js';
 import { DROP_REASON_HINTS, DROP_REASON_LABELS, DropReason } from './drop-reasons.js';
 import { type Family, type FamilyKind, labelRenderer, type ScalarFamily, sampleNames } from './family.js';
 import { HistogramStore } from './histogram-store.js';
-import { MetricRecorder } from './recorder.js';
+import { MetricRecorder, type RecordFunction } from './recorder.js';
 import { ScalarStore } from './scalar-store.js';
 import { scrapeDefinitions } from './self-definitions.js';
 import { SeriesTable } from './series-table.js';
@@ -38,6 +38,11 @@ export interface ReporterConfig {
 }
 
 const DEFAULT_MAX_SERIES = 10_000;
+const THROWN_BY_USER_FUNCTION: ReadonlySet<number> = new Set([
+  DropReason.keepError,
+  DropReason.measurementError,
+  DropReason.tagValuesError,
+]);
 const DEFAULT_QUANTILES = [0.5, 0.9, 0.95, 0.99];
 const RESERVED_SELF_NAMES = [
   'telemeter_dropped_events_total',
@@ -217,44 +222,59 @@ export class Reporter {
    * The handler of one event, generated so that it calls each recorder's `record` through a constant of its own:
    * each call site then sees one target and V8 inlines the recorder into the handler. A shared handler looping
    * over `recorder.record` made one call site for every metric of every event, which V8 cannot inline.
+   *
+   * The handler never throws: the bus would detach it, and every later event of that name would count nothing.
+   * A record function does not throw either; the `catch` is for telemeter's own bugs, counted as `internal_error`.
    */
   private handlerFor(eventName: string, recorders: MetricRecorder[]): EventHandler {
+    const noteDrop = (index: number, reason: number, error?: unknown) =>
+      this.noteDrop(recorders[index], reason, error);
     const calls = recorders
       .map(
         (_, i) => `
-        try { reason = record${i}(measurements, metadata); } catch { reason = ${DropReason.internalError}; }
-        if (reason !== ${DropReason.ok}) noteDrop(recorders[${i}], reason);`,
+        try { reason = record${i}(measurements, metadata); }
+        catch (error) { reason = ${DropReason.ok}; noteDrop(${i}, ${DropReason.internalError}, error); }
+        if (reason !== ${DropReason.ok}) noteDrop(${i}, reason);`,
       )
       .join('');
     const body = `
       return function handle(_eventName, measurements, metadata) {
         ${sourceTag(`handler ${eventName}`)}
         if (typeof measurements !== 'object' || measurements === null) {
-          for (let i = 0; i < recorders.length; i++) noteDrop(recorders[i], ${DropReason.invalidMeasurement});
+          for (let i = 0; i < ${recorders.length}; i++) noteDrop(i, ${DropReason.invalidMeasurement});
           return;
         }
         let reason;
         ${calls}
       };`;
-    const records = recorders.map((_, i) => `record${i}`);
-    const factory = new Function('recorders', 'noteDrop', ...records, body);
-    const noteDrop = (recorder: MetricRecorder, reason: number) => this.noteDrop(recorder, reason);
-    return factory(recorders, noteDrop, ...recorders.map((r) => r.record)) as EventHandler;
+    const records = recorders.map((r) => r.record);
+    const generated = generate<EventHandler>(['noteDrop', ...records.map((_, i) => `record${i}`)], body, [
+      noteDrop,
+      ...records,
+    ]);
+    return generated ?? plainHandler(records, noteDrop);
   }
 
-  private noteDrop(recorder: MetricRecorder, reason: number): void {
-    let series = recorder.droppedSeries[reason];
-    if (series < 0) {
-      const name = recorder.definition.name;
-      series = this.droppedFamily.table.resolveValues([name, DROP_REASON_LABELS[reason]]);
-      recorder.droppedSeries[reason] = series;
-      this.logger.warnOnce(
-        `drop:${name}:${reason}`,
-        {},
-        `metric "${name}" skipped an event (${DROP_REASON_LABELS[reason]}: ${DROP_REASON_HINTS[reason]}); further ones are counted in telemeter_dropped_events_total`,
-      );
+  /** Counts a skipped event, and logs the first of each metric and reason. Never throws, like the handler. */
+  private noteDrop(recorder: MetricRecorder, reason: number, error?: unknown): void {
+    try {
+      let series = recorder.droppedSeries[reason];
+      if (series < 0) {
+        const name = recorder.definition.name;
+        series = this.droppedFamily.table.resolveValues([name, DROP_REASON_LABELS[reason]]);
+        recorder.droppedSeries[reason] = series;
+        // A user function's error is left by the record function; an internal error comes with the call.
+        const cause = THROWN_BY_USER_FUNCTION.has(reason) ? recorder.thrown.error : error;
+        this.logger.warnOnce(
+          `drop:${name}:${reason}`,
+          cause === undefined ? { metric: name } : { metric: name, err: cause },
+          `metric "${name}" skipped an event (${DROP_REASON_LABELS[reason]}: ${DROP_REASON_HINTS[reason]}); further ones are counted in telemeter_dropped_events_total`,
+        );
+      }
+      this.droppedFamily.store.values[series] += 1;
+    } catch {
+      // Counting a drop failed (memory, most likely): the event is lost either way, and the caller must not see it.
     }
-    this.droppedFamily.store.values[series] += 1;
   }
 
   private noteOverflow(definition: MetricDefinition): void {
@@ -418,4 +438,27 @@ function validateGlobalTags(tags: ReporterConfig['globalTags']): Record<string, 
     result[name] = String(value);
   }
   return result;
+}
+
+/** The handler of {@link Reporter.handlerFor} as a loop, for runtimes that refuse code generation. */
+function plainHandler(
+  records: readonly RecordFunction[],
+  noteDrop: (index: number, reason: number, error?: unknown) => void,
+): EventHandler {
+  return (_eventName, measurements, metadata) => {
+    if (typeof measurements !== 'object' || measurements === null) {
+      for (let i = 0; i < records.length; i++) noteDrop(i, DropReason.invalidMeasurement);
+      return;
+    }
+    for (let i = 0; i < records.length; i++) {
+      let reason: number;
+      try {
+        reason = records[i](measurements, metadata);
+      } catch (error) {
+        reason = DropReason.ok;
+        noteDrop(i, DropReason.internalError, error);
+      }
+      if (reason !== DropReason.ok) noteDrop(i, reason);
+    }
+  };
 }

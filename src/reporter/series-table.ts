@@ -1,4 +1,4 @@
-import { sourceTag } from '../compile.js';
+import { generate, sourceTag } from '../compile.js';
 import type { Metadata } from '../events/types.js';
 import { forEachLabel } from './family.js';
 import { ensureCapacity } from './growable.js';
@@ -308,7 +308,37 @@ function compileLookup(
   miss: (metadata: Metadata) => number,
 ): (metadata: Metadata) => number {
   const body = `return function lookup(metadata) { ${sourceTag(`lookup ${tagNames.join(',')}`)} let series; ${trieWalkSource(tagNames, 'metadata', 'series')} return series; };`;
-  return new Function('root', 'miss', 'branchStep', body)(root, miss, branchStep);
+  return (
+    generate<(metadata: Metadata) => number>(['root', 'miss', 'branchStep'], body, [
+      root,
+      miss,
+      branchStep,
+    ]) ?? plainLookup(tagNames, root, miss)
+  );
+}
+
+/** The trie walk of {@link trieWalkSource} as a loop, for runtimes that refuse code generation. */
+function plainLookup(
+  tagNames: readonly string[],
+  root: TrieNode,
+  miss: (metadata: Metadata) => number,
+): (metadata: Metadata) => number {
+  const last = tagNames.length - 1;
+  if (last < 0) return () => 0;
+  return (metadata) => {
+    let node: TrieNode | number | undefined = root;
+    for (let i = 0; i <= last; i++) {
+      const value = metadata[tagNames[i]];
+      node =
+        i === last
+          ? (node as Leaf).get(value)
+          : typeof value === 'string'
+            ? (node as Branch)[value]
+            : branchStep(node as Branch, value);
+      if (node === undefined) return miss(metadata);
+    }
+    return node as number;
+  };
 }
 
 /**

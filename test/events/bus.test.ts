@@ -170,6 +170,61 @@ describe('handler failure', () => {
     expect(kind).toBe('throw');
   });
 
+  it('detaches a handler that recurses into a stack overflow, reports it once, and frees its id', async () => {
+    const error = vi.fn();
+    setLogger({ warn: vi.fn(), error });
+    const failures: unknown[] = [];
+    attach(track('overflow-listener'), HANDLER_FAILURE_EVENT, (_n, _m, md) => failures.push(md.handler_id));
+    let depth = 0;
+    let deepest = 0;
+    attach(track('runaway'), 'rec.event', () => {
+      depth++;
+      deepest = Math.max(deepest, depth);
+      try {
+        execute('rec.event', {});
+      } finally {
+        depth--;
+      }
+    });
+    expect(() => execute('rec.event', {})).not.toThrow();
+    expect(deepest).toBeGreaterThan(100);
+    expect(listHandlers('rec.event')).toEqual([]);
+    expect(hasHandlers('rec.event')).toBe(false);
+    deepest = 0;
+    execute('rec.event', {});
+    expect(deepest).toBe(0);
+    expect(() => detach('runaway')).toThrow(expect.objectContaining({ code: 'not_found' }));
+    attach('runaway', 'rec.event', () => {});
+    expect(() => attach('runaway', 'rec.event', () => {})).toThrow(
+      expect.objectContaining({ code: 'already_exists' }),
+    );
+    // Reports that did not fit on the exhausted stack are delivered once it has unwound.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(failures).toEqual(['runaway']);
+    expect(error).toHaveBeenCalledTimes(1);
+  });
+
+  it('keeps counting when the logger throws: the reporter is never detached by its own warning', () => {
+    const logger = {
+      warn: () => {
+        throw new Error('logger down');
+      },
+      error: () => {
+        throw new Error('logger down');
+      },
+    };
+    setLogger(logger);
+    const failures: unknown[] = [];
+    attach(track('logger-failure-listener'), HANDLER_FAILURE_EVENT, (_n, _m, md) =>
+      failures.push(md.handler_id),
+    );
+    attach(track('fails-with-throwing-logger'), 'tl.event', () => {
+      throw new Error('boom');
+    });
+    expect(() => execute('tl.event', {})).not.toThrow();
+    expect(failures).toEqual(['fails-with-throwing-logger']);
+  });
+
   it('lets a handler detach itself while the event is running without skipping the others', () => {
     const seen: string[] = [];
     attach(track('self-detach'), 'h.one', () => {

@@ -102,3 +102,48 @@ describe('span', () => {
     expect(captured[2].metadata.telemetry_span_context).not.toBe(captured[4].metadata.telemetry_span_context);
   });
 });
+
+describe('span with bad metadata', () => {
+  it.each([
+    ['undefined', undefined],
+    ['null', null],
+    [
+      'an object with a throwing getter',
+      Object.defineProperty({ route: '/cart' }, 'user', {
+        enumerable: true,
+        get() {
+          throw new Error('getter');
+        },
+      }),
+    ],
+  ])('runs the function and emits start and stop for %s, as execute tolerates it', (_label, metadata) => {
+    listen('s.bad');
+    let ran = 0;
+    const result = span('s.bad', metadata as Metadata, () => {
+      ran++;
+      return 'ok';
+    });
+    expect({ result, ran }).toEqual({ result: 'ok', ran: 1 });
+    expect(captured.map((c) => c.name)).toEqual(['s.bad.start', 's.bad.stop']);
+    expect(captured[1].metadata.telemetry_span_context).toBe(captured[0].metadata.telemetry_span_context);
+    // What could be read is kept; a key whose getter throws is left out.
+    expect(captured[0].metadata.user).toBeUndefined();
+    if (metadata !== null && metadata !== undefined) expect(captured[0].metadata.route).toBe('/cart');
+  });
+
+  it('keeps the stop event when the function hands setMetadata a throwing getter', () => {
+    listen('s.badset');
+    span('s.badset', {}, (control) => {
+      control.setMetadata(
+        Object.defineProperty({ ok: 1 }, 'bad', {
+          enumerable: true,
+          get() {
+            throw new Error('getter');
+          },
+        }),
+      );
+    });
+    expect(captured.map((c) => c.name)).toEqual(['s.badset.start', 's.badset.stop']);
+    expect(captured[1].metadata.ok).toBe(1);
+  });
+});
