@@ -25,7 +25,11 @@ export function sourceTag(label: string): string {
  * generated source, is a bug and is thrown. The answer is not cached, because a runtime may refuse at one time and
  * allow at another (workerd allows it while a module's top level runs).
  */
-export function generate<T>(params: readonly string[], body: string, args: readonly unknown[]): T | undefined {
+export function generate<T>(
+  params: readonly string[],
+  body: string,
+  args: readonly unknown[],
+): T | undefined {
   let factory: (...values: unknown[]) => T;
   try {
     if (refusedForTests) throw new EvalError('code generation is turned off for this test');

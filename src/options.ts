@@ -6,7 +6,7 @@ import { TelemeterTypeError } from './errors.js';
  * ignored. The error names the closest valid key.
  *
  * @param where how the message names the caller, e.g. `'telemeter/http: httpMetrics'`.
- * @param what how the message names the object, e.g. `'option'` or `'option reporterOptions'`.
+ * @param path where the object sits in the options, with a trailing dot (`'reporterOptions.'`); `''` for the top.
  * @throws TelemeterTypeError `ERR_TELEMETER_INVALID_OPTION` when `options` is not an object,
  *   `ERR_TELEMETER_UNKNOWN_OPTION` naming the unknown key and the closest valid one.
  */
@@ -14,42 +14,41 @@ export function checkOptionKeys(
   where: string,
   options: unknown,
   known: ReadonlySet<string> | readonly string[],
-  what = 'option',
+  path = '',
 ): void {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new TelemeterTypeError(
       'ERR_TELEMETER_INVALID_OPTION',
-      `${where}: ${what === 'option' ? 'options' : what} must be an object`,
+      `${where}: ${path === '' ? 'options' : `option ${path.slice(0, -1)}`} must be an object`,
     );
   }
   const valid = [...known];
   for (const key of Object.keys(options)) {
-    if (!valid.includes(key)) throw unknownOption(where, what, key, valid);
+    if (!valid.includes(key)) throw unknownOption(where, `${path}${key}`, valid);
   }
 }
 
-/** The error for an unknown option `key`, suggesting the closest of `valid`. */
-export function unknownOption(
-  where: string,
-  what: string,
-  key: string,
-  valid: readonly string[],
-): TelemeterTypeError {
-  const closest = closestName(key, valid);
-  const hint = closest === undefined ? '' : `did you mean ${closest}? `;
+/** The error for an unknown option (`key`, or `path.key` for a nested one), suggesting the closest of `valid`. */
+export function unknownOption(where: string, option: string, valid: readonly string[]): TelemeterTypeError {
+  const dot = option.lastIndexOf('.');
+  const closest = closestName(option.slice(dot + 1), valid);
+  const hint = closest === undefined ? '' : `did you mean ${option.slice(0, dot + 1)}${closest}? `;
   return new TelemeterTypeError(
     'ERR_TELEMETER_UNKNOWN_OPTION',
-    `${where}: ${what} ${key} is unknown (${hint}valid options: ${valid.join(', ')})`,
+    `${where}: option ${option} is unknown (${hint}valid: ${valid.join(', ')})`,
   );
 }
 
 /**
  * The name in `candidates` that `name` most likely misspells, or undefined when none is close: the smallest
  * edit distance (insertions, deletions, substitutions and swaps of neighbours, ignoring letter case), if it is at
- * most a third of the name's length (at least 2).
+ * most a third of the name's length (at least 2); else a candidate that the name begins (`maxAge` for
+ * `maxAgeSeconds`).
  */
 export function closestName(name: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
+  const lower = name.toLowerCase();
+  let best: string | undefined =
+    lower.length >= 3 ? candidates.find((candidate) => candidate.toLowerCase().startsWith(lower)) : undefined;
   let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1;
   for (const candidate of candidates) {
     const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());

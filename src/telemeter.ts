@@ -1,5 +1,7 @@
+import { invalidOption } from './errors.js';
 import type { ExpositionFormat } from './exposition/content-types.js';
 import { renderExposition } from './exposition/render.js';
+import { checkOptionKeys } from './options.js';
 import { Reporter, type ReporterConfig } from './reporter/reporter.js';
 
 /** Options of {@link Telemeter}. */
@@ -16,9 +18,13 @@ export interface ScrapeOptions {
  * aggregates every event as it happens, and renders the result for Prometheus.
  *
  * ```ts
- * const telemeter = new Telemeter({ metrics: [counter('http.request.count', { eventName: 'http.request.stop' })] });
- * telemeter.scrape();                          // Prometheus text 0.0.4
- * telemeter.scrape({ format: 'openmetrics' }); // OpenMetrics 1.0
+ * const telemeter = new Telemeter({
+ *   // A counter counts the events that carry its measurement: `http.request.stop` carries `duration`.
+ *   metrics: [counter('http.request.count', { eventName: 'http.request.stop', measurement: 'duration' })],
+ * });
+ * execute('http.request.stop', { duration: 1_500_000 }, { route: '/cart' });
+ * telemeter.scrape();                          // Prometheus text 0.0.4: "http_request_count 1"
+ * telemeter.scrape({ format: 'openmetrics' }); // OpenMetrics 1.0: "http_request_count_total 1"
  * telemeter.close();                           // detaches its handlers
  * ```
  *
@@ -39,10 +45,11 @@ export class Telemeter extends Reporter {
    * exposition and let the event loop run between chunks.
    */
   *render(options: ScrapeOptions = {}): Generator<string> {
+    checkOptionKeys('telemeter: scrape', options, ['format']);
     const format = options.format ?? 'text';
     if (format !== 'text' && format !== 'openmetrics') {
-      throw new TypeError(
-        `telemeter: scrape option format must be 'text' or 'openmetrics', got "${String(format)}"`,
+      invalidOption(
+        `telemeter: scrape: option format must be 'text' or 'openmetrics', got "${String(format)}"`,
       );
     }
     this.refreshComputedFamilies();

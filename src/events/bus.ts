@@ -1,3 +1,4 @@
+import { invalidArgument } from '../errors.js';
 import { processLog } from '../logger.js';
 import { monotonicTime, systemTime } from './clock.js';
 import { validateEventName } from './event-name.js';
@@ -49,13 +50,13 @@ export function attachMany<Config = unknown>(
   config?: Config,
 ): void {
   if (typeof id !== 'string' || id === '') {
-    throw new TypeError('telemeter: attach: the handler id must be a non-empty string');
+    invalidArgument('telemeter: attach: the handler id must be a non-empty string');
   }
   if (!Array.isArray(eventNames) || eventNames.length === 0) {
-    throw new TypeError(`telemeter: attach "${id}": eventNames must be a non-empty array of event names`);
+    invalidArgument(`telemeter: attach "${id}": eventNames must be a non-empty array of event names`);
   }
   if (typeof handler !== 'function') {
-    throw new TypeError(`telemeter: attach "${id}": the handler must be a function`);
+    invalidArgument(`telemeter: attach "${id}": the handler must be a function`);
   }
   const names = [...new Set(eventNames.map((name) => validateEventName(name, `attach "${id}"`)))];
   table.add({ id, eventNames: names, handler: handler as EventHandler<any>, config, failure: undefined });

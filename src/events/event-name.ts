@@ -1,15 +1,17 @@
+import { invalidArgument } from '../errors.js';
+
 /**
  * Checks a dotted event name (`http.request.stop`): non-empty segments only, so that
  * `listHandlers('http')` can match by whole segments.
  */
 export function validateEventName(eventName: unknown, where: string): string {
   if (typeof eventName !== 'string' || eventName === '') {
-    throw new TypeError(
+    invalidArgument(
       `telemeter: ${where}: an event name must be a non-empty dotted string, got ${describe(eventName)}`,
     );
   }
   if (eventName.startsWith('.') || eventName.endsWith('.') || eventName.includes('..')) {
-    throw new TypeError(
+    invalidArgument(
       `telemeter: ${where}: event name "${eventName}" contains leading, trailing or consecutive dots`,
     );
   }

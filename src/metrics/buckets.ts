@@ -1,3 +1,4 @@
+import { invalidOption } from '../errors.js';
 import { isByteUnit, isTimeUnit } from './units.js';
 
 /** Explicit bucket bounds, or a generator for them. Bounds are inclusive upper limits (`le`). */
@@ -17,6 +18,13 @@ const KILOBYTES = [0.25, 1, 4, 16, 64, 256, 1024, 4096, 16384, 65536];
 const MEGABYTES = [0.25, 1, 4, 16, 64, 256, 1024, 4096];
 // 1-2-5 steps suit counts (rows returned, items in a cart) when no unit says otherwise.
 const UNITLESS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
+
+/**
+ * The most bounds a distribution may have. Each costs 4 bytes per series and a line per series in every scrape;
+ * classic histograms rarely need more than a few dozen, and a count typed in error (1e9) must fail here rather than
+ * abort the process on an allocation no try/catch can catch.
+ */
+export const MAX_BUCKETS = 1000;
 
 /** Default bounds for a distribution whose (target) unit is `unit`. */
 export function defaultBuckets(unit: string): readonly number[] {
@@ -45,7 +53,7 @@ export function defaultBuckets(unit: string): readonly number[] {
  */
 export function resolveBuckets(spec: unknown, unit: string, metricName: string): number[] {
   const fail = (why: string): never => {
-    throw new TypeError(`telemeter: metric "${metricName}": option reporterOptions.buckets ${why}`);
+    invalidOption(`telemeter: metric "${metricName}": option reporterOptions.buckets ${why}`);
   };
   if (spec === undefined) return [...defaultBuckets(unit)];
   let bounds: number[];
@@ -55,13 +63,13 @@ export function resolveBuckets(spec: unknown, unit: string, metricName: string):
     const { start, factor, count } = (spec as { exponential: Record<string, unknown> }).exponential ?? {};
     if (typeof start !== 'number' || !(start > 0)) fail('exponential.start must be a number > 0');
     if (typeof factor !== 'number' || !(factor > 1)) fail('exponential.factor must be a number > 1');
-    if (!Number.isInteger(count) || (count as number) < 1) fail('exponential.count must be an integer >= 1');
+    checkCount(count, 'exponential.count', fail);
     bounds = Array.from({ length: count as number }, (_, i) => (start as number) * (factor as number) ** i);
   } else if (typeof spec === 'object' && spec !== null && 'linear' in spec) {
     const { start, width, count } = (spec as { linear: Record<string, unknown> }).linear ?? {};
     if (typeof start !== 'number' || !Number.isFinite(start)) fail('linear.start must be a finite number');
     if (typeof width !== 'number' || !(width > 0)) fail('linear.width must be a number > 0');
-    if (!Number.isInteger(count) || (count as number) < 1) fail('linear.count must be an integer >= 1');
+    checkCount(count, 'linear.count', fail);
     bounds = Array.from({ length: count as number }, (_, i) => (start as number) + (width as number) * i);
   } else {
     return fail(
@@ -69,6 +77,7 @@ export function resolveBuckets(spec: unknown, unit: string, metricName: string):
     );
   }
   if (bounds.length === 0) fail('must not be empty');
+  if (bounds.length > MAX_BUCKETS) fail(`has ${bounds.length} bounds; at most ${MAX_BUCKETS} are allowed`);
   for (let i = 0; i < bounds.length; i++) {
     const b = bounds[i];
     if (typeof b !== 'number' || !Number.isFinite(b))
@@ -77,4 +86,10 @@ export function resolveBuckets(spec: unknown, unit: string, metricName: string):
       fail(`must be strictly increasing, but ${bounds[i - 1]} is followed by ${b}`);
   }
   return [...bounds];
+}
+
+function checkCount(count: unknown, option: string, fail: (why: string) => never): void {
+  if (!(Number.isInteger(count) && (count as number) >= 1 && (count as number) <= MAX_BUCKETS)) {
+    fail(`${option} must be an integer from 1 to ${MAX_BUCKETS}, got ${String(count)}`);
+  }
 }

@@ -1,7 +1,9 @@
+import { TelemeterTypeError } from '../errors.js';
 import { describe } from '../events/event-name.js';
 import type { Measurements, Metadata } from '../events/types.js';
 import { processLog } from '../logger.js';
-import type { BucketSpec } from './buckets.js';
+import { checkOptionKeys } from '../options.js';
+import { type BucketSpec, resolveBuckets } from './buckets.js';
 import { conversionRatio, type Unit } from './units.js';
 
 /** The five metric types of Telemetry.Metrics. */
@@ -10,15 +12,18 @@ export type MetricType = 'counter' | 'sum' | 'last_value' | 'summary' | 'distrib
 /** Reads a measurement from an event: a key of the measurements, or a function of measurements and metadata. */
 export type MeasurementGetter = string | ((measurements: Measurements, metadata: Metadata) => unknown);
 
-/** Options that only telemeter's reporter reads; other keys pass through untouched for other reporters. */
+/**
+ * Options of telemeter's reporter. Any other key is a mistake and fails at start-up; options meant for another
+ * reporter go under `thirdParty`, which telemeter keeps as given and never reads.
+ */
 export interface ReporterOptions {
   /** Exposition type of a `sum` (`counter` by default, `gauge` for sums that can go down) or `lastValue` (`gauge`). */
   readonly prometheusType?: 'counter' | 'gauge';
-  /** Distribution bucket bounds (inclusive `le`). Defaults depend on the unit. */
+  /** Distribution bucket bounds (inclusive `le`), strictly increasing, at most 1 000. Defaults depend on the unit. */
   readonly buckets?: BucketSpec;
-  /** Summary quantiles, each in [0, 1]. Default `[0.5, 0.9, 0.95, 0.99]`. */
+  /** Summary quantiles, each in [0, 1], each once. Default `[0.5, 0.9, 0.95, 0.99]`. */
   readonly quantiles?: readonly number[];
-  /** Summary sliding window, in seconds. Default 600. */
+  /** Summary sliding window, in seconds: at least 1, and each of its `ageBuckets` slots at most 24.8 days. Default 600. */
   readonly maxAgeSeconds?: number;
   /** Number of slots the summary window rotates through. Default 5. */
   readonly ageBuckets?: number;
@@ -26,9 +31,13 @@ export interface ReporterOptions {
   readonly relativeAccuracy?: number;
   /** Most series (tag combinations) this metric keeps; further ones fold into one overflow series. */
   readonly maxSeries?: number;
-  /** Milliseconds without a recording after which a series is forgotten, so memory follows live tag sets. */
+  /**
+   * Milliseconds without a recording after which a series is forgotten, so memory follows live tag sets
+   * (1 000 to 4 294 967 294, about 49.7 days). Series of bound handles never expire.
+   */
   readonly idleTimeout?: number;
-  readonly [key: string]: unknown;
+  /** Options for other reporters of the same definitions, kept as given; telemeter does not read them. */
+  readonly thirdParty?: Readonly<Record<string, unknown>>;
 }
 
 /** The options shared by every metric constructor, as in Telemetry.Metrics. */
@@ -70,6 +79,18 @@ export interface MetricDefinition {
   readonly reporterOptions: ReporterOptions;
 }
 
+const REPORTER_OPTIONS = [
+  'prometheusType',
+  'buckets',
+  'quantiles',
+  'maxAgeSeconds',
+  'ageBuckets',
+  'relativeAccuracy',
+  'maxSeries',
+  'idleTimeout',
+  'thirdParty',
+];
+
 const KNOWN_OPTIONS = new Set([
   'eventName',
   'measurement',
@@ -84,25 +105,25 @@ const KNOWN_OPTIONS = new Set([
 
 function define(type: MetricType, name: unknown, options: MetricOptions = {}): MetricDefinition {
   if (typeof name !== 'string' || name === '') {
-    throw new TypeError(
+    throw new TelemeterTypeError(
+      'ERR_TELEMETER_INVALID_ARGUMENT',
       `telemeter: ${type}: a metric name must be a non-empty dotted string, got ${describe(name)}`,
     );
   }
   const fail = (option: string, why: string): never => {
-    throw new TypeError(`telemeter: metric "${name}": option ${option} ${why}`);
+    throw new TelemeterTypeError(
+      'ERR_TELEMETER_INVALID_OPTION',
+      `telemeter: metric "${name}": option ${option} ${why}`,
+    );
   };
   const segments = name.split('.');
   if (segments.some((s) => s === '')) {
-    throw new TypeError(
+    throw new TelemeterTypeError(
+      'ERR_TELEMETER_INVALID_ARGUMENT',
       `telemeter: metric "${name}": the name contains leading, trailing or consecutive dots`,
     );
   }
-  if (typeof options !== 'object' || options === null) fail('(options)', 'must be an object');
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) {
-      fail(key, `is unknown; valid options are ${[...KNOWN_OPTIONS].join(', ')}`);
-    }
-  }
+  checkOptionKeys(`telemeter: metric "${name}"`, options, KNOWN_OPTIONS);
 
   let eventName: string;
   if (options.eventName !== undefined) {
@@ -168,7 +189,9 @@ function define(type: MetricType, name: unknown, options: MetricOptions = {}): M
   if (typeof reporterOptions !== 'object' || reporterOptions === null || Array.isArray(reporterOptions)) {
     fail('reporterOptions', 'must be an object');
   }
+  checkOptionKeys(`telemeter: metric "${name}"`, reporterOptions, REPORTER_OPTIONS, 'reporterOptions.');
   validateReporterOptions(type, reporterOptions, fail);
+  if (type === 'distribution') resolveBuckets(reporterOptions.buckets, unit, name);
 
   if (type === 'distribution' && measurement === 'system_time') {
     processLog.warnOnce(
@@ -193,6 +216,12 @@ function define(type: MetricType, name: unknown, options: MetricOptions = {}): M
   });
 }
 
+/** The longest delay a Node.js timer takes; a longer one fires after 1 ms instead, with a warning. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const MIN_IDLE_TIMEOUT_MS = 1000;
+// A series expires after between one and one and a half timeouts of silence, swept every half timeout.
+const MAX_IDLE_TIMEOUT_MS = 2 * MAX_TIMER_MS;
+
 function validateReporterOptions(
   type: MetricType,
   options: ReporterOptions,
@@ -214,30 +243,78 @@ function validateReporterOptions(
   if (buckets !== undefined && type !== 'distribution') {
     fail('reporterOptions.buckets', `applies to distributions only, not to a ${type}`);
   }
+  for (const option of ['quantiles', 'maxAgeSeconds', 'ageBuckets', 'relativeAccuracy'] as const) {
+    if (options[option] !== undefined && type !== 'summary') {
+      fail(`reporterOptions.${option}`, `applies to summaries only, not to a ${type}`);
+    }
+  }
   if (quantiles !== undefined) {
-    if (type !== 'summary') fail('reporterOptions.quantiles', `applies to summaries only, not to a ${type}`);
     if (
       !Array.isArray(quantiles) ||
       quantiles.length === 0 ||
       quantiles.some((q) => typeof q !== 'number' || !(q >= 0 && q <= 1))
     ) {
-      fail('reporterOptions.quantiles', 'must be a non-empty array of numbers in [0, 1]');
+      fail(
+        'reporterOptions.quantiles',
+        `must be a non-empty array of numbers in [0, 1], got ${describe(quantiles)}`,
+      );
     }
-  }
-  if (maxAgeSeconds !== undefined && !(typeof maxAgeSeconds === 'number' && maxAgeSeconds > 0)) {
-    fail('reporterOptions.maxAgeSeconds', 'must be a number > 0');
+    const repeated = quantiles.find((q, i) => quantiles.indexOf(q) !== i);
+    // 0 and -0 are one quantile too: both render as quantile="0.0".
+    if (repeated !== undefined) fail('reporterOptions.quantiles', `lists ${repeated} twice`);
   }
   if (ageBuckets !== undefined && !(Number.isInteger(ageBuckets) && ageBuckets >= 1 && ageBuckets <= 60)) {
-    fail('reporterOptions.ageBuckets', 'must be an integer from 1 to 60');
+    fail('reporterOptions.ageBuckets', `must be an integer from 1 to 60, got ${describe(ageBuckets)}`);
+  }
+  if (maxAgeSeconds !== undefined) {
+    if (!(typeof maxAgeSeconds === 'number' && maxAgeSeconds >= 1)) {
+      fail(
+        'reporterOptions.maxAgeSeconds',
+        `must be a number of seconds >= 1, got ${describe(maxAgeSeconds)}`,
+      );
+    }
+    const slots = ageBuckets ?? 5;
+    if (!((maxAgeSeconds * 1000) / slots <= MAX_TIMER_MS)) {
+      fail(
+        'reporterOptions.maxAgeSeconds',
+        `divided by ageBuckets (${slots}) must be at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds (24.8 days), the longest timer Node.js keeps; got ${maxAgeSeconds}. Raise ageBuckets or shorten the window`,
+      );
+    }
   }
   if (
     relativeAccuracy !== undefined &&
     !(typeof relativeAccuracy === 'number' && relativeAccuracy > 0 && relativeAccuracy < 1)
   ) {
-    fail('reporterOptions.relativeAccuracy', 'must be a number between 0 and 1 (exclusive)');
+    fail(
+      'reporterOptions.relativeAccuracy',
+      `must be a number between 0 and 1 (exclusive), got ${describe(relativeAccuracy)}`,
+    );
   }
   if (maxSeries !== undefined && !(Number.isInteger(maxSeries) && maxSeries >= 1)) {
-    fail('reporterOptions.maxSeries', 'must be an integer >= 1');
+    fail('reporterOptions.maxSeries', `must be an integer >= 1, got ${describe(maxSeries)}`);
+  }
+  const { idleTimeout, thirdParty } = options;
+  if (
+    idleTimeout !== undefined &&
+    !(
+      typeof idleTimeout === 'number' &&
+      idleTimeout >= MIN_IDLE_TIMEOUT_MS &&
+      idleTimeout <= MAX_IDLE_TIMEOUT_MS
+    )
+  ) {
+    fail(
+      'reporterOptions.idleTimeout',
+      `must be a number of milliseconds from ${MIN_IDLE_TIMEOUT_MS} to ${MAX_IDLE_TIMEOUT_MS} (about 49.7 days), got ${describe(idleTimeout)}`,
+    );
+  }
+  if (
+    thirdParty !== undefined &&
+    (typeof thirdParty !== 'object' || thirdParty === null || Array.isArray(thirdParty))
+  ) {
+    fail(
+      'reporterOptions.thirdParty',
+      `must be an object of other reporters' options, got ${describe(thirdParty)}`,
+    );
   }
 }
 

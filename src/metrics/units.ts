@@ -1,3 +1,5 @@
+import { invalidOption } from '../errors.js';
+
 /** Time units that Telemetry.Metrics converts between. `native` is telemeter's monotonic unit, nanoseconds. */
 export type TimeUnit = 'native' | 'second' | 'millisecond' | 'microsecond' | 'nanosecond';
 /** Byte units; decimal, as in Telemetry.Metrics (1 kilobyte = 1000 bytes). */
@@ -44,7 +46,7 @@ export function conversionRatio(from: string, to: string, metricName: string): n
   if (isByteUnit(from) && isByteUnit(to)) {
     return BYTE_FACTORS[to] / BYTE_FACTORS[from];
   }
-  throw new TypeError(
+  invalidOption(
     `telemeter: metric "${metricName}": option unit: cannot convert "${from}" to "${to}"; a [from, to] unit must name two time units (native, second, millisecond, microsecond, nanosecond) or two byte units (byte, kilobyte, megabyte)`,
   );
 }

@@ -1,3 +1,5 @@
+import { invalidArgument } from '../errors.js';
+
 /**
  * A quantile sketch with a relative-error guarantee (the DDSketch construction):
  * every value `x` goes to bin `ceil(log_γ |x|)` with `γ = (1 + α) / (1 − α)`, and a bin is read back as
@@ -42,7 +44,7 @@ export class LogSketch {
   /** Adds every count of `other`, which must have the same relative accuracy. */
   merge(other: LogSketch): void {
     if (other.mapping !== this.mapping)
-      throw new Error('telemeter: cannot merge sketches of different accuracy');
+      invalidArgument('telemeter: cannot merge sketches of different accuracy');
     this.positive.merge(other.positive);
     this.negative.merge(other.negative);
     this.zeroCount += other.zeroCount;

@@ -1,4 +1,5 @@
 import { generate, sourceTag } from '../compile.js';
+import { invalidOption, TelemeterTypeError } from '../errors.js';
 import { attach, detach } from '../events/bus.js';
 import { describe } from '../events/event-name.js';
 import type { EventHandler, Metadata } from '../events/types.js';
@@ -7,6 +8,7 @@ import { resolveBuckets } from '../metrics/buckets.js';
 import type { MetricDefinition } from '../metrics/definitions.js';
 import { isValidLabelName, prometheusName } from '../metrics/names.js';
 import { unitSuffix } from '../metrics/units.js';
+import { checkOptionKeys } from '../options.js';
 import { BoundSeries, type SeriesHandle } from './bound-series.js';
 import { DROP_REASON_HINTS, DROP_REASON_LABELS, DropReason } from './drop-reasons.js';
 import { type Family, type FamilyKind, labelRenderer, type ScalarFamily, sampleNames } from './family.js';
@@ -37,6 +39,7 @@ export interface ReporterConfig {
   readonly logger?: Logger;
 }
 
+const TELEMETER_OPTIONS = ['metrics', 'globalTags', 'maxSeries', 'selfMetrics', 'logger'];
 const DEFAULT_MAX_SERIES = 10_000;
 const THROWN_BY_USER_FUNCTION: ReadonlySet<number> = new Set([
   DropReason.keepError,
@@ -75,15 +78,19 @@ export class Reporter {
 
   constructor(config: ReporterConfig) {
     if (typeof config !== 'object' || config === null) {
-      throw new TypeError('telemeter: options must be an object with a metrics array');
+      invalidOption('telemeter: options must be an object with a metrics array');
     }
+    checkOptionKeys('telemeter: new Telemeter', config, TELEMETER_OPTIONS);
     const { maxSeries = DEFAULT_MAX_SERIES, selfMetrics = true } = config;
     if (!Array.isArray(config.metrics)) {
-      throw new TypeError('telemeter: option metrics must be an array of metric definitions');
+      invalidOption('telemeter: option metrics must be an array of metric definitions');
+    }
+    if (typeof selfMetrics !== 'boolean') {
+      invalidOption(`telemeter: option selfMetrics must be a boolean, got ${describe(selfMetrics)}`);
     }
     const metrics = selfMetrics ? [...config.metrics, ...scrapeDefinitions()] : config.metrics;
     if (!(Number.isInteger(maxSeries) && maxSeries >= 1)) {
-      throw new TypeError(`telemeter: option maxSeries must be an integer >= 1, got ${describe(maxSeries)}`);
+      invalidOption(`telemeter: option maxSeries must be an integer >= 1, got ${describe(maxSeries)}`);
     }
     this.logger = new LogSink(
       config.logger === undefined ? undefined : checkLogger(config.logger, 'option logger'),
@@ -100,12 +107,13 @@ export class Reporter {
       for (const sampleName of sampleNames(family.name, family.kind)) {
         const previous = owners.get(sampleName);
         if (previous !== undefined) {
-          throw new TypeError(
+          throw new TelemeterTypeError(
+            'ERR_TELEMETER_DUPLICATE_NAME',
             `telemeter: ${owner} exports the name "${sampleName}", which ${previous} also exports. ` +
               `Give one of them another name, and keep its event with eventName and measurement, e.g. ` +
               (definition
                 ? suggestRename(definition)
-                : "counter('my.metric.count', { eventName: 'my.event' })"),
+                : "counter('my.event.count', { eventName: 'my.event', measurement: 'duration' })"),
           );
         }
         owners.set(sampleName, owner);
@@ -123,7 +131,7 @@ export class Reporter {
     const byEvent = new Map<string, MetricRecorder[]>();
     metrics.forEach((definition, index) => {
       if (typeof definition !== 'object' || definition === null || typeof definition.type !== 'string') {
-        throw new TypeError(
+        invalidOption(
           `telemeter: option metrics[${index}] is not a metric definition; build it with counter(), sum(), lastValue(), summary() or distribution()`,
         );
       }
@@ -181,13 +189,18 @@ export class Reporter {
   bind(metric: MetricDefinition | string, tags: Metadata = {}): SeriesHandle {
     const name = typeof metric === 'string' ? metric : metric.name;
     const recorder = this.recorders.find((r) => r.definition === metric || r.definition.name === name);
-    if (recorder === undefined)
-      throw new TypeError(`telemeter: bind: metric "${name}" is not defined in this Telemeter`);
+    if (recorder === undefined) {
+      throw new TelemeterTypeError(
+        'ERR_TELEMETER_UNKNOWN_METRIC',
+        `telemeter: bind: metric "${name}" is not defined in this Telemeter`,
+      );
+    }
     const { definition, family } = recorder;
     const source = definition.tagValues === undefined ? tags : definition.tagValues(tags);
     const series = family.table.resolve(source);
     if (series < 0) {
-      throw new TypeError(
+      throw new TelemeterTypeError(
+        'ERR_TELEMETER_INVALID_TAGS',
         `telemeter: bind: metric "${name}" needs tags ${definition.tags.join(', ')} as strings, numbers or booleans; got ${JSON.stringify(tags)}`,
       );
     }
@@ -293,7 +306,7 @@ export class Reporter {
     render: (tags: readonly string[]) => (values: readonly string[]) => string,
   ): Family {
     const fail = (option: string, why: string): never => {
-      throw new TypeError(`telemeter: metric "${definition.name}": option ${option} ${why}`);
+      invalidOption(`telemeter: metric "${definition.name}": option ${option} ${why}`);
     };
     const name = prometheusName(definition.name);
     for (const tag of definition.tags) {
@@ -423,17 +436,25 @@ function suggestRename(definition: MetricDefinition): string {
 function validateGlobalTags(tags: ReporterConfig['globalTags']): Record<string, string> {
   if (tags === undefined) return {};
   if (typeof tags !== 'object' || tags === null || Array.isArray(tags)) {
-    throw new TypeError('telemeter: option globalTags must be an object of label names to values');
+    invalidOption('telemeter: option globalTags must be an object of label names to values');
   }
   const result: Record<string, string> = {};
   for (const [name, value] of Object.entries(tags)) {
     if (!isValidLabelName(name)) {
-      throw new TypeError(
-        `telemeter: option globalTags has "${name}", which is not a valid Prometheus label name`,
+      invalidOption(
+        `telemeter: option globalTags has "${name}", which is not a valid Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, no __ prefix)`,
+      );
+    }
+    if (name === 'le' || name === 'quantile') {
+      // Every histogram (built-in ones too) or summary would carry the label twice, and scrapers refuse that.
+      invalidOption(
+        `telemeter: option globalTags has "${name}", which histograms (le) and summaries (quantile) reserve for their buckets and quantiles`,
       );
     }
     if (!['string', 'number', 'boolean'].includes(typeof value)) {
-      throw new TypeError(`telemeter: option globalTags.${name} must be a string, number or boolean`);
+      invalidOption(
+        `telemeter: option globalTags.${name} must be a string, number or boolean, got ${describe(value)}`,
+      );
     }
     result[name] = String(value);
   }

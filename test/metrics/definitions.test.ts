@@ -48,7 +48,7 @@ describe('options', () => {
       keep,
       description: 'Query time',
       unit: ['native', 'millisecond'],
-      reporterOptions: { quantiles: [0.5], other: 'kept' },
+      reporterOptions: { quantiles: [0.5], thirdParty: { statsd: { sampleRate: 0.5 } } },
     });
     expect(d.tags).toEqual(['table']);
     expect(d.tagValues).toBe(tagValues);
@@ -56,7 +56,7 @@ describe('options', () => {
     expect(d.description).toBe('Query time');
     expect(d.unit).toBe('millisecond');
     expect(d.unitRatio).toBe(1e-6);
-    expect(d.reporterOptions).toEqual({ quantiles: [0.5], other: 'kept' });
+    expect(d.reporterOptions).toEqual({ quantiles: [0.5], thirdParty: { statsd: { sampleRate: 0.5 } } });
   });
 
   it('stores drop as the negation of keep, and rejects both together', () => {
@@ -169,5 +169,150 @@ describe('warnings at definition time', () => {
     }
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('phoenix.endpoint.start.system_time');
+  });
+});
+
+/** The error `run` throws, for assertions on its code and message. */
+function thrownBy(run: () => unknown): { code?: string; message: string; name: string } {
+  try {
+    run();
+  } catch (error) {
+    return error as { code?: string; message: string; name: string };
+  }
+  throw new Error('expected a throw');
+}
+
+describe('options that can never work fail at definition time, with a code', () => {
+  it('rejects an unknown option and names the closest valid one', () => {
+    const error = thrownBy(() => counter('a.b', { tag: ['x'] } as never));
+    expect(error.code).toBe('ERR_TELEMETER_UNKNOWN_OPTION');
+    expect(error.name).toBe('TypeError');
+    expect(error.message).toContain('metric "a.b": option tag is unknown (did you mean tags?');
+    expect(thrownBy(() => counter('a.b', { eventname: 'x.y' } as never)).message).toContain(
+      'did you mean eventName?',
+    );
+    // Nothing close: no guess, just the list.
+    expect(thrownBy(() => counter('a.b', { zzzzzz: 1 } as never)).message).toMatch(
+      /option zzzzzz is unknown \(valid: eventName, measurement/,
+    );
+  });
+
+  it('rejects an unknown reporter option, and keeps other reporters’ options under thirdParty', () => {
+    const error = thrownBy(() => distribution('a.b', { reporterOptions: { bucket: [1, 2] } as never }));
+    expect(error.code).toBe('ERR_TELEMETER_UNKNOWN_OPTION');
+    expect(error.message).toContain(
+      'option reporterOptions.bucket is unknown (did you mean reporterOptions.buckets?',
+    );
+    expect(thrownBy(() => summary('a.b', { reporterOptions: { maxAge: 60 } as never })).message).toContain(
+      'did you mean reporterOptions.maxAgeSeconds?',
+    );
+    const kept = counter('a.b', { reporterOptions: { thirdParty: { statsd: { sampleRate: 0.1 } } } });
+    expect(kept.reporterOptions.thirdParty).toEqual({ statsd: { sampleRate: 0.1 } });
+    expect(thrownBy(() => counter('a.b', { reporterOptions: { thirdParty: 'x' as never } })).code).toBe(
+      'ERR_TELEMETER_INVALID_OPTION',
+    );
+  });
+
+  it.each([
+    ['a string', '10s'],
+    ['a negative number', -1],
+    ['zero', 0],
+    ['null', null],
+    ['below a second', 999],
+    ['60 days, past the longest timer', 60 * 86_400_000],
+    ['Infinity', Number.POSITIVE_INFINITY],
+    ['NaN', Number.NaN],
+  ])('rejects idleTimeout of %s', (_label, idleTimeout) => {
+    const error = thrownBy(() => counter('a.b', { reporterOptions: { idleTimeout: idleTimeout as number } }));
+    expect(error.code).toBe('ERR_TELEMETER_INVALID_OPTION');
+    expect(error.message).toContain('metric "a.b": option reporterOptions.idleTimeout must be a number');
+  });
+
+  it('accepts idleTimeout from a second to the longest timer Node keeps, twice over', () => {
+    expect(counter('a.b', { reporterOptions: { idleTimeout: 1000 } }).reporterOptions.idleTimeout).toBe(1000);
+    expect(counter('a.b', { reporterOptions: { idleTimeout: 49 * 86_400_000 } })).toBeDefined();
+  });
+
+  it.each([
+    ['Infinity', Number.POSITIVE_INFINITY, undefined],
+    ['30 days in one slot', 30 * 86_400, 1],
+    ['NaN', Number.NaN, undefined],
+    ['half a second', 0.5, undefined],
+  ])('rejects a summary window of %s', (_label, maxAgeSeconds, ageBuckets) => {
+    const error = thrownBy(() => summary('a.b', { reporterOptions: { maxAgeSeconds, ageBuckets } }));
+    expect(error.code).toBe('ERR_TELEMETER_INVALID_OPTION');
+    expect(error.message).toContain('option reporterOptions.maxAgeSeconds');
+  });
+
+  it('accepts 30 days over five slots, each within a timer', () => {
+    expect(summary('a.b', { reporterOptions: { maxAgeSeconds: 30 * 86_400 } })).toBeDefined();
+  });
+
+  it('rejects summary options on other types, and a quantile listed twice', () => {
+    expect(thrownBy(() => distribution('a.b', { reporterOptions: { maxAgeSeconds: 60 } })).message).toContain(
+      'maxAgeSeconds applies to summaries only',
+    );
+    const error = thrownBy(() => summary('a.b', { reporterOptions: { quantiles: [0.5, 0.9, 0.5] } }));
+    expect(error.code).toBe('ERR_TELEMETER_INVALID_OPTION');
+    expect(error.message).toContain('option reporterOptions.quantiles lists 0.5 twice');
+    expect(thrownBy(() => summary('a.b', { reporterOptions: { quantiles: [0, -0] } })).message).toContain(
+      'twice',
+    );
+  });
+
+  it.each([
+    ['unsorted', [2, 1], 'must be strictly increasing, but 2 is followed by 1'],
+    ['with a duplicate bound', [1, 2, 2, 3], 'must be strictly increasing, but 2 is followed by 2'],
+    [
+      'a billion linear buckets',
+      { linear: { start: 0, width: 1, count: 1e9 } },
+      'linear.count must be an integer from 1 to 1000',
+    ],
+    [
+      '2^32 exponential buckets',
+      { exponential: { start: 1, factor: 2, count: 2 ** 32 } },
+      'exponential.count must be an integer from 1 to 1000',
+    ],
+    ['1001 bounds', Array.from({ length: 1001 }, (_, i) => i), 'has 1001 bounds; at most 1000'],
+    [
+      'exponential bounds that overflow to Infinity',
+      { exponential: { start: 1, factor: 1e10, count: 40 } },
+      'has a non-finite bound',
+    ],
+    [
+      'a zero exponential start',
+      { exponential: { start: 0, factor: 2, count: 3 } },
+      'exponential.start must be a number > 0',
+    ],
+    [
+      'an exponential factor of 1',
+      { exponential: { start: 1, factor: 1, count: 3 } },
+      'exponential.factor must be a number > 1',
+    ],
+    [
+      'a linear width of 0',
+      { linear: { start: 0, width: 0, count: 3 } },
+      'linear.width must be a number > 0',
+    ],
+    [
+      'an infinite linear start',
+      { linear: { start: Number.NEGATIVE_INFINITY, width: 1, count: 3 } },
+      'linear.start must be a finite number',
+    ],
+    ['a fractional count', { linear: { start: 0, width: 1, count: 2.5 } }, 'linear.count must be an integer'],
+    ['neither form', { log: {} }, 'must be an array of increasing numbers'],
+  ])('rejects buckets %s when the distribution is defined', (_label, buckets, message) => {
+    const error = thrownBy(() => distribution('a.b', { reporterOptions: { buckets: buckets as never } }));
+    expect(error.code).toBe('ERR_TELEMETER_INVALID_OPTION');
+    expect(error.message).toContain(`metric "a.b": option reporterOptions.buckets ${message}`);
+  });
+
+  it('gives names and event names that cannot work an argument error', () => {
+    expect(thrownBy(() => counter('')).code).toBe('ERR_TELEMETER_INVALID_ARGUMENT');
+    expect(thrownBy(() => counter('a..b')).code).toBe('ERR_TELEMETER_INVALID_ARGUMENT');
+    expect(thrownBy(() => counter('a.b', { eventName: '.x' })).code).toBe('ERR_TELEMETER_INVALID_OPTION');
+    expect(thrownBy(() => counter('a.b', { unit: ['second', 'byte'] })).code).toBe(
+      'ERR_TELEMETER_INVALID_OPTION',
+    );
   });
 });

@@ -379,6 +379,140 @@ describe('start-up validation', () => {
     expect(() => make(['nope' as never])).toThrow(/metrics\[0\] is not a metric definition/);
     expect(() => make([counter('telemeter.series', { eventName: 'x.y' })])).toThrow(/telemeter_series/);
   });
+
+  it('rejects misspelt options, naming the closest valid one, instead of ignoring them', () => {
+    const metrics = [counter('v1.a.b')];
+    expect(() => make(metrics, { maxSerie: 10 } as never)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_TELEMETER_UNKNOWN_OPTION',
+        message: expect.stringContaining(
+          'new Telemeter: option maxSerie is unknown (did you mean maxSeries?',
+        ),
+      }),
+    );
+    expect(() => make(metrics, { globaltags: { region: 'eu' } } as never)).toThrow(
+      /did you mean globalTags\?/,
+    );
+    const t = make(metrics);
+    expect(() => t.scrape({ fromat: 'openmetrics' } as never)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_TELEMETER_UNKNOWN_OPTION',
+        message: expect.stringContaining('format'),
+      }),
+    );
+    expect(() => make(metrics, { selfMetrics: 'no' } as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_TELEMETER_INVALID_OPTION' }),
+    );
+    expect(() => make(metrics, { logger: console.log } as never)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_TELEMETER_INVALID_OPTION',
+        message: expect.stringContaining('logger'),
+      }),
+    );
+  });
+
+  it.each(['le', 'quantile'])(
+    'rejects globalTags.%s, which every histogram or summary would carry twice',
+    (label) => {
+      expect(() => make([counter('v2.a.b')], { globalTags: { [label]: 'x' } })).toThrow(
+        expect.objectContaining({
+          code: 'ERR_TELEMETER_INVALID_OPTION',
+          message: expect.stringContaining(`option globalTags has "${label}"`),
+        }),
+      );
+    },
+  );
+
+  it('gives every start-up error a stable code', () => {
+    const codeOf = (run: () => unknown) => {
+      try {
+        run();
+      } catch (error) {
+        return (error as { code?: string }).code;
+      }
+      return undefined;
+    };
+    expect(codeOf(() => make([counter('http.x.duration'), distribution('http.x.duration')]))).toBe(
+      'ERR_TELEMETER_DUPLICATE_NAME',
+    );
+    const t = make([counter('v3.req.count', { tags: ['route'] })]);
+    expect(codeOf(() => t.bind('v3.nope'))).toBe('ERR_TELEMETER_UNKNOWN_METRIC');
+    expect(codeOf(() => t.bind('v3.req.count', {}))).toBe('ERR_TELEMETER_INVALID_TAGS');
+    expect(codeOf(() => make([{} as never]))).toBe('ERR_TELEMETER_INVALID_OPTION');
+    expect(codeOf(() => new Telemeter(null as never))).toBe('ERR_TELEMETER_INVALID_OPTION');
+  });
+});
+
+describe('logger option', () => {
+  it('logs through the Telemeter’s own logger, pino-style, once per metric and reason for each Telemeter', () => {
+    const lines: Array<[Record<string, unknown>, string]> = [];
+    const logger = {
+      warn: (fields: Record<string, unknown>, message: string) => lines.push([fields, message]),
+      error: (fields: Record<string, unknown>, message: string) => lines.push([fields, message]),
+    };
+    const a = make([sum('lg1.x.v')], { logger });
+    const b = make([sum('lg1.x.w', { measurement: 'v' })], { logger });
+    for (let i = 0; i < 3; i++) execute('lg1.x', { v: 'bad' });
+    expect(lines.map(([fields]) => fields)).toEqual([{ metric: 'lg1.x.v' }, { metric: 'lg1.x.w' }]);
+    expect(lines[0][1]).toContain('metric "lg1.x.v" skipped an event (invalid_measurement');
+    // The process-wide logger saw none of it.
+    expect(warnings).toEqual([]);
+    expect(
+      sample(a.scrape(), 'telemeter_dropped_events_total{metric="lg1.x.v",reason="invalid_measurement"}'),
+    ).toBe(3);
+    expect(
+      sample(b.scrape(), 'telemeter_dropped_events_total{metric="lg1.x.w",reason="invalid_measurement"}'),
+    ).toBe(3);
+  });
+
+  it('keeps counting, and keeps its handler, when the logger throws', () => {
+    const throwing = {
+      warn: () => {
+        throw new Error('logger down');
+      },
+      error: () => {
+        throw new Error('logger down');
+      },
+    };
+    for (const options of [{ logger: throwing }, {}]) {
+      if (!('logger' in options)) setLogger(throwing);
+      const t = make([sum('lg2.x.v', { tags: ['route'] })], options);
+      expect(() => execute('lg2.x', { v: Number.NaN }, { route: '/a' })).not.toThrow();
+      execute('lg2.x', { v: 2 }, { route: '/a' });
+      execute('lg2.x', { v: 3 }, { route: '/a' });
+      expect(listHandlers('lg2.x')).toHaveLength(1);
+      const body = t.scrape();
+      expect(sample(body, 'lg2_x_v{route="/a"}')).toBe(5);
+      expect(
+        sample(body, 'telemeter_dropped_events_total{metric="lg2.x.v",reason="invalid_measurement"}'),
+      ).toBe(1);
+      t.close();
+    }
+  });
+
+  it('counts an internal error and logs its first occurrence with the error and the metric', () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = { warn: (fields: Record<string, unknown>) => lines.push(fields), error: () => {} };
+    const t = make([distribution('lg3.x.v', { tags: ['route'] }), sum('lg3.x.w', { measurement: 'v' })], {
+      logger,
+    });
+    // A metadata getter that throws is the one way an event reaches telemeter's own code with an exception.
+    const hostile = Object.defineProperty({}, 'route', {
+      enumerable: true,
+      get() {
+        throw new Error('getter');
+      },
+    });
+    expect(() => execute('lg3.x', { v: 1 }, hostile)).not.toThrow();
+    expect(() => execute('lg3.x', { v: 1 }, hostile)).not.toThrow();
+    const body = t.scrape();
+    expect(sample(body, 'telemeter_dropped_events_total{metric="lg3.x.v",reason="internal_error"}')).toBe(2);
+    // The other metric of the event still recorded both.
+    expect(sample(body, 'lg3_x_w')).toBe(2);
+    expect(lines).toHaveLength(1);
+    expect(lines[0].metric).toBe('lg3.x.v');
+    expect((lines[0].err as Error).message).toBe('getter');
+  });
 });
 
 describe('close', () => {
