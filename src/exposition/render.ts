@@ -9,8 +9,9 @@ const CHUNK_SIZE = 64 * 1024;
  * Renders families as Prometheus text 0.0.4 or OpenMetrics 1.0, in chunks of about 64 KiB.
  *
  * One walk serves both formats; they differ only where the specs differ: OpenMetrics names counter samples
- * `<family>_total`, writes `# UNIT`, escapes `"` in HELP, omits a histogram's `_sum` when it could be negative,
- * and ends with `# EOF`. Label blocks were rendered when each series was created; `le` and `quantile` strings are
+ * `<family>_total`, writes `# UNIT`, escapes `"` in HELP, leaves out what it forbids for negative observations (a
+ * histogram's `_sum` and `_count` when the sum is negative or a bucket is, a summary's negative `_sum` and negative
+ * quantiles), and ends with `# EOF`. Label blocks were rendered when each series was created; `le` and `quantile` strings are
  * rendered once per family here. Each series is written whole, so its buckets, sum and count agree in a chunk.
  */
 export function* renderExposition(families: readonly Family[], format: ExpositionFormat): Generator<string> {
@@ -66,9 +67,12 @@ export function* renderExposition(families: readonly Family[], format: Expositio
             cumulative += counts[base + b];
             out += `${prefix}${les[b]}} ${formatValue(cumulative)}\n`;
           }
-          if (!(omitSum || (om && sums[s] < 0)))
+          // OpenMetrics forbids a negative sum, and a sum at all where buckets are negative; its count comes and
+          // goes with its sum. The +Inf bucket still holds the count.
+          if (!(omitSum || (om && sums[s] < 0))) {
             out += sampleLine(`${family.name}_sum`, block, formatValue(sums[s]));
-          out += sampleLine(`${family.name}_count`, block, formatValue(cumulative));
+            out += sampleLine(`${family.name}_count`, block, formatValue(cumulative));
+          }
           if (out.length >= CHUNK_SIZE) {
             yield flat(out);
             out = '';
@@ -86,7 +90,9 @@ export function* renderExposition(families: readonly Family[], format: Expositio
           const window = store.window(s);
           const prefix = block === '' ? `${family.name}{` : `${family.name}{${block},`;
           for (let q = 0; q < quantileLabels.length; q++) {
-            out += `${prefix}${quantileLabels[q]}} ${formatValue(window.quantile(store.quantiles[q]))}\n`;
+            const value = window.quantile(store.quantiles[q]);
+            // OpenMetrics forbids negative quantile values: those lines are left out there.
+            if (!(om && value < 0)) out += `${prefix}${quantileLabels[q]}} ${formatValue(value)}\n`;
           }
           if (!(om && store.sums[s] < 0))
             out += sampleLine(`${family.name}_sum`, block, formatValue(store.sums[s]));

@@ -456,7 +456,7 @@ function validateGlobalTags(tags: ReporterConfig['globalTags']): Record<string, 
         `telemeter: option globalTags.${name} must be a string, number or boolean, got ${describe(value)}`,
       );
     }
-    result[name] = String(value);
+    result[name] = String(value).toWellFormed();
   }
   return result;
 }

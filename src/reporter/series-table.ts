@@ -51,7 +51,7 @@ export class SeriesTable {
   overflowIndex = -1;
   /** Called with the new size whenever a series is created, so stores can grow. */
   onGrow: (size: number) => void = () => {};
-  /** Called once, when the first tag set is folded into the overflow series. */
+  /** Called for each new tag set folded into the overflow series because the metric is full. */
   onOverflow: () => void = () => {};
   /** Called when an expired index is reused, so stores can zero its data. */
   onReset: (index: number) => void = () => {};
@@ -195,10 +195,14 @@ export class SeriesTable {
     return index;
   }
 
-  /** Adds the last tag's raw value as a key of its own; branches find numbers by their string form already. */
+  /**
+   * Adds the last tag's raw value as a key of its own; branches find numbers by their string form already.
+   * Only numbers, booleans and bigints get one: a string that differs from its key (a lone surrogate, repaired)
+   * has countless spellings, and each alias would cost memory that `maxSeries` does not bound.
+   */
   private alias(raw: readonly unknown[], values: readonly string[]): void {
     const last = this.arity - 1;
-    if (raw[last] === values[last]) return;
+    if (raw[last] === values[last] || typeof raw[last] === 'string') return;
     const leaf = this.leafOf(values, false)!;
     leaf.set(raw[last], leaf.get(values[last])!);
   }
@@ -220,16 +224,22 @@ export class SeriesTable {
   }
 
   private insert(values: readonly string[]): number {
+    // A tag set that reads like the overflow series is that series: two would be one label set on the wire.
+    if (values.every((value) => value === OVERFLOW_TAG_VALUE)) return this.overflowSeries();
     if (this.live >= this.maxSeries) {
-      if (this.overflowIndex < 0) {
-        this.overflowIndex = this.create(this.tagNames.map(() => OVERFLOW_TAG_VALUE));
-        this.onOverflow();
-      }
-      return this.overflowIndex;
+      // The overflow series is never in the trie, so each event folded into it comes here, off the hot path.
+      const index = this.overflowSeries();
+      this.onOverflow();
+      return index;
     }
     const index = this.create(values);
     this.leafOf(values, true)!.set(values[this.arity - 1], index);
     return index;
+  }
+
+  private overflowSeries(): number {
+    if (this.overflowIndex < 0) this.overflowIndex = this.create(this.tagNames.map(() => OVERFLOW_TAG_VALUE));
+    return this.overflowIndex;
   }
 
   private create(values: readonly string[]): number {
@@ -376,11 +386,13 @@ const SPARSE_INDEX = 2 ** 31;
 /**
  * The string a tag value is keyed and exported by. Numbers, booleans and bigints are stringified, so
  * `200` and `'200'` are one series (two would render identically and duplicate a series in the exposition).
+ * A lone surrogate becomes U+FFFD, as UTF-8 encoding would make it: `'\uD800'`, `'\uDC00'` and `'\uFFFD'` are
+ * one series, not three that scrape as one label set.
  */
-function tagKey(value: unknown): string | typeof MISSING_TAG | typeof INVALID_TAG {
+export function tagKey(value: unknown): string | typeof MISSING_TAG | typeof INVALID_TAG {
   switch (typeof value) {
     case 'string':
-      return value;
+      return value.isWellFormed() ? value : value.toWellFormed();
     case 'number':
       return Number.isFinite(value) ? String(value) : INVALID_TAG;
     case 'boolean':

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Telemeter } from '../../src/index.js';
-import { everyTypeFixture, HOSTILE_TAG_VALUES } from '../exposition/fixture.js';
+import { edgeValuesFixture, everyTypeFixture, HOSTILE_TAG_VALUES } from '../exposition/fixture.js';
 import { type FixtureServer, serveExposition } from '../support/fixture-server.js';
 import { parseOpenMetricsStrict } from '../support/openmetrics-parser.js';
 import { type PrometheusHandle, startPrometheus } from '../support/prometheus-server.js';
@@ -56,17 +56,77 @@ describe('outside judges accept every metric type, hostile tag values included',
   );
 });
 
+/** Samples that two lines of one body give the same series: the same name and labels once decoded. */
+function duplicateSeries(samples: ReadonlyArray<{ name: string; labels: Record<string, string> }>): string[] {
+  const seen = new Set<string>();
+  const duplicates: string[] = [];
+  for (const sample of samples) {
+    const key = `${sample.name}${JSON.stringify(Object.entries(sample.labels).sort())}`;
+    if (seen.has(key)) duplicates.push(key);
+    seen.add(key);
+  }
+  return duplicates;
+}
+
+describe('outside judges accept negative observations and tag values that collide once encoded', () => {
+  let telemeter: Telemeter;
+  beforeAll(() => {
+    telemeter = edgeValuesFixture('e');
+  });
+  afterAll(() => telemeter.close());
+
+  it.skipIf(!hasPython)('the strict OpenMetrics parser accepts it, with one line per series', async () => {
+    const result = await parseOpenMetricsStrict(telemeter.scrape({ format: 'openmetrics' }));
+    expect(result.ok, result.error).toBe(true);
+    const samples = result.families!.flatMap((f) => f.samples);
+    expect(duplicateSeries(samples)).toEqual([]);
+    const value = (name: string, labels: Record<string, string>) =>
+      samples.find((s) => s.name === name && JSON.stringify(s.labels) === JSON.stringify(labels))?.value;
+    // A negative sum and its count are left out; the +Inf bucket still counts every observation.
+    expect(value('e_temperature_change_bucket', { sensor: 'mixed', le: '+Inf' })).toBe(3);
+    expect(value('e_temperature_change_sum', { sensor: 'mixed' })).toBeUndefined();
+    expect(value('e_temperature_change_count', { sensor: 'mixed' })).toBeUndefined();
+    expect(value('e_temperature_change_sum', { sensor: 'warm' })).toBe(2);
+    expect(value('e_temperature_change_count', { sensor: 'warm' })).toBe(1);
+    expect(value('e_balance_delta_bucket', { le: '+Inf' })).toBe(4);
+    // Negative quantiles are left out, the others stay; the count stays.
+    expect(value('e_clock_skew', { sensor: 'mixed', quantile: '0.99' })).toBeGreaterThan(1.9);
+    expect(value('e_clock_skew', { sensor: 'mixed', quantile: '0.5' })).toBeUndefined();
+    expect(value('e_clock_skew_count', { sensor: 'mixed' })).toBe(3);
+    // Lone surrogates are U+FFFD on the wire, so they are one series with the real U+FFFD.
+    expect(value('e_label_seen_total', { value: '\uFFFD' })).toBe(3);
+    expect(value('e_label_seen_total', { value: 'a\uFFFD' })).toBe(2);
+    expect(value('e_label_seen_total', { value: '__overflow__' })).toBe(1);
+    // With maxSeries 1, the real "__overflow__" and the folded tag sets are one series.
+    expect(value('e_capped_seen_total', { value: '__overflow__' })).toBe(3);
+  });
+
+  it.skipIf(!hasPromtool)('promtool parses the text format, which keeps every negative value', async () => {
+    const body = telemeter.scrape();
+    const result = await checkMetrics(body);
+    expect(result.code, result.stderr).not.toBe(1);
+    expect(body).toContain('e_temperature_change_sum{sensor="mixed"} -1.5');
+    expect(body).toContain('e_clock_skew{sensor="mixed",quantile="0.1"} -');
+  });
+});
+
 describe.skipIf(!hasPrometheus)('a real Prometheus scrapes scrape() output in both formats', () => {
   let telemeter: Telemeter;
+  let edge: Telemeter;
   let fixture: FixtureServer;
+  let edgeFixture: FixtureServer;
   let prometheus: PrometheusHandle;
 
   beforeAll(async () => {
     telemeter = everyTypeFixture('p', { selfMetrics: true });
+    edge = edgeValuesFixture('q');
     fixture = await serveExposition((format) => telemeter.scrape({ format }));
+    edgeFixture = await serveExposition((format) => edge.scrape({ format }));
     prometheus = await startPrometheus([
       { jobName: 'openmetrics', targets: [fixture.target], metricsPath: '/metrics' },
       { jobName: 'text', targets: [fixture.target], metricsPath: '/metrics-text' },
+      { jobName: 'edge-openmetrics', targets: [edgeFixture.target], metricsPath: '/metrics' },
+      { jobName: 'edge-text', targets: [edgeFixture.target], metricsPath: '/metrics-text' },
     ]);
     await prometheus.waitForTargets();
     // Let a second scrape land so rate-free queries see settled data.
@@ -75,12 +135,16 @@ describe.skipIf(!hasPrometheus)('a real Prometheus scrapes scrape() output in bo
   afterAll(async () => {
     await prometheus?.stop();
     await fixture?.close();
+    await edgeFixture?.close();
     telemeter?.close();
+    edge?.close();
   });
 
   it('reports both targets up with no lastError, and negotiated OpenMetrics on /metrics', async () => {
     const targets = await prometheus.targets();
     expect(targets.map((t) => [t.labels.job, t.health, t.lastError]).sort()).toEqual([
+      ['edge-openmetrics', 'up', ''],
+      ['edge-text', 'up', ''],
       ['openmetrics', 'up', ''],
       ['text', 'up', ''],
     ]);
@@ -88,15 +152,17 @@ describe.skipIf(!hasPrometheus)('a real Prometheus scrapes scrape() output in bo
     expect(omRequest?.headers.accept).toContain('application/openmetrics-text');
   });
 
-  it.each(['openmetrics', 'text'])(
-    'stores every scraped sample of the %s job (no duplicates)',
-    async (job) => {
-      const scraped = await prometheus.queryValue(`scrape_samples_scraped{job="${job}"}`);
-      const stored = await prometheus.queryValue(`count({job="${job}",__name__!~"up|scrape_.+"})`);
-      expect(scraped).toBeGreaterThan(100);
-      expect(stored).toBe(scraped);
-    },
-  );
+  it.each([
+    ['openmetrics', 100],
+    ['text', 100],
+    ['edge-openmetrics', 20],
+    ['edge-text', 20],
+  ])('stores every scraped sample of the %s job (no duplicates)', async (job, least) => {
+    const scraped = await prometheus.queryValue(`scrape_samples_scraped{job="${job}"}`);
+    const stored = await prometheus.queryValue(`count({job="${job}",__name__!~"up|scrape_.+"})`);
+    expect(scraped).toBeGreaterThan(least);
+    expect(stored).toBe(scraped);
+  });
 
   it('answers PromQL with the exact recorded values', async () => {
     expect(

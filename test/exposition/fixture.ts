@@ -76,3 +76,42 @@ export function everyTypeFixture(prefix: string, options: { selfMetrics?: boolea
   }
   return telemeter;
 }
+
+/**
+ * Tag values that are different strings in JavaScript but one label set on the wire once encoded as UTF-8 (lone
+ * surrogates become U+FFFD), and a real value that reads like the overflow series.
+ */
+export const COLLIDING_TAG_VALUES = ['\uD800', '\uDC00', 'a\uD83D', '\uFFFD', 'a\uFFFD', '__overflow__'];
+
+/**
+ * Observations OpenMetrics constrains (negative values in histograms and summaries), and tag values that collide
+ * once encoded: the input of the judges' edge-value checks.
+ */
+export function edgeValuesFixture(prefix: string): Telemeter {
+  const telemeter = new Telemeter({
+    metrics: [
+      distribution(`${prefix}.temperature.change`, {
+        tags: ['sensor'],
+        reporterOptions: { buckets: [0, 1, 5] },
+      }),
+      distribution(`${prefix}.balance.delta`, { reporterOptions: { buckets: [-10, 0, 10] } }),
+      summary(`${prefix}.clock.skew`, { tags: ['sensor'], reporterOptions: { quantiles: [0.1, 0.5, 0.99] } }),
+      counter(`${prefix}.label.seen`, { eventName: `${prefix}.label`, measurement: 'n', tags: ['value'] }),
+      counter(`${prefix}.capped.seen`, {
+        eventName: `${prefix}.label`,
+        measurement: 'n',
+        tags: ['value'],
+        reporterOptions: { maxSeries: 1 },
+      }),
+    ],
+    selfMetrics: false,
+  });
+  for (const change of [-5, 0.5, 3]) execute(`${prefix}.temperature`, { change }, { sensor: 'mixed' });
+  execute(`${prefix}.temperature`, { change: -5 }, { sensor: 'cold' });
+  execute(`${prefix}.temperature`, { change: 2 }, { sensor: 'warm' });
+  for (const delta of [-20, -1, 4, 30]) execute(`${prefix}.balance`, { delta });
+  for (const skew of [-5, -1, 2]) execute(`${prefix}.clock`, { skew }, { sensor: 'mixed' });
+  execute(`${prefix}.clock`, { skew: -5 }, { sensor: 'negative' });
+  for (const value of COLLIDING_TAG_VALUES) execute(`${prefix}.label`, { n: 1 }, { value });
+  return telemeter;
+}

@@ -120,3 +120,39 @@ describe('SeriesTable', () => {
     );
   });
 });
+
+describe('SeriesTable: tag values that are one label set on the wire', () => {
+  it('keys lone surrogates by their UTF-8 form, U+FFFD, at every level, without an alias per spelling', () => {
+    const t = table();
+    const repaired = t.resolve({ a: '\uFFFD', b: 'x\uFFFD', c: '\uFFFD' });
+    for (let unit = 0xd800; unit <= 0xdfff; unit += 7) {
+      const lone = String.fromCharCode(unit);
+      expect(t.resolve({ a: lone, b: `x${lone}`, c: lone })).toBe(repaired);
+    }
+    expect(t.live).toBe(1);
+    // The last level holds the one key, not an alias for each of the 293 spellings.
+    const leaves = Object.values(
+      (t as unknown as { root: Record<string, Record<string, Map<unknown, number>>> }).root,
+    );
+    expect(Object.values(leaves[0]).map((leaf) => leaf.size)).toEqual([1]);
+    // A well-formed pair is not a lone surrogate and stays its own series.
+    expect(t.resolve({ a: '\uD83D\uDE80', b: 'x', c: '\uD83D\uDE80' })).not.toBe(repaired);
+  });
+
+  it('gives a tag set of "__overflow__" values the overflow series, which it is on the wire', () => {
+    const t = table(2);
+    let overflows = 0;
+    t.onOverflow = () => overflows++;
+    const real = t.resolve({ a: '__overflow__', b: '__overflow__', c: '__overflow__' });
+    t.resolve({ a: '1', b: '1', c: '1' });
+    const folded = t.resolve({ a: '2', b: '2', c: '2' });
+    const again = t.resolve({ a: '3', b: '3', c: '3' });
+    expect([folded, again]).toEqual([real, real]);
+    expect(overflows).toBe(2);
+    // Only all three tags make the overflow tuple.
+    const fresh = table(10);
+    expect(fresh.resolve({ a: '__overflow__', b: '__overflow__', c: 'x' })).not.toBe(
+      fresh.resolve({ a: '__overflow__', b: '__overflow__', c: '__overflow__' }),
+    );
+  });
+});

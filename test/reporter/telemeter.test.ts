@@ -336,7 +336,7 @@ describe('isolation: bad input never throws and never stops other metrics', () =
 });
 
 describe('cardinality', () => {
-  it('folds tag sets past maxSeries into one overflow series, counts and warns once', () => {
+  it('folds tag sets past maxSeries into one overflow series, counts each folded event and warns once', () => {
     const t = make([counter('r19.x.v', { tags: ['user'], reporterOptions: { maxSeries: 3 } })]);
     for (let i = 0; i < 10; i++) execute('r19.x', { v: 1 }, { user: `u${i}` });
     execute('r19.x', { v: 1 }, { user: 'u0' });
@@ -345,7 +345,7 @@ describe('cardinality', () => {
     expect(series).toHaveLength(4);
     expect(sample(body, 'r19_x_v{user="u0"}')).toBe(2);
     expect(sample(body, 'r19_x_v{user="__overflow__"}')).toBe(7);
-    expect(sample(body, 'telemeter_series_overflow_total{metric="r19.x.v"}')).toBe(1);
+    expect(sample(body, 'telemeter_series_overflow_total{metric="r19.x.v"}')).toBe(7);
     expect(sample(body, 'telemeter_series{metric="r19.x.v"}')).toBe(4);
     expect(warnings.filter((w) => w.includes('maxSeries'))).toHaveLength(1);
   });
