@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { headerBytes } from './credentials.js';
 import { BASE_HEADERS } from './plain-responses.js';
 
 /**
@@ -21,11 +22,26 @@ export function readCookie(header: string | undefined, name: string): string | u
   return undefined;
 }
 
-/** The `token` query parameter of a request URL, or undefined. */
-export function tokenParameter(url: string | undefined): string | undefined {
+/**
+ * The first `token` query parameter of a request URL, as bytes, or undefined. Only percent-escapes are decoded:
+ * a `+` stays a `+` (URLSearchParams would read it as a space), so a base64 token pasted into the link as it is
+ * signs in, and so does one escaped with `encodeURIComponent`.
+ */
+export function tokenParameter(url: string | undefined): Buffer | undefined {
   const start = url?.indexOf('?') ?? -1;
   if (url === undefined || start < 0) return undefined;
-  return new URLSearchParams(url.slice(start + 1)).get('token') ?? undefined;
+  for (const pair of url.slice(start + 1).split('&')) {
+    const eq = pair.indexOf('=');
+    if ((eq < 0 ? pair : pair.slice(0, eq)) !== 'token') continue;
+    const value = eq < 0 ? '' : pair.slice(eq + 1);
+    // Node hands the request target over one character per byte; %XX becomes that byte, the rest stays.
+    const bytes = headerBytes(value).toString('latin1');
+    return Buffer.from(
+      bytes.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16))),
+      'latin1',
+    );
+  }
+  return undefined;
 }
 
 /** Cookie attributes forbid `;`, `,`, spaces and control characters, so such a path cannot scope a cookie. */

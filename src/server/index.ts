@@ -5,16 +5,17 @@
  * @packageDocumentation
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { processLog } from '../logger.js';
 import { type MetricsHandlerOptions, resolveHandlerOptions } from './options.js';
 import { sendStatus } from './plain-responses.js';
-import type { RenderSource } from './render-coalescer.js';
+import { checkRenderSource, logSinkOf, type RenderSource } from './render-coalescer.js';
 import { createScrapeEndpoint } from './scrape-endpoint.js';
 
 export type { AuthOptions } from './credentials.js';
 export {
+  type ConnectionRefusal,
   type MetricsServer,
   type MountOptions,
+  type RefusedConnections,
   type RouteHandler,
   serveMetrics,
 } from './metrics-server.js';
@@ -42,21 +43,23 @@ export type MetricsRequestHandler = (
  * hono.get('/metrics', (c) => { handler(c.env.incoming, c.env.outgoing); return RESPONSE_ALREADY_SENT; });
  * ```
  *
- * @throws TypeError naming the option when an option is invalid.
+ * `allow` is checked per request here (403), because the connection belongs to the application.
+ *
+ * @throws TelemeterTypeError `ERR_TELEMETER_INVALID_ARGUMENT` when `telemeter` is not a Telemeter (or render
+ *   source); `ERR_TELEMETER_INVALID_OPTION` or `ERR_TELEMETER_UNKNOWN_OPTION` naming the option.
  */
 export function metricsHandler(
   telemeter: RenderSource,
   options: MetricsHandlerOptions = {},
 ): MetricsRequestHandler {
-  if (typeof (telemeter as { render?: unknown } | null)?.render !== 'function') {
-    throw new TypeError('telemeter/server: metricsHandler needs a Telemeter as its first argument');
-  }
+  checkRenderSource(telemeter, 'metricsHandler');
   const endpoint = createScrapeEndpoint(telemeter, resolveHandlerOptions(options, 'metricsHandler'));
+  const log = logSinkOf(telemeter);
   return (req, res) => {
     try {
       endpoint(req, res);
     } catch (error) {
-      processLog.error({ err: error }, 'telemeter/server: unexpected error in metricsHandler');
+      log.error({ err: error }, 'telemeter/server: unexpected error in metricsHandler');
       sendStatus(req, res, 500);
     }
   };

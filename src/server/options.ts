@@ -1,5 +1,7 @@
 import type { ServerOptions as TlsServerOptions } from 'node:https';
+import { invalidOption } from '../errors.js';
 import { describe, validateEventName } from '../events/event-name.js';
+import { checkOptionKeys } from '../options.js';
 import { AddressAllowlist } from './address-allowlist.js';
 import { type AuthOptions, CredentialCheck } from './credentials.js';
 
@@ -11,9 +13,10 @@ export interface MetricsHandlerOptions {
   /** Credentials a scraper must present; without it, no authentication. */
   readonly auth?: AuthOptions;
   /**
-   * CIDR blocks of the clients to answer (`'10.0.0.0/8'`, `'fdaa::/16'`, a bare address means one host);
-   * others get 403. IPv4 blocks also match IPv4-mapped IPv6 peers. Checked against the socket's peer
-   * address: behind a proxy that is the proxy.
+   * CIDR blocks of the clients to answer (`'10.0.0.0/8'`, `'fdaa::/16'`, a bare address means one host).
+   * IPv4 blocks also match IPv4-mapped IPv6 peers. Checked against the socket's peer address: behind a proxy
+   * that is the proxy. `serveMetrics` closes a connection from any other peer as soon as it is accepted,
+   * before reading a byte; `metricsHandler`, which shares the application's connections, answers it 403.
    */
   readonly allow?: readonly string[];
   /**
@@ -42,13 +45,28 @@ export interface ServeMetricsOptions extends MetricsHandlerOptions {
   readonly path?: string;
   /** Serve HTTPS with these `node:https` options (at least `key` and `cert`, or `pfx`). */
   readonly tls?: TlsServerOptions;
-  /** Milliseconds a client has to send the request headers. Default 10 000. */
+  /**
+   * Connections open at once. Further connections are closed as they are accepted (Node's `maxConnections`), so
+   * the metrics port can never hold more than this many of the process's file descriptors. Default 64.
+   */
+  readonly maxConnections?: number;
+  /**
+   * Milliseconds a client has, from connecting (or from the start of its next request on a kept-alive
+   * connection), to send the request headers; then it gets 408 and is closed. It closes connections that send
+   * nothing, or trickle their headers (slowloris). Checked every second, so it acts up to 1 s late. Default 10 000.
+   */
   readonly headersTimeout?: number;
-  /** Milliseconds a client has to send the whole request. Default 30 000. */
+  /** Milliseconds a client has to send the whole request, body included. Default 30 000. */
   readonly requestTimeout?: number;
-  /** Milliseconds an idle keep-alive connection stays open; keep it above the scrape interval. Default 65 000. */
+  /**
+   * Milliseconds an idle keep-alive connection stays open after a response (Node adds 1 s to it); keep it above
+   * the scrape interval, so a scraper reuses its connection. Default 65 000.
+   */
   readonly keepAliveTimeout?: number;
-  /** Milliseconds a socket may stay silent mid-request or mid-response (a client that stops reading). Default 30 000. */
+  /**
+   * Milliseconds a socket may stay silent while a request is read or a response written: it closes a client that
+   * stops reading a large scrape. Default 30 000.
+   */
   readonly idleTimeout?: number;
   /** Milliseconds `close()` waits for scrapes in flight before cutting connections. Default 5 000. */
   readonly closeTimeout?: number;
@@ -60,6 +78,7 @@ export interface ResolvedHandlerOptions {
   readonly format: FormatChoice;
   readonly compression: boolean;
   readonly maxInFlight: number;
+  readonly eventPrefix: string;
   readonly startEvent: string;
   readonly stopEvent: string;
 }
@@ -70,6 +89,7 @@ export interface ResolvedServeOptions extends ResolvedHandlerOptions {
   readonly host: string | undefined;
   readonly path: string;
   readonly tls: TlsServerOptions | undefined;
+  readonly maxConnections: number;
   readonly headersTimeout: number;
   readonly requestTimeout: number;
   readonly keepAliveTimeout: number;
@@ -84,6 +104,7 @@ const SERVE_KEYS = [
   'host',
   'path',
   'tls',
+  'maxConnections',
   'headersTimeout',
   'requestTimeout',
   'keepAliveTimeout',
@@ -91,15 +112,15 @@ const SERVE_KEYS = [
   'closeTimeout',
 ];
 
-function fail(message: string): never {
-  throw new TypeError(`telemeter/server: ${message}`);
-}
+/**
+ * The default of `maxConnections`. Prometheus keeps one keep-alive connection per target, so a pair of
+ * replicas, an agent and Fly's scraper need four; a browser on the dashboard opens up to six. 64 leaves room for
+ * all of them several times over, and is a sixteenth of the common 1024-descriptor limit.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 64;
 
-function checkKeys(options: object, allowed: readonly string[], where: string): void {
-  for (const key of Object.keys(options)) {
-    if (!allowed.includes(key))
-      fail(`unknown option ${key} of ${where} (expected one of ${allowed.join(', ')})`);
-  }
+function fail(message: string): never {
+  invalidOption(`telemeter/server: ${message}`);
 }
 
 function integer(value: unknown, option: string, min: number, max: number, fallback: number): number {
@@ -115,9 +136,8 @@ export function resolveHandlerOptions(
   where: string,
   allowedKeys: readonly string[] = HANDLER_KEYS,
 ): ResolvedHandlerOptions {
-  const opts = (options ?? {}) as MetricsHandlerOptions;
-  if (typeof opts !== 'object' || Array.isArray(opts)) fail(`the options of ${where} must be an object`);
-  checkKeys(opts, allowedKeys, where);
+  const opts = (options === undefined ? {} : options) as MetricsHandlerOptions;
+  checkOptionKeys(`telemeter/server: ${where}`, opts, allowedKeys);
   const format = opts.format ?? 'negotiate';
   if (format !== 'negotiate' && format !== 'text' && format !== 'openmetrics') {
     fail(`option format must be 'negotiate', 'text' or 'openmetrics', got ${describe(format)}`);
@@ -137,6 +157,7 @@ export function resolveHandlerOptions(
     format,
     compression: opts.compression ?? true,
     maxInFlight: integer(opts.maxInFlight, 'maxInFlight', 1, 1_000_000, 10),
+    eventPrefix: prefix,
     startEvent: `${prefix}.start`,
     stopEvent: `${prefix}.stop`,
   };
@@ -146,7 +167,7 @@ const MAX_TIMEOUT = 24 * 3600 * 1000;
 
 export function resolveServeOptions(options: unknown): ResolvedServeOptions {
   const handler = resolveHandlerOptions(options, 'serveMetrics', SERVE_KEYS);
-  const opts = (options ?? {}) as ServeMetricsOptions;
+  const opts = (options === undefined ? {} : options) as ServeMetricsOptions;
   const host = opts.host;
   if (host !== undefined && (typeof host !== 'string' || host.trim() === '' || /[\s/]/.test(host))) {
     fail(`option host must be an address or host name such as '::' or '127.0.0.1', got ${describe(host)}`);
@@ -177,6 +198,7 @@ export function resolveServeOptions(options: unknown): ResolvedServeOptions {
     host: host === '::' ? undefined : host,
     path,
     tls,
+    maxConnections: integer(opts.maxConnections, 'maxConnections', 1, 65_535, DEFAULT_MAX_CONNECTIONS),
     headersTimeout,
     requestTimeout,
     keepAliveTimeout: integer(opts.keepAliveTimeout, 'keepAliveTimeout', 1, MAX_TIMEOUT, 65_000),

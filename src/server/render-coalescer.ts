@@ -1,8 +1,9 @@
 import { once } from 'node:events';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { createGzip } from 'node:zlib';
+import { invalidArgument } from '../errors.js';
 import type { ExpositionFormat } from '../exposition/index.js';
-import { processLog } from '../logger.js';
+import { type Logger, LogSink, processLog } from '../logger.js';
 import { ChunkLog } from './chunk-log.js';
 
 /** What the server renders: a `Telemeter`, or anything with the same `render` generator. */
@@ -13,6 +14,37 @@ export interface RenderSource {
    * A rejection is logged and the scrape renders what it has.
    */
   collect?(): Promise<unknown>;
+  /**
+   * Where the server logs this source's problems: a Telemeter's own sink (its `logger` option, and warn-once
+   * state). Without it, the process-wide logger of `setLogger`.
+   */
+  readonly logger?: Logger;
+}
+
+/**
+ * Checks the first argument of `serveMetrics` and `metricsHandler`.
+ * @throws TelemeterTypeError `ERR_TELEMETER_INVALID_ARGUMENT` when `source` has no `render`, or a `logger`
+ *   without `warn` and `error`.
+ */
+export function checkRenderSource(source: unknown, where: string): RenderSource {
+  const candidate = source as Partial<RenderSource> | null;
+  if (typeof candidate?.render !== 'function') {
+    invalidArgument(`telemeter/server: ${where} needs a Telemeter as its first argument`);
+  }
+  const logger = candidate.logger as Partial<Logger> | undefined;
+  if (logger !== undefined && (typeof logger?.warn !== 'function' || typeof logger.error !== 'function')) {
+    invalidArgument(
+      `telemeter/server: ${where}: the logger of the render source must have warn and error methods`,
+    );
+  }
+  return candidate as RenderSource;
+}
+
+/** The never-throwing sink the server logs a source's problems through. */
+export function logSinkOf(source: RenderSource): LogSink {
+  const logger = source.logger;
+  if (logger === undefined) return processLog;
+  return logger instanceof LogSink ? logger : new LogSink(logger);
 }
 
 /** One render of one format, shared by every scrape that joins it while it runs. */
@@ -57,8 +89,11 @@ export class RenderJob {
  */
 export class RenderCoalescer {
   private readonly running = new Map<ExpositionFormat, RenderJob>();
+  private readonly log: LogSink;
 
-  constructor(private readonly source: RenderSource) {}
+  constructor(private readonly source: RenderSource) {
+    this.log = logSinkOf(source);
+  }
 
   /** The render of `format` in flight, or a new one. */
   acquire(format: ExpositionFormat): RenderJob {
@@ -75,7 +110,7 @@ export class RenderCoalescer {
       try {
         await this.source.collect();
       } catch (error) {
-        processLog.error(
+        this.log.error(
           { err: error },
           'telemeter/server: collecting fresh values failed; the scrape renders what it has',
         );
@@ -93,7 +128,7 @@ export class RenderCoalescer {
       }
       job.text.end();
     } catch (error) {
-      processLog.error(
+      this.log.error(
         { err: error },
         `telemeter/server: rendering ${job.format} metrics failed; the scrape gets 503`,
       );

@@ -1,13 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { execute, monotonicTime, systemTime } from '../events/index.js';
 import { contentTypeOf, type ExpositionFormat } from '../exposition/index.js';
-import { processLog } from '../logger.js';
 import { AccessPolicy } from './access-policy.js';
 import type { ChunkLog } from './chunk-log.js';
 import { acceptsGzip, negotiateFormat } from './negotiation.js';
 import type { ResolvedHandlerOptions } from './options.js';
 import { BASE_HEADERS, sendStatus } from './plain-responses.js';
-import { coalescerFor, type RenderSource } from './render-coalescer.js';
+import { coalescerFor, logSinkOf, type RenderSource } from './render-coalescer.js';
 
 /** A Node request listener; what `metricsHandler` returns and what a mounted route implements. */
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -59,6 +58,7 @@ function writable(res: ServerResponse): Promise<void> {
 export function createScrapeEndpoint(source: RenderSource, options: ResolvedHandlerOptions): RequestHandler {
   const access = new AccessPolicy(options.allowlist, options.credentials);
   const coalescer = coalescerFor(source);
+  const log = logSinkOf(source);
   let inFlight = 0;
 
   /** Answers `req`; returns the outcome when answered at once, undefined when a stream reports it later. */
@@ -141,7 +141,7 @@ export function createScrapeEndpoint(source: RenderSource, options: ResolvedHand
         if (!res.writableEnded) res.end();
       }
     } catch (error) {
-      processLog.error({ err: error }, 'telemeter/server: unexpected error while answering a scrape');
+      log.error({ err: error }, 'telemeter/server: unexpected error while answering a scrape');
       const bytes = sendStatus(req, res, 500);
       finish({ status: 500, format: undefined, bytes, compressed: false });
     }

@@ -126,7 +126,19 @@ describe('metricsHandler', () => {
   it('validates its options at creation, naming the option', () => {
     const t = telemeter();
     expect(() => metricsHandler(t, { auth: { bearer: '' } })).toThrow(/option auth.bearer/);
-    expect(() => metricsHandler(t, { port: 9091 } as never)).toThrow(/unknown option port of metricsHandler/);
+    expect(() => metricsHandler(t, { port: 9091 } as never)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_TELEMETER_UNKNOWN_OPTION',
+        message: expect.stringMatching(/metricsHandler: option port is unknown/),
+      }),
+    );
+    expect(() => metricsHandler(t, { maxInFlite: 3 } as never)).toThrow(/did you mean maxInFlight\?/);
+    expect(() => metricsHandler(t, null as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_TELEMETER_INVALID_OPTION' }),
+    );
+    expect(() => metricsHandler({} as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_TELEMETER_INVALID_ARGUMENT' }),
+    );
     expect(() => metricsHandler(t, { allow: ['::1/200'] })).toThrow(/option allow\[0\]/);
   });
 });

@@ -1,11 +1,17 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { attach, counter, detach, execute, type Metadata, Telemeter } from '../../src/index.js';
-import { type MetricsServer, type ServeMetricsOptions, serveMetrics } from '../../src/server/index.js';
+import {
+  type MetricsServer,
+  metricsHandler,
+  type ServeMetricsOptions,
+  serveMetrics,
+} from '../../src/server/index.js';
 import { exposureWarning } from '../../src/server/metrics-server.js';
 import { isCI } from '../support/tools.js';
 import { basicHeader, onHost, type Reply, send, until } from './http-client.js';
@@ -35,6 +41,16 @@ function telemeter(): ControlledTelemeter {
   cleanups.push(() => t.close());
   execute('shop.order.stop', { duration: 1 }, { status: 'paid' });
   return t;
+}
+
+/** The error `fn` throws, to check its code as well as its message. */
+function thrown(fn: () => unknown): Error & { code?: string } {
+  try {
+    fn();
+  } catch (error) {
+    return error as Error & { code?: string };
+  }
+  throw new Error('expected a throw');
 }
 
 /** Records the metadata of every scrape stop event until the test ends. */
@@ -212,34 +228,39 @@ describe('serveMetrics: authentication', () => {
 });
 
 describe('serveMetrics: address allowlist', () => {
-  it("allow ['::1/128']: 200 from ::1, 403 from 127.0.0.1 (IPv4-mapped, as a server on '::' sees it)", async () => {
+  /** A peer outside `allow` is closed as it is accepted: the request gets no answer at all. */
+  const refused = (url: string) => expect(send(url)).rejects.toThrow(/ECONNRESET|EPIPE|socket hang up/);
+
+  it("allow ['::1/128']: 200 from ::1, refused from 127.0.0.1 (IPv4-mapped, as a server on '::' sees it)", async () => {
     const options = { allow: ['::1/128'] };
     const v6 = await start(telemeter(), { ...options, host: '::1' });
     expect(v6.url).toBe(`http://[::1]:${v6.port}/metrics`);
     // '::ffff:127.0.0.1' is how a dual-stack socket on '::' sees an IPv4 peer, kept on loopback here.
     const mapped = await start(telemeter(), { ...options, host: '::ffff:127.0.0.1' });
     expect((await send(v6.url)).status).toBe(200);
-    const refused = await send(onHost(mapped.url, '127.0.0.1'));
-    expect(refused.status).toBe(403);
-    expect(refused.text).toBe('Forbidden\n');
+    await refused(onHost(mapped.url, '127.0.0.1'));
+    expect(mapped.refused.notAllowed).toBe(1);
   });
 
-  it("allow ['127.0.0.0/8']: 200 from 127.0.0.1 and from IPv4-mapped peers, 403 from ::1", async () => {
+  it("allow ['127.0.0.0/8']: 200 from 127.0.0.1 and from IPv4-mapped peers, refused from ::1", async () => {
     const options = { allow: ['127.0.0.0/8'] };
     const v4 = await start(telemeter(), options);
     const mapped = await start(telemeter(), { ...options, host: '::ffff:127.0.0.1' });
     const v6 = await start(telemeter(), { ...options, host: '::1' });
     expect((await send(v4.url)).status).toBe(200);
     expect((await send(onHost(mapped.url, '127.0.0.1'))).status).toBe(200);
-    expect((await send(v6.url)).status).toBe(403);
+    await refused(v6.url);
+    expect([v4.refused.notAllowed, mapped.refused.notAllowed, v6.refused.notAllowed]).toEqual([0, 0, 1]);
   });
 
-  it('checks the address before credentials: 403 even with the right token, 401 for a wrong one when allowed', async () => {
+  it('checks the address before credentials: refused even with the right token, 401 for a wrong one when allowed', async () => {
     const auth = { bearer: 'tok' };
     const blocked = await start(telemeter(), { auth, allow: ['10.0.0.0/8', 'fdaa::/16'] });
     const allowed = await start(telemeter(), { auth, allow: ['10.0.0.0/8', '127.0.0.1'] });
-    expect((await send(blocked.url, { headers: { authorization: 'Bearer tok' } })).status).toBe(403);
-    expect((await send(`http://127.0.0.1:${blocked.port}/`)).status).toBe(403);
+    await expect(send(blocked.url, { headers: { authorization: 'Bearer tok' } })).rejects.toThrow(
+      /ECONNRESET|EPIPE|socket hang up/,
+    );
+    await refused(`http://127.0.0.1:${blocked.port}/`);
     expect((await send(allowed.url, { headers: { authorization: 'Bearer bad' } })).status).toBe(401);
     expect((await send(allowed.url, { headers: { authorization: 'Bearer tok' } })).status).toBe(200);
   });
@@ -457,6 +478,51 @@ describe('serveMetrics: scrape events', () => {
   });
 });
 
+describe('logging', () => {
+  it("logs through the source's own logger when it has one, never the process-wide one", async () => {
+    const processLogs = captureLogs();
+    cleanups.push(processLogs.restore);
+    const own: string[] = [];
+    const logger = {
+      warn: (_fields: object, message: string) => own.push(`warn ${message}`),
+      error: (_fields: object, message: string) => own.push(`error ${message}`),
+    };
+    const t = new Telemeter({
+      metrics: [counter('logged.count', { eventName: 'logged.stop', measurement: 'n' })],
+      logger,
+    });
+    cleanups.push(() => t.close());
+    const failing = {
+      render(): Iterable<string> {
+        throw new Error('cannot render');
+      },
+      logger,
+    };
+    const server = await start(t);
+    server.mount('/broken', () => {
+      throw new Error('mounted handler failed');
+    });
+    expect((await send(`http://127.0.0.1:${server.port}/broken`)).status).toBe(500);
+    const other = await start(failing as unknown as Telemeter);
+    expect((await send(other.url)).status).toBe(503);
+    const handler = metricsHandler(failing as unknown as Telemeter);
+    const app = createHttpServer((req, res) => handler(req, res));
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => app.close(resolve)));
+    expect((await send(`http://127.0.0.1:${(app.address() as { port: number }).port}/metrics`)).status).toBe(
+      503,
+    );
+
+    expect(own).toEqual([
+      'error telemeter/server: the handler mounted at /broken failed',
+      'error telemeter/server: rendering text metrics failed; the scrape gets 503',
+      'error telemeter/server: rendering text metrics failed; the scrape gets 503',
+    ]);
+    expect(processLogs.errors).toEqual([]);
+    expect(processLogs.warnings).toEqual([]);
+  });
+});
+
 describe('serveMetrics: lifecycle and protection', () => {
   it('close() lets a scrape in flight finish, then releases the port', async () => {
     const t = telemeter();
@@ -469,8 +535,13 @@ describe('serveMetrics: lifecycle and protection', () => {
     const closing = server.close().then(() => {
       closed = true;
     });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Positive signal that close() has begun: the port refuses new connections. The held scrape keeps its
+    // connection, and close() cannot resolve before that connection ends.
+    await expect(send(server.url, { timeoutMs: 2_000 })).rejects.toThrow(/ECONNREFUSED/);
     expect(closed).toBe(false);
+    expect(
+      await new Promise((resolve) => server.server.getConnections((_error, count) => resolve(count))),
+    ).toBe(1);
     t.release();
     const reply = await inFlight;
     expect(reply.status).toBe(200);
@@ -574,6 +645,20 @@ describe('serveMetrics: lifecycle and protection', () => {
     expect(reply.text).toContain('shop_order_count');
     await expect(send(server.url)).rejects.toThrow(/self[- ]signed|certificate/i);
     await expect(send(server.url.replace('https:', 'http:'))).rejects.toThrow();
+    // A peer outside allow is closed before the TLS handshake: not one byte of it is sent.
+    const fenced = await start(telemeter(), { tls: { key, cert }, allow: ['10.0.0.0/8'] });
+    const received = await new Promise<number>((resolve, reject) => {
+      let bytes = 0;
+      const socket = connect(fenced.port, '127.0.0.1', () => socket.write(Buffer.from([0x16, 0x03, 0x01])));
+      socket.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+      });
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(bytes));
+      socket.setTimeout(10_000, () => reject(new Error('the server kept the connection open')));
+    });
+    expect(received).toBe(0);
+    expect(fenced.refused.notAllowed).toBe(1);
   });
 
   it('warns once at start-up only when metrics are open on a non-loopback address', async () => {
@@ -596,9 +681,12 @@ describe('serveMetrics: lifecycle and protection', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     cleanups.push(() => new Promise((resolve) => blocker.close(resolve)));
     const port = (blocker.address() as { port: number }).port;
-    await expect(serveMetrics(telemeter(), { port, host: '127.0.0.1' })).rejects.toThrow(
-      new RegExp(`cannot listen on 127.0.0.1 port ${port}: EADDRINUSE`),
-    );
+    const failure = serveMetrics(telemeter(), { port, host: '127.0.0.1' });
+    await expect(failure).rejects.toThrow(new RegExp(`cannot listen on 127.0.0.1 port ${port}: EADDRINUSE`));
+    await expect(failure).rejects.toMatchObject({
+      code: 'ERR_TELEMETER_LISTEN',
+      cause: { code: 'EADDRINUSE' },
+    });
   });
 
   it.each([
@@ -622,12 +710,55 @@ describe('serveMetrics: lifecycle and protection', () => {
     [{ tls: { key: 'k' } }, /option tls must give key and cert/],
     [{ headersTimeout: 40_000 }, /option headersTimeout \(40000\) must not exceed requestTimeout \(30000\)/],
     [{ keepAliveTimeout: 0 }, /option keepAliveTimeout/],
-    [{ token: 'x' }, /unknown option token of serveMetrics/],
+    [{ maxConnections: 0 }, /option maxConnections must be an integer from 1 to 65535, got 0/],
+    [{ maxConnections: 'x' }, /option maxConnections must be an integer from 1 to 65535, got "x"/],
+    [{ maxConnections: 65_536 }, /option maxConnections/],
+    [{ allow: ['fe80::1%eth0'] }, /option allow\[0\] must not name an IPv6 zone/],
+    [{ auth: { bearer: 'tok\n' } }, /option auth.bearer must not contain spaces or control characters/],
   ])('rejects %j at start-up, naming the option', async (options, message) => {
-    expect(() => serveMetrics(telemeter(), options as ServeMetricsOptions)).toThrow(message);
+    const error = thrown(() => serveMetrics(telemeter(), options as ServeMetricsOptions));
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error.code).toBe('ERR_TELEMETER_INVALID_OPTION');
+    expect(error.message).toMatch(message);
   });
 
-  it('rejects something that is not a Telemeter', () => {
-    expect(() => serveMetrics({} as Telemeter)).toThrow(/needs a Telemeter/);
+  it.each([
+    [{ token: 'x' }, /serveMetrics: option token is unknown/],
+    [{ maxConection: 5 }, /serveMetrics: option maxConection is unknown \(did you mean maxConnections\?/],
+    [{ headerTimeout: 5 }, /did you mean headersTimeout\?/],
+    [{ auth: { bearer: 'x', relm: 'r' } }, /option auth relm is unknown \(did you mean realm\?/],
+    [{ auth: { basic: { user: 'u', password: 'p' } } }, /option auth.basic user is unknown/],
+  ])('rejects the unknown key of %j, suggesting the closest', (options, message) => {
+    const error = thrown(() => serveMetrics(telemeter(), options as ServeMetricsOptions));
+    expect(error.code).toBe('ERR_TELEMETER_UNKNOWN_OPTION');
+    expect(error.message).toMatch(message);
+  });
+
+  it('takes tls as node:https options, unchecked key by key', () => {
+    const error = thrown(() =>
+      serveMetrics(telemeter(), { tls: { key: 'k', cert: 'c', sessionTimeout: 1 } as never, port: -1 }),
+    );
+    expect(error.message).toMatch(/option port/);
+  });
+
+  it('rejects something that is not a Telemeter, or a render source with a broken logger', () => {
+    for (const source of [{}, null, { render: () => [], logger: { warn: () => {} } }]) {
+      const error = thrown(() => serveMetrics(source as never));
+      expect(error.code).toBe('ERR_TELEMETER_INVALID_ARGUMENT');
+      expect(error.message).toMatch(/serveMetrics/);
+    }
+  });
+
+  it('rejects a bad mount with codes: the path and handler as arguments, the options as options', async () => {
+    const server = await start(telemeter());
+    expect(thrown(() => server.mount('dashboard', () => {})).code).toBe('ERR_TELEMETER_INVALID_ARGUMENT');
+    expect(thrown(() => server.mount('/metrics', () => {})).code).toBe('ERR_TELEMETER_INVALID_ARGUMENT');
+    expect(thrown(() => server.mount('/x', 'handler' as never)).code).toBe('ERR_TELEMETER_INVALID_ARGUMENT');
+    const unknown = thrown(() => server.mount('/x', () => {}, { titel: 'X' } as never));
+    expect(unknown.code).toBe('ERR_TELEMETER_UNKNOWN_OPTION');
+    expect(unknown.message).toMatch(/mount \/x: option titel is unknown \(did you mean title\?/);
+    expect(thrown(() => server.mount('/x', () => {}, { title: 42 } as never)).code).toBe(
+      'ERR_TELEMETER_INVALID_OPTION',
+    );
   });
 });
