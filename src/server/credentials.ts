@@ -150,7 +150,7 @@ export class CredentialCheck {
         `telemeter/server: option ${option} must be an object: { bearer: token } or { basic: { username, password } }`,
       );
     }
-    checkOptionKeys('telemeter/server', auth, AUTH_KEYS, `option ${option}`);
+    checkOptionKeys('telemeter/server', auth, AUTH_KEYS, `${option}.`);
     const { bearer, basic, realm = 'metrics' } = auth as AuthOptions;
     if (!('bearer' in auth) && !('basic' in auth)) {
       invalidOption(`telemeter/server: option ${option} must set bearer or basic`);
@@ -180,7 +180,7 @@ export class CredentialCheck {
       if (typeof basic !== 'object' || basic === null || Array.isArray(basic)) {
         invalidOption(`telemeter/server: option ${option}.basic must be an object { username, password }`);
       }
-      checkOptionKeys('telemeter/server', basic, BASIC_KEYS, `option ${option}.basic`);
+      checkOptionKeys('telemeter/server', basic, BASIC_KEYS, `${option}.basic.`);
       const username = basicPart(basic.username, `${option}.basic.username`);
       const password = basicPart(basic.password, `${option}.basic.password`);
       // RFC 7617: the first colon separates the user-id from the password.

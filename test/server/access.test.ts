@@ -258,13 +258,13 @@ describe('CredentialCheck', () => {
   });
 
   it.each([
-    [{ token: 'x' }, /option auth token is unknown \(valid options: bearer, basic, realm\)/],
-    [{ bearr: 'x' }, /option auth bearr is unknown \(did you mean bearer\?/],
+    [{ token: 'x' }, /option auth.token is unknown \(valid: bearer, basic, realm\)/],
+    [{ bearr: 'x' }, /option auth.bearr is unknown \(did you mean auth.bearer\?/],
     [
       { basic: { username: 'u', pasword: 'p' } },
-      /option auth.basic pasword is unknown \(did you mean password\?/,
+      /option auth.basic.pasword is unknown \(did you mean auth.basic.password\?/,
     ],
-    [{ basic: { username: 'u', password: 'p', realm: 'r' } }, /option auth.basic realm is unknown/],
+    [{ basic: { username: 'u', password: 'p', realm: 'r' } }, /option auth.basic.realm is unknown/],
   ])('rejects unknown keys in %j, naming the closest', (auth, message) => {
     const error = thrown(() => new CredentialCheck(auth, 'auth'));
     expect(error.code).toBe('ERR_TELEMETER_UNKNOWN_OPTION');

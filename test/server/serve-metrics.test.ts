@@ -726,8 +726,8 @@ describe('serveMetrics: lifecycle and protection', () => {
     [{ token: 'x' }, /serveMetrics: option token is unknown/],
     [{ maxConection: 5 }, /serveMetrics: option maxConection is unknown \(did you mean maxConnections\?/],
     [{ headerTimeout: 5 }, /did you mean headersTimeout\?/],
-    [{ auth: { bearer: 'x', relm: 'r' } }, /option auth relm is unknown \(did you mean realm\?/],
-    [{ auth: { basic: { user: 'u', password: 'p' } } }, /option auth.basic user is unknown/],
+    [{ auth: { bearer: 'x', relm: 'r' } }, /option auth.relm is unknown \(did you mean auth.realm\?/],
+    [{ auth: { basic: { user: 'u', password: 'p' } } }, /option auth.basic.user is unknown/],
   ])('rejects the unknown key of %j, suggesting the closest', (options, message) => {
     const error = thrown(() => serveMetrics(telemeter(), options as ServeMetricsOptions));
     expect(error.code).toBe('ERR_TELEMETER_UNKNOWN_OPTION');
