@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   counter,
@@ -463,6 +465,40 @@ describe('logger option', () => {
     expect(
       sample(b.scrape(), 'telemeter_dropped_events_total{metric="lg1.x.w",reason="invalid_measurement"}'),
     ).toBe(3);
+  });
+
+  it('takes a pino logger as it is: one JSON line with the metric and the error under err', () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const logger = pino({ base: undefined }, destination);
+    const t = make(
+      [
+        sum('lg4.x.v', {
+          measurement: () => {
+            throw new Error('no such field');
+          },
+        }),
+      ],
+      { logger },
+    );
+    execute('lg4.x', { v: 1 });
+    execute('lg4.x', { v: 1 });
+    expect(lines).toHaveLength(1);
+    const line = JSON.parse(lines[0]);
+    expect(line).toMatchObject({
+      level: 40,
+      metric: 'lg4.x.v',
+      err: { type: 'Error', message: 'no such field' },
+    });
+    expect(line.msg).toContain('metric "lg4.x.v" skipped an event (measurement_error');
+    expect(
+      sample(t.scrape(), 'telemeter_dropped_events_total{metric="lg4.x.v",reason="measurement_error"}'),
+    ).toBe(2);
   });
 
   it('keeps counting, and keeps its handler, when the logger throws', () => {
