@@ -93,9 +93,13 @@ class EtsyDaemon {
     // packet sent meanwhile is lost. The management port starts listening after the UDP bind was issued, so once
     // it accepts a connection the UDP port is bound.
     let listening = false;
-    await this.until(() => listening, 'the daemon to listen', async () => {
-      listening = await accepts(mgmtPort);
-    });
+    await this.until(
+      () => listening,
+      'the daemon to listen',
+      async () => {
+        listening = await accepts(mgmtPort);
+      },
+    );
   }
 
   private absorb(flush: {
