@@ -1,8 +1,9 @@
 import cluster, { type Worker as ClusterWorkerHandle } from 'node:cluster';
 import { MessagePort, type Worker as ThreadWorker } from 'node:worker_threads';
+import { TelemeterTypeError } from '../errors.js';
 import { describe } from '../events/event-name.js';
 import { execute, monotonicTime } from '../events/index.js';
-import { processLog } from '../logger.js';
+import { checkOptionKeys } from '../options.js';
 import type { SeriesHandle } from '../reporter/bound-series.js';
 import type { ScalarFamily } from '../reporter/family.js';
 import { type ScrapeOptions, Telemeter } from '../telemeter.js';
@@ -10,6 +11,7 @@ import { type ClusterShape, COLLECT_STOP_EVENT, clusterShapeOf } from './cluster
 import { type MergeTarget, mergeTargetFor } from './delta-applier.js';
 import type { GaugeContributions } from './gauge-merge.js';
 import {
+  type ByeMessage,
   type DeltaMessage,
   MESSAGE_KEY,
   messageType,
@@ -43,6 +45,13 @@ export interface CollectResult {
 /** Longest run of applying deltas before the primary's event loop gets a turn. */
 const SLICE_MS = 4;
 
+const KNOWN_OPTIONS = ['timeoutMs', 'cluster'];
+
+/** A worker's message waiting to be applied, or the mark that it left once what it sent before is applied. */
+type QueueItem =
+  | { readonly connection: WorkerConnection; readonly message: DeltaMessage; steps?: Generator<void> }
+  | { readonly connection: WorkerConnection; readonly message: undefined };
+
 /**
  * The primary's half: receives the workers' deltas and merges them into the primary's own Telemeter, so
  * `/metrics` on the primary shows the whole application. Counters, sums and histogram buckets add up;
@@ -57,11 +66,7 @@ export class ClusterAggregator {
   private readonly connections = new Map<string, WorkerConnection>();
   private readonly slots = new Set<number>();
   private readonly target: MergeTarget;
-  private readonly queue: Array<{
-    connection: WorkerConnection;
-    message: DeltaMessage;
-    steps?: Generator<void>;
-  }> = [];
+  private readonly queue: QueueItem[] = [];
   private draining = false;
   private collecting: Promise<CollectResult> | undefined;
   private flushSequence = 0;
@@ -86,7 +91,10 @@ export class ClusterAggregator {
     if (trackCluster && cluster.isPrimary) this.trackCluster();
   }
 
-  /** Workers whose exporter is connected. */
+  /**
+   * Workers whose exporter is connected. A worker that stops, exits or disconnects counts until everything it
+   * sent before is merged.
+   */
   get workers(): number {
     return this.connections.size;
   }
@@ -94,10 +102,15 @@ export class ClusterAggregator {
   /**
    * Tracks a worker thread: its exporter (`startClusterWorker` inside it) connects through its first message.
    * Call it right after `new Worker(...)`, in the same tick, so that message cannot arrive unheard.
+   *
+   * @throws TelemeterTypeError `ERR_TELEMETER_INVALID_ARGUMENT` when `worker` is not a worker_threads Worker.
    */
   addWorkerThread(worker: ThreadWorker): void {
     if (typeof worker?.on !== 'function' || typeof worker.threadId !== 'number') {
-      throw new TypeError('telemeter/cluster: addWorkerThread needs a worker_threads Worker');
+      throw new TelemeterTypeError(
+        'ERR_TELEMETER_INVALID_ARGUMENT',
+        `telemeter/cluster: addWorkerThread needs a worker_threads Worker, got ${describe(worker)}`,
+      );
     }
     // threadId turns -1 once the thread has exited: fix the key now.
     const key = `thread:${worker.threadId}`;
@@ -107,13 +120,13 @@ export class ClusterAggregator {
       if (!(port instanceof MessagePort)) return;
       const connection = this.connect(key, (m) => port.postMessage(m));
       port.on('message', (m: unknown) => this.receive(connection, m));
-      port.on('close', () => this.retire(key, connection));
+      port.on('close', () => this.leave(connection));
       port.unref();
     };
     const onExit = () => {
       worker.off('message', onMessage);
       const connection = this.connections.get(key);
-      if (connection !== undefined) this.retire(key, connection);
+      if (connection !== undefined) this.leave(connection);
     };
     worker.on('message', onMessage);
     worker.once('exit', onExit);
@@ -168,16 +181,20 @@ export class ClusterAggregator {
       this.receive(this.connections.get(key), message);
     };
     const onGone = (worker: ClusterWorkerHandle) => {
-      const key = `cluster:${worker.id}`;
-      const connection = this.connections.get(key);
-      if (connection !== undefined) this.retire(key, connection);
+      const connection = this.connections.get(`cluster:${worker.id}`);
+      if (connection !== undefined) this.leave(connection);
+    };
+    // A worker that exits right after its last send can be reaped before the IPC channel is read to its end:
+    // its last messages would arrive after it left. 'disconnect' always comes after them.
+    const onExit = (worker: ClusterWorkerHandle) => {
+      if (!worker.isConnected()) onGone(worker);
     };
     cluster.on('message', onMessage);
-    cluster.on('exit', onGone);
+    cluster.on('exit', onExit);
     cluster.on('disconnect', onGone);
     this.cleanups.push(() => {
       cluster.off('message', onMessage);
-      cluster.off('exit', onGone);
+      cluster.off('exit', onExit);
       cluster.off('disconnect', onGone);
     });
     // Workers started before this aggregator said hello to nobody: ask them again.
@@ -189,7 +206,7 @@ export class ClusterAggregator {
   private acceptsVersion(message: unknown): boolean {
     const version = (message as { version?: unknown }).version;
     if (version === PROTOCOL_VERSION) return true;
-    processLog.warnOnce(
+    this.telemeter.logger.warnOnce(
       `cluster:version:${String(version)}`,
       {},
       `telemeter/cluster: a worker speaks protocol version ${describe(version)}, this primary ${PROTOCOL_VERSION}; its metrics are ignored. Use one telemeter version in primary and workers`,
@@ -216,6 +233,21 @@ export class ClusterAggregator {
       worker: label,
     });
     return connection;
+  }
+
+  /**
+   * A worker stopped, exited or disconnected: stop waiting for its flush replies now, and retire it once what it
+   * sent before is applied, so `workers` counts it until its last delta is merged.
+   */
+  private leave(connection: WorkerConnection): void {
+    if (this.connections.get(connection.key) !== connection || connection.leaving) return;
+    connection.leaving = true;
+    connection.settle();
+    if (this.queue.some((item) => item.connection === connection)) {
+      this.queue.push({ connection, message: undefined });
+    } else {
+      this.retire(connection.key, connection);
+    }
   }
 
   /** A worker is gone: stop waiting for it, free its label, take its last values out of sum/max/min. */
@@ -248,7 +280,13 @@ export class ClusterAggregator {
   }
 
   private receive(connection: WorkerConnection | undefined, message: unknown): void {
-    if (connection === undefined || this.closed || messageType(message) !== 'delta') return;
+    if (connection === undefined || this.closed) return;
+    const type = messageType(message);
+    if (type === 'bye') {
+      if ((message as ByeMessage).session === connection.session) this.leave(connection);
+      return;
+    }
+    if (type !== 'delta') return;
     const delta = message as DeltaMessage;
     if (delta.session !== connection.session) return;
     connection.responsive = true;
@@ -267,6 +305,11 @@ export class ClusterAggregator {
     const deadline = performance.now() + SLICE_MS;
     while (this.queue.length > 0) {
       const item = this.queue[0];
+      if (item.message === undefined) {
+        this.queue.shift();
+        this.retire(item.connection.key, item.connection);
+        continue;
+      }
       item.steps ??= item.connection.applier.applySteps(item.message.families);
       let done = false;
       try {
@@ -275,7 +318,7 @@ export class ClusterAggregator {
           if (done || performance.now() >= deadline) break;
         }
       } catch (error) {
-        processLog.errorOnce(
+        this.telemeter.logger.errorOnce(
           'cluster:apply',
           { err: error },
           'telemeter/cluster: applying a worker’s metrics failed',
@@ -302,7 +345,7 @@ export class ClusterAggregator {
     const started = monotonicTime();
     const workers = this.connections.size;
     const id = ++this.flushSequence;
-    const asked = [...this.connections.values()].filter((c) => c.responsive);
+    const asked = [...this.connections.values()].filter((c) => c.responsive && !c.leaving);
     const replies = Promise.all(asked.map((c) => c.requestFlush(id)));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
@@ -345,7 +388,8 @@ function sendToClusterWorker(worker: ClusterWorkerHandle, message: PrimaryMessag
  * const body = await aggregator.scrape();   // collect, then render
  * ```
  *
- * @throws TypeError when `telemeter` was not built by `clusterTelemeter`, or an option is invalid.
+ * @throws TelemeterTypeError `ERR_TELEMETER_INVALID_ARGUMENT` when `telemeter` was not built by
+ *   `clusterTelemeter`; `ERR_TELEMETER_INVALID_OPTION` or `ERR_TELEMETER_UNKNOWN_OPTION` naming the option.
  */
 export function startClusterPrimary(
   telemeter: Telemeter,
@@ -353,28 +397,24 @@ export function startClusterPrimary(
 ): ClusterAggregator {
   const shape = telemeter instanceof Telemeter ? clusterShapeOf(telemeter) : undefined;
   if (shape === undefined) {
-    throw new TypeError(
+    throw new TelemeterTypeError(
+      'ERR_TELEMETER_INVALID_ARGUMENT',
       'telemeter/cluster: startClusterPrimary needs the primary’s Telemeter built by clusterTelemeter(options), with the workers’ metric definitions',
     );
   }
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('telemeter/cluster: the options of startClusterPrimary must be an object');
-  }
-  for (const key of Object.keys(options)) {
-    if (key !== 'timeoutMs' && key !== 'cluster') {
-      throw new TypeError(
-        `telemeter/cluster: unknown option ${key} of startClusterPrimary (expected timeoutMs, cluster)`,
-      );
-    }
-  }
+  checkOptionKeys('telemeter/cluster: startClusterPrimary', options, KNOWN_OPTIONS);
   const { timeoutMs = 1000, cluster: trackCluster = true } = options;
   if (!(Number.isInteger(timeoutMs) && timeoutMs >= 1 && timeoutMs <= 60_000)) {
-    throw new TypeError(
-      `telemeter/cluster: option timeoutMs must be an integer from 1 to 60000 (ms), got ${describe(timeoutMs)}`,
+    throw new TelemeterTypeError(
+      'ERR_TELEMETER_INVALID_OPTION',
+      `telemeter/cluster: startClusterPrimary: option timeoutMs must be an integer from 1 to 60000 (ms), got ${describe(timeoutMs)}`,
     );
   }
   if (typeof trackCluster !== 'boolean') {
-    throw new TypeError(`telemeter/cluster: option cluster must be a boolean, got ${describe(trackCluster)}`);
+    throw new TelemeterTypeError(
+      'ERR_TELEMETER_INVALID_OPTION',
+      `telemeter/cluster: startClusterPrimary: option cluster must be a boolean, got ${describe(trackCluster)}`,
+    );
   }
   return new ClusterAggregator(telemeter, shape, timeoutMs, trackCluster);
 }

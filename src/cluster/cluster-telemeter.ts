@@ -1,7 +1,9 @@
+import { TelemeterTypeError } from '../errors.js';
 import { describe } from '../events/event-name.js';
 import type { Metadata } from '../events/types.js';
 import { distribution, lastValue, type MetricDefinition, sum } from '../metrics/definitions.js';
 import { isValidLabelName } from '../metrics/names.js';
+import { checkOptionKeys } from '../options.js';
 import { Telemeter, type TelemeterOptions } from '../telemeter.js';
 import { GAUGE_AGGREGATIONS, type GaugeAggregation } from './gauge-merge.js';
 
@@ -31,14 +33,19 @@ export const PRIMARY_WORKER_LABEL = 'primary';
 export const COLLECT_STOP_EVENT = 'telemeter.cluster.collect.stop';
 
 const shapes = new WeakMap<Telemeter, ClusterShape>();
-const KNOWN_KEYS = new Set([
+/**
+ * The Telemeter's options (kept in step with `ReporterConfig`) and the cluster's own: a typo is named here, with
+ * the closest of all of them, before the Telemeter is built.
+ */
+const KNOWN_KEYS = [
   'metrics',
   'globalTags',
   'maxSeries',
   'selfMetrics',
+  'logger',
   'gaugeAggregation',
   'workerLabel',
-]);
+];
 let sequence = 0;
 
 /**
@@ -50,38 +57,41 @@ let sequence = 0;
  *
  * Workers build a plain `new Telemeter(options)` with the same options.
  *
- * @throws TypeError naming the option when an option is invalid or the worker label is already a tag.
+ * @throws TelemeterTypeError `ERR_TELEMETER_UNKNOWN_OPTION` naming the closest valid key, or
+ *   `ERR_TELEMETER_INVALID_OPTION` naming the option, when an option is invalid or the worker label is already a
+ *   tag; and whatever `new Telemeter(options)` throws.
  */
 export function clusterTelemeter(options: ClusterTelemeterOptions): Telemeter {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('telemeter/cluster: clusterTelemeter options must be an object with a metrics array');
-  }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_KEYS.has(key)) {
-      throw new TypeError(
-        `telemeter/cluster: unknown option ${key} of clusterTelemeter (expected one of ${[...KNOWN_KEYS].join(', ')})`,
-      );
-    }
-  }
+  checkOptionKeys('telemeter/cluster: clusterTelemeter', options, KNOWN_KEYS);
   const { gaugeAggregation = 'worker', workerLabel = 'worker', ...config } = options;
   if (!GAUGE_AGGREGATIONS.includes(gaugeAggregation)) {
-    throw new TypeError(
-      `telemeter/cluster: option gaugeAggregation must be one of ${GAUGE_AGGREGATIONS.map((a) => `'${a}'`).join(', ')}, got ${describe(gaugeAggregation)}`,
+    throw new TelemeterTypeError(
+      'ERR_TELEMETER_INVALID_OPTION',
+      `telemeter/cluster: clusterTelemeter: option gaugeAggregation must be one of ${GAUGE_AGGREGATIONS.map((a) => `'${a}'`).join(', ')}, got ${describe(gaugeAggregation)}`,
     );
   }
   if (typeof workerLabel !== 'string' || !isValidLabelName(workerLabel)) {
-    throw new TypeError(
-      `telemeter/cluster: option workerLabel must be a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, no __ prefix), got ${describe(workerLabel)}`,
+    throw new TelemeterTypeError(
+      'ERR_TELEMETER_INVALID_OPTION',
+      `telemeter/cluster: clusterTelemeter: option workerLabel must be a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, no __ prefix), got ${describe(workerLabel)}`,
     );
   }
   if (!Array.isArray(config.metrics)) {
-    throw new TypeError('telemeter/cluster: option metrics must be an array of metric definitions');
+    throw new TelemeterTypeError(
+      'ERR_TELEMETER_INVALID_OPTION',
+      'telemeter/cluster: clusterTelemeter: option metrics must be an array of metric definitions',
+    );
   }
   let metrics: MetricDefinition[] = [...config.metrics];
   if (gaugeAggregation === 'worker') {
-    if (config.globalTags !== undefined && workerLabel in config.globalTags) {
-      throw new TypeError(
-        `telemeter/cluster: option workerLabel "${workerLabel}" is also a key of globalTags; choose another workerLabel`,
+    if (
+      typeof config.globalTags === 'object' &&
+      config.globalTags !== null &&
+      workerLabel in config.globalTags
+    ) {
+      throw new TelemeterTypeError(
+        'ERR_TELEMETER_INVALID_OPTION',
+        `telemeter/cluster: clusterTelemeter: option workerLabel "${workerLabel}" is also a key of globalTags; choose another workerLabel`,
       );
     }
     metrics = metrics.map((definition) => withWorkerTag(definition, workerLabel));
@@ -103,8 +113,9 @@ function withWorkerTag(definition: MetricDefinition, label: string): MetricDefin
     return definition;
   }
   if (definition.tags.includes(label)) {
-    throw new TypeError(
-      `telemeter/cluster: metric "${definition.name}" already has a tag "${label}", which gaugeAggregation 'worker' adds; set option workerLabel to another name`,
+    throw new TelemeterTypeError(
+      'ERR_TELEMETER_INVALID_OPTION',
+      `telemeter/cluster: clusterTelemeter: metric "${definition.name}" already has a tag "${label}", which gaugeAggregation 'worker' adds; set option workerLabel to another name`,
     );
   }
   const mapTags = definition.tagValues;

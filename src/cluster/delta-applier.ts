@@ -1,4 +1,4 @@
-import { processLog } from '../logger.js';
+import type { LogSink } from '../logger.js';
 import type { Family, ScalarFamily } from '../reporter/family.js';
 import type { Telemeter } from '../telemeter.js';
 import { isShipped, layoutOf, shapeOf } from './family-shape.js';
@@ -34,6 +34,8 @@ export interface MergeTarget {
   readonly gaugeAggregation: GaugeAggregation;
   /** Present for the sum/max/min aggregations. */
   readonly merger: GaugeMerger | undefined;
+  /** The primary Telemeter's logger, for what a worker sends that cannot be merged. */
+  readonly logger: LogSink;
 }
 
 /**
@@ -52,6 +54,7 @@ export function mergeTargetFor(
       gaugeAggregation === 'sum' || gaugeAggregation === 'max' || gaugeAggregation === 'min'
         ? new GaugeMerger(gaugeAggregation, contributions)
         : undefined,
+    logger: telemeter.logger,
   };
 }
 
@@ -124,13 +127,13 @@ export class DeltaApplier {
     const family = this.target.families.get(name);
     let link: FamilyLink | null = null;
     if (family === undefined || !isShipped(family)) {
-      processLog.warnOnce(
+      this.target.logger.warnOnce(
         `cluster:unknown:${name}`,
         {},
         `telemeter/cluster: a worker sent metric family "${name}", which the primary's Telemeter does not define; give the primary the same metric definitions as the workers`,
       );
     } else if (shapeOf(family) !== delta.shape || layoutOf(family) !== delta.layout) {
-      processLog.warnOnce(
+      this.target.logger.warnOnce(
         `cluster:mismatch:${name}`,
         {},
         `telemeter/cluster: metric family "${name}" is defined differently in a worker and in the primary (type, buckets or relativeAccuracy); its worker data is skipped`,
@@ -169,7 +172,7 @@ export class DeltaApplier {
           isTagValues(values, arity)
         )
       ) {
-        processLog.warnOnce(
+        this.target.logger.warnOnce(
           `cluster:tags:${link.family.name}`,
           {},
           `telemeter/cluster: a worker sent series of "${link.family.name}" whose tags do not match the primary's definition; they are skipped`,

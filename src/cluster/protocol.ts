@@ -62,6 +62,16 @@ export interface DeltaMessage {
   readonly families: FamilyDelta[];
 }
 
+/**
+ * Worker → primary: the exporter stopped (`stop()`), after its last delta of the session. The primary retires
+ * the worker once everything before it is applied, instead of waiting for a reply that will never come.
+ * Primaries that predate it ignore it, as they ignore any message type they do not know.
+ */
+export interface ByeMessage {
+  readonly telemeter: 'bye';
+  readonly session: number;
+}
+
 /** Primary → worker: the aggregator accepted the exporter; series must be announced anew in this session. */
 export interface WelcomeMessage {
   readonly telemeter: 'welcome';
@@ -93,7 +103,7 @@ export interface ProbeMessage {
   readonly telemeter: 'probe';
 }
 
-export type WorkerMessage = HelloMessage | DeltaMessage;
+export type WorkerMessage = HelloMessage | DeltaMessage | ByeMessage;
 export type PrimaryMessage = WelcomeMessage | FlushRequest | AckMessage | ProbeMessage;
 
 /** The message type when `message` is one of telemeter's, else undefined. */

@@ -7,6 +7,8 @@ export class WorkerConnection {
   /** False after a flush request went unanswered in time; such a worker is not waited for until it speaks. */
   responsive = true;
   live = true;
+  /** True once the worker stopped, exited or disconnected; it is retired when what it sent before is applied. */
+  leaving = false;
   private pending: { id: number; resolve: () => void } | undefined;
 
   constructor(

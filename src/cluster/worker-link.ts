@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import { isMainThread, MessageChannel, parentPort } from 'node:worker_threads';
+import { TelemeterTypeError } from '../errors.js';
 import {
   type HelloMessage,
   MESSAGE_KEY,
@@ -28,12 +29,13 @@ export interface WorkerLink {
  *   message on `parentPort`; everything else goes over that port, so the application's own
  *   `parentPort` traffic (and protocols such as a pool's) never sees telemeter's messages.
  *
- * @throws TypeError when this is neither a cluster worker nor a worker thread.
+ * @throws TelemeterTypeError `ERR_TELEMETER_INVALID_STATE` when this is neither a cluster worker nor a worker thread.
  */
 export function openWorkerLink(onMessage: (message: unknown) => void): WorkerLink {
   if (!isMainThread && parentPort !== null) return openThreadLink(parentPort, onMessage);
   if (cluster.isWorker && typeof process.send === 'function') return openClusterLink(onMessage);
-  throw new TypeError(
+  throw new TelemeterTypeError(
+    'ERR_TELEMETER_INVALID_STATE',
     'telemeter/cluster: startClusterWorker must run in a node:cluster worker or a worker thread; in the primary, use startClusterPrimary',
   );
 }

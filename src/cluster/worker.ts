@@ -1,6 +1,8 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { TelemeterTypeError } from '../errors.js';
 import { describe } from '../events/event-name.js';
-import { processLog } from '../logger.js';
+import type { LogSink } from '../logger.js';
+import { checkOptionKeys } from '../options.js';
 import { Telemeter } from '../telemeter.js';
 import { clusterShapeOf } from './cluster-telemeter.js';
 import { DEFAULT_ENTRIES_PER_MESSAGE, DeltaExporter } from './delta-exporter.js';
@@ -13,6 +15,12 @@ export interface ClusterWorkerOptions {
   readonly flushInterval?: number;
   /** Series entries per message, bounding what the primary parses and applies at once. Default 1024. */
   readonly maxEntriesPerMessage?: number;
+  /**
+   * Milliseconds `stop()` (or a thread's exit) waits for the primary's first answer when it has not come yet, so
+   * that what was recorded before it still reaches the primary. A primary that stays silent (no
+   * `startClusterPrimary`, or a thread not given to `addWorkerThread`) costs this long, once. Default 1000.
+   */
+  readonly welcomeTimeout?: number;
 }
 
 /** A running worker exporter. */
@@ -24,8 +32,10 @@ export interface ClusterWorker {
   /** Sends what changed since the last flush now; resolves once it is handed to the channel. */
   flush(): Promise<void>;
   /**
-   * Flushes one last time, then stops the timer and closes the channel. Call it (and await it) on a
-   * graceful shutdown so the last increments reach the primary. Idempotent.
+   * Flushes one last time, tells the primary this worker is leaving, stops the timer and closes the channel.
+   * Call it (and await it) on a graceful shutdown so the last increments reach the primary; exiting right after
+   * it resolves loses nothing. If the primary has not answered yet, it first waits up to `welcomeTimeout` for
+   * it; a primary that never answers gets nothing, and that is logged once. Never rejects. Idempotent.
    */
   stop(): Promise<void>;
 }
@@ -35,8 +45,7 @@ const ACK_WINDOW = 2;
 /** How long a worker waits for an acknowledgement before sending anyway (a primary that stalls). */
 const ACK_TIMEOUT_MS = 2000;
 
-/** How long a finished thread waits for the primary's welcome before exiting without a final flush. */
-const WELCOME_GRACE_MS = 1000;
+const KNOWN_OPTIONS = ['flushInterval', 'maxEntriesPerMessage', 'welcomeTimeout'];
 
 const exporters = new WeakMap<Telemeter, DeltaExporter>();
 const running = new WeakSet<Telemeter>();
@@ -50,30 +59,52 @@ const running = new WeakSet<Telemeter>();
  * Nothing is sent until the primary's aggregator answers, and what is recorded meanwhile is sent then.
  * Over a worker thread, the final flush also happens by itself when the thread's event loop runs out of work.
  *
- * @throws TypeError when not running in a cluster worker or a worker thread, when `telemeter` is not a
- *   Telemeter (or is a primary's from `clusterTelemeter`), when it is already shipped, or an option is invalid.
+ * @throws TelemeterTypeError `ERR_TELEMETER_INVALID_ARGUMENT` when `telemeter` is not a Telemeter;
+ *   `ERR_TELEMETER_INVALID_STATE` when not running in a cluster worker or a worker thread, when `telemeter` is a
+ *   primary's (from `clusterTelemeter`) or is already shipped; `ERR_TELEMETER_INVALID_OPTION` or
+ *   `ERR_TELEMETER_UNKNOWN_OPTION` naming the option.
  */
 export function startClusterWorker(telemeter: Telemeter, options: ClusterWorkerOptions = {}): ClusterWorker {
   if (!(telemeter instanceof Telemeter)) {
-    throw new TypeError('telemeter/cluster: startClusterWorker needs the Telemeter of this worker');
+    throw new TelemeterTypeError(
+      'ERR_TELEMETER_INVALID_ARGUMENT',
+      `telemeter/cluster: startClusterWorker needs the Telemeter of this worker, got ${describe(telemeter)}`,
+    );
   }
   if (clusterShapeOf(telemeter) !== undefined) {
-    throw new TypeError(
+    throw new TelemeterTypeError(
+      'ERR_TELEMETER_INVALID_STATE',
       'telemeter/cluster: startClusterWorker got a Telemeter built by clusterTelemeter(), which is for the primary; workers use new Telemeter(options) with the same options',
     );
   }
   if (running.has(telemeter)) {
-    throw new TypeError('telemeter/cluster: startClusterWorker is already running for this Telemeter');
+    throw new TelemeterTypeError(
+      'ERR_TELEMETER_INVALID_STATE',
+      'telemeter/cluster: startClusterWorker is already running for this Telemeter; stop() the running one first',
+    );
   }
-  const { flushInterval = 1000, maxEntriesPerMessage = DEFAULT_ENTRIES_PER_MESSAGE } = options ?? {};
+  checkOptionKeys('telemeter/cluster: startClusterWorker', options, KNOWN_OPTIONS);
+  const {
+    flushInterval = 1000,
+    maxEntriesPerMessage = DEFAULT_ENTRIES_PER_MESSAGE,
+    welcomeTimeout = 1000,
+  } = options;
   if (!(Number.isInteger(flushInterval) && flushInterval >= 10 && flushInterval <= 3_600_000)) {
-    throw new TypeError(
-      `telemeter/cluster: option flushInterval must be an integer from 10 to 3600000 (ms), got ${describe(flushInterval)}`,
+    throw new TelemeterTypeError(
+      'ERR_TELEMETER_INVALID_OPTION',
+      `telemeter/cluster: startClusterWorker: option flushInterval must be an integer from 10 to 3600000 (ms), got ${describe(flushInterval)}`,
     );
   }
   if (!(Number.isInteger(maxEntriesPerMessage) && maxEntriesPerMessage >= 1)) {
-    throw new TypeError(
-      `telemeter/cluster: option maxEntriesPerMessage must be an integer >= 1, got ${describe(maxEntriesPerMessage)}`,
+    throw new TelemeterTypeError(
+      'ERR_TELEMETER_INVALID_OPTION',
+      `telemeter/cluster: startClusterWorker: option maxEntriesPerMessage must be an integer >= 1, got ${describe(maxEntriesPerMessage)}`,
+    );
+  }
+  if (!(Number.isInteger(welcomeTimeout) && welcomeTimeout >= 1 && welcomeTimeout <= 600_000)) {
+    throw new TelemeterTypeError(
+      'ERR_TELEMETER_INVALID_OPTION',
+      `telemeter/cluster: startClusterWorker: option welcomeTimeout must be an integer from 1 to 600000 (ms), got ${describe(welcomeTimeout)}`,
     );
   }
 
@@ -82,7 +113,7 @@ export function startClusterWorker(telemeter: Telemeter, options: ClusterWorkerO
     exporter = new DeltaExporter(telemeter);
     exporters.set(telemeter, exporter);
   }
-  const shipper = new Shipper(exporter, maxEntriesPerMessage);
+  const shipper = new Shipper(exporter, maxEntriesPerMessage, telemeter.logger);
   const link = openWorkerLink((message) => shipper.receive(message));
   shipper.connect(link);
   exporter.resume();
@@ -93,33 +124,31 @@ export function startClusterWorker(telemeter: Telemeter, options: ClusterWorkerO
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      // Acknowledgements must be able to arrive while the last flush is sent, even from beforeExit.
+      // The welcome and acknowledgements must be able to arrive while the worker waits, even from beforeExit.
       link.hold();
       clearInterval(timer);
       process.off('beforeExit', onBeforeExit);
-      await shipper.flush();
-      link.close();
-      exporter.pause();
-      running.delete(telemeter);
+      try {
+        if (!(await shipper.welcomed(welcomeTimeout)) && !shipper.refused) {
+          telemeter.logger.warnOnce(
+            'cluster:no-welcome',
+            {},
+            `telemeter/cluster: stop() waited ${welcomeTimeout} ms for the primary's answer in vain; what this worker recorded was not sent. Run startClusterPrimary in the primary (and addWorkerThread for a thread), or raise welcomeTimeout`,
+          );
+        }
+        await shipper.finish();
+      } finally {
+        link.close();
+        exporter.pause();
+        running.delete(telemeter);
+      }
     })();
     return stopping;
   };
-  const onBeforeExit = () => {
-    if (shipper.session !== undefined) {
-      void stop();
-      return;
-    }
-    // Not welcomed yet: the welcome may be waiting on the unref'd port. Wait for it, briefly, so a
-    // short-lived thread still delivers what it recorded.
-    link.hold();
-    const timer = setTimeout(() => void stop(), WELCOME_GRACE_MS);
-    shipper.onWelcome = () => {
-      clearTimeout(timer);
-      void stop();
-    };
-  };
-  // A thread whose work is done exits without anyone calling stop(): flush on the way out. (A cluster
-  // worker's IPC channel keeps it running until it is killed or disconnected, so this never fires there.)
+  // A thread whose work is done exits without anyone calling stop(): flush on the way out. stop() holds the
+  // port, so a welcome still waiting on it (unref'd) arrives first. (A cluster worker's IPC channel keeps it
+  // running until it is killed or disconnected, so this never fires there.)
+  const onBeforeExit = () => void stop();
   if (link.kind === 'thread') process.once('beforeExit', onBeforeExit);
 
   return {
@@ -136,10 +165,13 @@ export function startClusterWorker(telemeter: Telemeter, options: ClusterWorkerO
 class Shipper {
   session: number | undefined;
   workerLabel: string | undefined;
+  /** True once a primary answered in another protocol version: nothing will ever be sent. */
+  refused = false;
   private link: WorkerLink | undefined;
   private chain: Promise<void> = Promise.resolve();
-  /** Called once after the first welcome is handled. */
-  onWelcome: (() => void) | undefined;
+  /** True once the final flush is under way: later flushes would only mark changes sent that never leave. */
+  private finished = false;
+  private readonly welcomeWaiters = new Set<(welcomed: boolean) => void>();
   /** Last delta sequence number sent, and acknowledged, in this session. */
   private sequence = 0;
   private acked = 0;
@@ -148,20 +180,51 @@ class Shipper {
   constructor(
     private readonly exporter: DeltaExporter,
     private readonly maxEntries: number,
+    private readonly logger: LogSink,
   ) {}
 
   connect(link: WorkerLink): void {
     this.link = link;
   }
 
+  /** Resolves true once the primary has welcomed this worker, false after `timeoutMs` or a refusal. */
+  welcomed(timeoutMs: number): Promise<boolean> {
+    if (this.session !== undefined) return Promise.resolve(true);
+    if (this.refused) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (welcomed: boolean) => {
+        clearTimeout(timer);
+        this.welcomeWaiters.delete(done);
+        resolve(welcomed);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.welcomeWaiters.add(done);
+    });
+  }
+
+  /** The last flush of this exporter, then `bye`; nothing after it sends. */
+  async finish(): Promise<void> {
+    const last = this.flush();
+    this.finished = true;
+    await last;
+    const session = this.session;
+    if (session !== undefined) await this.link?.send({ [MESSAGE_KEY]: 'bye', session });
+  }
+
   receive(message: unknown): void {
     const m = message as Record<string, unknown>;
+    // Once stopping, only acknowledgements matter (the last flush may wait for them): a new session would
+    // connect a worker that is leaving.
+    if (this.finished && m[MESSAGE_KEY] !== 'ack') return;
     switch (m[MESSAGE_KEY]) {
       case 'welcome':
         if (m.version !== PROTOCOL_VERSION) {
-          processLog.warn(
+          this.refused = true;
+          for (const waiter of [...this.welcomeWaiters]) waiter(false);
+          this.logger.warnOnce(
+            'cluster:version',
             {},
-            `telemeter/cluster: the primary speaks protocol version ${String(m.version)}, this worker ${PROTOCOL_VERSION}; not shipping metrics. Use one telemeter version in primary and workers`,
+            `telemeter/cluster: the primary speaks protocol version ${describe(m.version)}, this worker ${PROTOCOL_VERSION}; not shipping metrics. Use one telemeter version in primary and workers`,
           );
           return;
         }
@@ -173,9 +236,7 @@ class Shipper {
           this.workerLabel = typeof m.worker === 'string' ? m.worker : undefined;
           this.exporter.forgetAnnouncements();
           void this.flush();
-          const onWelcome = this.onWelcome;
-          this.onWelcome = undefined;
-          onWelcome?.();
+          for (const waiter of [...this.welcomeWaiters]) waiter(true);
         }
         return;
       case 'ack':
@@ -200,6 +261,7 @@ class Shipper {
    * event loop gets a turn between messages.
    */
   flush(flushId?: number): Promise<void> {
+    if (this.finished) return this.chain;
     // send() catches its own errors; the catch here only keeps one surprise from stopping every later flush.
     this.chain = this.chain.then(() => this.send(flushId)).catch(() => {});
     return this.chain;
@@ -231,7 +293,7 @@ class Shipper {
         if (!current.done) await this.room();
       }
     } catch (error) {
-      processLog.errorOnce(
+      this.logger.errorOnce(
         'cluster:collect',
         { err: error },
         'telemeter/cluster: collecting this worker’s metrics failed',

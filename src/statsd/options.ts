@@ -1,4 +1,6 @@
+import { TelemeterTypeError } from '../errors.js';
 import { describe } from '../events/event-name.js';
+import { checkOptionKeys } from '../options.js';
 
 /** The line dialect: plain StatsD (Etsy's daemon, Telegraf, statsd_exporter) or DogStatsD (the Datadog agent). */
 export type StatsdFormat = 'statsd' | 'datadog';
@@ -63,15 +65,21 @@ export const MAX_MTU = 65535;
 const MAX_SOCKET_PATH_BYTES = 107;
 const NAME_UNSAFE = /[:|@#,\s]/;
 
-/** Validates `startStatsd` options once; every error names the option. */
+/**
+ * Validates `startStatsd` options once; every error names the option.
+ *
+ * @throws TelemeterTypeError `ERR_TELEMETER_UNKNOWN_OPTION` (with the closest valid key) or
+ *   `ERR_TELEMETER_INVALID_OPTION`.
+ */
 export function resolveStatsdOptions(options: StatsdOptions): ResolvedStatsdOptions {
   const fail = (option: string, why: string): never => {
-    throw new TypeError(`telemeter: startStatsd option ${option} ${why}`);
+    throw new TelemeterTypeError(
+      'ERR_TELEMETER_INVALID_OPTION',
+      `telemeter/statsd: startStatsd: option ${option} ${why}`,
+    );
   };
-  if (typeof options !== 'object' || options === null) fail('(options)', 'must be an object');
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.includes(key)) fail(key, `is unknown; valid options are ${KNOWN.join(', ')}`);
-  }
+  // globalTags is a map of tag names, not options: its keys are the user's.
+  checkOptionKeys('telemeter/statsd: startStatsd', options, KNOWN);
 
   const format = options.format ?? 'statsd';
   if (format !== 'statsd' && format !== 'datadog') {

@@ -1,25 +1,30 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { TelemeterTypeError } from '../errors.js';
 import { execute } from '../events/bus.js';
-import { processLog } from '../logger.js';
+import { describe } from '../events/event-name.js';
+import { type LogSink, processLog } from '../logger.js';
 import type { Telemeter } from '../telemeter.js';
 import { commitLine, type Line, LineBuilder } from './lines.js';
 import { MIN_MTU, resolveStatsdOptions, type StatsdOptions } from './options.js';
-import { packLines } from './packets.js';
+import { type Packet, packLines } from './packets.js';
 import { type Transport, UdpTransport, UnixStreamTransport } from './transport.js';
 
 /** Emitted after each packet is written: measurement `bytes`, metadata `format`. */
 export const STATSD_PACKET_SENT_EVENT = 'telemeter.statsd.packet.sent';
 /**
- * Emitted when a packet could not be written, or a line could never fit one: measurement `bytes`, metadata
- * `reason` (the socket error code such as `EMSGSIZE`, `ECONNREFUSED`, `ENOENT`, or `line_too_long`) and `format`.
+ * Emitted when a packet could not be written, when packets already written were refused (UDP: `ECONNREFUSED`,
+ * the server's port is closed; `bytes` counts the written packets that will be sent again), or when a line could
+ * never fit a packet: measurement `bytes`, metadata `reason` (the socket error code such as `EMSGSIZE`,
+ * `ECONNREFUSED`, `ENOENT`, or `line_too_long`) and `format`.
  */
 export const STATSD_PACKET_ERROR_EVENT = 'telemeter.statsd.packet.error';
 
 /** A running StatsD push, returned by {@link startStatsd}. */
 export interface StatsdPush {
   /**
-   * Sends what changed since the last successful send, now, after any flush in progress. Resolves when done;
-   * never rejects: send failures are reported as `telemeter.statsd.packet.error` events, and what was not sent
-   * is sent by a later flush.
+   * Sends what changed since the last delivered send, now, after any flush in progress. Resolves when done;
+   * never rejects: send failures are reported as `telemeter.statsd.packet.error` events (and logged once per
+   * reason), and what was not sent, or was refused, is sent by a later flush.
    */
   flush(): Promise<void>;
   /** Stops the timer, flushes once more and closes the socket. Idempotent. */
@@ -34,14 +39,21 @@ export interface StatsdPush {
  * Counters and counter-typed sums are sent as deltas (`name:<delta>|c`) when non-zero; last values and gauge-typed
  * sums as gauges (`|g`) every flush; each distribution bucket that grew as one value with a sample rate of
  * `1/<growth>` (`|ms`, or `|d` for DogStatsD), so the server counts exactly the observations made; summaries as
- * `.count`/`.sum` deltas and `.p50`-style quantile gauges. Numbers are written in full, never rounded. "Last sent"
- * advances per packet, only for the lines in packets the socket accepted; the rest are retried next flush.
+ * `.count`/`.sum` deltas and `.p50`-style quantile gauges. Numbers are written in full, never rounded.
  *
- * @throws TypeError naming the option, when an option is invalid.
+ * "Last sent" advances per packet, only for the lines of packets the socket accepted and, over UDP, only at the
+ * next flush if no refusal (`ECONNREFUSED`) came back meanwhile; the rest are sent again next flush. So a
+ * StatsD daemon that is down, on a host that answers, loses nothing (docs/statsd.md says exactly what UDP allows).
+ *
+ * @throws TelemeterTypeError `ERR_TELEMETER_INVALID_ARGUMENT` without a Telemeter; `ERR_TELEMETER_INVALID_OPTION`
+ *   or `ERR_TELEMETER_UNKNOWN_OPTION` naming the option.
  */
 export function startStatsd(telemeter: Telemeter, options: StatsdOptions = {}): StatsdPush {
   if (typeof telemeter !== 'object' || telemeter === null || !Array.isArray(telemeter.families)) {
-    throw new TypeError('telemeter: startStatsd needs a Telemeter as its first argument');
+    throw new TelemeterTypeError(
+      'ERR_TELEMETER_INVALID_ARGUMENT',
+      `telemeter/statsd: startStatsd needs a Telemeter as its first argument, got ${describe(telemeter)}`,
+    );
   }
   return startStatsdOver(telemeter, options);
 }
@@ -66,9 +78,18 @@ class StatsdPusher implements StatsdPush {
   mtu: number;
   private readonly timer: NodeJS.Timeout;
   private readonly format: string;
+  private readonly logger: LogSink;
   private queue: Promise<void> = Promise.resolve();
   private running = false;
   private stopped: Promise<void> | undefined;
+  /**
+   * Packets the socket accepted since the previous flush began. Their lines are committed when the next flush
+   * begins, unless a refusal came back meanwhile: then they are dropped uncommitted, and their deltas are sent
+   * again with the next flush's.
+   */
+  private unconfirmed: Packet[] = [];
+  /** The refusal reported since the previous flush began, if any. */
+  private refusal: Error | undefined;
 
   constructor(
     private readonly telemeter: Telemeter,
@@ -78,6 +99,9 @@ class StatsdPusher implements StatsdPush {
   ) {
     this.mtu = options.mtu;
     this.format = options.format;
+    // A structural Telemeter (a test double) may have no logger of its own.
+    this.logger = telemeter.logger ?? processLog;
+    transport.onRefused = (error) => this.refused(error);
     this.timer = setInterval(() => {
       // A flush slower than the interval is not stacked up behind itself.
       if (!this.running) void this.flush();
@@ -106,29 +130,63 @@ class StatsdPusher implements StatsdPush {
   private async flushOnce(): Promise<void> {
     this.running = true;
     try {
+      // A datagram refused on loopback is reported by the kernel before its send returns, and by the socket's
+      // read side at the event loop's next poll: give that poll a turn before deciding the last flush arrived.
+      await nextTurn();
+      this.settle();
       refreshComputedValues(this.telemeter);
       const lines = this.builder.build();
       const packets = packLines(lines, this.mtu, (line) => this.dropTooLong(line));
       for (const packet of packets) {
+        // Refused: the rest of this flush goes with the refused packets, next flush.
+        if (this.refusal !== undefined) return;
         try {
           await this.transport.send(packet.payload);
         } catch (error) {
-          this.sendFailed(error, packet.payload.length);
+          // A refusal was reported when it came; any other failure is reported here.
+          if (error !== this.refusal) this.sendFailed(error, packet.payload.length);
           // The rest of this flush would meet the same socket; its lines stay unsent and go next flush.
           return;
         }
-        for (const line of packet.lines) commitLine(line);
+        this.unconfirmed.push(packet);
         execute(STATSD_PACKET_SENT_EVENT, { bytes: packet.payload.length }, { format: this.format });
       }
     } catch (error) {
-      processLog.errorOnce(
+      this.logger.errorOnce(
         'statsd-flush',
         { err: error },
-        'StatsD flush failed unexpectedly; later flushes will try again',
+        'telemeter/statsd: a flush failed unexpectedly; later flushes will try again',
       );
     } finally {
       this.running = false;
     }
+  }
+
+  /** Commits what the previous flush sent, unless it was refused since. */
+  private settle(): void {
+    if (this.refusal === undefined) {
+      for (const packet of this.unconfirmed) for (const line of packet.lines) commitLine(line);
+    }
+    this.unconfirmed = [];
+    this.refusal = undefined;
+  }
+
+  /** The transport says packets it accepted may not have arrived (UDP: the port is closed). */
+  private refused(error: Error): void {
+    // One refusal condemns every unconfirmed packet; the socket is reopened, so later ones are echoes.
+    if (this.refusal !== undefined) return;
+    this.refusal = error;
+    this.transport.reset();
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = typeof code === 'string' ? code : 'unknown';
+    let bytes = 0;
+    for (const packet of this.unconfirmed) bytes += packet.payload.length;
+    this.logger.warnOnce(
+      `statsd-send:${reason}`,
+      { err: error },
+      `telemeter/statsd: the StatsD server refused packets (${reason}): is it running? Refused and unconfirmed deltas are kept and sent again on the next flush`,
+    );
+    execute(STATSD_PACKET_ERROR_EVENT, { bytes }, { reason, format: this.format });
   }
 
   private sendFailed(error: unknown, bytes: number): void {
@@ -139,10 +197,10 @@ class StatsdPusher implements StatsdPush {
     } else if (reason !== 'EAGAIN' && reason !== 'ENOBUFS' && reason !== 'EWOULDBLOCK') {
       this.transport.reset();
     }
-    processLog.warnOnce(
+    this.logger.warnOnce(
       `statsd-send:${reason}`,
       { err: error },
-      `StatsD send failed (${reason}); unsent values are kept and retried on the next flush`,
+      `telemeter/statsd: a StatsD send failed (${reason}); unsent values are kept and retried on the next flush`,
     );
     execute(STATSD_PACKET_ERROR_EVENT, { bytes }, { reason, format: this.format });
   }
@@ -150,10 +208,10 @@ class StatsdPusher implements StatsdPush {
   private dropTooLong(line: Line): void {
     // It can never fit, so it is dropped for good rather than retried every flush.
     commitLine(line);
-    processLog.warnOnce(
+    this.logger.warnOnce(
       `statsd-too-long:${line.metric}`,
       {},
-      `StatsD line of metric "${line.metric}" is ${line.bytes} bytes, more than mtu ${this.mtu}; it is dropped (shorten its tags or raise mtu)`,
+      `telemeter/statsd: a StatsD line of metric "${line.metric}" is ${line.bytes} bytes, more than mtu ${this.mtu}; it is dropped (shorten its tags or raise mtu)`,
     );
     execute(
       STATSD_PACKET_ERROR_EVENT,

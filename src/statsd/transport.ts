@@ -5,6 +5,12 @@ import { createConnection, type Socket as StreamSocket } from 'node:net';
 /** Where packets go. A failed send rejects with the socket error, whose `code` (`EMSGSIZE`, `ENOENT`, …) says why. */
 export interface Transport {
   send(payload: Buffer): Promise<void>;
+  /**
+   * Set by the pusher; called when the transport learns that packets it had accepted may not have arrived
+   * (UDP: the kernel's report of an ICMP "port unreachable" for an earlier datagram). They must be sent again.
+   * A send that fails for this reason calls it before it rejects, with the same error.
+   */
+  onRefused?: (error: Error) => void;
   /** Forgets the socket after an error; the next send opens a new one. */
   reset(): void;
   close(): void;
@@ -47,9 +53,12 @@ class LazySocket<T> {
 
 /**
  * UDP to `host:port`, on a connected socket: the host is resolved once per socket, and the kernel reports a
- * closed port (`ECONNREFUSED`) on a later send instead of dropping packets without a word.
+ * closed port (an ICMP "port unreachable" for a datagram already sent) instead of dropping packets without a
+ * word. It reports it once, as `ECONNREFUSED`, on whichever comes first: the socket's next send, or the
+ * socket's read side (an `error` event, when the event loop polls the socket before the next send).
  */
 export class UdpTransport implements Transport {
+  onRefused: ((error: Error) => void) | undefined;
   private readonly socket = new LazySocket(() => this.open());
 
   constructor(
@@ -60,7 +69,15 @@ export class UdpTransport implements Transport {
   async send(payload: Buffer): Promise<void> {
     const socket = await this.socket.get();
     await new Promise<void>((resolve, reject) => {
-      socket.send(payload, (error) => (error ? reject(error) : resolve()));
+      socket.send(payload, (error) => {
+        if (!error) {
+          resolve();
+          return;
+        }
+        // A datagram is never refused by its own send: ECONNREFUSED here is about one sent before.
+        if ((error as NodeJS.ErrnoException).code === 'ECONNREFUSED') this.onRefused?.(error);
+        reject(error);
+      });
     });
   }
 
@@ -89,8 +106,9 @@ export class UdpTransport implements Transport {
         socket.once('error', failed);
         socket.connect(this.port, address, () => {
           socket.off('error', failed);
-          // Asynchronous socket errors also reach the next send's callback; this only keeps them from crashing.
-          socket.on('error', () => {});
+          // Errors outside a send come from the read side of a connected socket: ICMP errors (port or host
+          // unreachable) about datagrams already sent.
+          socket.on('error', (error) => this.onRefused?.(error));
           resolve(socket);
         });
       });

@@ -2,13 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type ClusterAggregator,
-  clusterTelemeter,
-  startClusterPrimary,
-  startClusterWorker,
-} from '../../src/cluster/index.js';
-import { Telemeter } from '../../src/index.js';
+import { type ClusterAggregator, clusterTelemeter, startClusterPrimary } from '../../src/cluster/index.js';
 import { clusterMetrics, expectedTotals } from '../fixtures/cluster-metrics.js';
 import { parseOpenMetricsStrict } from '../support/openmetrics-parser.js';
 import { sample, samples } from '../support/samples.js';
@@ -58,16 +52,30 @@ function reply(worker: Worker, cmd: string): Promise<Record<string, unknown>> {
   });
 }
 
+/** Polls `done` until it holds; throws after WAIT_MS. A bounded wait for something expected. */
+async function until(done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Forks a worker that records 1..1000 and stops at once (test/fixtures/cluster-worker.ts, `stop-at-once`). */
+function forkStoppingAtOnce(welcomeTimeout: number): Worker {
+  const worker = cluster.fork({
+    TELEMETER_CLUSTER_FIXTURE: JSON.stringify({ mode: 'stop-at-once', welcomeTimeout }),
+  });
+  forked.push(worker);
+  return worker;
+}
+
 async function fork(agg: ClusterAggregator): Promise<Worker> {
   const before = agg.workers;
   const worker = cluster.fork();
   forked.push(worker);
   await reply(worker, 'ready');
-  const deadline = Date.now() + WAIT_MS;
-  while (agg.workers <= before) {
-    if (Date.now() > deadline) throw new Error('the worker never connected to the aggregator');
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await until(() => agg.workers > before, 'the worker to connect to the aggregator');
   return worker;
 }
 
@@ -141,6 +149,8 @@ describe('telemeter/cluster over node:cluster', () => {
     const exited = once(c, 'exit');
     c.process.kill('SIGKILL');
     await exited;
+    // The aggregator lets it go once its IPC channel is read to the end, which can follow the exit.
+    await until(() => agg.workers === 2, 'the killed worker to leave');
 
     expect(await agg.collect()).toEqual({ workers: 2, answered: 2, timedOut: 0 });
     const afterKill = agg.telemeter.scrape();
@@ -156,7 +166,9 @@ describe('telemeter/cluster over node:cluster', () => {
   });
 
   it('a silent worker costs one timeout, never the scrape, and counts again once it speaks', async () => {
-    const agg = start(300);
+    // Long enough for the worker that is not stopped to answer on a loaded machine: it must never be the one
+    // that times out. The stopped one costs it once.
+    const agg = start(3000);
     const [a, b] = await Promise.all([fork(agg), fork(agg)]);
     await record(a, 1, 10);
     await record(b, 11, 20);
@@ -176,11 +188,7 @@ describe('telemeter/cluster over node:cluster', () => {
       process.kill(b.process.pid!, 'SIGCONT');
     }
     // b answers its old flush request once resumed, and is waited for again.
-    const deadline = Date.now() + WAIT_MS;
-    while (sample(agg.telemeter.scrape(), 'shop_request_latency_count') < 40) {
-      if (Date.now() > deadline) throw new Error('b never caught up');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until(() => sample(agg.telemeter.scrape(), 'shop_request_latency_count') >= 40, 'b to catch up');
     expect(await agg.collect()).toEqual({ workers: 2, answered: 2, timedOut: 0 });
   });
 
@@ -194,7 +202,8 @@ describe('telemeter/cluster over node:cluster', () => {
     const exited = once(a, 'exit');
     a.disconnect();
     await exited;
-    expect(agg.workers).toBe(0);
+    // It said goodbye after its last delta; it leaves once that is merged.
+    await until(() => agg.workers === 0, 'the worker to leave');
     const body = agg.telemeter.scrape();
     expect(sample(body, 'shop_request_latency_count')).toBe(25);
     expect(sample(body, `shop_queue_depth{queue="mail",worker="${label}"}`)).toBe(3);
@@ -205,27 +214,32 @@ describe('telemeter/cluster over node:cluster', () => {
     expect(sample(agg.telemeter.scrape(), `shop_queue_depth{queue="mail",worker="${label}"}`)).toBe(5);
   });
 
-  it('refuses to start where it cannot work, naming the problem', () => {
-    const plain = new Telemeter({ metrics: clusterMetrics() });
-    try {
-      expect(() => startClusterPrimary(plain)).toThrow(/clusterTelemeter/);
-      expect(() => startClusterWorker(plain)).toThrow(/cluster worker or a worker thread/);
-    } finally {
-      plain.close();
+  it('a worker that records and stops before the primary’s welcome, then exits at once, delivers everything', async () => {
+    const agg = start();
+    const worker = forkStoppingAtOnce(WAIT_MS);
+    const stopped = reply(worker, 'stopped');
+    const exited = once(worker, 'exit');
+    const answer = await stopped;
+    expect(answer).toMatchObject({ welcomed: true, logged: [] });
+    await exited;
+    // It counts as connected until everything it sent before it left is merged.
+    await until(() => agg.workers === 0, 'the worker to leave');
+    const body = agg.telemeter.scrape();
+    const want = expectedTotals([[1, 1000]]);
+    expect(sample(body, 'shop_request_latency_count')).toBe(1000);
+    expect(sample(body, 'shop_request_latency_sum')).toBe(want.allSum);
+    for (const route of ['/even', '/odd'] as const) {
+      expect(sample(body, `shop_request_count{route="${route}"}`)).toBe(want.count[route]);
+      expect(sample(body, `shop_request_value_count{route="${route}"}`)).toBe(want.count[route]);
     }
-    const primary = clusterTelemeter({ metrics: clusterMetrics(), selfMetrics: false });
-    try {
-      expect(() => startClusterPrimary(primary, { timeoutMs: 0 })).toThrow(/timeoutMs/);
-      expect(() => startClusterPrimary(primary, { timeout: 5 } as never)).toThrow(/unknown option timeout/);
-    } finally {
-      primary.close();
-    }
-    expect(() => clusterTelemeter({ metrics: clusterMetrics(), gaugeAggregation: 'avg' as never })).toThrow(
-      /gaugeAggregation/,
-    );
-    expect(() => clusterTelemeter({ metrics: clusterMetrics(), workerLabel: '__w' })).toThrow(/workerLabel/);
-    expect(() => clusterTelemeter({ metrics: clusterMetrics(), globalTags: { worker: 'x' } })).toThrow(
-      /workerLabel "worker" is also a key of globalTags/,
-    );
+  });
+
+  it('stop() resolves after welcomeTimeout, logging once, when the primary runs no aggregator', async () => {
+    const worker = forkStoppingAtOnce(200);
+    const exited = once(worker, 'exit');
+    const answer = await reply(worker, 'stopped');
+    expect(answer.welcomed).toBe(false);
+    expect(answer.logged).toEqual([expect.stringMatching(/stop\(\) waited 200 ms for the primary's answer/)]);
+    await exited;
   });
 });

@@ -4,7 +4,7 @@ import { DeltaExporter } from '../../src/cluster/delta-exporter.js';
 import type { GaugeAggregation, GaugeContributions } from '../../src/cluster/gauge-merge.js';
 import { clusterTelemeter } from '../../src/cluster/index.js';
 import type { FamilyDelta } from '../../src/cluster/protocol.js';
-import { counter, distribution, execute, setLogger, Telemeter } from '../../src/index.js';
+import { counter, distribution, execute, type Logger, setLogger, Telemeter } from '../../src/index.js';
 import type { ScalarFamily, SummaryFamily } from '../../src/reporter/family.js';
 import { clusterMetrics, expectedTotals, routeOf } from '../fixtures/cluster-metrics.js';
 import { parseOpenMetricsStrict } from '../support/openmetrics-parser.js';
@@ -39,8 +39,12 @@ function record(t: Telemeter, from: number, to: number): void {
 }
 
 /** A primary and a way to connect workers to it, as the aggregator does. */
-function primary(gaugeAggregation: GaugeAggregation = 'worker') {
-  const telemeter = clusterTelemeter({ metrics: clusterMetrics(), gaugeAggregation });
+function primary(gaugeAggregation: GaugeAggregation = 'worker', logger?: Logger) {
+  const telemeter = clusterTelemeter({
+    metrics: clusterMetrics(),
+    gaugeAggregation,
+    ...(logger === undefined ? {} : { logger }),
+  });
   telemeters.push(telemeter);
   const appliers: Array<{ applier: DeltaApplier; live: boolean }> = [];
   const target = mergeTargetFor(telemeter, gaugeAggregation, function* (family: ScalarFamily) {
@@ -311,10 +315,11 @@ describe('delta shipping', () => {
     expect(sample(body, 'expiring_hits{key="b"}')).toBe(1);
   });
 
-  it('skips a family defined differently in the primary, with one warning, and applies the rest', () => {
+  it('skips a family defined differently in the primary, with one warning to its logger, and applies the rest', () => {
     const warnings: string[] = [];
-    setLogger({ warn: (_f, m) => warnings.push(m), error: (_f, m) => warnings.push(m) });
-    const p = primary();
+    const elsewhere: string[] = [];
+    setLogger({ warn: (_f, m) => elsewhere.push(m), error: (_f, m) => elsewhere.push(m) });
+    const p = primary('worker', { warn: (_f, m) => warnings.push(m), error: (_f, m) => warnings.push(m) });
     const other = new Telemeter({
       metrics: [
         ...clusterMetrics().filter((d) => d.name !== 'shop.request.value'),
@@ -334,5 +339,7 @@ describe('delta shipping', () => {
     expect(body).not.toContain('shop_request_value_count{');
     expect(sample(body, 'shop_request_count{route="/odd"}')).toBe(2);
     expect(warnings.filter((w) => w.includes('shop_request_value'))).toHaveLength(1);
+    // The primary Telemeter's own logger, not the process-wide one.
+    expect(elsewhere).toEqual([]);
   });
 });

@@ -46,6 +46,15 @@ function reply(worker: Worker, cmd: string): Promise<Record<string, unknown>> {
   });
 }
 
+/** Polls `done` until it holds; throws after WAIT_MS. A bounded wait for something expected. */
+async function until(done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 async function spawn(agg: ClusterAggregator): Promise<Thread> {
   const before = agg.workers;
   const worker = new Worker(BOOTSTRAP, { workerData: { entry: ENTRY } });
@@ -57,12 +66,36 @@ async function spawn(agg: ClusterAggregator): Promise<Thread> {
   });
   const ready = await reply(worker, 'ready');
   expect(ready.transport).toBe('thread');
-  const deadline = Date.now() + WAIT_MS;
-  while (agg.workers <= before) {
-    if (Date.now() > deadline) throw new Error('the thread never connected to the aggregator');
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await until(() => agg.workers > before, 'the thread to connect to the aggregator');
   return { worker, seen };
+}
+
+/**
+ * A thread that records 1..1000 and stops at once (test/fixtures/cluster-worker.ts with a mode), tracked by
+ * `agg` if given; resolves with its `stopped` answer once it has exited.
+ */
+async function stopAtOnce(
+  agg: ClusterAggregator | undefined,
+  settings: { mode: 'stop-at-once' | 'stop-busy'; welcomeTimeout: number; maxEntriesPerMessage?: number },
+): Promise<Record<string, unknown>> {
+  const worker = new Worker(BOOTSTRAP, { workerData: { entry: ENTRY, settings } });
+  agg?.addWorkerThread(worker);
+  threads.push(worker);
+  const exited = once(worker, 'exit');
+  const answer = await reply(worker, 'stopped');
+  await exited;
+  return answer;
+}
+
+function expectAllOf1To1000(body: string): void {
+  const want = expectedTotals([[1, 1000]]);
+  expect(sample(body, 'shop_request_latency_count')).toBe(1000);
+  expect(sample(body, 'shop_request_latency_sum')).toBe(want.allSum);
+  for (const route of ['/even', '/odd'] as const) {
+    expect(sample(body, `shop_request_count{route="${route}"}`)).toBe(want.count[route]);
+    expect(sample(body, `shop_request_amount_total{route="${route}"}`)).toBe(want.sum[route]);
+    expect(sample(body, `shop_request_value_count{route="${route}"}`)).toBe(want.count[route]);
+  }
 }
 
 async function record(thread: Thread, from: number, to: number, depth?: number) {
@@ -125,6 +158,7 @@ describe('telemeter/cluster over worker_threads', () => {
 
     // A terminated thread's counts stay.
     await a.worker.terminate();
+    await until(() => agg.workers === 1, 'the terminated thread to leave');
     expect(await agg.collect()).toEqual({ workers: 1, answered: 1, timedOut: 0 });
     expect(sample(agg.telemeter.scrape(), 'shop_request_latency_count')).toBe(1000);
   });
@@ -137,11 +171,43 @@ describe('telemeter/cluster over worker_threads', () => {
     thread.worker.postMessage({ cmd: 'finish', from: 1, to: 40 });
     await exited;
     // Let the port deliver what was posted before the thread ended.
-    const deadline = Date.now() + WAIT_MS;
-    while (!agg.telemeter.scrape().includes('shop_request_latency_count 40')) {
-      if (Date.now() > deadline) throw new Error('the final flush never arrived');
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(() => sample(agg.telemeter.scrape(), 'shop_request_latency_count') >= 40, 'the final flush');
+    expect(sample(agg.telemeter.scrape(), 'shop_request_latency_count')).toBe(40);
     expect(sample(agg.telemeter.scrape(), 'shop_request_count{route="/odd"}')).toBe(20);
+  });
+
+  it('a thread that records and stops before the welcome delivers everything, then exits', async () => {
+    aggregator = startClusterPrimary(clusterTelemeter({ metrics: clusterMetrics() }), { cluster: false });
+    const agg = aggregator;
+    const answer = await stopAtOnce(agg, { mode: 'stop-at-once', welcomeTimeout: WAIT_MS });
+    expect(answer).toMatchObject({ welcomed: true, logged: [] });
+    await until(
+      () => agg.workers === 0 && sample(agg.telemeter.scrape(), 'shop_request_latency_count') >= 1000,
+      'the thread’s deltas',
+    );
+    expectAllOf1To1000(agg.telemeter.scrape());
+  });
+
+  it('stop() twice, during a flush that waits for acknowledgements, sends everything once', async () => {
+    aggregator = startClusterPrimary(clusterTelemeter({ metrics: clusterMetrics() }), { cluster: false });
+    const agg = aggregator;
+    const answer = await stopAtOnce(agg, {
+      mode: 'stop-busy',
+      welcomeTimeout: WAIT_MS,
+      maxEntriesPerMessage: 1,
+    });
+    expect(answer).toMatchObject({ same: true, welcomed: true, logged: [] });
+    await until(
+      () => agg.workers === 0 && sample(agg.telemeter.scrape(), 'shop_request_latency_count') >= 1000,
+      'the thread’s deltas',
+    );
+    expectAllOf1To1000(agg.telemeter.scrape());
+  });
+
+  it('stop() resolves after welcomeTimeout, logging once, when no aggregator tracks the thread', async () => {
+    const answer = await stopAtOnce(undefined, { mode: 'stop-busy', welcomeTimeout: 200 });
+    expect(answer.welcomed).toBe(false);
+    expect(answer.same).toBe(true);
+    expect(answer.logged).toEqual([expect.stringMatching(/stop\(\) waited 200 ms for the primary's answer/)]);
   });
 });

@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,12 +61,13 @@ class EtsyDaemon {
     this.port = await freeUdpPort();
     this.dir = mkdtempSync(join(tmpdir(), 'telemeter-etsy-'));
     const config = join(this.dir, 'config.js');
+    const mgmtPort = await freePort();
     writeFileSync(
       config,
       JSON.stringify({
         port: this.port,
         address: '127.0.0.1',
-        mgmt_port: await freePort(),
+        mgmt_port: mgmtPort,
         mgmt_address: '127.0.0.1',
         flushInterval: 100,
         backends: [BACKEND],
@@ -87,6 +89,17 @@ class EtsyDaemon {
       }
     });
     await this.until(() => up, 'the daemon to start');
+    // "server is up" is printed before the UDP socket is bound (bind resolves its address on a later tick), and a
+    // packet sent meanwhile is lost. The management port starts listening after the UDP bind was issued, so once
+    // it accepts a connection the UDP port is bound.
+    let listening = false;
+    await this.until(
+      () => listening,
+      'the daemon to listen',
+      async () => {
+        listening = await accepts(mgmtPort);
+      },
+    );
   }
 
   private absorb(flush: {
@@ -113,8 +126,11 @@ class EtsyDaemon {
     );
   }
 
-  async until(done: () => boolean, what: string): Promise<void> {
-    for (let i = 0; i < 1000 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+  async until(done: () => boolean, what: string, poll?: () => Promise<void>): Promise<void> {
+    for (let i = 0; i < 1000 && !done(); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      await poll?.();
+    }
     if (!done()) throw new Error(`timed out waiting for ${what}`);
   }
 
@@ -127,6 +143,18 @@ class EtsyDaemon {
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Whether a TCP connection to `port` on loopback is accepted. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
 
 function freeUdpPort(): Promise<number> {

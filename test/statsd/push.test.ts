@@ -25,7 +25,13 @@ import {
 } from '../../src/statsd/index.js';
 import { startStatsdOver } from '../../src/statsd/start-statsd.js';
 import type { Transport } from '../../src/statsd/transport.js';
-import { type Receiver, StatsdParser, startUdpReceiver, startUnixReceiver } from './receiver.js';
+import {
+  type Receiver,
+  refusingUdpPort,
+  StatsdParser,
+  startUdpReceiver,
+  startUnixReceiver,
+} from './receiver.js';
 
 const telemeters: Telemeter[] = [];
 const pushes: StatsdPush[] = [];
@@ -79,6 +85,24 @@ afterEach(async () => {
   detach('statsd-test:error');
   setLogger(null);
 });
+
+/** Polls `done` until it holds; throws after 10 s. A bounded wait for something expected. */
+async function until(done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A Logger that keeps its messages. */
+function capturingLogger() {
+  const messages: string[] = [];
+  const keep = (_fields: unknown, message: string) => {
+    messages.push(message);
+  };
+  return { messages, logger: { warn: keep, error: keep } };
+}
 
 /** Which bucket of `bounds` (inclusive upper bounds; `bounds.length` is the overflow) holds `x`. */
 function bucketOf(bounds: number[], x: number): number {
@@ -409,24 +433,126 @@ describe('lifecycle', () => {
     expect(sent).toBe(2);
   });
 
-  it('rejects invalid options at start-up, naming the option', () => {
+  it('rejects invalid options at start-up with a code, naming the option and the closest valid key', () => {
     const t = make([counter('p13.x.count', { eventName: 'p13.x' })]);
-    const cases: Array<[StatsdOptions, RegExp]> = [
-      [{ port: 0 }, /option port/],
-      [{ host: '' }, /option host/],
-      [{ socketPath: '/tmp/x.sock', port: 8125 }, /option socketPath/],
-      [{ socketPath: `/tmp/${'x'.repeat(120)}` }, /option socketPath/],
-      [{ flushInterval: 0 }, /option flushInterval/],
-      [{ mtu: 100 }, /option mtu/],
-      [{ mtu: 70_000 }, /option mtu/],
-      [{ format: 'graphite' as 'statsd' }, /option format/],
-      [{ prefix: 'a:b' }, /option prefix/],
-      [{ globalTags: { env: 'x' } }, /option globalTags needs format: 'datadog'/],
-      [{ format: 'datadog', globalTags: { env: {} as string } }, /option globalTags\.env/],
-      [{ distributionType: 'd' }, /option distributionType/],
-      [{ interval: 5 } as StatsdOptions, /option interval is unknown/],
+    const invalid = 'ERR_TELEMETER_INVALID_OPTION';
+    const unknown = 'ERR_TELEMETER_UNKNOWN_OPTION';
+    const cases: Array<[unknown, string, RegExp]> = [
+      [
+        { port: 0 },
+        invalid,
+        /^telemeter\/statsd: startStatsd: option port must be an integer from 1 to 65535, got 0$/,
+      ],
+      [{ host: '' }, invalid, /option host/],
+      [{ socketPath: '/tmp/x.sock', port: 8125 }, invalid, /option socketPath/],
+      [{ socketPath: `/tmp/${'x'.repeat(120)}` }, invalid, /option socketPath/],
+      [{ flushInterval: 0 }, invalid, /option flushInterval/],
+      [{ mtu: 100 }, invalid, /option mtu/],
+      [{ mtu: 70_000 }, invalid, /option mtu/],
+      [{ format: 'graphite' }, invalid, /option format/],
+      [{ prefix: 'a:b' }, invalid, /option prefix/],
+      [{ globalTags: { env: 'x' } }, invalid, /option globalTags needs format: 'datadog'/],
+      [{ format: 'datadog', globalTags: { env: {} } }, invalid, /option globalTags\.env/],
+      [{ format: 'datadog', globalTags: ['env'] }, invalid, /option globalTags must be an object/],
+      [{ distributionType: 'd' }, invalid, /option distributionType/],
+      ['fast', invalid, /startStatsd: options must be an object/],
+      [{ interval: 5 }, unknown, /startStatsd: option interval is unknown \(valid options: host, port/],
+      [{ flushIntervall: 5 }, unknown, /option flushIntervall is unknown \(did you mean flushInterval\?/],
+      [{ globalTag: {} }, unknown, /did you mean globalTags\?/],
+      [{ socketpath: '/tmp/x.sock' }, unknown, /did you mean socketPath\?/],
     ];
-    for (const [options, message] of cases) expect(() => startStatsd(t, options)).toThrow(message);
-    expect(() => startStatsd({} as Telemeter)).toThrow(/needs a Telemeter/);
+    for (const [options, code, message] of cases) {
+      expect(() => startStatsd(t, options as StatsdOptions), JSON.stringify(options)).toThrow(
+        expect.objectContaining({ code, message: expect.stringMatching(message) }),
+      );
+    }
+    expect(() => startStatsd({} as Telemeter)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_TELEMETER_INVALID_ARGUMENT',
+        message: expect.stringMatching(/startStatsd needs a Telemeter/),
+      }),
+    );
+  });
+});
+
+describe('a StatsD server that is down', () => {
+  it('over UDP: keeps every count while the port refuses, reports it, and delivers each count once when back', async () => {
+    const port = await refusingUdpPort();
+    const { messages, logger } = capturingLogger();
+    const t = make([counter('o1.job.count', { eventName: 'o1.job', measurement: 'n' })], { logger });
+    const push = startStatsd(t, { port, format: 'statsd', flushInterval: 3_600_000 });
+    pushes.push(push);
+    for (let flush = 1; flush <= 5; flush++) {
+      for (let i = 0; i < 100; i++) execute('o1.job', { n: 1 }, {});
+      await push.flush();
+      // The socket accepts the datagram; the refusal (ICMP port unreachable) comes back after it.
+      await until(() => failures.length === flush, `the refusal of flush ${flush}`);
+    }
+    expect(failures.map((f) => f.reason)).toEqual(Array(5).fill('ECONNREFUSED'));
+    // Each refusal names the bytes that will be sent again: the one packet of its flush.
+    expect(failures.every((f) => f.bytes > 0)).toBe(true);
+    expect(messages).toEqual([expect.stringMatching(/refused packets \(ECONNREFUSED\)/)]);
+
+    const receiver = await startUdpReceiver('statsd', port);
+    receivers.push(receiver);
+    for (let i = 0; i < 100; i++) execute('o1.job', { n: 1 }, {});
+    await push.flush();
+    await receiver.waitForPackets(1);
+    expect(receiver.parser.counters.get('o1.job.count')).toBe(600);
+    // Delivered, so committed: the next flush sends only what is new.
+    for (let i = 0; i < 100; i++) execute('o1.job', { n: 1 }, {});
+    await push.flush();
+    await receiver.waitForPackets(2);
+    expect(receiver.parser.lines).toEqual(['o1.job.count:600|c', 'o1.job.count:100|c']);
+    expect(failures).toHaveLength(5);
+  });
+
+  it('over a Unix socket: keeps every count while the socket is missing, logs once, and delivers each once', async () => {
+    const path = join(tmpdir(), `telemeter-statsd-${randomUUID().slice(0, 8)}.sock`);
+    const { messages, logger } = capturingLogger();
+    const t = make([counter('o2.job.count', { eventName: 'o2.job', measurement: 'n' })], { logger });
+    const push = startStatsd(t, { socketPath: path, format: 'datadog', flushInterval: 3_600_000 });
+    pushes.push(push);
+    for (let flush = 1; flush <= 5; flush++) {
+      for (let i = 0; i < 100; i++) execute('o2.job', { n: 1 }, {});
+      await push.flush();
+    }
+    expect(failures.map((f) => f.reason)).toEqual(Array(5).fill('ENOENT'));
+    expect(messages).toEqual([expect.stringMatching(/send failed \(ENOENT\)/)]);
+
+    const receiver = await startUnixReceiver(path, 'datadog');
+    receivers.push(receiver);
+    for (let i = 0; i < 100; i++) execute('o2.job', { n: 1 }, {});
+    await push.flush();
+    await receiver.waitForPackets(1);
+    for (let i = 0; i < 100; i++) execute('o2.job', { n: 1 }, {});
+    await push.flush();
+    await receiver.waitForPackets(2);
+    expect(receiver.parser.lines).toEqual(['o2.job.count:600|c', 'o2.job.count:100|c']);
+  });
+
+  it('a refusal sends again what was accepted since the previous flush began, and nothing older', async () => {
+    const parser = new StatsdParser('statsd');
+    const transport: Transport = {
+      async send(payload) {
+        parser.packet(payload);
+      },
+      reset() {},
+      close() {},
+    };
+    const t = make([sum('o3.job.total', { eventName: 'o3.job', measurement: 'n' })]);
+    const push = startStatsdOver(t, { format: 'statsd', flushInterval: 3_600_000 }, transport);
+    pushes.push(push);
+    execute('o3.job', { n: 1 }, {});
+    await push.flush(); // sends 1
+    execute('o3.job', { n: 2 }, {});
+    await push.flush(); // commits the 1, sends 2
+    // The server was down for that last packet, as far as the transport can tell.
+    transport.onRefused?.(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }));
+    execute('o3.job', { n: 4 }, {});
+    await push.flush(); // the 2 again, with the 4
+    await push.flush(); // commits; nothing new
+    expect(parser.lines).toEqual(['o3.job.total:1|c', 'o3.job.total:2|c', 'o3.job.total:6|c']);
+    expect(failures).toEqual([{ reason: 'ECONNREFUSED', bytes: 'o3.job.total:2|c'.length }]);
   });
 });

@@ -126,17 +126,36 @@ function waiter(parser: StatsdParser) {
   };
 }
 
-export async function startUdpReceiver(dialect: Dialect): Promise<Receiver & { port: number }> {
+/** A UDP receiver on loopback, on `port` (0: any free port). */
+export async function startUdpReceiver(dialect: Dialect, port = 0): Promise<Receiver & { port: number }> {
   const parser = new StatsdParser(dialect);
   const socket: UdpSocket = createSocket('udp4');
   socket.on('message', (message) => parser.packet(message));
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(port, '127.0.0.1', () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
   return {
     parser,
     port: socket.address().port,
     waitForPackets: waiter(parser),
     close: () => new Promise((resolve) => socket.close(() => resolve())),
   };
+}
+
+/**
+ * A loopback UDP port where nothing listens: bound once to learn a free port, then closed, so datagrams sent
+ * to it come back as ICMP "port unreachable" (`ECONNREFUSED` on a connected socket).
+ */
+export async function refusingUdpPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(resolve));
+  return port;
 }
 
 /** A DogStatsD `unix` (stream) listener: each packet is a 4-byte little-endian length and that many bytes. */
