@@ -2,7 +2,9 @@ import { invalidOption } from './errors.js';
 import type { ExpositionFormat } from './exposition/content-types.js';
 import { renderExposition } from './exposition/render.js';
 import { checkOptionKeys } from './options.js';
-import { Reporter, type ReporterConfig } from './reporter/reporter.js';
+import { Reporter, type ReporterConfig, TELEMETER_OPTIONS } from './reporter/reporter.js';
+
+export { TELEMETER_OPTIONS };
 
 /** Options of {@link Telemeter}. */
 export type TelemeterOptions = ReporterConfig;

@@ -4,7 +4,7 @@ import type { Metadata } from '../events/types.js';
 import { distribution, lastValue, type MetricDefinition, sum } from '../metrics/definitions.js';
 import { isValidLabelName } from '../metrics/names.js';
 import { checkOptionKeys } from '../options.js';
-import { Telemeter, type TelemeterOptions } from '../telemeter.js';
+import { TELEMETER_OPTIONS, Telemeter, type TelemeterOptions } from '../telemeter.js';
 import { GAUGE_AGGREGATIONS, type GaugeAggregation } from './gauge-merge.js';
 
 /** Options of {@link clusterTelemeter}: the workers' Telemeter options, plus how gauges merge. */
@@ -33,19 +33,8 @@ export const PRIMARY_WORKER_LABEL = 'primary';
 export const COLLECT_STOP_EVENT = 'telemeter.cluster.collect.stop';
 
 const shapes = new WeakMap<Telemeter, ClusterShape>();
-/**
- * The Telemeter's options (kept in step with `ReporterConfig`) and the cluster's own: a typo is named here, with
- * the closest of all of them, before the Telemeter is built.
- */
-const KNOWN_KEYS = [
-  'metrics',
-  'globalTags',
-  'maxSeries',
-  'selfMetrics',
-  'logger',
-  'gaugeAggregation',
-  'workerLabel',
-];
+/** The Telemeter's options and the cluster's own: a typo is named here, with the closest of all of them. */
+const KNOWN_KEYS = [...TELEMETER_OPTIONS, 'gaugeAggregation', 'workerLabel'];
 let sequence = 0;
 
 /**

@@ -39,7 +39,14 @@ export interface ReporterConfig {
   readonly logger?: Logger;
 }
 
-const TELEMETER_OPTIONS = ['metrics', 'globalTags', 'maxSeries', 'selfMetrics', 'logger'];
+/** The keys of {@link ReporterConfig}, for the functions that take a Telemeter's options and more. */
+export const TELEMETER_OPTIONS: readonly string[] = [
+  'metrics',
+  'globalTags',
+  'maxSeries',
+  'selfMetrics',
+  'logger',
+];
 const DEFAULT_MAX_SERIES = 10_000;
 const THROWN_BY_USER_FUNCTION: ReadonlySet<number> = new Set([
   DropReason.keepError,

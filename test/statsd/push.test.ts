@@ -456,7 +456,7 @@ describe('lifecycle', () => {
       [{ format: 'datadog', globalTags: ['env'] }, invalid, /option globalTags must be an object/],
       [{ distributionType: 'd' }, invalid, /option distributionType/],
       ['fast', invalid, /startStatsd: options must be an object/],
-      [{ interval: 5 }, unknown, /startStatsd: option interval is unknown \(valid options: host, port/],
+      [{ interval: 5 }, unknown, /startStatsd: option interval is unknown \(valid: host, port/],
       [{ flushIntervall: 5 }, unknown, /option flushIntervall is unknown \(did you mean flushInterval\?/],
       [{ globalTag: {} }, unknown, /did you mean globalTags\?/],
       [{ socketpath: '/tmp/x.sock' }, unknown, /did you mean socketPath\?/],
