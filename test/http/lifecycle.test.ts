@@ -195,14 +195,22 @@ describe('node:http lifecycle', () => {
     const t = telemeter();
     const uninstall = instrumentNodeHttp({ ignore: ['/metrics'] });
     cleanups.push(uninstall);
-    const server = createServer((_req, res) => res.end('ok'));
+    // The application's own close listener runs after the instrumentation's, which Node added when the request
+    // arrived: once it ran, a stop event for that request would have been emitted.
+    let closed = 0;
+    const server = createServer((_req, res) => {
+      res.on('close', () => closed++);
+      res.end('ok');
+    });
     const port = await serve(server);
     await send(port, '/a');
     await send(port, '/metrics?x=1');
-    await waitFor(() => sampleValue(t.scrape(), REQUESTS, { route: UNMATCHED_ROUTE }) === 1, 'one request');
+    await waitFor(() => closed === 2, 'two responses closed');
+    expect(sumOf(t.scrape(), REQUESTS)).toBe(1);
+    expect(sampleValue(t.scrape(), REQUESTS, { route: UNMATCHED_ROUTE })).toBe(1);
     uninstall();
     await send(port, '/b');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(() => closed === 3, 'the third response closed');
     expect(sumOf(t.scrape(), REQUESTS)).toBe(1);
   });
 });
