@@ -16,7 +16,10 @@ export const ERROR_CODES = {
     '`bind()` is missing a tag of the metric, or a tag value is not a string, number, boolean or bigint.',
   ERR_TELEMETER_INVALID_STATE:
     'A call that the object is not in a state to take: a second worker link for one Telemeter, a primary where a worker is needed.',
-  ERR_TELEMETER_LISTEN: 'The metrics server could not bind its port; `cause` holds the system error.',
+  ERR_TELEMETER_LISTEN:
+    'The metrics server (or the demo shop) could not bind its port; `cause` holds the system error.',
+  ERR_TELEMETER_MISSING_DEPENDENCY:
+    'A feature needs a package or file that is not installed: uPlot or the page files of the live dashboard, a built-in metric set of the CLI.',
   already_exists: '`attach()` with a handler id that is already attached (the name :telemetry uses).',
   not_found: '`detach()` with a handler id that is not attached (the name :telemetry uses).',
 } as const;

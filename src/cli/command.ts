@@ -1,5 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { TelemeterTypeError } from '../errors.js';
+
 /** Where a command writes, so tests and other hosts can capture it. */
 export interface CliIo {
   readonly cwd: string;
@@ -10,9 +12,15 @@ export interface CliIo {
 /** A subcommand's entry point: the arguments after its name; resolves with the exit code. */
 export type CommandRun = (args: readonly string[], io: CliIo) => Promise<number>;
 
-/** A mistake in how the command was called: printed with a hint to `--help`, exit code 2. */
-export class UsageError extends Error {
+/**
+ * A mistake in how the command was called: printed with a hint to `--help`, exit code 2. Its code is
+ * `ERR_TELEMETER_INVALID_ARGUMENT`, as for any other invalid argument.
+ */
+export class UsageError extends TelemeterTypeError {
   override readonly name = 'UsageError';
+  constructor(message: string) {
+    super('ERR_TELEMETER_INVALID_ARGUMENT', message);
+  }
 }
 
 /** Exit codes: 0 done, 1 failed (a module that does not load, invalid definitions), 2 wrong usage. */

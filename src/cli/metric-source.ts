@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { invalidArgument, TelemeterError } from '../errors.js';
 import type { MetricDefinition } from '../metrics/definitions.js';
 import { UsageError } from './command.js';
 
@@ -28,8 +29,9 @@ export const SOURCE_HELP = `  -m, --module <path>    ES module (relative to the 
 /**
  * The metric definitions named by `--module` and/or `--metrics`, module first.
  *
- * @throws UsageError when neither is given or `--metrics` names an unknown set; Error when the module
- *   cannot be loaded or does not export definitions.
+ * @throws UsageError when neither is given or `--metrics` names an unknown set; `ERR_TELEMETER_INVALID_ARGUMENT`
+ *   when the module cannot be loaded or does not export definitions; `ERR_TELEMETER_MISSING_DEPENDENCY` when a
+ *   built-in set is not in this build.
  */
 export async function loadDefinitions(
   values: { module?: string; metrics?: string },
@@ -54,11 +56,15 @@ async function fromModule(path: string, cwd: string): Promise<MetricDefinition[]
     const hint = /\.[cm]?ts$/.test(path)
       ? " (a TypeScript module needs a loader: NODE_OPTIONS='--import tsx' npx telemeter ..., or compile it first)"
       : '';
-    throw new Error(`cannot import ${path}${hint}: ${(error as Error).message}`, { cause: error });
+    throw new TelemeterError(
+      'ERR_TELEMETER_INVALID_ARGUMENT',
+      `cannot import ${path}${hint}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   const name = 'metrics' in namespace ? 'metrics' : 'default' in namespace ? 'default' : undefined;
   if (name === undefined) {
-    throw new Error(
+    invalidArgument(
       `${path} exports neither \`metrics\` nor a default export; export the definitions, e.g. \`export const metrics = [counter(...), ...]\``,
     );
   }
@@ -69,7 +75,7 @@ async function fromModule(path: string, cwd: string): Promise<MetricDefinition[]
 
 function checkDefinitions(value: unknown, where: string): MetricDefinition[] {
   if (!Array.isArray(value)) {
-    throw new Error(`${where} is not an array of metric definitions`);
+    invalidArgument(`${where} is not an array of metric definitions`);
   }
   value.forEach((item, index) => {
     if (
@@ -78,7 +84,7 @@ function checkDefinitions(value: unknown, where: string): MetricDefinition[] {
       typeof (item as MetricDefinition).type !== 'string' ||
       typeof (item as MetricDefinition).name !== 'string'
     ) {
-      throw new Error(
+      invalidArgument(
         `${where}[${index}] is not a metric definition; build it with counter(), sum(), lastValue(), summary() or distribution()`,
       );
     }
@@ -107,14 +113,18 @@ async function builtIn(list: string): Promise<MetricDefinition[]> {
     try {
       namespace = await import(specifier);
     } catch (error) {
-      throw new Error(
+      throw new TelemeterError(
+        'ERR_TELEMETER_MISSING_DEPENDENCY',
         `the built-in ${set} metrics (telemeter/${set}) are not available in this build: ${(error as Error).message}`,
         { cause: error },
       );
     }
     const factory = namespace[exportName];
     if (typeof factory !== 'function') {
-      throw new Error(`the built-in ${set} metrics: telemeter/${set} does not export ${exportName}()`);
+      throw new TelemeterError(
+        'ERR_TELEMETER_MISSING_DEPENDENCY',
+        `the built-in ${set} metrics: telemeter/${set} does not export ${exportName}()`,
+      );
     }
     definitions.push(...checkDefinitions(factory(), `${exportName}()`));
   }

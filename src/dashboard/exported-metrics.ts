@@ -1,3 +1,4 @@
+import { invalidArgument, TelemeterTypeError } from '../errors.js';
 import { formatCanonical } from '../exposition/number-format.js';
 import type { MetricDefinition } from '../metrics/definitions.js';
 import { isValidLabelName, prometheusName } from '../metrics/names.js';
@@ -66,7 +67,8 @@ const DEFAULT_QUANTILES = [0.5, 0.9, 0.95, 0.99];
  * The metrics Prometheus holds for a Telemeter built from `definitions`, in definition order, followed by
  * telemeter's own metrics unless `selfMetrics` is false (mirroring the Telemeter option of that name).
  *
- * @throws TypeError when an entry is not a metric definition, or two entries export the same name.
+ * @throws TelemeterTypeError `ERR_TELEMETER_INVALID_ARGUMENT` when an entry is not a metric definition,
+ *   `ERR_TELEMETER_DUPLICATE_NAME` when two entries export the same name.
  */
 export function exportedMetrics(
   definitions: readonly MetricDefinition[],
@@ -74,7 +76,7 @@ export function exportedMetrics(
   caller = 'telemeter',
 ): ExportedMetric[] {
   if (!Array.isArray(definitions)) {
-    throw new TypeError(`${caller}: definitions must be an array of metric definitions`);
+    invalidArgument(`${caller}: definitions must be an array of metric definitions`);
   }
   const result: ExportedMetric[] = [];
   const owners = new Map<string, string>();
@@ -82,7 +84,8 @@ export function exportedMetrics(
     for (const name of metric.seriesNames) {
       const previous = owners.get(name);
       if (previous !== undefined) {
-        throw new TypeError(
+        throw new TelemeterTypeError(
+          'ERR_TELEMETER_DUPLICATE_NAME',
           `${caller}: metric "${metric.sourceName}" exports "${name}", which "${previous}" also exports`,
         );
       }
@@ -92,13 +95,13 @@ export function exportedMetrics(
   };
   definitions.forEach((definition, index) => {
     if (typeof definition !== 'object' || definition === null || typeof definition.name !== 'string') {
-      throw new TypeError(
+      invalidArgument(
         `${caller}: definitions[${index}] is not a metric definition; build it with counter(), sum(), lastValue(), summary() or distribution()`,
       );
     }
     for (const tag of definition.tags ?? []) {
       if (!isValidLabelName(tag)) {
-        throw new TypeError(
+        invalidArgument(
           `${caller}: metric "${definition.name}": tag "${tag}" is not a valid Prometheus label name`,
         );
       }
@@ -135,7 +138,7 @@ function fromDefinition(definition: MetricDefinition): ExportedMetric {
       kind = 'summary';
       break;
     default:
-      throw new TypeError(
+      invalidArgument(
         `telemeter: metric "${definition.name}": type "${String(definition.type)}" is not a metric type`,
       );
   }

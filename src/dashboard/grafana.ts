@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+import { invalidOption } from '../errors.js';
 import type { MetricDefinition } from '../metrics/definitions.js';
+import { checkOptionKeys } from '../options.js';
 import { type ExportedMetric, exportedMetrics, findMetric, type MetricGroup } from './exported-metrics.js';
 import { legendOf, selector, sumBy, TARGET_MATCHERS } from './promql.js';
 
@@ -75,8 +77,9 @@ const KNOWN_OPTIONS = new Set(['title', 'uid', 'job', 'selfMetrics', 'refresh', 
  * writeFileSync('dashboard.json', JSON.stringify(grafanaDashboard(metrics, { title: 'Shop' }), null, 2));
  * ```
  *
- * @throws TypeError when an option is invalid (naming it), an entry is not a metric definition, or two
- *   definitions export the same name.
+ * @throws TelemeterTypeError `ERR_TELEMETER_UNKNOWN_OPTION` (with the closest valid key) or
+ *   `ERR_TELEMETER_INVALID_OPTION` naming the option; `ERR_TELEMETER_INVALID_ARGUMENT` when an entry is not a
+ *   metric definition; `ERR_TELEMETER_DUPLICATE_NAME` when two definitions export the same name.
  */
 export function grafanaDashboard(
   definitions: readonly MetricDefinition[],
@@ -184,13 +187,9 @@ interface ResolvedOptions {
 }
 
 function resolveOptions(options: GrafanaDashboardOptions): ResolvedOptions {
-  const fail = (option: string, why: string): never => {
-    throw new TypeError(`telemeter: grafanaDashboard: option ${option} ${why}`);
-  };
-  if (typeof options !== 'object' || options === null) fail('(options)', 'must be an object');
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) fail(key, `is unknown; valid options are ${[...KNOWN_OPTIONS].join(', ')}`);
-  }
+  const where = 'telemeter: grafanaDashboard';
+  const fail = (option: string, why: string): never => invalidOption(`${where}: option ${option} ${why}`);
+  checkOptionKeys(where, options, KNOWN_OPTIONS);
   const title = options.title ?? 'telemeter';
   if (typeof title !== 'string' || title.trim() === '') fail('title', 'must be a non-empty string');
   const uid = options.uid ?? `telemeter-${createHash('sha256').update(title).digest('hex').slice(0, 16)}`;

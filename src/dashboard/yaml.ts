@@ -1,3 +1,4 @@
+import { invalidArgument } from '../errors.js';
 /** A value the emitter can write: what a Prometheus rule file is made of. */
 export type YamlValue =
   | string
@@ -55,7 +56,7 @@ function isBlock(value: YamlValue): boolean {
 function scalar(value: YamlValue): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new TypeError(`toYaml: cannot write the number ${value}`);
+    if (!Number.isFinite(value)) invalidArgument(`telemeter: toYaml: cannot write the number ${value}`);
     return String(value);
   }
   if (typeof value === 'boolean') return String(value);

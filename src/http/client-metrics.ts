@@ -2,6 +2,7 @@ import { type BucketSpec, counter, distribution, type MetricDefinition } from '.
 import { checkOptionKeys } from '../options.js';
 import { CLIENT_EVENT_PREFIX } from './client.js';
 import { HTTP_DURATION_BUCKETS } from './server-metrics.js';
+import { eventPrefixOption } from './server-options.js';
 
 /** Options of {@link httpClientMetrics}. */
 export interface HttpClientMetricsOptions {
@@ -24,11 +25,13 @@ const CLIENT_TAGS = ['method', 'host', 'status'] as const;
  *
  * `status` is the response code, or `error`, `aborted` or `timeout` when no response came.
  *
- * @throws TypeError for an invalid option, naming it.
+ * @throws TelemeterTypeError for an option, naming it: `ERR_TELEMETER_UNKNOWN_OPTION` (with the closest valid
+ * key) or `ERR_TELEMETER_INVALID_OPTION`.
  */
 export function httpClientMetrics(options: HttpClientMetricsOptions = {}): MetricDefinition[] {
-  checkOptionKeys('telemeter/http: httpClientMetrics', options, KNOWN_OPTIONS);
-  const stop = `${options.eventPrefix ?? CLIENT_EVENT_PREFIX}.stop`;
+  const where = 'telemeter/http: httpClientMetrics';
+  checkOptionKeys(where, options, KNOWN_OPTIONS);
+  const stop = `${eventPrefixOption(where, options.eventPrefix, CLIENT_EVENT_PREFIX)}.stop`;
   const limit = options.maxSeries === undefined ? {} : { maxSeries: options.maxSeries };
   return [
     counter('http_client_requests_total', {

@@ -1,10 +1,13 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
+import { invalidOption } from '../errors.js';
 import { execute, hasHandlers } from '../events/index.js';
 import { processLog } from '../logger.js';
+import { checkOptionKeys } from '../options.js';
 import { normalizeMethod } from './methods.js';
 import type { Uninstall } from './node-server.js';
 import { elapsedNs, monotonicNs, readClock, systemNs } from './request-clock.js';
+import { eventPrefixOption } from './server-options.js';
 
 /** The default event prefix of client instrumentation: `http.client.request.start` and `.stop`. */
 export const CLIENT_EVENT_PREFIX = 'http.client.request';
@@ -66,20 +69,14 @@ const TIMEOUT_CODES = new Set([
  * `error` holds the error). The body download is not included: a body that is never read would otherwise
  * never stop. Host labels are bounded by `hosts` or `maxHosts`. Returns a function that unsubscribes.
  *
- * @throws TypeError for an invalid option, naming it.
+ * @throws TelemeterTypeError for an option, naming it: `ERR_TELEMETER_UNKNOWN_OPTION` (with the closest valid
+ * key) or `ERR_TELEMETER_INVALID_OPTION`.
  */
 export function instrumentHttpClient(options: HttpClientInstrumentationOptions = {}): Uninstall {
-  const fail = (option: string, why: string): never => {
-    throw new TypeError(`telemeter/http: instrumentHttpClient: option ${option} ${why}`);
-  };
-  if (typeof options !== 'object' || options === null) fail('(options)', 'must be an object');
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) fail(key, `is unknown; valid options are ${[...KNOWN_OPTIONS].join(', ')}`);
-  }
-  const prefix = options.eventPrefix ?? CLIENT_EVENT_PREFIX;
-  if (typeof prefix !== 'string' || !/^[^.]+(\.[^.]+)*$/.test(prefix)) {
-    fail('eventPrefix', `must be a dotted event name such as "${CLIENT_EVENT_PREFIX}"`);
-  }
+  const where = 'telemeter/http: instrumentHttpClient';
+  const fail = (option: string, why: string): never => invalidOption(`${where}: option ${option} ${why}`);
+  checkOptionKeys(where, options, KNOWN_OPTIONS);
+  const prefix = eventPrefixOption(where, options.eventPrefix, CLIENT_EVENT_PREFIX);
   if (options.hosts !== undefined) {
     if (!Array.isArray(options.hosts) || options.hosts.some((h) => typeof h !== 'string' || h === '')) {
       fail('hosts', 'must be an array of host names (host or host:port)');

@@ -49,7 +49,8 @@ let lastPrototype: object | null = null;
  * The route label is the matched route's template with its router's mount path (`/api/users/:id`). Requests
  * that no route handled (404s, `express.static`) are `<unmatched>` unless `options.route` names them.
  *
- * @throws TypeError for an invalid option, naming it.
+ * @throws TelemeterTypeError for an option, naming it: `ERR_TELEMETER_UNKNOWN_OPTION` (with the closest valid
+ * key) or `ERR_TELEMETER_INVALID_OPTION`.
  */
 export function expressMetrics(options?: ServerInstrumentationOptions): ExpressMetricsMiddleware {
   const core = new ServerCore('expressMetrics', options);

@@ -31,7 +31,8 @@ const FASTIFY_REGISTER_KEYS = ['prefix', 'logLevel', 'logSerializers'];
  * The route label is `request.routeOptions.url` (`/users/:id`, with any prefix); requests that no route
  * matched are `<unmatched>`. An error passed to Fastify's `onError` hook emits the exception event.
  *
- * @throws TypeError (through `register`) for an invalid option, naming it.
+ * @throws TelemeterTypeError (through `register`) for an option, naming it: `ERR_TELEMETER_UNKNOWN_OPTION`
+ * (with the closest valid key) or `ERR_TELEMETER_INVALID_OPTION`.
  */
 export function fastifyMetrics(
   fastify: FastifyInstanceLike,

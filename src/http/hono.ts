@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { invalidOption } from '../errors.js';
 import { type RequestTracker, ServerCore } from './server-core.js';
 import type { ServerInstrumentationOptions } from './server-options.js';
 
@@ -48,7 +49,8 @@ interface NodeBindings {
  * template of the route that produced the response; a request that fell through to the not-found handler is
  * `<unmatched>`. An error a handler threw (`c.error`) emits the exception event.
  *
- * @throws TypeError for an invalid option, naming it.
+ * @throws TelemeterTypeError for an option, naming it: `ERR_TELEMETER_UNKNOWN_OPTION` (with the closest valid
+ * key) or `ERR_TELEMETER_INVALID_OPTION`.
  */
 export function honoMetrics(
   options?: HonoMetricsOptions,
@@ -56,8 +58,8 @@ export function honoMetrics(
   const core = new ServerCore('honoMetrics', options, ['matchedRoutes']);
   const readRoutes = options?.matchedRoutes;
   if (readRoutes !== undefined && typeof readRoutes !== 'function') {
-    throw new TypeError(
-      "telemeter/http: honoMetrics: option matchedRoutes must be hono/route's matchedRoutes",
+    invalidOption(
+      "telemeter/http: honoMetrics: option matchedRoutes must be hono/route's matchedRoutes function",
     );
   }
 

@@ -22,7 +22,8 @@ interface KoaContextLike {
  * router prefix; requests no route matched are `<unmatched>`. An error thrown downstream emits the exception
  * event and is rethrown for Koa to answer (500 unless the error carries a status).
  *
- * @throws TypeError for an invalid option, naming it.
+ * @throws TelemeterTypeError for an option, naming it: `ERR_TELEMETER_UNKNOWN_OPTION` (with the closest valid
+ * key) or `ERR_TELEMETER_INVALID_OPTION`.
  */
 export function koaMetrics(
   options?: ServerInstrumentationOptions,

@@ -1,5 +1,6 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { invalidArgument } from '../errors.js';
 import { ServerCore } from './server-core.js';
 import type { ServerInstrumentationOptions } from './server-options.js';
 
@@ -14,13 +15,12 @@ export type Uninstall = () => void;
  * or a function. A framework adapter on the same server (`expressMetrics`, `koaMetrics`, ...) reuses this
  * tracking and only adds the route, so nothing is counted twice.
  *
- * @throws TypeError at call time for an invalid option or a value that is not a server.
+ * @throws TelemeterTypeError at call time: `ERR_TELEMETER_INVALID_ARGUMENT` for a value that is not a server,
+ *   `ERR_TELEMETER_UNKNOWN_OPTION` or `ERR_TELEMETER_INVALID_OPTION` for an option, naming it.
  */
 export function instrumentHttpServer(server: Server, options?: ServerInstrumentationOptions): Uninstall {
   if (typeof (server as { prependListener?: unknown } | null)?.prependListener !== 'function') {
-    throw new TypeError(
-      'telemeter/http: instrumentHttpServer: the first argument must be a node:http Server',
-    );
+    invalidArgument('telemeter/http: instrumentHttpServer: the first argument must be a node:http Server');
   }
   const core = new ServerCore('instrumentHttpServer', options);
   const onRequest = (request: IncomingMessage, response: ServerResponse) => {
@@ -43,6 +43,8 @@ interface ServerRequestStartMessage {
  * `http.server.request.start` diagnostics channel (Node >= 18.7). Same events and options as
  * {@link instrumentHttpServer}; this also covers servers that a framework creates out of sight.
  * Returns a function that unsubscribes.
+ *
+ * @throws TelemeterTypeError `ERR_TELEMETER_UNKNOWN_OPTION` or `ERR_TELEMETER_INVALID_OPTION`, naming the option.
  */
 export function instrumentNodeHttp(options?: ServerInstrumentationOptions): Uninstall {
   const core = new ServerCore('instrumentNodeHttp', options);

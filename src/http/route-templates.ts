@@ -1,3 +1,5 @@
+import { invalidOption } from '../errors.js';
+
 /** The route label of a request that no route matched: one fixed value, so unknown URLs never mint series. */
 export const UNMATCHED_ROUTE = '<unmatched>';
 
@@ -35,11 +37,17 @@ function node(): TemplateNode {
 export class RouteTemplates {
   private readonly root = node();
 
-  /** @throws TypeError naming `option` when a template is not a string starting with `/`. */
+  /**
+   * @throws TelemeterTypeError `ERR_TELEMETER_INVALID_OPTION` naming `option` when `templates` is not an array,
+   *   a template is not a string starting with `/`, or a wildcard is not the last segment.
+   */
   constructor(templates: readonly string[], option = 'option route') {
+    if (!Array.isArray(templates)) {
+      invalidOption(`telemeter/http: ${option} must be an array of path templates such as "/users/:id"`);
+    }
     templates.forEach((template, index) => {
       if (typeof template !== 'string' || !template.startsWith('/')) {
-        throw new TypeError(
+        invalidOption(
           `telemeter/http: ${option}[${index}] must be a path template starting with "/", got ${JSON.stringify(template)}`,
         );
       }
@@ -49,7 +57,7 @@ export class RouteTemplates {
         const segment = segments[i];
         if (segment.startsWith('*')) {
           if (i !== segments.length - 1) {
-            throw new TypeError(
+            invalidOption(
               `telemeter/http: ${option}[${index}] "${template}" has a wildcard before its last segment`,
             );
           }

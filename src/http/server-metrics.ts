@@ -7,7 +7,7 @@ import {
   type MetricDefinition,
 } from '../metrics/index.js';
 import { checkOptionKeys } from '../options.js';
-import { SERVER_EVENT_PREFIX } from './server-options.js';
+import { eventPrefixOption, SERVER_EVENT_PREFIX } from './server-options.js';
 
 /**
  * OpenTelemetry's semantic-convention buckets for `http.server.request.duration`, in seconds: fine below
@@ -49,11 +49,13 @@ const hasResponseSize = (_metadata: Metadata, measurements: Measurements): boole
  * const telemeter = new Telemeter({ metrics: [...httpMetrics()] });
  * ```
  *
- * @throws TypeError for an invalid option, naming it.
+ * @throws TelemeterTypeError for an option, naming it: `ERR_TELEMETER_UNKNOWN_OPTION` (with the closest valid
+ * key) or `ERR_TELEMETER_INVALID_OPTION`.
  */
 export function httpMetrics(options: HttpMetricsOptions = {}): MetricDefinition[] {
-  checkOptionKeys('telemeter/http: httpMetrics', options, KNOWN_OPTIONS);
-  const prefix = options.eventPrefix ?? SERVER_EVENT_PREFIX;
+  const where = 'telemeter/http: httpMetrics';
+  checkOptionKeys(where, options, KNOWN_OPTIONS);
+  const prefix = eventPrefixOption(where, options.eventPrefix, SERVER_EVENT_PREFIX);
   const stop = `${prefix}.stop`;
   const limit = options.maxSeries === undefined ? {} : { maxSeries: options.maxSeries };
   return [

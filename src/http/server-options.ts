@@ -1,4 +1,6 @@
 import type { IncomingMessage } from 'node:http';
+import { invalidOption } from '../errors.js';
+import { checkOptionKeys } from '../options.js';
 import { RouteTemplates } from './route-templates.js';
 
 /** The default event prefix of server instrumentation: `http.server.request.start`, `.stop`, `.exception`. */
@@ -48,34 +50,39 @@ const KNOWN_OPTIONS = new Set(['eventPrefix', 'ignore', 'route', 'abortedStatus'
 const EVENT_PREFIX = /^[^.]+(\.[^.]+)*$/;
 
 /**
+ * The `eventPrefix` option of an instrumentation or metrics function, `fallback` when not given.
+ *
+ * @throws TelemeterTypeError `ERR_TELEMETER_INVALID_OPTION` unless it is a dotted event name.
+ */
+export function eventPrefixOption(where: string, value: unknown, fallback: string): string {
+  const prefix = value ?? fallback;
+  if (typeof prefix !== 'string' || !EVENT_PREFIX.test(prefix)) {
+    invalidOption(
+      `${where}: option eventPrefix must be a dotted event name such as "${fallback}", got ${JSON.stringify(prefix)}`,
+    );
+  }
+  return prefix;
+}
+
+/**
  * Validates adapter options once, at start-up.
  *
  * @param extraKeys keys an adapter reads itself (they are not rejected as unknown).
- * @throws TypeError naming the adapter and the option.
+ * @throws TelemeterTypeError naming the adapter and the option: `ERR_TELEMETER_UNKNOWN_OPTION` for a key no
+ *   adapter reads (with the closest valid one), `ERR_TELEMETER_INVALID_OPTION` for an invalid value.
  */
 export function resolveServerOptions(
   adapter: string,
   options: unknown,
   extraKeys: readonly string[] = [],
 ): ResolvedServerOptions {
-  const fail = (option: string, why: string): never => {
-    throw new TypeError(`telemeter/http: ${adapter}: option ${option} ${why}`);
-  };
+  const where = `telemeter/http: ${adapter}`;
+  const fail = (option: string, why: string): never => invalidOption(`${where}: option ${option} ${why}`);
   if (options === undefined) options = {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    return fail('(options)', 'must be an object');
-  }
+  checkOptionKeys(where, options, [...KNOWN_OPTIONS, ...extraKeys]);
   const o = options as ServerInstrumentationOptions;
-  for (const key of Object.keys(o)) {
-    if (!KNOWN_OPTIONS.has(key) && !extraKeys.includes(key)) {
-      fail(key, `is unknown; valid options are ${[...KNOWN_OPTIONS, ...extraKeys].join(', ')}`);
-    }
-  }
 
-  const eventPrefix = o.eventPrefix ?? SERVER_EVENT_PREFIX;
-  if (typeof eventPrefix !== 'string' || !EVENT_PREFIX.test(eventPrefix)) {
-    fail('eventPrefix', `must be a dotted event name such as "${SERVER_EVENT_PREFIX}"`);
-  }
+  const eventPrefix = eventPrefixOption(where, o.eventPrefix, SERVER_EVENT_PREFIX);
 
   let ignorePaths: Set<string> | undefined;
   let ignorePredicate: ResolvedServerOptions['ignorePredicate'];

@@ -1,7 +1,9 @@
 import { type IntervalHistogram, monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { invalidOption } from '../errors.js';
 import { execute } from '../events/bus.js';
 import { monotonicTime } from '../events/clock.js';
 import { describe } from '../events/event-name.js';
+import { checkOptionKeys } from '../options.js';
 import { groupDelaySamples, type SampleGroup } from './delay-samples.js';
 import { RUNTIME_EVENTS } from './event-names.js';
 import type { Measurement } from './measurement.js';
@@ -15,6 +17,7 @@ export interface EventLoopMeasurementOptions {
 }
 
 const DEFAULT_RESOLUTION = 10;
+const KNOWN_OPTIONS = ['resolution', 'exactAt'];
 
 // 1, 2, 2.5, 5 and 7.5 per decade from 1 µs to 100 s, in ns: every default bucket bound of prom-client,
 // OpenTelemetry and telemeter is one of these, so those histograms get exact counts with no configuration.
@@ -63,12 +66,14 @@ function cuts(): number[] {
  * monitor is never reset, and its count and sum differences give the period's exact count and total delay, from
  * which the missing interval is recovered (within about one resolution step).
  *
- * @throws TypeError naming the option when an option is invalid.
+ * @throws TelemeterTypeError naming the option: `ERR_TELEMETER_UNKNOWN_OPTION` (with the closest valid key) or
+ *   `ERR_TELEMETER_INVALID_OPTION`.
  */
 export function eventLoopMeasurement(options: EventLoopMeasurementOptions = {}): Measurement {
+  checkOptionKeys('telemeter: eventLoopMeasurement', options, KNOWN_OPTIONS);
   const { resolution = DEFAULT_RESOLUTION, exactAt = [] } = options;
   if (!(Number.isInteger(resolution) && resolution >= 1)) {
-    throw new TypeError(
+    invalidOption(
       `telemeter: eventLoopMeasurement: option resolution must be an integer number of milliseconds >= 1, got ${describe(resolution)}`,
     );
   }
@@ -76,9 +81,7 @@ export function eventLoopMeasurement(options: EventLoopMeasurementOptions = {}):
     !Array.isArray(exactAt) ||
     exactAt.some((b) => typeof b !== 'number' || !(b > 0) || !Number.isFinite(b))
   ) {
-    throw new TypeError(
-      'telemeter: eventLoopMeasurement: option exactAt must be an array of positive seconds',
-    );
+    invalidOption('telemeter: eventLoopMeasurement: option exactAt must be an array of positive seconds');
   }
   addExactDelayBounds(exactAt);
   const window = monitorEventLoopDelay({ resolution });

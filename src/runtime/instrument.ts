@@ -1,4 +1,6 @@
+import { invalidOption } from '../errors.js';
 import { describe } from '../events/event-name.js';
+import { checkOptionKeys } from '../options.js';
 import { BUILTIN_MEASUREMENTS } from './builtins.js';
 import { type GcObserver, observeGc } from './gc-observer.js';
 import { type MeasurementSpec, type Poller, startPoller } from './poller.js';
@@ -14,6 +16,8 @@ export interface RuntimeInstrumentationOptions {
   /** Observe garbage collections (`nodejs.gc` events). Default true. */
   readonly gc?: boolean;
 }
+
+const KNOWN_OPTIONS = ['period', 'initDelay', 'measurements', 'gc'];
 
 /** What {@link instrumentRuntime} started. */
 export interface RuntimeInstrumentation {
@@ -35,17 +39,16 @@ export interface RuntimeInstrumentation {
  * runtime.stop();
  * ```
  *
- * @throws TypeError naming the option when an option is invalid.
+ * @throws TelemeterTypeError naming the option: `ERR_TELEMETER_UNKNOWN_OPTION` (with the closest valid key) or
+ *   `ERR_TELEMETER_INVALID_OPTION`.
  */
 export function instrumentRuntime(options: RuntimeInstrumentationOptions = {}): RuntimeInstrumentation {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('telemeter: instrumentRuntime: options must be an object');
-  }
-  const { gc = true, measurements = BUILTIN_MEASUREMENTS, ...pollerOptions } = options;
+  checkOptionKeys('telemeter: instrumentRuntime', options, KNOWN_OPTIONS);
+  const { gc = true, measurements = BUILTIN_MEASUREMENTS, period, initDelay } = options;
   if (typeof gc !== 'boolean') {
-    throw new TypeError(`telemeter: instrumentRuntime: option gc must be a boolean, got ${describe(gc)}`);
+    invalidOption(`telemeter: instrumentRuntime: option gc must be a boolean, got ${describe(gc)}`);
   }
-  const poller = startPoller({ ...pollerOptions, measurements, name: 'runtime' });
+  const poller = startPoller({ period, initDelay, measurements, name: 'runtime' });
   const gcObserver = gc ? observeGc() : undefined;
   return {
     poller,

@@ -1,3 +1,4 @@
+import { invalidOption } from '../errors.js';
 import { execute } from '../events/bus.js';
 import { monotonicTime, systemTime } from '../events/clock.js';
 import { describe } from '../events/event-name.js';
@@ -53,7 +54,8 @@ let pollerSequence = 0;
  * poller.stop();
  * ```
  *
- * @throws TypeError naming the option when an option is invalid.
+ * @throws TelemeterTypeError naming the option: `ERR_TELEMETER_UNKNOWN_OPTION` (with the closest valid key) or
+ *   `ERR_TELEMETER_INVALID_OPTION`.
  */
 export function startPoller(options: PollerOptions = {}): Poller {
   return new PeriodicPoller(options);
@@ -70,20 +72,20 @@ class PeriodicPoller implements Poller {
     checkOptionKeys('telemeter: startPoller', options, KNOWN_OPTIONS);
     const { period = 5000, initDelay = 0, measurements = [] } = options;
     if (!(Number.isInteger(period) && period >= 1 && period <= MAX_TIMEOUT)) {
-      throw new TypeError(
+      invalidOption(
         `telemeter: startPoller: option period must be an integer number of milliseconds from 1 to ${MAX_TIMEOUT}, got ${describe(period)}`,
       );
     }
     if (!(Number.isInteger(initDelay) && initDelay >= 0 && initDelay <= MAX_TIMEOUT)) {
-      throw new TypeError(
+      invalidOption(
         `telemeter: startPoller: option initDelay must be an integer number of milliseconds from 0 to ${MAX_TIMEOUT}, got ${describe(initDelay)}`,
       );
     }
     if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) {
-      throw new TypeError('telemeter: startPoller: option name must be a non-empty string');
+      invalidOption('telemeter: startPoller: option name must be a non-empty string');
     }
     if (!Array.isArray(measurements)) {
-      throw new TypeError(
+      invalidOption(
         'telemeter: startPoller: option measurements must be an array of built-in names, functions or { name, measure } objects',
       );
     }
@@ -166,10 +168,10 @@ function validateSpec(spec: unknown, index: number): void {
   const where = `telemeter: startPoller: option measurements[${index}]`;
   if (typeof spec === 'string') {
     if (spec === 'persistent_term') {
-      throw new TypeError(`${where} is "persistent_term", which has no Node.js counterpart`);
+      invalidOption(`${where} is "persistent_term", which has no Node.js counterpart`);
     }
     if (!(BUILTIN_MEASUREMENTS as readonly string[]).includes(spec)) {
-      throw new TypeError(
+      invalidOption(
         `${where} is "${spec}", which is not a built-in measurement; built-ins are ${BUILTIN_MEASUREMENTS.join(', ')}`,
       );
     }
@@ -185,7 +187,7 @@ function validateSpec(spec: unknown, index: number): void {
   ) {
     return;
   }
-  throw new TypeError(
+  invalidOption(
     `${where} must be a built-in name, a function, or an object { name, measure() }, got ${describe(spec)}`,
   );
 }

@@ -1,3 +1,4 @@
+import { invalidOption } from '../errors.js';
 import { describe } from '../events/event-name.js';
 import type { Measurements } from '../events/types.js';
 import { type BucketSpec, resolveBuckets } from '../metrics/buckets.js';
@@ -38,13 +39,14 @@ const NATIVE_TO_SECOND = ['native', 'second'] as const;
  * adds the increase since the last event it saw, starting from zero, so a Telemeter created late still exports the
  * total. Call `runtimeMetrics()` once per Telemeter. File-descriptor and /proc memory metrics exist on Linux only.
  *
- * @throws TypeError naming the option when an option is invalid.
+ * @throws TelemeterTypeError naming the option: `ERR_TELEMETER_UNKNOWN_OPTION` (with the closest valid key) or
+ *   `ERR_TELEMETER_INVALID_OPTION`.
  */
 export function runtimeMetrics(options: RuntimeMetricsOptions = {}): MetricDefinition[] {
   checkOptionKeys('telemeter: runtimeMetrics', options, KNOWN_OPTIONS);
   const { prefix = '' } = options;
   if (typeof prefix !== 'string' || !/^([a-zA-Z_][a-zA-Z0-9_]*)?$/.test(prefix)) {
-    throw new TypeError(
+    invalidOption(
       `telemeter: runtimeMetrics: option prefix must be empty or a valid metric name start ([a-zA-Z_][a-zA-Z0-9_]*), got ${describe(prefix)}`,
     );
   }

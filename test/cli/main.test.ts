@@ -1,10 +1,14 @@
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../src/cli/command.js';
+import { type CliIo, UsageError } from '../../src/cli/command.js';
+import { startDemo } from '../../src/cli/demo/start.js';
 import { main } from '../../src/cli/main.js';
+import { loadDefinitions } from '../../src/cli/metric-source.js';
 import { checkRules } from '../support/promtool.js';
 import { requirePromtool, runTool } from '../support/tools.js';
 
@@ -181,5 +185,60 @@ describe('bin/telemeter.js', () => {
     ]);
     expect(stdout).toBe('["rules","--help"]');
     expect(code).toBe(3);
+  });
+});
+
+describe('CLI error codes', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'telemeter-cli-codes-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('gives usage mistakes and unusable modules a stable code beside the exit code', async () => {
+    await writeFile(join(dir, 'empty.mjs'), 'export const other = 1;\n');
+    await expect(loadDefinitions({}, dir)).rejects.toMatchObject({
+      name: 'UsageError',
+      code: 'ERR_TELEMETER_INVALID_ARGUMENT',
+    });
+    await expect(loadDefinitions({ metrics: 'everything' }, dir)).rejects.toBeInstanceOf(UsageError);
+    await expect(loadDefinitions({ module: 'missing.mjs' }, dir)).rejects.toMatchObject({
+      code: 'ERR_TELEMETER_INVALID_ARGUMENT',
+      message: expect.stringMatching(/^cannot import missing\.mjs/),
+      cause: expect.anything(),
+    });
+    await expect(loadDefinitions({ module: 'empty.mjs' }, dir)).rejects.toMatchObject({
+      code: 'ERR_TELEMETER_INVALID_ARGUMENT',
+      message: expect.stringMatching(/exports neither/),
+    });
+  });
+
+  it('startDemo rejects a misspelt option, naming the closest valid one', async () => {
+    await expect(startDemo({ metricPort: 0 } as never)).rejects.toMatchObject({
+      name: 'TypeError',
+      code: 'ERR_TELEMETER_UNKNOWN_OPTION',
+      message: expect.stringMatching(
+        /^telemeter demo: startDemo: option metricPort is unknown \(did you mean metricsPort\?/,
+      ),
+    });
+  });
+
+  it('startDemo fails with ERR_TELEMETER_LISTEN, the address and the cause when the shop port is taken', async () => {
+    const taken = createServer();
+    await new Promise<void>((done) => taken.listen(0, '127.0.0.1', () => done()));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      await expect(startDemo({ port, metricsPort: 0, traffic: false })).rejects.toMatchObject({
+        code: 'ERR_TELEMETER_LISTEN',
+        message: expect.stringMatching(
+          new RegExp(`the shop API cannot listen on 127\\.0\\.0\\.1:${port}: .*--port`),
+        ),
+        cause: expect.objectContaining({ code: 'EADDRINUSE' }),
+      });
+    } finally {
+      await new Promise((done) => taken.close(done));
+    }
   });
 });

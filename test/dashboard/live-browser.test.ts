@@ -4,7 +4,7 @@
  * scrape, a reload keeps the history, tag values are inert text, and the CSP holds.
  *
  * Screenshots go to test-artifacts/. With UPDATE_DOCS_SCREENSHOT=1 the demo screenshot also replaces
- * docs/images/dashboard.png (the README picture).
+ * docs/images/dashboard.png (the README picture), except under CI, which never writes into the repository.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -355,6 +355,10 @@ describe.skipIf(!hasChromium)('live dashboard in Chromium', () => {
     mkdirSync('test-artifacts', { recursive: true });
     const png = await page.screenshot({ path: 'test-artifacts/dashboard-demo.png' });
     if (process.env.UPDATE_DOCS_SCREENSHOT === '1') {
+      const ci = process.env.CI;
+      if (ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false') {
+        throw new Error('UPDATE_DOCS_SCREENSHOT=1 under CI: files of the repository are never written in CI');
+      }
       mkdirSync('docs/images', { recursive: true });
       writeFileSync('docs/images/dashboard.png', png);
     }

@@ -50,7 +50,12 @@ describe('Timeline', () => {
     expect(times).toEqual([8000, 9000, 10_000, 11_000, 12_000]);
     expect(timeline.slotsAfter(10_000).map((slot) => timeline.times[slot])).toEqual([11_000, 12_000]);
     expect(timeline.times.length).toBe(5);
-    expect(() => new Timeline(1)).toThrow(RangeError);
+    expect(() => new Timeline(1)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_TELEMETER_INVALID_ARGUMENT',
+        message: expect.stringMatching(/2 points/),
+      }),
+    );
   });
 });
 
@@ -287,13 +292,48 @@ describe('DashboardHistory', () => {
     ]);
   });
 
+  it("logs a failed sample once, through the Telemeter's own logger", async () => {
+    const logged: Array<[Record<string, unknown>, string]> = [];
+    const telemeter = new Telemeter({
+      metrics: [lastValue('live.logged.depth')],
+      selfMetrics: false,
+      logger: { warn() {}, error: (fields, message) => logged.push([fields, message]) },
+    });
+    cleanups.push(() => telemeter.close());
+    const history = new DashboardHistory(telemeter, { interval: 10 });
+    cleanups.push(() => history.stop());
+    history.start();
+    const failure = new Error('sample failed');
+    let attempts = 0;
+    history.sample = () => {
+      attempts++;
+      throw failure;
+    };
+    // Bounded: three timer runs that failed, and one line for all of them.
+    for (let i = 0; i < 500 && attempts < 3; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(attempts).toBeGreaterThanOrEqual(3);
+    expect(logged).toEqual([[{ err: failure }, 'telemeter/dashboard: sampling the history failed']]);
+  });
+
   it('rejects invalid options by name', () => {
     const { telemeter } = setup((e) => [lastValue(e('queue.depth'))]);
-    expect(() => new DashboardHistory(telemeter, { points: 1 })).toThrow(/option points/);
-    expect(() => new DashboardHistory(telemeter, { interval: 0.5 })).toThrow(/option interval/);
-    expect(() => new DashboardHistory(telemeter, { maxSeriesPerMetric: 0 })).toThrow(
-      /option maxSeriesPerMetric/,
+    const invalid = (message: RegExp) =>
+      expect.objectContaining({
+        code: 'ERR_TELEMETER_INVALID_OPTION',
+        message: expect.stringMatching(message),
+      });
+    expect(() => new DashboardHistory(telemeter, { points: 1 })).toThrow(
+      invalid(/^telemeter\/dashboard: DashboardHistory: option points/),
     );
-    expect(() => new DashboardHistory({} as never)).toThrow(/needs a Telemeter/);
+    expect(() => new DashboardHistory(telemeter, { interval: 0.5 })).toThrow(invalid(/option interval/));
+    expect(() => new DashboardHistory(telemeter, { maxSeriesPerMetric: 0 })).toThrow(
+      invalid(/option maxSeriesPerMetric/),
+    );
+    expect(() => new DashboardHistory({} as never)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_TELEMETER_INVALID_ARGUMENT',
+        message: expect.stringMatching(/the first argument must be a Telemeter/),
+      }),
+    );
   });
 });

@@ -9,10 +9,12 @@ import { close, find, listen, recordEvents, sampleValue, sumOf } from './helpers
 const REQUESTS = 'http_client_requests_total';
 const hasPromtool = requirePromtool();
 
+/** Called when a request for /slow arrives: the server holds it open until the client goes away. */
+let onSlowRequest: () => void = () => {};
 const server = createServer((req, res) => {
   if (req.url === '/missing') res.statusCode = 404;
   if (req.url === '/slow') {
-    setTimeout(() => res.end('late'), 2_000).unref();
+    onSlowRequest();
     return;
   }
   res.end('ok');
@@ -70,8 +72,9 @@ describe('instrumentHttpClient', () => {
     const closedPort = await freePort();
     await expect(fetch(`http://127.0.0.1:${closedPort}/`)).rejects.toThrow();
     const controller = new AbortController();
+    // Aborted once the server has the request, so the request surely started.
+    onSlowRequest = () => controller.abort();
     const pending = fetch(`http://${host}/slow`, { signal: controller.signal });
-    setTimeout(() => controller.abort(), 50);
     await expect(pending).rejects.toThrow(/abort/i);
 
     const body = telemeter.scrape();

@@ -11,7 +11,7 @@ import {
   instrumentNodeHttp,
   UNMATCHED_ROUTE,
 } from '../../src/http/index.js';
-import { monotonicTime, Telemeter } from '../../src/index.js';
+import { attach, detach, monotonicTime, Telemeter } from '../../src/index.js';
 import {
   abortMidResponse,
   close,
@@ -152,18 +152,65 @@ describe('node:http lifecycle', () => {
     expect(sampleValue(t.scrape(), REQUESTS, { status: '499' })).toBe(1);
   });
 
+  it('has the in-flight gauge exact when the stop event is emitted, whatever the turn', async () => {
+    const t = telemeter();
+    const server = createServer((req, res) => {
+      res.writeHead(200);
+      if (req.url === '/slow') res.write('a');
+      else res.end('ok');
+    });
+    instrumentHttpServer(server, { route: ['/slow', '/fast'] });
+    const port = await serve(server);
+    // What a stop handler reads from the metrics: the gauge and the request count, by route.
+    const seenAtStop: Array<[unknown, number]> = [];
+    const recorder = `test-gauge-at-stop`;
+    attach(recorder, 'http.server.request.stop', (_name, _measurements, metadata) => {
+      seenAtStop.push([
+        metadata.route,
+        sampleValue(t.scrape(), 'http_server_active_requests', { method: 'GET' }),
+      ]);
+    });
+    cleanups.push(() => detach(recorder));
+    // An abort ends the request in another turn than its start: the start has long been reported.
+    await abortMidResponse(port, '/slow');
+    await waitFor(() => seenAtStop.length === 1, 'the aborted request');
+    // A request that starts and finishes while /slow is in flight, then /slow aborted in the same turn as the
+    // client's own close: the gauge is read both from the stop handler and right after the stop.
+    const slow = connect(port, '127.0.0.1', () => slow.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n'));
+    slow.on('error', () => {});
+    await new Promise((resolve) => slow.once('data', resolve));
+    await send(port, '/fast');
+    await waitFor(() => seenAtStop.length === 2, 'the fast request');
+    slow.destroy();
+    await waitFor(() => seenAtStop.length === 3, 'the second aborted request');
+    expect(sampleValue(t.scrape(), 'http_server_active_requests', { method: 'GET' })).toBe(0);
+    expect(seenAtStop).toEqual([
+      ['/slow', 0],
+      ['/fast', 1],
+      ['/slow', 0],
+    ]);
+  });
+
   it('instrumentNodeHttp covers every server until uninstalled, and the ignore list', async () => {
     const t = telemeter();
     const uninstall = instrumentNodeHttp({ ignore: ['/metrics'] });
     cleanups.push(uninstall);
-    const server = createServer((_req, res) => res.end('ok'));
+    // The application's own close listener runs after the instrumentation's, which Node added when the request
+    // arrived: once it ran, a stop event for that request would have been emitted.
+    let closed = 0;
+    const server = createServer((_req, res) => {
+      res.on('close', () => closed++);
+      res.end('ok');
+    });
     const port = await serve(server);
     await send(port, '/a');
     await send(port, '/metrics?x=1');
-    await waitFor(() => sampleValue(t.scrape(), REQUESTS, { route: UNMATCHED_ROUTE }) === 1, 'one request');
+    await waitFor(() => closed === 2, 'two responses closed');
+    expect(sumOf(t.scrape(), REQUESTS)).toBe(1);
+    expect(sampleValue(t.scrape(), REQUESTS, { route: UNMATCHED_ROUTE })).toBe(1);
     uninstall();
     await send(port, '/b');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(() => closed === 3, 'the third response closed');
     expect(sumOf(t.scrape(), REQUESTS)).toBe(1);
   });
 });

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Telemeter } from '../../src/index.js';
 import { type DelayHistogramLike, groupDelaySamples } from '../../src/runtime/delay-samples.js';
 import { eventLoopMeasurement, RUNTIME_EVENTS, runtimeMetrics } from '../../src/runtime/index.js';
-import { busyWait, capture, sampleValue, sleep } from './helpers.js';
+import { afterQueuedImmediates, busyWait, capture, sampleValue, sleep, waitFor } from './helpers.js';
 
 /** An HDR-like histogram over exact samples: percentile(100·k/n) is the k-th smallest, as in hdr_histogram. */
 function exactHistogram(samples: number[]): DelayHistogramLike {
@@ -105,7 +105,7 @@ describe('event_loop measurement', () => {
     busyWait(50);
     await sleep(50);
     measurement.measure();
-    await sleep(5);
+    await waitFor(() => events.events.some((e) => e.name === RUNTIME_EVENTS.eventLoopLag), 'the lag event');
     const utilization = events.events.find((e) => e.name === RUNTIME_EVENTS.eventLoopUtilization)!;
     const lag = events.events.find((e) => e.name === RUNTIME_EVENTS.eventLoopLag)!;
     const u = utilization.measurements as Record<string, number>;
@@ -116,7 +116,7 @@ describe('event_loop measurement', () => {
     expect(lag.measurements.lag).toBeGreaterThan(0);
   });
 
-  it('emits nothing once stopped', async () => {
+  it('emits nothing once stopped, not even the lag of a poll just before', async () => {
     const events = capture(
       RUNTIME_EVENTS.eventLoopDelay,
       RUNTIME_EVENTS.eventLoopUtilization,
@@ -125,10 +125,20 @@ describe('event_loop measurement', () => {
     stops.push(() => events.stop());
     const measurement = eventLoopMeasurement();
     await sleep(30);
+    // The control: a poll while running reports, the lag after the setImmediate it queued.
+    measurement.measure();
+    await afterQueuedImmediates();
+    expect(new Set(events.events.map((e) => e.name))).toContain(RUNTIME_EVENTS.eventLoopLag);
+    // A poll just before stop() has queued its lag report, and a poll after it reports nothing: the check phase
+    // that would run both queued setImmediates is over once a setImmediate queued after them has run.
+    events.events.length = 0;
+    measurement.measure();
+    const polledBeforeStop = events.events.map((e) => e.name);
     measurement.stop?.();
     measurement.measure();
-    await sleep(5);
-    expect(events.events).toEqual([]);
+    await afterQueuedImmediates();
+    expect(events.events.map((e) => e.name)).toEqual(polledBeforeStop);
+    expect(polledBeforeStop).not.toContain(RUNTIME_EVENTS.eventLoopLag);
   });
 
   it('validates its options', () => {

@@ -4,7 +4,7 @@ import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Telemeter } from '../../src/index.js';
 import { observeGc, RUNTIME_EVENTS, runtimeMetrics } from '../../src/runtime/index.js';
-import { capture, sampleValue, sleep } from './helpers.js';
+import { capture, sampleValue, waitFor } from './helpers.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -50,8 +50,9 @@ describe('observeGc', () => {
       keep.push({ i });
       if (keep.length > 50_000) keep = [];
     }
-    await sleep(100);
-    // Same tick: both observers have received exactly the same deliveries.
+    // Node delivers to every observer in one setImmediate, so once the reference has the forced collections,
+    // the observer under test has had the same deliveries.
+    await waitFor(() => reference.counts.entries >= forced, 'the forced collections delivered');
     observer.stop();
     reference.stop();
 
@@ -65,9 +66,12 @@ describe('observeGc', () => {
     );
     expect(sampleValue(body, 'nodejs_gc_duration_seconds_sum', { kind: 'major' })).toBeGreaterThan(0);
 
-    // Disconnected: later collections are not reported.
+    // Disconnected: later collections are not reported. A connected observer receives them in the same
+    // delivery as the stopped one would, so once it has them all, that delivery is over.
+    const after = referenceObserver();
+    stops.push(() => after.stop());
     for (let i = 0; i < 5; i++) gc();
-    await sleep(50);
+    await waitFor(() => after.counts.entries >= 5, 'the later collections delivered');
     expect(gcCount(telemeter.scrape())).toBe(recorded);
   });
 
@@ -79,8 +83,7 @@ describe('observeGc', () => {
       () => events.stop(),
     );
     gc();
-    await sleep(50);
-    expect(events.events.length).toBeGreaterThanOrEqual(1);
+    await waitFor(() => events.events.some((e) => e.metadata.kind === 'major'), 'a major collection');
     const major = events.events.find((e) => e.metadata.kind === 'major');
     expect(major).toBeDefined();
     expect(major!.measurements.duration).toBeGreaterThan(0);

@@ -60,3 +60,18 @@ export function busyWait(ms: number): void {
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `condition` every 5 ms until it holds; fails after `timeoutMs`. A bounded wait for an expected thing. */
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/**
+ * Resolves after every `setImmediate` callback queued before the call has run: the positive signal that work a
+ * call could have queued for the check phase did not happen.
+ */
+export const afterQueuedImmediates = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -1,7 +1,9 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type LiveDashboard, mountDashboard } from '../../dashboard/index.js';
+import { TelemeterError } from '../../errors.js';
 import { httpMetrics, instrumentHttpServer } from '../../http/index.js';
+import { checkOptionKeys } from '../../options.js';
 import { instrumentRuntime, runtimeMetrics } from '../../runtime/index.js';
 import { type MetricsServer, serveMetrics } from '../../server/index.js';
 import { Telemeter } from '../../telemeter.js';
@@ -27,6 +29,8 @@ export interface DemoOptions {
   readonly pollPeriod?: number;
 }
 
+const KNOWN_OPTIONS = ['port', 'metricsPort', 'host', 'traffic', 'trafficRate', 'token', 'pollPeriod'];
+
 /** A running demo. */
 export interface Demo {
   readonly telemeter: Telemeter;
@@ -48,8 +52,13 @@ export function demoMetrics() {
 /**
  * The article end to end, in one process: the example shop on `port`, instrumented with `httpMetrics()`,
  * `runtimeMetrics()` and the article's metric list, and the private metrics server on `metricsPort`.
+ *
+ * @throws TelemeterTypeError `ERR_TELEMETER_UNKNOWN_OPTION` naming the option and the closest valid key; the
+ *   errors of `serveMetrics`, `instrumentRuntime` and `mountDashboard` for their options.
+ * @throws TelemeterError `ERR_TELEMETER_LISTEN` when the shop cannot bind its port (`cause`: the system error).
  */
 export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
+  checkOptionKeys('telemeter demo: startDemo', options, KNOWN_OPTIONS);
   const {
     port = 4000,
     metricsPort = 9091,
@@ -62,7 +71,18 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const runtime = instrumentRuntime({ period: options.pollPeriod ?? 5000 });
   const shop = createShop();
   const uninstall = instrumentHttpServer(shop, { route: [...SHOP_ROUTES] });
-  await listen(shop, port, host);
+  try {
+    await listen(shop, port, host);
+  } catch (error) {
+    uninstall();
+    runtime.stop();
+    telemeter.close();
+    throw new TelemeterError(
+      'ERR_TELEMETER_LISTEN',
+      `telemeter demo: the shop API cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${(error as Error).message}; choose another port with --port`,
+      { cause: error },
+    );
+  }
   const shopPort = (shop.address() as AddressInfo).port;
   const shopUrl = `http://${urlHost(host)}:${shopPort}`;
 

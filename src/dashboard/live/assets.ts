@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { TelemeterError } from '../../errors.js';
 
 /** A static file of the page, read once and kept in memory. */
 export interface Asset {
@@ -32,7 +33,10 @@ function ownAssetDirectory(): string {
     const directory = fileURLToPath(candidate);
     if (existsSync(`${directory}app.js`)) return directory;
   }
-  throw new Error('telemeter/dashboard: the dashboard page files (src/dashboard/live/assets) are missing');
+  throw new TelemeterError(
+    'ERR_TELEMETER_MISSING_DEPENDENCY',
+    'telemeter/dashboard: the dashboard page files (src/dashboard/live/assets) are missing; reinstall telemeter',
+  );
 }
 
 /** uPlot's ES module and stylesheet, resolved in node_modules. */
@@ -44,7 +48,8 @@ function uplotFiles(): Record<string, string> {
       'uPlot.min.css': require.resolve('uplot/dist/uPlot.min.css'),
     };
   } catch (error) {
-    throw new Error(
+    throw new TelemeterError(
+      'ERR_TELEMETER_MISSING_DEPENDENCY',
       'telemeter/dashboard: the live dashboard draws its charts with uPlot; install it with `npm install uplot`',
       { cause: error },
     );

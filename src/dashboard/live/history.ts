@@ -1,5 +1,7 @@
-import { processLog } from '../../logger.js';
+import { invalidArgument, invalidOption } from '../../errors.js';
+import { type Logger, LogSink, processLog } from '../../logger.js';
 import type { MetricDefinition } from '../../metrics/definitions.js';
+import { checkOptionKeys } from '../../options.js';
 import type { Family, HistogramFamily, ScalarFamily, SummaryFamily } from '../../reporter/family.js';
 import { bucketQuantile } from './bucket-quantile.js';
 import { Timeline } from './timeline.js';
@@ -7,6 +9,8 @@ import { Timeline } from './timeline.js';
 /** What a dashboard reads: the families of a Telemeter (or of anything that holds the same families). */
 export interface DashboardSource {
   readonly families: readonly Family[];
+  /** Where sampling problems are logged: a Telemeter's own logger. Default: the process-wide logger. */
+  readonly logger?: Logger;
 }
 
 /** Bounds of the dashboard's history. */
@@ -146,26 +150,41 @@ interface TrackedSeries {
 
 const DEFAULTS = { interval: 1000, points: 900, maxSeriesPerMetric: 50 };
 
-function positiveInteger(value: unknown, option: string, min: number): number {
+function positiveInteger(value: unknown, option: string, min: number, where: string): number {
   if (!(typeof value === 'number' && Number.isInteger(value) && value >= min)) {
-    throw new TypeError(
-      `telemeter/dashboard: option ${option} must be an integer >= ${min}, got ${String(value)}`,
-    );
+    invalidOption(`${where}: option ${option} must be an integer >= ${min}, got ${String(value)}`);
   }
   return value;
 }
 
-/** @throws TypeError naming the option when one is invalid. */
-export function resolveHistoryOptions(options: HistoryOptions = {}): Required<HistoryOptions> {
+/** The keys of {@link HistoryOptions}. */
+export const HISTORY_OPTIONS: readonly string[] = ['interval', 'points', 'maxSeriesPerMetric'];
+
+/**
+ * @param where how messages name the caller, e.g. `'telemeter/dashboard: liveDashboard'`.
+ * @throws TelemeterTypeError `ERR_TELEMETER_INVALID_OPTION` naming the option when one is invalid (the caller
+ *   checks the keys).
+ */
+export function resolveHistoryOptions(
+  options: HistoryOptions = {},
+  where = 'telemeter/dashboard: DashboardHistory',
+): Required<HistoryOptions> {
   return {
-    interval: positiveInteger(options.interval ?? DEFAULTS.interval, 'interval', 10),
-    points: positiveInteger(options.points ?? DEFAULTS.points, 'points', 2),
+    interval: positiveInteger(options.interval ?? DEFAULTS.interval, 'interval', 10, where),
+    points: positiveInteger(options.points ?? DEFAULTS.points, 'points', 2, where),
     maxSeriesPerMetric: positiveInteger(
       options.maxSeriesPerMetric ?? DEFAULTS.maxSeriesPerMetric,
       'maxSeriesPerMetric',
       1,
+      where,
     ),
   };
+}
+
+/** A Telemeter's own sink as it is; any other logger wrapped with warn-once state of its own; else the process's. */
+function logSinkOf(logger: Logger | undefined): LogSink {
+  if (logger instanceof LogSink) return logger;
+  return logger === undefined ? processLog : new LogSink(logger);
 }
 
 const toJson = (value: number): number | null => (Number.isFinite(value) ? value : null);
@@ -381,13 +400,24 @@ export class DashboardHistory {
   private readonly dropped: Family | undefined;
   private lastClock = Number.NaN;
   private timer: NodeJS.Timeout | undefined;
+  private readonly log: LogSink;
 
-  /** @throws TypeError naming the option when an option is invalid or `source` has no families. */
-  constructor(source: DashboardSource, options: HistoryOptions = {}) {
+  /**
+   * @param where how messages name the caller; the live dashboard passes its own name.
+   * @throws TelemeterTypeError `ERR_TELEMETER_INVALID_ARGUMENT` when `source` is not a Telemeter;
+   *   `ERR_TELEMETER_UNKNOWN_OPTION` (with the closest valid key) or `ERR_TELEMETER_INVALID_OPTION` naming the option.
+   */
+  constructor(
+    source: DashboardSource,
+    options: HistoryOptions = {},
+    where = 'telemeter/dashboard: DashboardHistory',
+  ) {
     if (!Array.isArray((source as { families?: unknown } | null)?.families)) {
-      throw new TypeError('telemeter/dashboard: the live dashboard needs a Telemeter as its first argument');
+      invalidArgument(`${where}: the first argument must be a Telemeter`);
     }
-    this.options = resolveHistoryOptions(options);
+    checkOptionKeys(where, options, HISTORY_OPTIONS);
+    this.options = resolveHistoryOptions(options, where);
+    this.log = logSinkOf(source.logger);
     this.timeline = new Timeline(this.options.points);
     const defined = source.families.filter(
       (f): f is Family & { definition: MetricDefinition } => f.definition !== undefined,
@@ -420,7 +450,7 @@ export class DashboardHistory {
         this.sample();
       } catch (error) {
         // Never let a timer throw into the host process; the next interval tries again.
-        processLog.errorOnce(
+        this.log.errorOnce(
           'dashboard:sample',
           { err: error },
           'telemeter/dashboard: sampling the history failed',

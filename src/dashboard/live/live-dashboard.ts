@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gzip } from 'node:zlib';
+import { invalidOption } from '../../errors.js';
+import { checkOptionKeys } from '../../options.js';
 import type { MetricsServer, RouteHandler } from '../../server/metrics-server.js';
 import { acceptsGzip } from '../../server/negotiation.js';
 import { sendStatus } from '../../server/plain-responses.js';
 import { type Asset, dashboardAssets } from './assets.js';
-import { DashboardHistory, type DashboardSource, type HistoryOptions } from './history.js';
+import { DashboardHistory, type DashboardSource, HISTORY_OPTIONS, type HistoryOptions } from './history.js';
 
 /** Options of {@link liveDashboard} and {@link mountDashboard}. */
 export interface LiveDashboardOptions extends HistoryOptions {
@@ -77,10 +79,12 @@ function page(path: string, title: string): string {
 `;
 }
 
-function validPath(path: unknown): string {
+const KNOWN_OPTIONS: readonly string[] = ['path', 'title', ...HISTORY_OPTIONS];
+
+function validPath(path: unknown, where: string): string {
   if (typeof path !== 'string' || !/^\/[^\s?#]*[^/\s?#]$/.test(path)) {
-    throw new TypeError(
-      `telemeter/dashboard: option path must start with '/', not end with '/', and contain no spaces, '?' or '#', got ${JSON.stringify(path)}`,
+    invalidOption(
+      `${where}: option path must start with '/', not end with '/', and contain no spaces, '?' or '#', got ${JSON.stringify(path)}`,
     );
   }
   return path;
@@ -143,13 +147,24 @@ function sendJson(req: IncomingMessage, res: ServerResponse, value: unknown): vo
  * each with a strict Content-Security-Policy. It does no authentication: mount it on `serveMetrics`
  * (see {@link mountDashboard}) or behind your own.
  *
- * @throws TypeError naming the option when an option is invalid; Error when uPlot is not installed.
+ * @throws TelemeterTypeError `ERR_TELEMETER_INVALID_ARGUMENT` when `telemeter` is not a Telemeter;
+ *   `ERR_TELEMETER_UNKNOWN_OPTION` (with the closest valid key) or `ERR_TELEMETER_INVALID_OPTION` naming the option.
+ * @throws TelemeterError `ERR_TELEMETER_MISSING_DEPENDENCY` when uPlot is not installed.
  */
 export function liveDashboard(telemeter: DashboardSource, options: LiveDashboardOptions = {}): LiveDashboard {
+  return startDashboard(telemeter, options, 'telemeter/dashboard: liveDashboard');
+}
+
+function startDashboard(
+  telemeter: DashboardSource,
+  options: LiveDashboardOptions,
+  where: string,
+): LiveDashboard {
+  checkOptionKeys(where, options, KNOWN_OPTIONS);
   const { path: pathOption = '/dashboard', title = 'telemeter', ...historyOptions } = options;
-  const path = validPath(pathOption);
-  if (typeof title !== 'string') throw new TypeError('telemeter/dashboard: option title must be a string');
-  const history = new DashboardHistory(telemeter, historyOptions);
+  const path = validPath(pathOption, where);
+  if (typeof title !== 'string') invalidOption(`${where}: option title must be a string`);
+  const history = new DashboardHistory(telemeter, historyOptions, where);
   const assets = dashboardAssets();
   const html = Buffer.from(page(path, title));
 
@@ -205,14 +220,14 @@ export function liveDashboard(telemeter: DashboardSource, options: LiveDashboard
  * mountDashboard(server, telemeter); // http://[::1]:9091/dashboard?token=...
  * ```
  *
- * @throws TypeError naming the option when an option is invalid or the path is already mounted.
+ * @throws the errors of {@link liveDashboard}, and the server's error when the path is already mounted.
  */
 export function mountDashboard(
   server: MetricsServer,
   telemeter: DashboardSource,
   options: LiveDashboardOptions = {},
 ): LiveDashboard {
-  const dashboard = liveDashboard(telemeter, options);
+  const dashboard = startDashboard(telemeter, options, 'telemeter/dashboard: mountDashboard');
   try {
     server.mount(dashboard.path, dashboard.handler, { title: 'Live dashboard' });
   } catch (error) {

@@ -1,3 +1,5 @@
+import { invalidArgument } from '../../errors.js';
+
 /**
  * The sample times of the dashboard's history: a fixed-capacity ring. Series keep their values in arrays
  * indexed by the same slots, so one ring of times serves every series and memory never grows with time:
@@ -12,10 +14,10 @@ export class Timeline {
   ticks = 0;
   private next = 0;
 
-  /** @throws RangeError when `capacity` is not an integer >= 2. */
+  /** @throws TelemeterTypeError `ERR_TELEMETER_INVALID_ARGUMENT` when `capacity` is not an integer >= 2. */
   constructor(readonly capacity: number) {
     if (!(Number.isInteger(capacity) && capacity >= 2)) {
-      throw new RangeError(`telemeter/dashboard: a timeline needs at least 2 points, got ${capacity}`);
+      invalidArgument(`telemeter/dashboard: a timeline needs at least 2 points, got ${capacity}`);
     }
     this.times = new Float64Array(capacity);
   }
