@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { refuseCodeGenerationForTests } from '../../src/compile.js';
+import { generate, refuseCodeGenerationForTests } from '../../src/compile.js';
 import {
   counter,
   distribution,
@@ -114,6 +114,14 @@ afterEach(() => {
 });
 
 describe('the plain recording path', () => {
+  it('is chosen only when code generation is refused: a broken generated source throws', () => {
+    expect(() => generate(['x'], 'return (x', [1])).toThrow(SyntaxError);
+    refuseCodeGenerationForTests(true);
+    expect(generate(['x'], 'return x', [1])).toBeUndefined();
+    refuseCodeGenerationForTests(false);
+    expect(generate<number>(['x'], 'return x + 1', [1])).toBe(codeGenerationAllowed ? 2 : undefined);
+  });
+
   it('is what a Telemeter uses when code generation is refused, from the bus down', () => {
     const prefix = `plain${++run}`;
     const generated = build(prefix, false);
