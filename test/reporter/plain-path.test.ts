@@ -115,7 +115,9 @@ afterEach(() => {
 
 describe('the plain recording path', () => {
   it('is chosen only when code generation is refused: a broken generated source throws', () => {
-    expect(() => generate(['x'], 'return (x', [1])).toThrow(SyntaxError);
+    // A process that refuses code generation refuses before it parses.
+    if (codeGenerationAllowed) expect(() => generate(['x'], 'return (x', [1])).toThrow(SyntaxError);
+    else expect(generate(['x'], 'return (x', [1])).toBeUndefined();
     refuseCodeGenerationForTests(true);
     expect(generate(['x'], 'return x', [1])).toBeUndefined();
     refuseCodeGenerationForTests(false);
