@@ -382,10 +382,28 @@ function sendToClusterWorker(worker: ClusterWorkerHandle, message: PrimaryMessag
  * (those already forked too); add worker threads with `aggregator.addWorkerThread(worker)`.
  *
  * ```ts
- * const telemeter = clusterTelemeter({ metrics });
- * const aggregator = startClusterPrimary(telemeter);
- * for (let i = 0; i < 4; i++) cluster.fork();
- * const body = await aggregator.scrape();   // collect, then render
+ * import cluster, { type Worker } from 'node:cluster';
+ * import { once } from 'node:events';
+ * import { counter, execute, Telemeter } from 'telemeter';
+ * import { clusterTelemeter, startClusterPrimary, startClusterWorker } from 'telemeter/cluster';
+ *
+ * const metrics = [counter('jobs.done.count', { eventName: 'jobs.done', measurement: 'n' })];
+ * if (cluster.isPrimary) {
+ *   const aggregator = startClusterPrimary(clusterTelemeter({ metrics }));
+ *   const workers = Array.from({ length: 4 }, () => cluster.fork());
+ *   const recorded = (worker: Worker) =>
+ *     new Promise((resolve) => worker.on('message', (message) => message === 'recorded' && resolve(worker)));
+ *   await Promise.all(workers.map(recorded));
+ *   const body = await aggregator.scrape(); // collect, then render
+ *   console.log(body.match(/^jobs_done_count .*$/m)?.[0]); //=> jobs_done_count 4
+ *   cluster.disconnect();
+ *   aggregator.close();
+ * } else {
+ *   startClusterWorker(new Telemeter({ metrics }));
+ *   execute('jobs.done', { n: 1 });
+ *   process.send?.('recorded');
+ *   await once(process, 'disconnect');
+ * }
  * ```
  *
  * @throws TelemeterTypeError `ERR_TELEMETER_INVALID_ARGUMENT` when `telemeter` was not built by

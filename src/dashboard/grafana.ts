@@ -74,7 +74,14 @@ const KNOWN_OPTIONS = new Set(['title', 'uid', 'job', 'selfMetrics', 'refresh', 
  * every panel reads the `${datasource}` variable. The output is deterministic: same input, same JSON.
  *
  * ```ts
- * writeFileSync('dashboard.json', JSON.stringify(grafanaDashboard(metrics, { title: 'Shop' }), null, 2));
+ * import { writeFileSync } from 'node:fs';
+ * import { grafanaDashboard } from 'telemeter/dashboard';
+ * import { httpMetrics } from 'telemeter/http';
+ *
+ * const dashboard = grafanaDashboard(httpMetrics(), { title: 'Shop' });
+ * writeFileSync('dashboard.json', JSON.stringify(dashboard, null, 2));
+ * console.log(dashboard.panels.find((panel) => panel.type === 'timeseries')?.title);
+ * //=> http_server_requests_total per second
  * ```
  *
  * @throws TelemeterTypeError `ERR_TELEMETER_UNKNOWN_OPTION` (with the closest valid key) or

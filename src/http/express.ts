@@ -40,10 +40,24 @@ let lastPrototype: object | null = null;
  * Measures an Express 5 application. Mount it first, and its `errorHandler` after the routes:
  *
  * ```ts
+ * import { once } from 'node:events';
+ * import express from 'express';
+ * import { Telemeter } from 'telemeter';
+ * import { expressMetrics, httpMetrics } from 'telemeter/http';
+ *
+ * const telemeter = new Telemeter({ metrics: httpMetrics() });
  * const metrics = expressMetrics({ ignore: ['/healthz'] });
+ * const app = express();
  * app.use(metrics);
- * app.get('/users/:id', handler);
+ * app.get('/users/:id', (req, res) => res.json({ id: req.params.id }));
  * app.use(metrics.errorHandler);
+ *
+ * const server = app.listen(0);
+ * await once(server, 'listening');
+ * await fetch(`http://localhost:${(server.address() as { port: number }).port}/users/42`);
+ * console.log(telemeter.scrape().match(/^http_server_requests_total\{.*$/m)?.[0]);
+ * //=> http_server_requests_total{method="GET",route="/users/:id",status="200"} 1
+ * server.close();
  * ```
  *
  * The route label is the matched route's template with its router's mount path (`/api/users/:id`). Requests

@@ -25,7 +25,19 @@ const FASTIFY_REGISTER_KEYS = ['prefix', 'logLevel', 'logSerializers'];
  * plugins included (it skips encapsulation like `fastify-plugin` does):
  *
  * ```ts
+ * import Fastify from 'fastify';
+ * import { Telemeter } from 'telemeter';
+ * import { fastifyMetrics, httpMetrics } from 'telemeter/http';
+ *
+ * const telemeter = new Telemeter({ metrics: httpMetrics() });
+ * const app = Fastify();
  * await app.register(fastifyMetrics, { ignore: ['/healthz'] });
+ * app.get('/users/:id', async (request) => ({ id: (request.params as { id: string }).id }));
+ *
+ * await fetch(`${await app.listen({ port: 0 })}/users/42`);
+ * console.log(telemeter.scrape().match(/^http_server_requests_total\{.*$/m)?.[0]);
+ * //=> http_server_requests_total{method="GET",route="/users/:id",status="200"} 1
+ * await app.close();
  * ```
  *
  * The route label is `request.routeOptions.url` (`/users/:id`, with any prefix); requests that no route

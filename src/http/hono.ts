@@ -41,7 +41,22 @@ interface NodeBindings {
  * Hono middleware that measures every request. Register it first, for all paths:
  *
  * ```ts
+ * import { serve } from '@hono/node-server';
+ * import { Hono } from 'hono';
+ * import { Telemeter } from 'telemeter';
+ * import { honoMetrics, httpMetrics } from 'telemeter/http';
+ *
+ * const telemeter = new Telemeter({ metrics: httpMetrics() });
+ * const app = new Hono();
  * app.use(honoMetrics({ ignore: ['/healthz'] }));
+ * app.get('/users/:id', (c) => c.json({ id: c.req.param('id') }));
+ *
+ * const server = serve({ fetch: app.fetch, port: 0 }, async ({ port }) => {
+ *   await fetch(`http://localhost:${port}/users/42`);
+ *   console.log(telemeter.scrape().match(/^http_server_requests_total\{.*$/m)?.[0]);
+ *   //=> http_server_requests_total{method="GET",route="/users/:id",status="200"} 1
+ *   server.close();
+ * });
  * ```
  *
  * Under `@hono/node-server` the request is tracked on its `node:http` objects, so aborted and timed-out

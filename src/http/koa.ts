@@ -14,8 +14,26 @@ interface KoaContextLike {
  * Koa middleware that measures every request. Use it before the router:
  *
  * ```ts
+ * import { once } from 'node:events';
+ * import Router from '@koa/router';
+ * import Koa from 'koa';
+ * import { Telemeter } from 'telemeter';
+ * import { httpMetrics, koaMetrics } from 'telemeter/http';
+ *
+ * const telemeter = new Telemeter({ metrics: httpMetrics() });
+ * const router = new Router().get('/users/:id', (ctx) => {
+ *   ctx.body = { id: ctx.params.id };
+ * });
+ * const app = new Koa();
  * app.use(koaMetrics({ ignore: ['/healthz'] }));
  * app.use(router.routes());
+ *
+ * const server = app.listen(0);
+ * await once(server, 'listening');
+ * await fetch(`http://localhost:${(server.address() as { port: number }).port}/users/42`);
+ * console.log(telemeter.scrape().match(/^http_server_requests_total\{.*$/m)?.[0]);
+ * //=> http_server_requests_total{method="GET",route="/users/:id",status="200"} 1
+ * server.close();
  * ```
  *
  * The route label is the template @koa/router matched (`ctx._matchedRoute`, else `ctx.routerPath`), with any

@@ -46,7 +46,20 @@ const hasResponseSize = (_metadata: Metadata, measurements: Measurements): boole
  * - `http_server_active_requests{method}`: gauge of requests in flight.
  *
  * ```ts
+ * import { once } from 'node:events';
+ * import { createServer } from 'node:http';
+ * import { Telemeter } from 'telemeter';
+ * import { httpMetrics, instrumentHttpServer } from 'telemeter/http';
+ *
  * const telemeter = new Telemeter({ metrics: [...httpMetrics()] });
+ * const server = createServer((req, res) => res.end('ok'));
+ * instrumentHttpServer(server, { route: ['/users/:id'] });
+ *
+ * await once(server.listen(0), 'listening');
+ * await fetch(`http://localhost:${(server.address() as { port: number }).port}/users/42`);
+ * console.log(telemeter.scrape().match(/^http_server_requests_total\{.*$/m)?.[0]);
+ * //=> http_server_requests_total{method="GET",route="/users/:id",status="200"} 1
+ * server.close();
  * ```
  *
  * @throws TelemeterTypeError for an option, naming it: `ERR_TELEMETER_UNKNOWN_OPTION` (with the closest valid

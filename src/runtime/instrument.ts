@@ -33,8 +33,14 @@ export interface RuntimeInstrumentation {
  * Neither keeps the process alive.
  *
  * ```ts
+ * import { Telemeter } from 'telemeter';
+ * import { instrumentRuntime, runtimeMetrics } from 'telemeter/runtime';
+ *
  * const telemeter = new Telemeter({ metrics: runtimeMetrics() });
  * const runtime = instrumentRuntime({ period: 10_000 });
+ * runtime.poller.poll(); // now, besides the schedule
+ * const cpuSeconds = Number(/^process_cpu_seconds_total (\S+)$/m.exec(telemeter.scrape())?.[1]);
+ * console.log('CPU seconds > 0:', cpuSeconds > 0); //=> CPU seconds > 0: true
  * // ... on shutdown
  * runtime.stop();
  * ```

@@ -44,13 +44,23 @@ let pollerSequence = 0;
  * Starts a telemetry_poller: every `period` ms after the previous run finished (fixed delay, so a slow run
  * pushes the schedule back instead of piling runs up), runs each measurement, in order.
  *
- * A measurement that throws is removed permanently: the error is logged once through `logger().error` and a
- * `telemeter.poller.measurement.failure` event is emitted with metadata `{ poller, measurement, kind, reason,
- * stacktrace }`; the other measurements keep running. The timer is `unref`ed, so a poller never keeps the
- * process alive.
+ * A measurement that throws is removed permanently: the error is logged once through the process-wide logger
+ * (`setLogger`) and a `telemeter.poller.measurement.failure` event is emitted with metadata `{ poller,
+ * measurement, kind, reason, stacktrace }`; the other measurements keep running. The timer is `unref`ed, so a
+ * poller never keeps the process alive.
  *
  * ```ts
- * const poller = startPoller({ period: 10_000, measurements: ['memory', 'total_run_queue_lengths', () => execute('shop.queue', { length: queue.length })] });
+ * import { execute, lastValue, Telemeter } from 'telemeter';
+ * import { startPoller } from 'telemeter/runtime';
+ *
+ * const telemeter = new Telemeter({ metrics: [lastValue('shop.queue.length')] });
+ * const queue = ['a', 'b', 'c'];
+ * const poller = startPoller({
+ *   period: 10_000,
+ *   measurements: ['memory', () => execute('shop.queue', { length: queue.length })],
+ * });
+ * poller.poll(); // now, besides the schedule
+ * console.log(telemeter.scrape().match(/^shop_queue_length .*$/m)?.[0]); //=> shop_queue_length 3
  * poller.stop();
  * ```
  *

@@ -216,8 +216,19 @@ function startDashboard(
  * With a bearer token, open it once as `<path>?token=<token>` (see docs/dashboard.md).
  *
  * ```ts
- * const server = await serveMetrics(telemeter, { auth: { bearer: process.env.METRICS_TOKEN } });
- * mountDashboard(server, telemeter); // http://[::1]:9091/dashboard?token=...
+ * import { randomUUID } from 'node:crypto';
+ * import { Telemeter } from 'telemeter';
+ * import { mountDashboard } from 'telemeter/dashboard';
+ * import { serveMetrics } from 'telemeter/server';
+ *
+ * const telemeter = new Telemeter({ metrics: [] });
+ * const token = process.env.METRICS_TOKEN ?? randomUUID();
+ * const server = await serveMetrics(telemeter, { port: 9091, auth: { bearer: token } });
+ * mountDashboard(server, telemeter);
+ * const page = server.url.replace(/\/metrics$/, '/dashboard');
+ * console.log(page); //=> http://[::1]:9091/dashboard
+ * console.log((await fetch(`${page}?token=${token}`)).status); //=> 200
+ * await server.close();
  * ```
  *
  * @throws the errors of {@link liveDashboard}, and the server's error when the path is already mounted.
