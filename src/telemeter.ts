@@ -20,14 +20,18 @@ export interface ScrapeOptions {
  * aggregates every event as it happens, and renders the result for Prometheus.
  *
  * ```ts
+ * import { counter, execute, Telemeter } from 'telemeter';
+ *
  * const telemeter = new Telemeter({
  *   // A counter counts the events that carry its measurement: `http.request.stop` carries `duration`.
  *   metrics: [counter('http.request.count', { eventName: 'http.request.stop', measurement: 'duration' })],
  * });
  * execute('http.request.stop', { duration: 1_500_000 }, { route: '/cart' });
- * telemeter.scrape();                          // Prometheus text 0.0.4: "http_request_count 1"
- * telemeter.scrape({ format: 'openmetrics' }); // OpenMetrics 1.0: "http_request_count_total 1"
- * telemeter.close();                           // detaches its handlers
+ * // Prometheus text 0.0.4, then OpenMetrics 1.0, where a counter's samples end in _total:
+ * const sample = (text: string) => text.split('\n').find((line) => line.startsWith('http_request_count'));
+ * console.log(sample(telemeter.scrape())); //=> http_request_count 1
+ * console.log(sample(telemeter.scrape({ format: 'openmetrics' }))); //=> http_request_count_total 1
+ * telemeter.close(); // detaches its handlers
  * ```
  *
  * Invalid definitions or options throw here, naming the metric and the option. After that, nothing that

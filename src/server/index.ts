@@ -37,11 +37,24 @@ export type MetricsRequestHandler = (
  * for Express and never called. It never throws into the application.
  *
  * ```ts
- * http.createServer((req, res) => (req.url?.startsWith('/metrics') ? handler(req, res) : app(req, res)));
- * expressApp.get('/metrics', handler);
- * fastify.get('/metrics', (req, reply) => { reply.hijack(); handler(req.raw, reply.raw); });
- * hono.get('/metrics', (c) => { handler(c.env.incoming, c.env.outgoing); return RESPONSE_ALREADY_SENT; });
+ * import { once } from 'node:events';
+ * import { createServer } from 'node:http';
+ * import type { AddressInfo } from 'node:net';
+ * import { Telemeter } from 'telemeter';
+ * import { metricsHandler } from 'telemeter/server';
+ *
+ * const handler = metricsHandler(new Telemeter({ metrics: [] }));
+ * const app = createServer((req, res) => (req.url === '/metrics' ? handler(req, res) : res.end('app')));
+ * await once(app.listen(0, '127.0.0.1'), 'listening');
+ * const response = await fetch(`http://127.0.0.1:${(app.address() as AddressInfo).port}/metrics`);
+ * console.log(response.status, response.headers.get('content-type')); //=> 200 text/plain; version=0.0.4
+ * app.close();
  * ```
+ *
+ * The same handler in Express: `app.get('/metrics', handler)`; in Fastify:
+ * `fastify.get('/metrics', (req, reply) => { reply.hijack(); handler(req.raw, reply.raw); })`; in Hono on
+ * `@hono/node-server`: `app.get('/metrics', (c) => { handler(c.env.incoming, c.env.outgoing); return
+ * RESPONSE_ALREADY_SENT; })`.
  *
  * `allow` is checked per request here (403), because the connection belongs to the application.
  *
