@@ -167,6 +167,13 @@ describe('serveMetrics: allow at connect', () => {
     expect(lines.filter((line) => /refused a connection/.test(line))).toHaveLength(1);
     expect(lines[0]).toMatch(/127\.0\.0\.1 is not in option allow/);
 
+    // Clients learn at once: the refusal is a reset, which fails Node's fetch instead of leaving it waiting.
+    const refusedFetch = await fetch(server.url, { signal: AbortSignal.timeout(10_000) }).then(
+      () => 'answered',
+      (error: Error) => (error.cause as { code?: string } | undefined)?.code ?? error.name,
+    );
+    expect(refusedFetch).toBe('ECONNRESET');
+
     // The allowed peer's connection is untouched and gets its scrape.
     allowed.socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     const answer = (await allowed.closed).toString('latin1');
