@@ -510,17 +510,21 @@ describe('logger option', () => {
         throw new Error('logger down');
       },
     };
-    for (const options of [{ logger: throwing }, {}]) {
-      if (!('logger' in options)) setLogger(throwing);
-      const t = make([sum('lg2.x.v', { tags: ['route'] })], options);
-      expect(() => execute('lg2.x', { v: Number.NaN }, { route: '/a' })).not.toThrow();
-      execute('lg2.x', { v: 2 }, { route: '/a' });
-      execute('lg2.x', { v: 3 }, { route: '/a' });
-      expect(listHandlers('lg2.x')).toHaveLength(1);
+    // The process-wide logger, then a Telemeter's own: each is the first to hear of its metric's bad event.
+    for (const [name, options] of [
+      ['lg2a', {}],
+      ['lg2b', { logger: throwing }],
+    ] as const) {
+      setLogger('logger' in options ? null : throwing);
+      const t = make([sum(`${name}.x.v`, { tags: ['route'] })], options);
+      expect(() => execute(`${name}.x`, { v: Number.NaN }, { route: '/a' })).not.toThrow();
+      execute(`${name}.x`, { v: 2 }, { route: '/a' });
+      execute(`${name}.x`, { v: 3 }, { route: '/a' });
+      expect(listHandlers(`${name}.x`)).toHaveLength(1);
       const body = t.scrape();
-      expect(sample(body, 'lg2_x_v{route="/a"}')).toBe(5);
+      expect(sample(body, `${name}_x_v{route="/a"}`)).toBe(5);
       expect(
-        sample(body, 'telemeter_dropped_events_total{metric="lg2.x.v",reason="invalid_measurement"}'),
+        sample(body, `telemeter_dropped_events_total{metric="${name}.x.v",reason="invalid_measurement"}`),
       ).toBe(1);
       t.close();
     }
