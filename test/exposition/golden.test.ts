@@ -1,14 +1,19 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Telemeter } from '../../src/index.js';
 import { everyTypeFixture } from './fixture.js';
 
 // Regenerate with UPDATE_GOLDEN=1 after an intended format change, then review the diff by hand.
 const golden = (name: string) => fileURLToPath(new URL(`../golden/${name}`, import.meta.url));
 
 describe('golden exposition', () => {
-  const telemeter = everyTypeFixture('g');
-  afterAll(() => telemeter.close());
+  // Built for each test rather than once for the file, so that `npm run mutate` knows which test covers what.
+  let telemeter: Telemeter;
+  beforeEach(() => {
+    telemeter = everyTypeFixture('g');
+  });
+  afterEach(() => telemeter.close());
 
   it.each([
     ['every-type.prom', 'text'],

@@ -1,6 +1,3 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { refuseCodeGenerationForTests } from '../../src/compile.js';
@@ -168,37 +165,5 @@ describe('the plain recording path', () => {
       }),
       { numRuns: 120 },
     );
-  });
-});
-
-describe('a process that refuses code generation from strings', () => {
-  const script = fileURLToPath(new URL('../fixtures/plain-path-scenario.ts', import.meta.url));
-  const runScenario = async (flags: string[]) => {
-    const { stdout } = await promisify(execFile)(process.execPath, [...flags, '--import', 'tsx', script], {
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
-    return JSON.parse(stdout) as { codeGeneration: string; single: string; singleOm: string; merged: string };
-  };
-  // The time a cluster collection took is the one value that differs between two runs.
-  const timeless = (body: string) =>
-    body
-      .split('\n')
-      .filter((line) => !line.startsWith('telemeter_cluster_collect_duration_seconds_sum'))
-      .join('\n');
-
-  it('records every metric type, bound handles, idle expiry and a cluster merge exactly as the generated path', async () => {
-    const [refused, allowed] = await Promise.all([
-      runScenario(['--disallow-code-generation-from-strings']),
-      runScenario([]),
-    ]);
-    expect([refused.codeGeneration, allowed.codeGeneration]).toEqual(['refused', 'allowed']);
-    expect(refused.single).toBe(allowed.single);
-    expect(refused.singleOm).toBe(allowed.singleOm);
-    expect(timeless(refused.merged)).toBe(timeless(allowed.merged));
-    // The scenario did reach every feature: expiry, the bound series, the merge.
-    expect(refused.single).toContain('scn_req_duration_count{app="scn",route="/bound",status="200"} 8');
-    expect(refused.single).toContain('scn_req_duration_count{app="scn",route="/gone",status="200"} 6');
-    expect(refused.merged).toContain('scn_req_count{route="/w",status="200"} 13');
   });
 });
