@@ -1,8 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { distribution, execute, type MetricDefinition, summary, Telemeter } from '../../src/index.js';
+import {
+  counter,
+  distribution,
+  execute,
+  type MetricDefinition,
+  summary,
+  Telemeter,
+} from '../../src/index.js';
 
 const CHUNK_SIZE = 64 * 1024;
-const SERIES = 2000;
 
 const open: Telemeter[] = [];
 afterEach(() => {
@@ -10,13 +16,14 @@ afterEach(() => {
 });
 
 /** A Telemeter of one metric with `SERIES` series, each recorded once: far more than one chunk of exposition. */
-function manySeries(definition: MetricDefinition): Telemeter {
+function manySeries(definition: MetricDefinition, SERIES: number): Telemeter {
   const t = new Telemeter({ metrics: [definition], maxSeries: 1_000_000, selfMetrics: false });
   open.push(t);
   for (let i = 0; i < SERIES; i++) execute(definition.eventName, { v: i % 50 }, { route: `/items/${i}` });
   return t;
 }
 
+const requests = () => counter('rc.requests.count', { eventName: 'rc.c', measurement: 'v', tags: ['route'] });
 const histogram = () =>
   distribution('rc.latency', {
     eventName: 'rc.h',
@@ -33,11 +40,12 @@ const windowed = () =>
   });
 
 describe.each([
-  ['histogram', histogram, 'rc_latency', 6],
-  ['summary', windowed, 'rc_duration', 4],
-] as const)('a streamed %s family', (_kind, define, name, linesPerSeries) => {
+  ['counter', requests, 'rc_requests_count', 1, 6000],
+  ['histogram', histogram, 'rc_latency', 6, 2000],
+  ['summary', windowed, 'rc_duration', 4, 2000],
+] as const)('a streamed %s family', (_kind, define, name, linesPerSeries, SERIES) => {
   it('comes in chunks of about 64 KiB that each end a line, with every line of a series in one chunk', () => {
-    const t = manySeries(define());
+    const t = manySeries(define(), SERIES);
     const whole = t.scrape(); // sorts the series once; the next render has nothing to sort and no step to yield
     const chunks = [...t.render()];
     expect(chunks.join('')).toBe(whole);
@@ -63,7 +71,7 @@ describe.each([
   });
 
   it('leaves out the series that expire while it is being written', () => {
-    const t = manySeries(define());
+    const t = manySeries(define(), SERIES);
     t.scrape();
     const { table } = t.families[0];
     const chunks: string[] = [];
@@ -77,5 +85,76 @@ describe.each([
     expect(written.length).toBe(chunks[0].split('\n').filter((line) => line.startsWith(name)).length);
     expect(written.length).toBeLessThan(SERIES * linesPerSeries);
     expect(written.filter((line) => !line.includes('route="'))).toEqual([]);
+  });
+});
+
+describe('negative observations in OpenMetrics', () => {
+  function scrapes(): { text: string; om: string } {
+    const t = new Telemeter({
+      metrics: [
+        distribution('neg.balance.delta', { tags: ['k'], reporterOptions: { buckets: [-10, 0, 10] } }),
+        distribution('neg.size.change', { tags: ['k'], reporterOptions: { buckets: [0, 1, 5] } }),
+        summary('neg.clock.skew', { tags: ['k'], reporterOptions: { quantiles: [0, 0.5, 1] } }),
+      ],
+      selfMetrics: false,
+    });
+    open.push(t);
+    for (const delta of [4, 30]) execute('neg.balance', { delta }, { k: 'up' });
+    for (const [k, change] of [
+      ['down', -3],
+      ['zero', 0],
+      ['up', 2],
+    ] as const) {
+      execute('neg.size', { change }, { k });
+      execute('neg.clock', { skew: change }, { k });
+    }
+    execute('neg.clock', { skew: 5 }, { k: 'down' });
+    return { text: t.scrape(), om: t.scrape({ format: 'openmetrics' }) };
+  }
+
+  it('leaves out a histogram sum and count where a bucket bound is negative, and only in OpenMetrics', () => {
+    const { text, om } = scrapes();
+    expect(om).toContain('neg_balance_delta_bucket{k="up",le="+Inf"} 2\n');
+    expect(om).not.toContain('neg_balance_delta_sum');
+    expect(om).not.toContain('neg_balance_delta_count');
+    expect(text).toContain('neg_balance_delta_sum{k="up"} 34\n');
+    expect(text).toContain('neg_balance_delta_count{k="up"} 2\n');
+  });
+
+  it('leaves out a negative histogram sum with its count, and keeps a zero or positive one', () => {
+    const { text, om } = scrapes();
+    expect(om).not.toContain('neg_size_change_sum{k="down"}');
+    expect(om).not.toContain('neg_size_change_count{k="down"}');
+    expect(om).toContain('neg_size_change_bucket{k="down",le="+Inf"} 1\n');
+    expect(om).toContain('neg_size_change_sum{k="zero"} 0\nneg_size_change_count{k="zero"} 1\n');
+    expect(om).toContain('neg_size_change_sum{k="up"} 2\nneg_size_change_count{k="up"} 1\n');
+    expect(text).toContain('neg_size_change_sum{k="down"} -3\n');
+  });
+
+  it('leaves out negative summary quantiles and a negative summary sum, and keeps zero ones and the count', () => {
+    const { text, om } = scrapes();
+    const lines = (body: string, k: string) =>
+      body.split('\n').filter((l) => l.startsWith(`neg_clock_skew{k="${k}"`));
+    // Window of -3 and 5: by nearest rank the 0 and 0.5 quantiles are -3, the maximum is 5.
+    expect(lines(om, 'down').map((l) => l.split(' ')[0])).toEqual([
+      'neg_clock_skew{k="down",quantile="1.0"}',
+    ]);
+    expect(lines(text, 'down')).toHaveLength(3);
+    expect(om).toContain('neg_clock_skew_sum{k="down"} 2\n');
+    expect(lines(om, 'zero')).toEqual([
+      'neg_clock_skew{k="zero",quantile="0.0"} 0',
+      'neg_clock_skew{k="zero",quantile="0.5"} 0',
+      'neg_clock_skew{k="zero",quantile="1.0"} 0',
+    ]);
+    expect(om).toContain('neg_clock_skew_sum{k="zero"} 0\nneg_clock_skew_count{k="zero"} 1\n');
+    const t = new Telemeter({
+      metrics: [summary('neg2.clock.skew', { reporterOptions: { quantiles: [0.5] } })],
+    });
+    open.push(t);
+    execute('neg2.clock', { skew: -1 });
+    const negative = t.scrape({ format: 'openmetrics' });
+    expect(negative).not.toContain('neg2_clock_skew_sum');
+    expect(negative).not.toContain('neg2_clock_skew{quantile');
+    expect(negative).toContain('neg2_clock_skew_count 1\n');
   });
 });
