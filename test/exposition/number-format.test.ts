@@ -26,6 +26,13 @@ describe('formatCanonical (OpenMetrics le and quantile)', () => {
     expect(formatCanonical(value)).toBe(expected);
   });
 
+  it('spells NaN and the infinities the way OpenMetrics does', () => {
+    expect(formatCanonical(Number.NaN)).toBe('NaN');
+    expect(formatCanonical(Number.POSITIVE_INFINITY)).toBe('+Inf');
+    expect(formatCanonical(Number.NEGATIVE_INFINITY)).toBe('-Inf');
+    expect(formatCanonical(-0)).toBe('-0.0');
+  });
+
   it('round-trips every finite double exactly', () => {
     fc.assert(
       fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (x) => {

@@ -86,9 +86,15 @@ describe('histogram storage', () => {
 
   it('keeps a merged count past 2^32 exactly, instead of wrapping it', () => {
     const t = histogramTelemeter('st5.latency');
+    execute('st5.latency.event', { v: 5 }, { route: '/first' });
     execute('st5.latency.event', { v: 5 }, { route: '/a' });
     const family = histogramOf(t, 'st5_latency');
     const s = family.table.resolveValues(['/a']);
+    expect(s).toBe(1);
+    // Merges that add nothing, or bring a count to exactly 2^32 - 1, still fit 32 bits.
+    family.store.addToBucket(s, 0, 0);
+    family.store.addToBucket(0, 2, MAX_UINT32);
+    expect(family.store.counts).toBeInstanceOf(Uint32Array);
     // A cluster merge adds whole deltas: the sum leaves the 32-bit range without any one delta doing so.
     family.store.addToBucket(s, 1, MAX_UINT32 - 1);
     expect(family.store.counts).toBeInstanceOf(Uint32Array);
@@ -98,6 +104,7 @@ describe('histogram storage', () => {
     expect(sample(body, 'st5_latency_bucket{route="/a",le="1.0"}')).toBe(2 ** 33);
     expect(sample(body, 'st5_latency_bucket{route="/a",le="10.0"}')).toBe(2 ** 33 + 2 ** 32 + 1);
     expect(sample(body, 'st5_latency_count{route="/a"}')).toBe(2 ** 33 + 2 ** 32 + 1);
+    expect(sample(body, 'st5_latency_count{route="/first"}')).toBe(MAX_UINT32 + 1);
   });
 
   it('counts and resets each series in its own buckets, never a neighbour’s', () => {
@@ -114,6 +121,12 @@ describe('histogram storage', () => {
     expect([0, 1, 2].map((s) => store.count(s))).toEqual([2, 0, 4]);
     expect(Array.from(store.counts.subarray(0, 9))).toEqual([1, 0, 1, 0, 0, 0, 3, 0, 1]);
     expect(Array.from(store.sums.subarray(0, 3))).toEqual([100.5, 0, 101.5]);
+    // Observed one at a time, a count fills the 32-bit range and moves to float64 only to leave it.
+    store.counts[2 * 3] = MAX_UINT32 - 1;
+    store.observe(2, 0.5);
+    expect([store.counts instanceof Uint32Array, store.counts[2 * 3]]).toEqual([true, MAX_UINT32]);
+    store.observe(2, 0.5);
+    expect([store.counts instanceof Float64Array, store.counts[2 * 3]]).toEqual([true, MAX_UINT32 + 1]);
   });
 
   it('keeps the buckets and sum of every series as the store grows past its first capacity', () => {
