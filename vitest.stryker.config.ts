@@ -18,6 +18,7 @@ export default defineConfig({
       'test/exposition/**/*.test.ts',
       'test/reporter/**/*.test.ts',
       'test/server/access.test.ts',
+      'test/server/access-policy.test.ts',
       'test/server/auth-wire.test.ts',
       'test/server/browser-session.test.ts',
       'test/server/serve-metrics.test.ts',

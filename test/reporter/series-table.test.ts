@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
+import { refuseCodeGenerationForTests } from '../../src/compile.js';
 import { labelRenderer } from '../../src/reporter/family.js';
 import { branchStep, INVALID_TAG, MISSING_TAG, SeriesTable } from '../../src/reporter/series-table.js';
 import { codeGenerationAllowed } from '../support/code-generation.js';
@@ -280,5 +281,89 @@ describe('branchStep', () => {
     }
     expect(branchStep({ NaN: 'x', Infinity: 'y' } as never, Number.NaN)).toBeUndefined();
     expect(branchStep({ NaN: 'x', Infinity: 'y' } as never, Number.POSITIVE_INFINITY)).toBeUndefined();
+  });
+});
+
+describe.each([
+  ['generated', false],
+  ['plain, where code generation is refused', true],
+])('SeriesTable lookups, %s', (_label, plain) => {
+  function built(maxSeries = 1000): SeriesTable {
+    refuseCodeGenerationForTests(plain);
+    try {
+      return table(maxSeries);
+    } finally {
+      refuseCodeGenerationForTests(false);
+    }
+  }
+
+  it('finds an existing series on the fast path, without the slow path that validates and allocates', () => {
+    const t = built();
+    const slow = vi.spyOn(t as unknown as { insertFrom: () => number }, 'insertFrom');
+    const strings = t.resolve({ a: 'x', b: 'y', c: 'z' });
+    const numbers = t.resolve({ a: 1, b: true, c: 200 });
+    const bigint = t.resolve({ a: 'x', b: 'y', c: 7n });
+    expect(slow).toHaveBeenCalledTimes(3);
+    for (let i = 0; i < 3; i++) {
+      expect(t.resolve({ a: 'x', b: 'y', c: 'z' })).toBe(strings);
+      expect(t.resolve({ a: '1', b: 'true', c: 200 })).toBe(numbers);
+      expect(t.resolve({ a: 1, b: true, c: 200 })).toBe(numbers);
+      expect(t.resolve({ a: 'x', b: 'y', c: 7n })).toBe(bigint);
+    }
+    expect(slow).toHaveBeenCalledTimes(3);
+    expect(t.resolve({ a: 'x', b: 'y', c: '200' })).not.toBe(numbers);
+  });
+
+  it('tells a missing tag from an invalid one at every level, even where a string of the same name exists', () => {
+    const t = built();
+    const named = t.resolve({ a: 'NaN', b: 'Infinity', c: 'NaN' });
+    expect(t.resolve({ a: 'NaN', b: 'Infinity', c: 'NaN' })).toBe(named);
+    for (const position of TAGS) {
+      const tags: Record<string, unknown> = { a: 'NaN', b: 'Infinity', c: 'NaN' };
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, {}, Symbol('s')]) {
+        tags[position] = bad;
+        expect(t.resolve(tags as Record<string, string>)).toBe(INVALID_TAG);
+      }
+      tags[position] = undefined;
+      expect(t.resolve(tags as Record<string, string>)).toBe(MISSING_TAG);
+    }
+    expect(t.live).toBe(1);
+  });
+
+  it('gives a one-tag and a tagless metric their series', () => {
+    refuseCodeGenerationForTests(plain);
+    const one = new SeriesTable(['k'], labelRenderer(['k'], {}), 10);
+    const none = new SeriesTable([], labelRenderer([], {}), 10);
+    refuseCodeGenerationForTests(false);
+    const s = one.resolve({ k: 5 });
+    expect([
+      one.resolve({ k: '5' }),
+      one.resolve({ k: 5 }),
+      one.resolve({}),
+      one.resolve({ k: Number.NaN }),
+    ]).toEqual([s, s, MISSING_TAG, INVALID_TAG]);
+    expect([none.resolve({}), none.resolve({ k: 1 })]).toEqual([0, 0]);
+  });
+});
+
+describe('SeriesTable: sorting in steps', () => {
+  it('answers order() in full while the sort yields, and sorts nothing again until a series comes or goes', () => {
+    const t = new SeriesTable(['k'], labelRenderer(['k'], {}), 10_000);
+    for (let i = 0; i < 3000; i++) t.resolve({ k: `v${(i * 7919) % 3000}` });
+    let now = 0;
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => (now += 10));
+    try {
+      const order = t.order();
+      expect(order).toHaveLength(3000);
+      expect(Array.from(order, (s) => t.labelBlocks[s])).toEqual(
+        Array.from(order, (s) => t.labelBlocks[s]).sort(),
+      );
+      // Cached: the next scrape's walk takes no step at all.
+      expect(t.orderSteps().next().done).toBe(true);
+      t.resolve({ k: 'new' });
+      expect(t.orderSteps().next().done).toBe(false);
+    } finally {
+      clock.mockRestore();
+    }
   });
 });
