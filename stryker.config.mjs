@@ -26,9 +26,10 @@ export default {
     'src/logger.ts',
     'src/compile.ts',
   ],
-  // Mutants that run while modules load (static) each take a fresh environment and every related suite: the suites
-  // build their fixtures inside each test, so only module-level constants are static, and they are run too.
-  ignoreStatic: false,
+  // Mutants that run while modules load (module-level constants) need a fresh environment and every related suite
+  // each, and Vitest does not always find the related suites then (it ran none for some): they are left out here and
+  // tested on their own with STRYKER_STATIC=1 and --mutate of their lines (docs/testing.md).
+  ignoreStatic: process.env.STRYKER_STATIC !== '1',
   // The machine has two cores.
   concurrency: 2,
   // Later runs re-test only mutants whose code or covering tests changed; `npm run mutate -- --force` tests all.
