@@ -92,11 +92,8 @@ export class HandlerTable {
     return this.byId.get(id);
   }
 
-  private setList(
-    eventName: string,
-    attachments: readonly Attachment[],
-    dispatch = attachments.length === 0 ? undefined : compileDispatch(eventName, attachments, this.onFailure),
-  ): void {
+  /** Installs `attachments` for `eventName` with their `dispatch`; undefined (for no attachments) removes the event. */
+  private setList(eventName: string, attachments: readonly Attachment[], dispatch: Dispatch | undefined): void {
     if (dispatch === undefined) {
       this.byEvent.delete(eventName);
       this.dispatchByEvent.delete(eventName);
@@ -104,10 +101,6 @@ export class HandlerTable {
       this.byEvent.set(eventName, attachments);
       this.dispatchByEvent.set(eventName, dispatch);
     }
-  }
-
-  has(id: string): boolean {
-    return this.byId.has(id);
   }
 
   list(prefix: string): HandlerInfo[] {

@@ -186,12 +186,11 @@ function define(type: MetricType, name: unknown, options: MetricOptions = {}): M
   }
 
   const reporterOptions = options.reporterOptions ?? {};
-  if (typeof reporterOptions !== 'object' || reporterOptions === null || Array.isArray(reporterOptions)) {
-    fail('reporterOptions', 'must be an object');
-  }
+  // Also rejects reporterOptions that are not an object: "option reporterOptions must be an object".
   checkOptionKeys(`telemeter: metric "${name}"`, reporterOptions, REPORTER_OPTIONS, 'reporterOptions.');
   validateReporterOptions(type, reporterOptions, fail);
-  if (type === 'distribution') resolveBuckets(reporterOptions.buckets, unit, name);
+  // Bounds are checked here, at definition time. Other types have none (checked above): their defaults cannot fail.
+  resolveBuckets(reporterOptions.buckets, unit, name);
 
   if (type === 'distribution' && measurement === 'system_time') {
     processLog.warnOnce(

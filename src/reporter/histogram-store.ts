@@ -19,10 +19,13 @@ export class HistogramStore {
   readonly slots: number;
   counts: Uint32Array | Float64Array;
   sums: Float64Array = new Float64Array(8);
+  /** The bounds, then +Infinity: the linear scan stops there at the latest, with one comparison per bound. */
+  private readonly scanBounds: Float64Array;
 
   constructor(readonly bounds: Float64Array) {
     this.slots = bounds.length + 1;
     this.counts = new Uint32Array(8 * this.slots);
+    this.scanBounds = Float64Array.from([...bounds, Number.POSITIVE_INFINITY]);
   }
 
   grow(series: number): void {
@@ -40,8 +43,9 @@ export class HistogramStore {
     const bounds = this.bounds;
     const n = bounds.length;
     if (n <= LINEAR_SEARCH_LIMIT) {
+      const scan = this.scanBounds;
       let i = 0;
-      while (i < n && value > bounds[i]) i++;
+      while (value > scan[i]) i++;
       return i;
     }
     let lo = 0;

@@ -202,7 +202,7 @@ export class SeriesTable {
    */
   private alias(raw: readonly unknown[], values: readonly string[]): void {
     const last = this.arity - 1;
-    if (raw[last] === values[last] || typeof raw[last] === 'string') return;
+    if (typeof raw[last] === 'string') return;
     const leaf = this.leafOf(values, false)!;
     leaf.set(raw[last], leaf.get(values[last])!);
   }

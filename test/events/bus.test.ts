@@ -77,7 +77,9 @@ describe('attach and execute', () => {
     execute('num.event', 5);
     execute('num.event', 6);
     expect(got).toEqual([{ value: 5 }, { value: 6 }]);
-    expect(warn.mock.calls.length).toBeLessThanOrEqual(1);
+    expect(warn.mock.calls).toEqual([
+      [{}, 'execute("num.event", <number>) is deprecated: pass { value: n } instead'],
+    ]);
   });
 
   it('rejects a duplicate id with already_exists, across events', () => {
@@ -105,6 +107,26 @@ describe('attach and execute', () => {
     expect(() => attach('bad-name', 'a..b', () => {})).toThrow(/consecutive dots/);
     expect(() => attach('bad-fn', 'a.b', 42 as never)).toThrow(/function/);
     expect(() => attachMany('bad-many', [], () => {})).toThrow(/non-empty array/);
+  });
+
+  it.each([
+    ['a number', 42],
+    ['undefined', undefined],
+    ['an empty string', ''],
+  ])('rejects an id that is %s with an argument error, attaching nothing', (_label, id) => {
+    let error: (Error & { code?: string }) | undefined;
+    try {
+      attach(id as never, 'bad.id', () => {});
+    } catch (caught) {
+      error = caught as Error & { code?: string };
+    }
+    expect(error?.code).toBe('ERR_TELEMETER_INVALID_ARGUMENT');
+    expect(error?.message).toBe('telemeter: attach: the handler id must be a non-empty string');
+    expect(hasHandlers('bad.id')).toBe(false);
+  });
+
+  it('names the handler id in the error for an event name that cannot work', () => {
+    expect(() => attach('named-id', 'a..b', () => {})).toThrow(/attach "named-id"/);
   });
 
   it('attachMany shares one id across events, and detach removes it from all', () => {
@@ -223,6 +245,69 @@ describe('handler failure', () => {
     });
     expect(() => execute('tl.event', {})).not.toThrow();
     expect(failures).toEqual(['fails-with-throwing-logger']);
+  });
+
+  it('logs the failure once, with the error, the handler id and the event', () => {
+    const error = vi.fn();
+    setLogger({ warn: vi.fn(), error });
+    const boom = new Error('boom');
+    attach(track('logged-failure'), 'lf.event', () => {
+      throw boom;
+    });
+    execute('lf.event', {});
+    expect(error.mock.calls).toEqual([
+      [
+        { err: boom, handler_id: 'logged-failure', event_name: 'lf.event' },
+        'handler "logged-failure" has failed and has been detached (event "lf.event")',
+      ],
+    ]);
+  });
+
+  it('reports a handler that fails in two events, one inside the other, once, for the event it failed in first', () => {
+    const error = vi.fn();
+    setLogger({ warn: vi.fn(), error });
+    const failures: unknown[] = [];
+    attach(track('twice-listener'), HANDLER_FAILURE_EVENT, (_n, _m, md) => failures.push(md.event_name));
+    attachMany(track('twice'), ['tw.outer', 'tw.inner'], (name) => {
+      if (name === 'tw.outer') execute('tw.inner', {});
+      throw new Error(name);
+    });
+    execute('tw.outer', {});
+    expect(failures).toEqual(['tw.inner']);
+    expect(error).toHaveBeenCalledTimes(1);
+    expect(listHandlers('tw')).toEqual([]);
+  });
+
+  it('does not report a handler that was detached before it threw', () => {
+    const error = vi.fn();
+    setLogger({ warn: vi.fn(), error });
+    const failures: unknown[] = [];
+    attach(track('gone-listener'), HANDLER_FAILURE_EVENT, (_n, _m, md) => failures.push(md.handler_id));
+    attach(track('gone'), 'gone.event', () => {
+      detach('gone');
+      // The id is free again, and taken by another handler before this one throws.
+      attach('gone', 'gone.other', () => {});
+      throw new Error('after detach');
+    });
+    execute('gone.event', {});
+    expect(failures).toEqual([]);
+    expect(error).not.toHaveBeenCalled();
+    expect(listHandlers('gone.other').map((h) => h.id)).toEqual(['gone']);
+  });
+
+  it('reports at once an error that only looks like a stack overflow', () => {
+    setLogger({ warn: vi.fn(), error: vi.fn() });
+    const failures: unknown[] = [];
+    attach(track('range-listener'), HANDLER_FAILURE_EVENT, (_n, _m, md) => failures.push(md.handler_id));
+    attach(track('range'), 'range.event', () => {
+      throw new RangeError('index out of range');
+    });
+    attach(track('lookalike'), 'range.event', () => {
+      throw new Error('Maximum call stack size exceeded');
+    });
+    execute('range.event', {});
+    // Not deferred to a microtask: reported before execute returned.
+    expect(failures).toEqual(['range', 'lookalike']);
   });
 
   it('lets a handler detach itself while the event is running without skipping the others', () => {

@@ -147,3 +147,89 @@ describe('span with bad metadata', () => {
     expect(captured[1].metadata.ok).toBe(1);
   });
 });
+
+describe('span results and contexts', () => {
+  it.each([
+    ['null', null],
+    ['undefined', undefined],
+    ['a plain object', { order: 7 }],
+    // biome-ignore lint/suspicious/noThenProperty: a then that is not a function does not make a thenable
+    ['an object whose then is not a function', { then: 'later' }],
+    ['a function', () => 1],
+  ])('returns %s as it is, synchronously, after the stop event', (_label, value) => {
+    listen('s.value');
+    const result = span('s.value', {}, () => value);
+    expect(result).toBe(value);
+    expect(captured.map((c) => c.name)).toEqual(['s.value.start', 's.value.stop']);
+  });
+
+  it('waits for a thenable function as for a promise', async () => {
+    listen('s.thenable');
+    const thenable = Object.assign(() => {}, {
+      // biome-ignore lint/suspicious/noThenProperty: the thenable is what this test is about
+      then: (resolve: (value: string) => void) => resolve('settled'),
+    });
+    const result = span('s.thenable', {}, () => thenable);
+    expect(result).toBeInstanceOf(Promise);
+    await expect(result).resolves.toBe('settled');
+    expect(captured.map((c) => c.name)).toEqual(['s.thenable.start', 's.thenable.stop']);
+  });
+
+  it('gives each span a fresh numbered context, the same object in its start and stop events', () => {
+    listen('s.ids');
+    span('s.ids', {}, () => {});
+    span('s.ids', {}, () => {});
+    const [first, , second] = captured.map((c) => c.metadata.telemetry_span_context as { id: number });
+    expect(Number.isInteger(first.id)).toBe(true);
+    expect(Number.isInteger(second.id)).toBe(true);
+    expect(first.id).not.toBe(second.id);
+    expect(Object.isFrozen(first)).toBe(true);
+  });
+
+  it('hands the stop event the start metadata itself when the function added none', () => {
+    listen('s.same');
+    span('s.same', { route: '/a' }, () => {});
+    expect(captured[1].metadata).toBe(captured[0].metadata);
+  });
+
+  it('measures an exception from the same start as a stop: duration is the difference of the monotonic times', () => {
+    listen('s.fail');
+    expect(() =>
+      span('s.fail', {}, () => {
+        throw new Error('no');
+      }),
+    ).toThrow('no');
+    const [start, exception] = captured;
+    expect(exception.name).toBe('s.fail.exception');
+    expect(exception.measurements.duration).toBe(
+      (exception.measurements.monotonic_time as number) - (start.measurements.monotonic_time as number),
+    );
+  });
+});
+
+describe('span with start metadata that is not an object', () => {
+  it.each([
+    ['a string', 'route'],
+    ['a number', 42],
+    ['a boolean', true],
+  ])('treats %s as no metadata', (_label, metadata) => {
+    listen('s.scalar');
+    span('s.scalar', metadata as never, () => {});
+    expect(Object.keys(captured[0].metadata)).toEqual(['telemetry_span_context']);
+  });
+
+  it('treats a proxy that cannot list its keys as no metadata', () => {
+    listen('s.proxy');
+    const proxy = new Proxy(
+      {},
+      {
+        ownKeys() {
+          throw new Error('no keys');
+        },
+      },
+    );
+    span('s.proxy', proxy, () => {});
+    expect(Object.keys(captured[0].metadata)).toEqual(['telemetry_span_context']);
+    expect(captured.map((c) => c.name)).toEqual(['s.proxy.start', 's.proxy.stop']);
+  });
+});

@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Telemeter } from '../../src/index.js';
 import { everyTypeFixture } from './fixture.js';
 
 const golden = (name: string) => fileURLToPath(new URL(`../golden/${name}`, import.meta.url));
@@ -38,8 +39,12 @@ function goldenText(path: string, body: string, env: NodeJS.ProcessEnv = process
 }
 
 describe('golden exposition', () => {
-  const telemeter = everyTypeFixture('g');
-  afterAll(() => telemeter.close());
+  // Built for each test rather than once for the file, so that `npm run mutate` knows which test covers what.
+  let telemeter: Telemeter;
+  beforeEach(() => {
+    telemeter = everyTypeFixture('g');
+  });
+  afterEach(() => telemeter.close());
 
   it.each([
     ['every-type.prom', 'text'],

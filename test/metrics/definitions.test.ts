@@ -316,3 +316,276 @@ describe('options that can never work fail at definition time, with a code', () 
     );
   });
 });
+
+describe('each option is checked on its own, and its error names the metric, the option and what it takes', () => {
+  const fixes: [string, () => unknown, string][] = [
+    [
+      'a name that is not a string',
+      () => counter(42 as never),
+      'telemeter: counter: a metric name must be a non-empty dotted string, got 42',
+    ],
+    [
+      'an undefined name',
+      () => summary(undefined as never),
+      'telemeter: summary: a metric name must be a non-empty dotted string, got undefined',
+    ],
+    [
+      'an eventName that is not a string',
+      () => counter('a.b', { eventName: 7 as never }),
+      'telemeter: metric "a.b": option eventName must be a non-empty dotted string',
+    ],
+    [
+      'an empty eventName',
+      () => counter('a.b', { eventName: '' }),
+      'telemeter: metric "a.b": option eventName must be a non-empty dotted string',
+    ],
+    [
+      'an empty measurement key',
+      () => counter('a.b', { measurement: '' }),
+      'telemeter: metric "a.b": option measurement must not be empty',
+    ],
+    [
+      'an empty tag',
+      () => counter('a.b', { tags: ['route', ''] }),
+      'telemeter: metric "a.b": option tags must be an array of metadata keys (non-empty strings)',
+    ],
+    [
+      'a tag that is not a string',
+      () => counter('a.b', { tags: [7 as never] }),
+      'telemeter: metric "a.b": option tags must be an array of metadata keys (non-empty strings)',
+    ],
+    [
+      'a tag listed twice',
+      () => counter('a.b', { tags: ['a', 'b', 'a'] }),
+      'telemeter: metric "a.b": option tags lists a tag twice: a, b, a',
+    ],
+    [
+      'a tagValues that is not a function',
+      () => counter('a.b', { tagValues: {} as never }),
+      'telemeter: metric "a.b": option tagValues must be a function (metadata) => metadata',
+    ],
+    [
+      'a keep that is not a function',
+      () => counter('a.b', { keep: true as never }),
+      'telemeter: metric "a.b": option keep must be a function',
+    ],
+    [
+      'a drop that is not a function',
+      () => counter('a.b', { drop: 'x' as never }),
+      'telemeter: metric "a.b": option drop must be a function',
+    ],
+    [
+      'an empty unit',
+      () => counter('a.b', { unit: '' }),
+      'telemeter: metric "a.b": option unit must not be empty',
+    ],
+    [
+      'a unit that is a number',
+      () => counter('a.b', { unit: 7 as never }),
+      'telemeter: metric "a.b": option unit must be a unit name or a [from, to] pair of unit names',
+    ],
+    [
+      'a unit of three names',
+      () => counter('a.b', { unit: ['second', 'millisecond', 'x'] as never }),
+      'telemeter: metric "a.b": option unit must be a unit name or a [from, to] pair',
+    ],
+    [
+      'a unit pair whose first is not a name',
+      () => counter('a.b', { unit: [1, 'second'] as never }),
+      'telemeter: metric "a.b": option unit must be a unit name or a [from, to] pair',
+    ],
+    [
+      'a unit pair whose second is not a name',
+      () => counter('a.b', { unit: ['second', 1] as never }),
+      'telemeter: metric "a.b": option unit must be a unit name or a [from, to] pair',
+    ],
+    [
+      'reporterOptions that are a string',
+      () => counter('a.b', { reporterOptions: 'x' as never }),
+      'telemeter: metric "a.b": option reporterOptions must be an object',
+    ],
+    [
+      'an unknown reporter option',
+      () => counter('a.b', { reporterOptions: { maxSerie: 1 } as never }),
+      'telemeter: metric "a.b": option reporterOptions.maxSerie is unknown (did you mean reporterOptions.maxSeries?',
+    ],
+    [
+      'a prometheusType on a counter',
+      () => counter('a.b', { reporterOptions: { prometheusType: 'gauge' } }),
+      'telemeter: metric "a.b": option reporterOptions.prometheusType is not supported for a counter',
+    ],
+    [
+      'a prometheusType on a summary',
+      () => summary('a.b', { reporterOptions: { prometheusType: 'gauge' } }),
+      'telemeter: metric "a.b": option reporterOptions.prometheusType is not supported for a summary',
+    ],
+    [
+      'a counter prometheusType on a lastValue',
+      () => lastValue('a.b', { reporterOptions: { prometheusType: 'counter' } }),
+      `telemeter: metric "a.b": option reporterOptions.prometheusType must be 'gauge' for a last_value, got "counter"`,
+    ],
+    [
+      'a sum prometheusType that is neither',
+      () => sum('a.b', { reporterOptions: { prometheusType: 'histogram' as never } }),
+      `telemeter: metric "a.b": option reporterOptions.prometheusType must be 'counter' or 'gauge' for a sum, got "histogram"`,
+    ],
+    [
+      'quantiles that are a string',
+      () => summary('a.b', { reporterOptions: { quantiles: '0.5' as never } }),
+      'telemeter: metric "a.b": option reporterOptions.quantiles must be a non-empty array of numbers in [0, 1], got "0.5"',
+    ],
+    [
+      'no quantiles',
+      () => summary('a.b', { reporterOptions: { quantiles: [] } }),
+      'telemeter: metric "a.b": option reporterOptions.quantiles must be a non-empty array of numbers in [0, 1], got an array',
+    ],
+    [
+      'a quantile that is a string',
+      () => summary('a.b', { reporterOptions: { quantiles: [0.5, '0.9' as never] } }),
+      'option reporterOptions.quantiles must be a non-empty array of numbers in [0, 1]',
+    ],
+    [
+      'a negative quantile',
+      () => summary('a.b', { reporterOptions: { quantiles: [0.5, -0.1] } }),
+      'option reporterOptions.quantiles must be a non-empty array of numbers in [0, 1]',
+    ],
+    [
+      'a quantile above 1',
+      () => summary('a.b', { reporterOptions: { quantiles: [0.5, 1.01] } }),
+      'option reporterOptions.quantiles must be a non-empty array of numbers in [0, 1]',
+    ],
+    [
+      'a NaN quantile',
+      () => summary('a.b', { reporterOptions: { quantiles: [Number.NaN] } }),
+      'option reporterOptions.quantiles must be a non-empty array of numbers in [0, 1]',
+    ],
+    [
+      '61 age buckets',
+      () => summary('a.b', { reporterOptions: { ageBuckets: 61 } }),
+      'telemeter: metric "a.b": option reporterOptions.ageBuckets must be an integer from 1 to 60, got 61',
+    ],
+    [
+      'a fractional age bucket count',
+      () => summary('a.b', { reporterOptions: { ageBuckets: 2.5 } }),
+      'option reporterOptions.ageBuckets must be an integer from 1 to 60, got 2.5',
+    ],
+    [
+      'a window given as a string',
+      () => summary('a.b', { reporterOptions: { maxAgeSeconds: '60' as never } }),
+      'telemeter: metric "a.b": option reporterOptions.maxAgeSeconds must be a number of seconds >= 1, got "60"',
+    ],
+    [
+      'a window past the longest timer',
+      () => summary('a.b', { reporterOptions: { maxAgeSeconds: 2147483.648, ageBuckets: 1 } }),
+      'telemeter: metric "a.b": option reporterOptions.maxAgeSeconds divided by ageBuckets (1) must be at most 2147483 seconds (24.8 days), the longest timer Node.js keeps; got 2147483.648. Raise ageBuckets or shorten the window',
+    ],
+    [
+      'a relativeAccuracy given as a string',
+      () => summary('a.b', { reporterOptions: { relativeAccuracy: '0.01' as never } }),
+      'telemeter: metric "a.b": option reporterOptions.relativeAccuracy must be a number between 0 and 1 (exclusive), got "0.01"',
+    ],
+    [
+      'a relativeAccuracy of 0',
+      () => summary('a.b', { reporterOptions: { relativeAccuracy: 0 } }),
+      'option reporterOptions.relativeAccuracy must be a number between 0 and 1 (exclusive), got 0',
+    ],
+    [
+      'a relativeAccuracy of 1',
+      () => summary('a.b', { reporterOptions: { relativeAccuracy: 1 } }),
+      'option reporterOptions.relativeAccuracy must be a number between 0 and 1 (exclusive), got 1',
+    ],
+    [
+      'a negative relativeAccuracy',
+      () => summary('a.b', { reporterOptions: { relativeAccuracy: -0.5 } }),
+      'option reporterOptions.relativeAccuracy must be a number between 0 and 1 (exclusive), got -0.5',
+    ],
+    [
+      'a fractional maxSeries',
+      () => counter('a.b', { reporterOptions: { maxSeries: 1.5 } }),
+      'telemeter: metric "a.b": option reporterOptions.maxSeries must be an integer >= 1, got 1.5',
+    ],
+    [
+      'a maxSeries of 0',
+      () => counter('a.b', { reporterOptions: { maxSeries: 0 } }),
+      'option reporterOptions.maxSeries must be an integer >= 1, got 0',
+    ],
+    [
+      'an idleTimeout given as a string',
+      () => counter('a.b', { reporterOptions: { idleTimeout: '5000' as never } }),
+      'telemeter: metric "a.b": option reporterOptions.idleTimeout must be a number of milliseconds from 1000 to 4294967294 (about 49.7 days), got "5000"',
+    ],
+    [
+      'an idleTimeout past twice the longest timer',
+      () => counter('a.b', { reporterOptions: { idleTimeout: 4294967295 } }),
+      'option reporterOptions.idleTimeout must be a number of milliseconds from 1000 to 4294967294',
+    ],
+    [
+      'thirdParty options that are a string',
+      () => counter('a.b', { reporterOptions: { thirdParty: 'x' as never } }),
+      `telemeter: metric "a.b": option reporterOptions.thirdParty must be an object of other reporters' options, got "x"`,
+    ],
+    [
+      'thirdParty options that are null',
+      () => counter('a.b', { reporterOptions: { thirdParty: null as never } }),
+      `option reporterOptions.thirdParty must be an object of other reporters' options, got null`,
+    ],
+    [
+      'thirdParty options that are an array',
+      () => counter('a.b', { reporterOptions: { thirdParty: [] as never } }),
+      `option reporterOptions.thirdParty must be an object of other reporters' options, got an array`,
+    ],
+  ];
+
+  it.each(fixes)('rejects %s', (_label, define, message) => {
+    const error = thrownBy(define);
+    expect(error.name).toBe('TypeError');
+    expect(error.code).toMatch(/^ERR_TELEMETER_(INVALID|UNKNOWN)_(OPTION|ARGUMENT)$/);
+    expect(error.message).toContain(message);
+  });
+
+  it('accepts every option at the edge of its range', () => {
+    const window = summary('a.b', {
+      reporterOptions: { quantiles: [0, 0.5, 1], ageBuckets: 60, maxAgeSeconds: 1, relativeAccuracy: 0.05 },
+    });
+    expect(window.reporterOptions).toEqual({
+      quantiles: [0, 0.5, 1],
+      ageBuckets: 60,
+      maxAgeSeconds: 1,
+      relativeAccuracy: 0.05,
+    });
+    // Exactly the longest timer per slot, and twice it for the idle timeout.
+    expect(summary('a.b', { reporterOptions: { maxAgeSeconds: 2147483.647, ageBuckets: 1 } })).toBeDefined();
+    expect(
+      counter('a.b', { reporterOptions: { maxSeries: 1, idleTimeout: 4294967294 } }).reporterOptions,
+    ).toEqual({
+      maxSeries: 1,
+      idleTimeout: 4294967294,
+    });
+    expect(sum('a.b', { reporterOptions: { prometheusType: 'gauge' } }).reporterOptions.prometheusType).toBe(
+      'gauge',
+    );
+    expect(lastValue('a.b', { reporterOptions: { prometheusType: 'gauge' } })).toBeDefined();
+    expect(counter('a.b', { reporterOptions: null as never }).reporterOptions).toEqual({});
+  });
+});
+
+describe('the system_time warning', () => {
+  it('warns once per metric, for each distribution of system_time, and never for a lastValue of it', async () => {
+    const { setLogger } = await import('../../src/index.js');
+    const warnings: string[] = [];
+    setLogger({ warn: (_f, m) => warnings.push(m), error: () => {} });
+    try {
+      lastValue('st1.app.system_time');
+      counter('st1.app.count', { eventName: 'st1.app', measurement: 'system_time' });
+      distribution('st1.a.system_time');
+      distribution('st1.b.system_time');
+      distribution('st1.b.system_time');
+    } finally {
+      setLogger(null);
+    }
+    expect(warnings).toEqual([
+      'metric "st1.a.system_time": a distribution of system_time (a wall-clock timestamp) puts every event in the +Inf bucket; use lastValue, or measure a duration',
+      'metric "st1.b.system_time": a distribution of system_time (a wall-clock timestamp) puts every event in the +Inf bucket; use lastValue, or measure a duration',
+    ]);
+  });
+});

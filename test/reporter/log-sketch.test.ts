@@ -124,8 +124,129 @@ describe('LogSketch', () => {
     }
   });
 
+  it('counts values within 1e-300 of zero as zero, on both sides, and every other value by its sign', () => {
+    const sketch = new LogSketch(0.01);
+    for (const v of [0, -0, MIN_INDEXABLE, -MIN_INDEXABLE, MIN_INDEXABLE / 2]) sketch.add(v);
+    expect(sketch.zeroCount).toBe(5);
+    expect([sketch.quantile(0), sketch.quantile(1)]).toEqual([0, 0]);
+    sketch.add(MIN_INDEXABLE * 1.5);
+    sketch.add(-MIN_INDEXABLE * 1.5);
+    expect(sketch.zeroCount).toBe(5);
+    expect(sketch.quantile(0)).toBeLessThan(0);
+    expect(sketch.quantile(1)).toBeGreaterThan(0);
+    // The bin of a value counted as zero is 0, never the -Infinity of log(0).
+    expect([sketch.mapping.binOf(0), sketch.mapping.binOf(-MIN_INDEXABLE)]).toEqual([0, 0]);
+  });
+
+  it('allocates 16 bins for its first value, however far from 1 that value is', () => {
+    for (const value of [1, 1e-250, 1e250, 12345.678]) {
+      const sketch = new LogSketch(0.01);
+      sketch.add(value);
+      expect(sketch.positive.counts.length).toBe(16);
+      expect(binsOf(sketch)).toEqual([sketch.mapping.indexOf(value), 1]);
+    }
+    const small = new LogSketch(0.01, 4);
+    small.add(3);
+    expect(small.positive.counts.length).toBe(4);
+  });
+
+  it('grows a drifting range with head room, instead of reallocating its bins for each new extreme', () => {
+    for (const step of [1, -1]) {
+      const sketch = new LogSketch(0.01);
+      let reallocations = 0;
+      for (let i = 0; i < 300; i++) {
+        const before = sketch.positive.counts;
+        sketch.positive.add(1000 + step * i);
+        if (sketch.positive.counts !== before) reallocations++;
+      }
+      expect(reallocations).toBeLessThanOrEqual(16);
+      expect(Array.from(sketch.positive.counts).reduce((a, b) => a + b, 0)).toBe(300);
+    }
+  });
+
+  it('counts a value below a full range in its lowest bin, from one bin below to far below', () => {
+    const sketch = new LogSketch(0.01, 4);
+    for (const index of [10, 11, 12, 13]) sketch.add(sketch.mapping.binValue(index));
+    sketch.add(sketch.mapping.binValue(9));
+    sketch.add(sketch.mapping.binValue(-500));
+    expect(binsOf(sketch)).toEqual([10, 3, 11, 1, 12, 1, 13, 1]);
+    expect(sketch.quantile(0)).toBe(sketch.mapping.binValue(10));
+    expect(sketch.quantile(1)).toBe(sketch.mapping.binValue(13));
+    // The range moves up with a new top, folding what falls out of it into the new lowest bin.
+    sketch.add(sketch.mapping.binValue(15));
+    expect(binsOf(sketch)).toEqual([12, 5, 13, 1, 15, 1]);
+    sketch.add(sketch.mapping.binValue(11));
+    expect(binsOf(sketch)).toEqual([12, 6, 13, 1, 15, 1]);
+  });
+
+  it('merges only the bins that hold counts, so empty head room never pushes real bins out of a full range', () => {
+    const target = new LogSketch(0.01, 16);
+    const source = new LogSketch(0.01, 16);
+    target.add(target.mapping.binValue(85));
+    target.add(target.mapping.binValue(90));
+    source.add(source.mapping.binValue(100));
+    expect(source.positive.counts.length).toBe(16); // bins 93 to 108, one of them used
+    target.merge(source);
+    expect(binsOf(target)).toEqual([85, 1, 90, 1, 100, 1]);
+    expect(target.quantile(0)).toBe(target.mapping.binValue(85));
+  });
+
+  it('keeps a store that moved to float64 in float64, with every count, when its range grows', () => {
+    const sketch = new LogSketch(0.01);
+    sketch.positive.add(100, 2 ** 32);
+    expect(sketch.positive.counts).toBeInstanceOf(Float64Array);
+    sketch.positive.add(1000, 3);
+    sketch.positive.add(-1000, 5);
+    expect(sketch.positive.counts).toBeInstanceOf(Float64Array);
+    expect(binsOf(sketch)).toEqual([-1000, 5, 100, 2 ** 32, 1000, 3]);
+  });
+
+  it('answers a rank past its bins (counts merged out of step) with a positive value at least its largest, never NaN', () => {
+    const sketch = new LogSketch(0.01);
+    for (const v of [5, 50]) sketch.add(v);
+    sketch.count += 0.5;
+    expect(sketch.quantile(1)).toBeGreaterThanOrEqual(sketch.mapping.binValue(sketch.mapping.indexOf(50)));
+    expect(sketch.quantile(1)).toBeLessThan(100);
+    const negative = new LogSketch(0.01);
+    negative.add(-5);
+    negative.count += 0.5;
+    expect(negative.quantile(1)).toBe(0);
+  });
+
   it('returns NaN when empty', () => {
     expect(new LogSketch(0.01).quantile(0.5)).toBeNaN();
+  });
+
+  it('forgets every observation on clear, so a window slot that rotates out no longer shapes the quantiles', () => {
+    const sketch = new LogSketch(0.01);
+    for (const v of [-3, 0, 1, 2, 3]) sketch.add(v);
+    sketch.clear();
+    expect(sketch.count).toBe(0);
+    expect(sketch.quantile(0.5)).toBeNaN();
+    // Only what comes after the clear counts: the old -3, 0 and 1 must not be the new minimum or median.
+    sketch.add(100);
+    sketch.add(200);
+    expect(sketch.quantile(0)).toBeCloseTo(100, -1);
+    expect(sketch.quantile(0.5)).toBeCloseTo(100, -1);
+    expect(sketch.quantile(1)).toBeCloseTo(200, -1);
+    expect([...sketch.positive.counts].reduce((a, b) => a + b, 0)).toBe(2);
+    expect([...sketch.negative.counts].every((c) => c === 0)).toBe(true);
+    expect(sketch.zeroCount).toBe(0);
+  });
+
+  it('reads the negative values closest to zero too, after a wide range collapsed them into the lowest bin', () => {
+    const sketch = new LogSketch(0.01, 256);
+    // 1e-300 and closer to zero count as zero: start just above.
+    for (let e = -299; e <= 300; e++) sketch.add(-(10 ** e));
+    expect(sketch.negative.counts.length).toBeLessThanOrEqual(256);
+    // The most negative value keeps full accuracy...
+    expect(Math.abs(sketch.quantile(0) + 1e300) / 1e300).toBeLessThanOrEqual(0.01);
+    // ...and the values closest to zero, folded into the lowest negative bin, are read from that bin: not missed,
+    // which would leave the maximum at 0, a value never observed.
+    const lowestBin = -sketch.mapping.binValue(sketch.negative.offset);
+    expect(sketch.negative.counts[0]).toBeGreaterThan(0);
+    expect(sketch.quantile(1)).toBe(lowestBin);
+    expect(sketch.quantile(0.5)).toBe(lowestBin);
   });
 });
 

@@ -1,6 +1,3 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { generate, refuseCodeGenerationForTests } from '../../src/compile.js';
@@ -181,34 +178,94 @@ describe('the plain recording path', () => {
   });
 });
 
-describe('a process that refuses code generation from strings', () => {
-  const script = fileURLToPath(new URL('../fixtures/plain-path-scenario.ts', import.meta.url));
-  const runScenario = async (flags: string[]) => {
-    const { stdout } = await promisify(execFile)(process.execPath, [...flags, '--import', 'tsx', script], {
-      encoding: 'utf8',
-      timeout: 30_000,
+describe('the plain recording path, case by case', () => {
+  function both(definitions: (prefix: string) => MetricDefinition[]): { prefix: string; pair: Telemeter[] } {
+    const prefix = `plaincase${++run}`;
+    const pair = [false, true].map((plain) => {
+      refuseCodeGenerationForTests(plain);
+      try {
+        return new Telemeter({ metrics: definitions(prefix) });
+      } finally {
+        refuseCodeGenerationForTests(false);
+      }
     });
-    return JSON.parse(stdout) as { codeGeneration: string; single: string; singleOm: string; merged: string };
-  };
-  // The time a cluster collection took is the one value that differs between two runs.
-  const timeless = (body: string) =>
-    body
-      .split('\n')
-      .filter((line) => !line.startsWith('telemeter_cluster_collect_duration_seconds_sum'))
-      .join('\n');
+    return { prefix, pair };
+  }
 
-  it('records every metric type, bound handles, idle expiry and a cluster merge exactly as the generated path', async () => {
-    const [refused, allowed] = await Promise.all([
-      runScenario(['--disallow-code-generation-from-strings']),
-      runScenario([]),
+  function dropped(body: string, reason: string): number {
+    return body
+      .split('\n')
+      .filter(
+        (line) => line.startsWith('telemeter_dropped_events_total{') && line.includes(`reason="${reason}"`),
+      )
+      .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  }
+
+  it('drops an event whose keep, measurement or tagValues function throws, or whose tagValues is not an object', () => {
+    setLogger({ warn: () => {}, error: () => {} });
+    const fail = () => {
+      throw new Error('user code');
+    };
+    const { prefix, pair } = both((p) => [
+      counter(`${p}.a.count`, {
+        eventName: `${p}.e`,
+        measurement: 'v',
+        keep: (md) => (md.k === 'throw' ? fail() : true),
+      }),
+      sum(`${p}.b.total`, { eventName: `${p}.e`, measurement: (m, md) => (md.k === 'throw' ? fail() : m.v) }),
+      lastValue(`${p}.c.last`, {
+        eventName: `${p}.e`,
+        measurement: 'v',
+        tags: ['k'],
+        tagValues: (md) =>
+          (md.k === 'throw' ? fail() : md.k === 'null' ? null : md.k === 'number' ? 42 : md) as never,
+      }),
     ]);
-    expect([refused.codeGeneration, allowed.codeGeneration]).toEqual(['refused', 'allowed']);
-    expect(refused.single).toBe(allowed.single);
-    expect(refused.singleOm).toBe(allowed.singleOm);
-    expect(timeless(refused.merged)).toBe(timeless(allowed.merged));
-    // The scenario did reach every feature: expiry, the bound series, the merge.
-    expect(refused.single).toContain('scn_req_duration_count{app="scn",route="/bound",status="200"} 8');
-    expect(refused.single).toContain('scn_req_duration_count{app="scn",route="/gone",status="200"} 6');
-    expect(refused.merged).toContain('scn_req_count{route="/w",status="200"} 13');
+    try {
+      for (const k of ['throw', 'null', 'number', 'fine']) execute(`${prefix}.e`, { v: 2 }, { k });
+      const [generated, plain] = pair.map((t) => t.scrape());
+      expect(plain).toBe(generated);
+      expect([dropped(plain, 'keep_error'), dropped(plain, 'measurement_error')]).toEqual([1, 1]);
+      expect(dropped(plain, 'tag_values_error')).toBe(3);
+      expect(plain).toContain(`${prefix}_c_last{k="fine"} 2\n`);
+    } finally {
+      for (const t of pair) t.close();
+    }
+  });
+
+  it('keeps a series that is recorded to within its idle timeout, and forgets one that is not', () => {
+    vi.useFakeTimers();
+    const { prefix, pair } = both((p) => [
+      sum(`${p}.req.bytes`, { tags: ['route'], reporterOptions: { idleTimeout: 10_000 } }),
+    ]);
+    try {
+      execute(`${prefix}.req`, { bytes: 1 }, { route: '/idle' });
+      for (let second = 0; second < 40; second += 4) {
+        execute(`${prefix}.req`, { bytes: 1 }, { route: '/busy' });
+        vi.advanceTimersByTime(4_000);
+      }
+      const [generated, plain] = pair.map((t) => t.scrape());
+      expect(plain).toBe(generated);
+      expect(plain).toContain(`${prefix}_req_bytes{route="/busy"} 10\n`);
+      expect(plain).not.toContain('/idle');
+    } finally {
+      for (const t of pair) t.close();
+    }
+  });
+
+  it('puts values in the buckets of a distribution with a -0 bound, 0 and -0 included', () => {
+    const { prefix, pair } = both((p) => [
+      distribution(`${p}.t.delta`, { reporterOptions: { buckets: [-1, -0, 1] } }),
+    ]);
+    try {
+      for (const delta of [-2, -1, -0.5, -0, 0, 0.5, 2]) execute(`${prefix}.t`, { delta });
+      const [generated, plain] = pair.map((t) => t.scrape());
+      expect(plain).toBe(generated);
+      expect(plain).toContain(
+        `${prefix}_t_delta_bucket{le="-1.0"} 2\n${prefix}_t_delta_bucket{le="-0.0"} 5\n`,
+      );
+    } finally {
+      for (const t of pair) t.close();
+    }
   });
 });

@@ -11,6 +11,7 @@ import {
   Telemeter,
 } from '../../src/index.js';
 import type { HistogramFamily } from '../../src/reporter/family.js';
+import { HistogramStore, MAX_UINT32 } from '../../src/reporter/histogram-store.js';
 import { SummaryStore } from '../../src/reporter/summary-store.js';
 import { codeGenerationAllowed } from '../support/code-generation.js';
 import { sample } from '../support/samples.js';
@@ -81,6 +82,94 @@ describe('histogram storage', () => {
     family.store.addToBucket(s, 2, 0.5);
     expect(family.store.counts).toBeInstanceOf(Float64Array);
     expect(family.store.count(s)).toBe(3.5);
+  });
+
+  it('keeps a merged count past 2^32 exactly, instead of wrapping it', () => {
+    const t = histogramTelemeter('st5.latency');
+    execute('st5.latency.event', { v: 5 }, { route: '/first' });
+    execute('st5.latency.event', { v: 5 }, { route: '/a' });
+    const family = histogramOf(t, 'st5_latency');
+    const s = family.table.resolveValues(['/a']);
+    expect(s).toBe(1);
+    // Merges that add nothing, or bring a count to exactly 2^32 - 1, still fit 32 bits.
+    family.store.addToBucket(s, 0, 0);
+    family.store.addToBucket(0, 2, MAX_UINT32);
+    expect(family.store.counts).toBeInstanceOf(Uint32Array);
+    // A cluster merge adds whole deltas: the sum leaves the 32-bit range without any one delta doing so.
+    family.store.addToBucket(s, 1, MAX_UINT32 - 1);
+    expect(family.store.counts).toBeInstanceOf(Uint32Array);
+    family.store.addToBucket(s, 1, 2);
+    family.store.addToBucket(s, 0, 2 ** 33);
+    const body = t.scrape();
+    expect(sample(body, 'st5_latency_bucket{route="/a",le="1.0"}')).toBe(2 ** 33);
+    expect(sample(body, 'st5_latency_bucket{route="/a",le="10.0"}')).toBe(2 ** 33 + 2 ** 32 + 1);
+    expect(sample(body, 'st5_latency_count{route="/a"}')).toBe(2 ** 33 + 2 ** 32 + 1);
+    expect(sample(body, 'st5_latency_count{route="/first"}')).toBe(MAX_UINT32 + 1);
+  });
+
+  it('counts and resets each series in its own buckets, never a neighbour’s', () => {
+    const store = new HistogramStore(Float64Array.from([1, 10]));
+    store.grow(3);
+    for (let s = 0; s < 3; s++) {
+      // Series s gets s + 1 observations of 0.5 (first bucket) and one of 100 (+Inf).
+      for (let i = 0; i <= s; i++) store.observe(s, 0.5);
+      store.observe(s, 100);
+    }
+    expect([0, 1, 2].map((s) => store.count(s))).toEqual([2, 3, 4]);
+    expect(store.counts).toBeInstanceOf(Uint32Array);
+    store.reset(1);
+    expect([0, 1, 2].map((s) => store.count(s))).toEqual([2, 0, 4]);
+    expect(Array.from(store.counts.subarray(0, 9))).toEqual([1, 0, 1, 0, 0, 0, 3, 0, 1]);
+    expect(Array.from(store.sums.subarray(0, 3))).toEqual([100.5, 0, 101.5]);
+    // Observed one at a time, a count fills the 32-bit range and moves to float64 only to leave it.
+    store.counts[2 * 3] = MAX_UINT32 - 1;
+    store.observe(2, 0.5);
+    expect([store.counts instanceof Uint32Array, store.counts[2 * 3]]).toEqual([true, MAX_UINT32]);
+    store.observe(2, 0.5);
+    expect([store.counts instanceof Float64Array, store.counts[2 * 3]]).toEqual([true, MAX_UINT32 + 1]);
+  });
+
+  it('keeps the buckets and sum of every series as the store grows past its first capacity', () => {
+    const store = new HistogramStore(Float64Array.from([1, 10]));
+    for (let series = 1; series <= 50; series++) {
+      store.grow(series);
+      store.observe(series - 1, series);
+    }
+    for (let s = 0; s < 50; s++) {
+      expect([s, store.count(s), store.sums[s]]).toEqual([s, 1, s + 1]);
+      expect(store.counts[s * 3 + store.bucketOf(s + 1)]).toBe(1);
+    }
+  });
+
+  it('keeps a count that a merge takes below zero as it is, instead of wrapping it to 4 billion', () => {
+    const store = new HistogramStore(Float64Array.from([1]));
+    store.grow(1);
+    store.observe(0, 0.5);
+    store.addToBucket(0, 0, -3);
+    expect(store.counts).toBeInstanceOf(Float64Array);
+    expect(store.count(0)).toBe(-2);
+  });
+
+  it('finds the inclusive bucket of a value among more than 16 bounds, where it searches by halves', () => {
+    const bounds = Array.from({ length: 40 }, (_, i) => (i - 10) * 2.5);
+    const store = new HistogramStore(Float64Array.from(bounds));
+    const linear = (v: number) => {
+      const i = bounds.findIndex((b) => v <= b);
+      return i < 0 ? bounds.length : i;
+    };
+    for (const [i, b] of bounds.entries()) {
+      expect(store.bucketOf(b)).toBe(i);
+      expect(store.bucketOf(b + 0.1)).toBe(i + 1);
+      expect(store.bucketOf(b - 0.1)).toBe(i);
+    }
+    expect(store.bucketOf(-1e9)).toBe(0);
+    expect(store.bucketOf(1e9)).toBe(bounds.length);
+    fc.assert(
+      fc.property(fc.double({ min: -100, max: 100, noNaN: true }), (v) => {
+        expect(store.bucketOf(v)).toBe(linear(v));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('holds a 3-tag histogram series in well under the 530 bytes it took with per-series arrays', async () => {
@@ -160,6 +249,40 @@ describe('summary storage', () => {
     expect([0, 1, 2].map((s) => store.window(s).count)).toEqual([1, 0, 1]);
     expect(store.totals[0]).toBe(2);
   });
+
+  it('keeps the sum, count and window of every series as the store grows past its first capacity', () => {
+    const store = new SummaryStore([0.5], 0.01, 2);
+    for (let series = 1; series <= 40; series++) {
+      store.grow(series);
+      store.observe(series - 1, series * 10);
+    }
+    expect(store.seriesCount).toBe(40);
+    for (let s = 0; s < 40; s++) {
+      expect([s, store.totals[s], store.sums[s], store.window(s).count]).toEqual([s, 1, (s + 1) * 10, 1]);
+      expect(store.window(s).quantile(0.5)).toBeCloseTo((s + 1) * 10, -1);
+    }
+    store.grow(10); // a smaller size never shrinks the store
+    expect(store.seriesCount).toBe(40);
+  });
+
+  it('drops the observations of a slot that rotates out of the window from every quantile, small ones too', () => {
+    const store = new SummaryStore([0, 0.5, 1], 0.01, 2);
+    store.grow(1);
+    for (const v of [0.001, 0, -5]) store.observe(0, v);
+    store.rotate();
+    store.observe(0, 40);
+    store.rotate(); // the slot of 0.001, 0 and -5 is the current one again, and empty
+    store.observe(0, 50);
+    const window = store.window(0);
+    expect(window.count).toBe(2);
+    // The window holds 40 and 50 only: a stale -5, 0 or 0.001 would be its minimum and its median.
+    expect(window.quantile(0)).toBeCloseTo(40, -1);
+    expect(window.quantile(0.5)).toBeCloseTo(40, -1);
+    expect(window.quantile(1)).toBeCloseTo(50, -1);
+    // The lifetime sum and count are not windowed.
+    expect(store.totals[0]).toBe(5);
+    expect(store.sums[0]).toBeCloseTo(85.001, 10);
+  });
 });
 
 describe('generated code', () => {
@@ -176,7 +299,11 @@ describe('generated code', () => {
     const sources = (t as unknown as { recorders: Array<{ record: () => void }> }).recorders.map((r) =>
       String(r.record),
     );
-    if (codeGenerationAllowed) expect(sources[0]).not.toBe(sources[1]);
+    if (codeGenerationAllowed) {
+      expect(sources[0]).not.toBe(sources[1]);
+      // A profile or a stack trace names the metric whose record function it is.
+      expect(sources[0]).toMatch(/\/\* record gc1\.a\.duration #\d+ \*\//);
+    }
     // Where code generation is refused, both use the plain record function.
     else expect(sources.filter((source) => source.includes('/* record'))).toEqual([]);
     execute('gc1.a', { v: 1 }, { route: '/x' });

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { AddressAllowlist } from '../../src/server/address-allowlist.js';
 import { CredentialCheck } from '../../src/server/credentials.js';
@@ -19,7 +20,8 @@ function thrown(fn: () => unknown): Error & { code?: string } {
 }
 
 describe('AddressAllowlist', () => {
-  const list = new AddressAllowlist(['127.0.0.0/8', '::1/128', 'fdaa::/16', '10.1.2.3'], 'allow');
+  // Built in the test, not once for the file, so that npm run mutate knows which test covers what.
+  const list = () => new AddressAllowlist(['127.0.0.0/8', '::1/128', 'fdaa::/16', '10.1.2.3'], 'allow');
 
   it.each([
     ['127.0.0.1', true],
@@ -41,7 +43,7 @@ describe('AddressAllowlist', () => {
     ['', false],
     [undefined, false],
   ])('%s → %s', (address, expected) => {
-    expect(list.allows(address)).toBe(expected);
+    expect(list().allows(address)).toBe(expected);
   });
 
   it('matches IPv4 peers against an IPv4-mapped IPv6 block too', () => {
@@ -296,5 +298,117 @@ describe('CredentialCheck', () => {
     for (const auth of [{ bearer: 'hunter2\n' }, { basic: { username: 'u', password: 'hunter2\n' } }]) {
       expect(thrown(() => new CredentialCheck(auth, 'auth')).message).not.toMatch(/hunter2/);
     }
+  });
+});
+
+describe('AddressAllowlist entries', () => {
+  it('accepts blanks around an address and its prefix length', () => {
+    const list = new AddressAllowlist([' 10.1.0.0 / 16 ', '\t::1 '], 'allow');
+    expect(list.allows('10.1.2.3')).toBe(true);
+    expect(list.allows('10.2.0.1')).toBe(false);
+    expect(list.allows('::1')).toBe(true);
+  });
+
+  it('refuses a peer address that is not an IP address, without throwing', () => {
+    const list = new AddressAllowlist(['0.0.0.0/0', '::/0'], 'allow');
+    expect(list.allows('localhost')).toBe(false);
+    expect(list.allows('')).toBe(false);
+    expect(list.allows(undefined)).toBe(false);
+  });
+});
+
+const REALM = 'telemeter/server: option auth.realm must be printable ASCII without quotes or backslashes';
+
+describe('CredentialCheck: what each error says', () => {
+  it.each([
+    [
+      'secret',
+      'telemeter/server: option auth must be an object: { bearer: token } or { basic: { username, password } }',
+    ],
+    [
+      null,
+      'telemeter/server: option auth must be an object: { bearer: token } or { basic: { username, password } }',
+    ],
+    [
+      ['t'],
+      'telemeter/server: option auth must be an object: { bearer: token } or { basic: { username, password } }',
+    ],
+    [{ basic: 'u:p' }, 'telemeter/server: option auth.basic must be an object { username, password }'],
+    [{ basic: null }, 'telemeter/server: option auth.basic must be an object { username, password }'],
+    [{ basic: ['u', 'p'] }, 'telemeter/server: option auth.basic must be an object { username, password }'],
+    [
+      { bearer: 42 },
+      'telemeter/server: option auth.bearer must be a non-empty string, got number (is the environment variable that holds the token set?)',
+    ],
+    [
+      { basic: { username: '', password: 'p' } },
+      'telemeter/server: option auth.basic.username must be a non-empty string, got an empty string',
+    ],
+    [
+      { basic: { username: 'u', password: 7 } },
+      'telemeter/server: option auth.basic.password must be a non-empty string, got number',
+    ],
+    [
+      { bearar: 't' },
+      'telemeter/server: option auth.bearar is unknown (did you mean auth.bearer? valid: bearer, basic, realm)',
+    ],
+    [
+      { basic: { user: 'u', password: 'p' } },
+      'telemeter/server: option auth.basic.user is unknown (did you mean auth.basic.username? valid: username, password)',
+    ],
+    [{ bearer: 't', realm: 42 }, REALM],
+    [{ bearer: 't', realm: 'métriques' }, REALM],
+    [{ bearer: 't', realm: '\tmetrics' }, REALM],
+    [{ bearer: 't', realm: 'metrics\n' }, REALM],
+    [{ bearer: 't', realm: '' }, REALM],
+    [{ bearer: 't', realm: 'a\\b' }, REALM],
+  ])('for %j: %s', (auth, message) => {
+    const error = thrown(() => new CredentialCheck(auth, 'auth'));
+    expect(error.message).toBe(message);
+  });
+});
+
+describe('CredentialCheck: tokens beyond Latin-1 and sessions', () => {
+  it('accepts a token with characters beyond U+00FF only in UTF-8, never from the low bytes of its characters', () => {
+    const check = new CredentialCheck({ bearer: '日本' }, 'auth');
+    expect(check.verify(wire('Bearer 日本'))).toBe(true);
+    // 日 is U+65E5 and 本 U+672C: their low bytes, E5 2C, are "å," in Latin-1.
+    expect(check.verify('Bearer å,')).toBe(false);
+    expect(check.verifyBearer(Buffer.from([0xe5, 0x2c]))).toBe(false);
+  });
+
+  it('accepts ÿ (U+00FF), the last Latin-1 character, as a Latin-1 client sends it', () => {
+    const check = new CredentialCheck({ bearer: 'ÿes' }, 'auth');
+    expect(check.verifyBearer(Buffer.from('ÿes', 'latin1'))).toBe(true);
+    expect(check.verifyBearer(Buffer.from('ÿes', 'utf8'))).toBe(true);
+  });
+
+  it('derives a browser session from the first listed token that the bytes match, the same across restarts', () => {
+    // The Latin-1 bytes of "Ã©" are the UTF-8 bytes of "é": a client sending C3 A9 matches both tokens.
+    const check = new CredentialCheck({ bearer: ['Ã©', 'é'] }, 'auth');
+    const bytes = Buffer.from([0xc3, 0xa9]);
+    const expected = createHmac('sha256', 'Ã©').update('telemeter browser session v1').digest('base64url');
+    expect(check.sessionFor(bytes)).toBe(expected);
+    expect(new CredentialCheck({ bearer: ['Ã©', 'é'] }, 'auth').sessionFor(bytes)).toBe(expected);
+    expect(check.verifySession(expected)).toBe(true);
+    expect(check.sessionFor(Buffer.from('other'))).toBeUndefined();
+    expect(new CredentialCheck({ bearer: ['x', 'é'] }, 'auth').sessionFor(bytes)).toBe(
+      createHmac('sha256', 'é').update('telemeter browser session v1').digest('base64url'),
+    );
+  });
+
+  it('refuses basic credentials with junk before the base64, which Node.js would skip while decoding', () => {
+    const check = new CredentialCheck({ basic: { username: 'u', password: 'p' } }, 'auth');
+    const encoded = Buffer.from('u:p').toString('base64');
+    expect(check.verify(`Basic ${encoded}`)).toBe(true);
+    for (const junk of ['!', '.', '#!', '-_'])
+      expect(check.verify(`Basic ${junk}${encoded}`), junk).toBe(false);
+  });
+
+  it('accepts no session without bearer tokens, and no missing one', () => {
+    const check = new CredentialCheck({ basic: { username: 'u', password: 'p' } }, 'auth');
+    expect(check.acceptsBearer).toBe(false);
+    expect(check.verifySession('anything')).toBe(false);
+    expect(new CredentialCheck({ bearer: 't' }, 'auth').verifySession(undefined)).toBe(false);
   });
 });
