@@ -93,7 +93,11 @@ export class HandlerTable {
   }
 
   /** Installs `attachments` for `eventName` with their `dispatch`; undefined (for no attachments) removes the event. */
-  private setList(eventName: string, attachments: readonly Attachment[], dispatch: Dispatch | undefined): void {
+  private setList(
+    eventName: string,
+    attachments: readonly Attachment[],
+    dispatch: Dispatch | undefined,
+  ): void {
     if (dispatch === undefined) {
       this.byEvent.delete(eventName);
       this.dispatchByEvent.delete(eventName);
