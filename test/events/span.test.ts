@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { attachMany, detach, type Measurements, type Metadata, span } from '../../src/index.js';
+import {
+  attachMany,
+  detach,
+  type Measurements,
+  type Metadata,
+  monotonicTime,
+  span,
+} from '../../src/index.js';
 
 type Captured = { name: string; measurements: Measurements; metadata: Metadata };
 let captured: Captured[] = [];
@@ -26,8 +33,11 @@ function busyWait(ms: number): void {
 describe('span', () => {
   it('returns the sync function value and emits start then stop with the start metadata', () => {
     listen('s.sync');
+    let ran: [number, number] = [0, 0];
     const result = span('s.sync', { route: '/cart' }, () => {
-      busyWait(5);
+      const from = monotonicTime();
+      busyWait(1);
+      ran = [from, monotonicTime()];
       return 'done';
     });
     expect(result).toBe('done');
@@ -37,7 +47,9 @@ describe('span', () => {
     expect(start.metadata.route).toBe('/cart');
     expect(stop.metadata.route).toBe('/cart');
     expect(stop.metadata.telemetry_span_context).toBe(start.metadata.telemetry_span_context);
-    expect(stop.measurements.duration as number).toBeGreaterThanOrEqual(5_000_000);
+    // The span encloses the function's run, on the same clock.
+    expect(start.measurements.monotonic_time as number).toBeLessThanOrEqual(ran[0]);
+    expect(stop.measurements.monotonic_time as number).toBeGreaterThanOrEqual(ran[1]);
     expect(stop.measurements.duration).toBe(
       (stop.measurements.monotonic_time as number) - (start.measurements.monotonic_time as number),
     );
@@ -47,14 +59,21 @@ describe('span', () => {
 
   it('resolves to the async function value and emits stop when it settles', async () => {
     listen('s.async');
+    let settledAt = 0;
     const promise = span('s.async', {}, async () => {
       await new Promise((r) => setTimeout(r, 20));
+      settledAt = monotonicTime();
       return { order: 7 };
     });
     expect(captured.map((c) => c.name)).toEqual(['s.async.start']);
     await expect(promise).resolves.toEqual({ order: 7 });
     expect(captured.map((c) => c.name)).toEqual(['s.async.start', 's.async.stop']);
-    expect(captured[1].measurements.duration as number).toBeGreaterThanOrEqual(15_000_000);
+    // The stop comes once the promise settles, not when the function returned it.
+    expect(captured[1].measurements.monotonic_time as number).toBeGreaterThanOrEqual(settledAt);
+    expect(captured[1].measurements.duration).toBe(
+      (captured[1].measurements.monotonic_time as number) -
+        (captured[0].measurements.monotonic_time as number),
+    );
   });
 
   it('lets the function add stop metadata and measurements, but not override duration', () => {
