@@ -26,8 +26,8 @@ export class AddressAllowlist {
   /** True when `address` (as in `socket.remoteAddress`) falls inside a listed block. */
   allows(address: string | undefined): boolean {
     if (address === undefined) return false;
-    // A link-local peer comes with its zone (fe80::1%eth0). The rules carry none, so the zone is dropped rather than
-    // left to BlockList, whose handling of zones differs between Node.js versions.
+    // A link-local peer comes with its zone (fe80::1%eth0). The rules carry none (a zoned rule is refused at
+    // start-up), so the address alone is checked.
     const bare = address.includes('%') ? address.slice(0, address.indexOf('%')) : address;
     if (isIPv4(bare)) return this.blocks.check(bare, 'ipv4');
     if (isIPv6(bare)) return this.blocks.check(bare, 'ipv6');
