@@ -1,16 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkOptionKeys, closestName, unknownOption } from '../src/options.js';
-
-/** The error `fn` throws, for assertions on its code and message. */
-function thrown(fn: () => unknown): Error & { code?: string } {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error & { code?: string };
-  }
-  throw new Error('expected a throw');
-}
+import { thrown } from './support/thrown.js';
 
 /** Optimal-string-alignment distance, ignoring case, written the plain recursive way, as the oracle. */
 function distance(a: string, b: string): number {

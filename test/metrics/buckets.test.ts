@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { distribution } from '../../src/index.js';
 import { defaultBuckets, MAX_BUCKETS, resolveBuckets } from '../../src/metrics/buckets.js';
-
-/** The error `fn` throws, for assertions on its code and message. */
-function thrown(fn: () => unknown): Error & { code?: string } {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error & { code?: string };
-  }
-  throw new Error('expected a throw');
-}
+import { thrown } from '../support/thrown.js';
 
 const OTEL_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 

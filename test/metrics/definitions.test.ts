@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { counter, distribution, lastValue, sum, summary } from '../../src/index.js';
 import { conversionRatio } from '../../src/metrics/units.js';
+import { thrown } from '../support/thrown.js';
 
 describe('metric names', () => {
   it('splits the name into event name and measurement', () => {
@@ -172,43 +173,33 @@ describe('warnings at definition time', () => {
   });
 });
 
-/** The error `run` throws, for assertions on its code and message. */
-function thrownBy(run: () => unknown): { code?: string; message: string; name: string } {
-  try {
-    run();
-  } catch (error) {
-    return error as { code?: string; message: string; name: string };
-  }
-  throw new Error('expected a throw');
-}
-
 describe('options that can never work fail at definition time, with a code', () => {
   it('rejects an unknown option and names the closest valid one', () => {
-    const error = thrownBy(() => counter('a.b', { tag: ['x'] } as never));
+    const error = thrown(() => counter('a.b', { tag: ['x'] } as never));
     expect(error.code).toBe('ERR_TELEMETER_UNKNOWN_OPTION');
     expect(error.name).toBe('TypeError');
     expect(error.message).toContain('metric "a.b": option tag is unknown (did you mean tags?');
-    expect(thrownBy(() => counter('a.b', { eventname: 'x.y' } as never)).message).toContain(
+    expect(thrown(() => counter('a.b', { eventname: 'x.y' } as never)).message).toContain(
       'did you mean eventName?',
     );
     // Nothing close: no guess, just the list.
-    expect(thrownBy(() => counter('a.b', { zzzzzz: 1 } as never)).message).toMatch(
+    expect(thrown(() => counter('a.b', { zzzzzz: 1 } as never)).message).toMatch(
       /option zzzzzz is unknown \(valid: eventName, measurement/,
     );
   });
 
   it('rejects an unknown reporter option, and keeps other reporters’ options under thirdParty', () => {
-    const error = thrownBy(() => distribution('a.b', { reporterOptions: { bucket: [1, 2] } as never }));
+    const error = thrown(() => distribution('a.b', { reporterOptions: { bucket: [1, 2] } as never }));
     expect(error.code).toBe('ERR_TELEMETER_UNKNOWN_OPTION');
     expect(error.message).toContain(
       'option reporterOptions.bucket is unknown (did you mean reporterOptions.buckets?',
     );
-    expect(thrownBy(() => summary('a.b', { reporterOptions: { maxAge: 60 } as never })).message).toContain(
+    expect(thrown(() => summary('a.b', { reporterOptions: { maxAge: 60 } as never })).message).toContain(
       'did you mean reporterOptions.maxAgeSeconds?',
     );
     const kept = counter('a.b', { reporterOptions: { thirdParty: { statsd: { sampleRate: 0.1 } } } });
     expect(kept.reporterOptions.thirdParty).toEqual({ statsd: { sampleRate: 0.1 } });
-    expect(thrownBy(() => counter('a.b', { reporterOptions: { thirdParty: 'x' as never } })).code).toBe(
+    expect(thrown(() => counter('a.b', { reporterOptions: { thirdParty: 'x' as never } })).code).toBe(
       'ERR_TELEMETER_INVALID_OPTION',
     );
   });
@@ -223,7 +214,7 @@ describe('options that can never work fail at definition time, with a code', () 
     ['Infinity', Number.POSITIVE_INFINITY],
     ['NaN', Number.NaN],
   ])('rejects idleTimeout of %s', (_label, idleTimeout) => {
-    const error = thrownBy(() => counter('a.b', { reporterOptions: { idleTimeout: idleTimeout as number } }));
+    const error = thrown(() => counter('a.b', { reporterOptions: { idleTimeout: idleTimeout as number } }));
     expect(error.code).toBe('ERR_TELEMETER_INVALID_OPTION');
     expect(error.message).toContain('metric "a.b": option reporterOptions.idleTimeout must be a number');
   });
@@ -239,7 +230,7 @@ describe('options that can never work fail at definition time, with a code', () 
     ['NaN', Number.NaN, undefined],
     ['half a second', 0.5, undefined],
   ])('rejects a summary window of %s', (_label, maxAgeSeconds, ageBuckets) => {
-    const error = thrownBy(() => summary('a.b', { reporterOptions: { maxAgeSeconds, ageBuckets } }));
+    const error = thrown(() => summary('a.b', { reporterOptions: { maxAgeSeconds, ageBuckets } }));
     expect(error.code).toBe('ERR_TELEMETER_INVALID_OPTION');
     expect(error.message).toContain('option reporterOptions.maxAgeSeconds');
   });
@@ -249,13 +240,13 @@ describe('options that can never work fail at definition time, with a code', () 
   });
 
   it('rejects summary options on other types, and a quantile listed twice', () => {
-    expect(thrownBy(() => distribution('a.b', { reporterOptions: { maxAgeSeconds: 60 } })).message).toContain(
+    expect(thrown(() => distribution('a.b', { reporterOptions: { maxAgeSeconds: 60 } })).message).toContain(
       'maxAgeSeconds applies to summaries only',
     );
-    const error = thrownBy(() => summary('a.b', { reporterOptions: { quantiles: [0.5, 0.9, 0.5] } }));
+    const error = thrown(() => summary('a.b', { reporterOptions: { quantiles: [0.5, 0.9, 0.5] } }));
     expect(error.code).toBe('ERR_TELEMETER_INVALID_OPTION');
     expect(error.message).toContain('option reporterOptions.quantiles lists 0.5 twice');
-    expect(thrownBy(() => summary('a.b', { reporterOptions: { quantiles: [0, -0] } })).message).toContain(
+    expect(thrown(() => summary('a.b', { reporterOptions: { quantiles: [0, -0] } })).message).toContain(
       'twice',
     );
   });
@@ -302,16 +293,16 @@ describe('options that can never work fail at definition time, with a code', () 
     ['a fractional count', { linear: { start: 0, width: 1, count: 2.5 } }, 'linear.count must be an integer'],
     ['neither form', { log: {} }, 'must be an array of increasing numbers'],
   ])('rejects buckets %s when the distribution is defined', (_label, buckets, message) => {
-    const error = thrownBy(() => distribution('a.b', { reporterOptions: { buckets: buckets as never } }));
+    const error = thrown(() => distribution('a.b', { reporterOptions: { buckets: buckets as never } }));
     expect(error.code).toBe('ERR_TELEMETER_INVALID_OPTION');
     expect(error.message).toContain(`metric "a.b": option reporterOptions.buckets ${message}`);
   });
 
   it('gives names and event names that cannot work an argument error', () => {
-    expect(thrownBy(() => counter('')).code).toBe('ERR_TELEMETER_INVALID_ARGUMENT');
-    expect(thrownBy(() => counter('a..b')).code).toBe('ERR_TELEMETER_INVALID_ARGUMENT');
-    expect(thrownBy(() => counter('a.b', { eventName: '.x' })).code).toBe('ERR_TELEMETER_INVALID_OPTION');
-    expect(thrownBy(() => counter('a.b', { unit: ['second', 'byte'] })).code).toBe(
+    expect(thrown(() => counter('')).code).toBe('ERR_TELEMETER_INVALID_ARGUMENT');
+    expect(thrown(() => counter('a..b')).code).toBe('ERR_TELEMETER_INVALID_ARGUMENT');
+    expect(thrown(() => counter('a.b', { eventName: '.x' })).code).toBe('ERR_TELEMETER_INVALID_OPTION');
+    expect(thrown(() => counter('a.b', { unit: ['second', 'byte'] })).code).toBe(
       'ERR_TELEMETER_INVALID_OPTION',
     );
   });
@@ -537,7 +528,7 @@ describe('each option is checked on its own, and its error names the metric, the
   ];
 
   it.each(fixes)('rejects %s', (_label, define, message) => {
-    const error = thrownBy(define);
+    const error = thrown(define);
     expect(error.name).toBe('TypeError');
     expect(error.code).toMatch(/^ERR_TELEMETER_(INVALID|UNKNOWN)_(OPTION|ARGUMENT)$/);
     expect(error.message).toContain(message);

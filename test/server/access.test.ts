@@ -2,22 +2,13 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { AddressAllowlist } from '../../src/server/address-allowlist.js';
 import { CredentialCheck } from '../../src/server/credentials.js';
+import { thrown } from '../support/thrown.js';
 
 const basic = (user: string, password: string, encoding: BufferEncoding = 'utf8') =>
   `Basic ${Buffer.from(`${user}:${password}`, encoding).toString('base64')}`;
 
 /** A header value as Node's parser hands it over: each byte of the wire, UTF-8 here, as one character. */
 const wire = (header: string) => Buffer.from(header, 'utf8').toString('latin1');
-
-/** The error `fn` throws, to check its code as well as its message. */
-function thrown(fn: () => unknown): Error & { code?: string } {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error & { code?: string };
-  }
-  throw new Error('expected a throw');
-}
 
 describe('AddressAllowlist', () => {
   // Built in the test, not once for the file, so that npm run mutate knows which test covers what.

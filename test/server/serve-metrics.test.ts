@@ -13,6 +13,7 @@ import {
   serveMetrics,
 } from '../../src/server/index.js';
 import { exposureWarning } from '../../src/server/metrics-server.js';
+import { thrown } from '../support/thrown.js';
 import { isCI } from '../support/tools.js';
 import { basicHeader, onHost, type Reply, send, until } from './http-client.js';
 import { ControlledTelemeter, captureLogs } from './telemeters.js';
@@ -41,16 +42,6 @@ function telemeter(): ControlledTelemeter {
   cleanups.push(() => t.close());
   execute('shop.order.stop', { duration: 1 }, { status: 'paid' });
   return t;
-}
-
-/** The error `fn` throws, to check its code as well as its message. */
-function thrown(fn: () => unknown): Error & { code?: string } {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error & { code?: string };
-  }
-  throw new Error('expected a throw');
 }
 
 /** Records the metadata of every scrape stop event until the test ends. */
