@@ -86,8 +86,9 @@ export class RouteTemplates {
   match(url: string): string | undefined {
     const query = url.indexOf('?');
     let end = query < 0 ? url.length : query;
-    // A trailing slash is not part of the route; the root path "/" is the empty list of segments.
-    if (end > 0 && url.charCodeAt(end - 1) === SLASH) end--;
+    // A trailing slash is not part of the route; the root path "/" is the empty list of segments. (For an empty
+    // path, charCodeAt(-1) is NaN.)
+    if (url.charCodeAt(end - 1) === SLASH) end--;
     const start = url.charCodeAt(0) === SLASH ? 1 : 0;
     return matchFrom(this.root, url, start, end);
   }
@@ -124,8 +125,9 @@ function templateSegments(template: string): string[] {
 /** Matches the segments of `url` between `from` and `end` (no split: this runs once per request). */
 function matchFrom(current: TemplateNode, url: string, from: number, end: number): string | undefined {
   if (from >= end) return current.template ?? current.wildcard;
-  let stop = url.indexOf('/', from);
-  if (stop < 0 || stop > end) stop = end;
+  const slash = url.indexOf('/', from);
+  // A slash past `end` is in the query string (`/login?next=/home`).
+  const stop = slash === -1 ? end : Math.min(slash, end);
   const literal = literalChild(current, url, from, stop);
   if (literal !== undefined) {
     const found = matchFrom(literal, url, stop + 1, end);
