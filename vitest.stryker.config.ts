@@ -23,6 +23,7 @@ export default defineConfig({
       'test/server/browser-session.test.ts',
       'test/server/serve-metrics.test.ts',
       'test/http/options.test.ts',
+      'test/http/route-templates.test.ts',
     ],
     exclude: [
       // Counts heap bytes per event: instrumented code allocates, so it cannot pass under Stryker.

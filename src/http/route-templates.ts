@@ -8,8 +8,8 @@ interface TemplateNode {
   template: string | undefined;
   readonly literals: Map<string, TemplateNode>;
   /** The same children as parallel arrays, compared in place while there are few (no substring per request). */
-  literalKeys: string[];
-  literalNodes: TemplateNode[];
+  readonly literalKeys: string[];
+  readonly literalNodes: TemplateNode[];
   param: TemplateNode | undefined;
   /** A trailing `*` (or `*name`) that matches the rest of the path, including nothing. */
   wildcard: string | undefined;
@@ -51,7 +51,7 @@ export class RouteTemplates {
           `telemeter/http: ${option}[${index}] must be a path template starting with "/", got ${JSON.stringify(template)}`,
         );
       }
-      const segments = splitPath(template);
+      const segments = templateSegments(template);
       let current = this.root;
       for (let i = 0; i < segments.length; i++) {
         const segment = segments[i];
@@ -72,21 +72,23 @@ export class RouteTemplates {
           if (next === undefined) {
             next = node();
             current.literals.set(segment, next);
+            current.literalKeys.push(segment);
+            current.literalNodes.push(next);
           }
           current = next;
         }
       }
       current.template ??= template;
     });
-    freeze(this.root);
   }
 
   /** The template that matches `url` (a request target such as `/users/7?x=1`), or `undefined`. */
   match(url: string): string | undefined {
     const query = url.indexOf('?');
     let end = query < 0 ? url.length : query;
-    // A trailing slash is not part of the route; the root path "/" is the empty list of segments.
-    if (end > 0 && url.charCodeAt(end - 1) === SLASH) end--;
+    // A trailing slash is not part of the route; the root path "/" is the empty list of segments. (For an empty
+    // path, charCodeAt(-1) is NaN.)
+    if (url.charCodeAt(end - 1) === SLASH) end--;
     const start = url.charCodeAt(0) === SLASH ? 1 : 0;
     return matchFrom(this.root, url, start, end);
   }
@@ -96,15 +98,6 @@ const SLASH = 47;
 // Above this many literal children, one substring and a Map lookup beat comparing each in place.
 const SCAN_LIMIT = 8;
 
-function freeze(current: TemplateNode): void {
-  if (current.literals.size <= SCAN_LIMIT) {
-    current.literalKeys = [...current.literals.keys()];
-    current.literalNodes = [...current.literals.values()];
-  }
-  for (const child of current.literals.values()) freeze(child);
-  if (current.param !== undefined) freeze(current.param);
-}
-
 function literalChild(
   current: TemplateNode,
   url: string,
@@ -112,9 +105,7 @@ function literalChild(
   stop: number,
 ): TemplateNode | undefined {
   const keys = current.literalKeys;
-  if (keys.length === 0) {
-    return current.literals.size === 0 ? undefined : current.literals.get(url.slice(from, stop));
-  }
+  if (keys.length > SCAN_LIMIT) return current.literals.get(url.slice(from, stop));
   const length = stop - from;
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i];
@@ -123,22 +114,20 @@ function literalChild(
   return undefined;
 }
 
-function splitPath(path: string): string[] {
-  const segments = path.split('/');
-  // A leading "/" gives an empty first segment, a trailing "/" an empty last one; neither is part of the route.
-  let start = segments[0] === '' ? 1 : 0;
-  let end = segments.length;
-  if (end > start && segments[end - 1] === '') end--;
-  if (start === 0 && end === segments.length) return segments;
-  if (start > end) start = end;
-  return segments.slice(start, end);
+/** The segments of `template`, which starts with "/". */
+function templateSegments(template: string): string[] {
+  const segments = template.slice(1).split('/');
+  // A trailing "/" is not part of the route, and "/" alone is the root: no segments.
+  if (segments[segments.length - 1] === '') segments.pop();
+  return segments;
 }
 
 /** Matches the segments of `url` between `from` and `end` (no split: this runs once per request). */
 function matchFrom(current: TemplateNode, url: string, from: number, end: number): string | undefined {
   if (from >= end) return current.template ?? current.wildcard;
-  let stop = url.indexOf('/', from);
-  if (stop < 0 || stop > end) stop = end;
+  const slash = url.indexOf('/', from);
+  // A slash past `end` is in the query string (`/login?next=/home`).
+  const stop = slash === -1 ? end : Math.min(slash, end);
   const literal = literalChild(current, url, from, stop);
   if (literal !== undefined) {
     const found = matchFrom(literal, url, stop + 1, end);
