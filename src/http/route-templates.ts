@@ -85,10 +85,9 @@ export class RouteTemplates {
   /** The template that matches `url` (a request target such as `/users/7?x=1`), or `undefined`. */
   match(url: string): string | undefined {
     const query = url.indexOf('?');
-    let end = query < 0 ? url.length : query;
-    // A trailing slash is not part of the route; the root path "/" is the empty list of segments. (For an empty
-    // path, charCodeAt(-1) is NaN.)
-    if (url.charCodeAt(end - 1) === SLASH) end--;
+    const end = query < 0 ? url.length : query;
+    // One trailing slash is not part of the route: the walk ends when it reaches `end` right after a slash. Cutting
+    // it here as well made a second one vanish too (`/users/7//` read as `/users/7/`).
     const start = url.charCodeAt(0) === SLASH ? 1 : 0;
     return matchFrom(this.root, url, start, end);
   }

@@ -128,6 +128,14 @@ describe('RouteTemplates', () => {
     expect(templates.match('/users/7/?tab=posts')).toBe('/users/:id');
   });
 
+  it('ignores one trailing slash, not two: a doubled one is an empty segment that no parameter matches', () => {
+    const templates = new RouteTemplates(['/users/:id', '/users', '/a//']);
+    expect(templates.match('/users/7/')).toBe('/users/:id');
+    expect(templates.match('/users/7//')).toBeUndefined();
+    expect(templates.match('/users//')).toBeUndefined();
+    expect(templates.match('/a//')).toBe('/a//');
+  });
+
   it('labels a request with a template written with a trailing slash, as written, with or without the slash', () => {
     const templates = new RouteTemplates(['/users/', '/files/:name/']);
     expect(templates.match('/users')).toBe('/users/');
