@@ -1,13 +1,17 @@
 /**
- * What HTTP instrumentation costs in throughput: autocannon against the same tiny JSON endpoint served
+ * What HTTP instrumentation costs, in throughput and in the server's own CPU time per request: autocannon
+ * against the same tiny JSON endpoint served
  * bare by node:http, by node:http instrumented with telemeter (instrumentHttpServer + httpMetrics + a
  * Telemeter), and by Express 5 bare, with telemeter's expressMetrics, and with express-prom-bundle; plus a
  * reference: bare node:http spinning a fixed few microseconds per request, to show what that much work costs here.
  *
  * Each server runs in its own child process, so autocannon's load generation never shares the server's
- * event loop; cases run one after another on loopback, each after a short warm-up.
+ * event loop; cases run one after another on loopback, each after a short warm-up, first at saturation (a closed
+ * loop: throughput) and then at a fixed offered rate (an open loop: CPU per request when few requests share an
+ * event-loop turn, where work done once per turn costs each request the most).
  *
- *   node --import tsx bench/http-overhead.ts [--duration 5] [--rounds 1] [--pipelining 1] [--cases node:http,express]
+ *   node --import tsx bench/http-overhead.ts [--duration 5] [--rounds 1] [--rate 2000] [--pipelining 1]
+ *     [--cases node:http,express]
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -15,21 +19,41 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 
-export interface HttpOverheadResult {
-  readonly name: string;
+/** One load, as the server saw it. */
+export interface LoadFigures {
   readonly requestsPerSecond: number;
   readonly latencyP99Ms: number;
   /**
    * Server CPU time (user + system) per request, in microseconds. Throughput on a shared 2-vCPU machine moves
    * with whatever else runs; the server's own CPU cost per request moves far less, so both are reported.
    */
-  readonly serverCpuMicrosPerRequest: number;
+  readonly cpuMicrosPerRequest: number;
+}
+
+export interface HttpOverheadResult {
+  readonly id: string;
+  readonly name: string;
+  /** The bare server this case is compared with (itself for a bare case). */
+  readonly baseline: string;
+  /** Closed loop: as many requests as the server answers (the median round's figures). */
+  readonly saturation: LoadFigures;
+  /** Open loop at the fixed offered rate (the median round's figures). */
+  readonly fixedRate: LoadFigures;
+  /** Medians, over the rounds, of this case against its bare baseline of the same round. */
+  readonly kept: {
+    /** Saturation requests/s, as a share of the baseline's. */
+    readonly throughput: number;
+    /** Baseline CPU per request ÷ this case's, at saturation: 1 when instrumentation costs nothing. */
+    readonly cpuAtSaturation: number;
+    /** The same at the fixed offered rate, where fewer requests share an event-loop turn. */
+    readonly cpuAtFixedRate: number;
+  };
 }
 
 export interface HttpOverheadOptions {
-  /** Measured seconds per case (after a 1 s warm-up). Default 5. */
+  /** Measured seconds per case and load (after a 1 s warm-up). Default 5. */
   readonly durationSeconds?: number;
-  /** Rounds over all cases; each case reports its median round. Default 1. */
+  /** Rounds over all cases; the order of the cases is reversed every other round. Default 1. */
   readonly rounds?: number;
   /** Concurrent keep-alive connections. Default 16. */
   readonly connections?: number;
@@ -38,6 +62,11 @@ export interface HttpOverheadOptions {
    * cheaper per request, so the server's own cost decides the throughput (a stricter test of overhead).
    */
   readonly pipelining?: number;
+  /**
+   * The fixed offered rate, in requests per second over all connections. Default 2000: well under what any case
+   * serves here, so each event-loop turn handles a request or two and per-turn work shows at its full cost.
+   */
+  readonly rate?: number;
   /** Which cases to run, by id (`node:http`, `node:http+telemeter`, `express`, ...). Default all. */
   readonly cases?: readonly string[];
 }
@@ -58,63 +87,110 @@ const CASES = {
 } as const;
 type CaseId = keyof typeof CASES;
 
+const baselineOf = (id: CaseId): CaseId => (id.startsWith('express') ? 'express' : 'node:http');
+
 const CHILD_ENV = 'TELEMETER_HTTP_BENCH_CASE';
 const PATH = '/users/42';
 const BODY = JSON.stringify({ id: 42, name: 'Ada Lovelace' });
 
-/** Runs every case and returns requests per second and p99 latency, in case order. */
+interface RoundFigures {
+  readonly saturation: LoadFigures;
+  readonly fixedRate: LoadFigures;
+}
+
+/**
+ * Runs every case at saturation and at the fixed rate, in interleaved rounds, and returns each case's median
+ * figures and the medians of its per-round ratios to its bare baseline, in case order.
+ */
 export async function runHttpOverhead(options: HttpOverheadOptions = {}): Promise<HttpOverheadResult[]> {
   const durationSeconds = options.durationSeconds ?? 5;
   const rounds = options.rounds ?? 1;
   const connections = options.connections ?? 16;
   const pipelining = options.pipelining ?? 1;
+  const rate = options.rate ?? 2000;
   const ids = (options.cases ?? Object.keys(CASES)) as CaseId[];
   for (const id of ids) {
     if (!Object.hasOwn(CASES, id)) throw new TypeError(`http-overhead: unknown case "${id}"`);
   }
-  const samples = new Map<CaseId, HttpOverheadResult[]>();
+  const perRound: Array<Map<CaseId, RoundFigures>> = [];
   for (let round = 0; round < rounds; round++) {
-    for (const id of ids) {
+    const figures = new Map<CaseId, RoundFigures>();
+    // Reversed every other round, so that a machine speeding up or slowing down over a round favours no case.
+    for (const id of round % 2 === 0 ? ids : [...ids].reverse()) {
       const child = await startChild(id);
       try {
-        await load(child.port, 1, connections, pipelining);
-        const cpuBefore = await child.cpu();
-        const result = await load(child.port, durationSeconds, connections, pipelining);
-        const cpu = (await child.cpu()) - cpuBefore;
-        const { total, ...rest } = result;
-        const list = samples.get(id) ?? [];
-        list.push({ name: CASES[id], ...rest, serverCpuMicrosPerRequest: cpu / total });
-        samples.set(id, list);
+        await load(child, 1, connections, pipelining, 0);
+        const saturation = await load(child, durationSeconds, connections, pipelining, 0);
+        const fixedRate = await load(child, durationSeconds, connections, 1, rate);
+        figures.set(id, { saturation, fixedRate });
       } finally {
         await child.stop();
       }
     }
+    perRound.push(figures);
   }
   return ids.map((id) => {
-    const list = [...(samples.get(id) ?? [])].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
-    return list[Math.floor((list.length - 1) / 2)];
+    const baseline = baselineOf(id);
+    const ratios = (of: (own: RoundFigures, base: RoundFigures) => number) =>
+      median(perRound.flatMap((r) => (r.has(baseline) ? [of(r.get(id)!, r.get(baseline)!)] : [])));
+    const medianRound = (pick: (r: RoundFigures) => LoadFigures) => {
+      const list = perRound
+        .map((r) => pick(r.get(id)!))
+        .sort((a, b) => a.cpuMicrosPerRequest - b.cpuMicrosPerRequest);
+      return list[Math.floor((list.length - 1) / 2)];
+    };
+    return {
+      id,
+      name: CASES[id],
+      baseline: CASES[baseline],
+      saturation: medianRound((r) => r.saturation),
+      fixedRate: medianRound((r) => r.fixedRate),
+      kept: {
+        throughput: ratios(
+          (own, base) => own.saturation.requestsPerSecond / base.saturation.requestsPerSecond,
+        ),
+        cpuAtSaturation: ratios(
+          (own, base) => base.saturation.cpuMicrosPerRequest / own.saturation.cpuMicrosPerRequest,
+        ),
+        cpuAtFixedRate: ratios(
+          (own, base) => base.fixedRate.cpuMicrosPerRequest / own.fixedRate.cpuMicrosPerRequest,
+        ),
+      },
+    };
   });
 }
 
+function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** One load: closed loop when `rate` is 0, else open loop at `rate` requests/s over all connections. */
 async function load(
-  port: number,
+  child: Child,
   durationSeconds: number,
   connections: number,
   pipelining: number,
-): Promise<{ requestsPerSecond: number; latencyP99Ms: number; total: number }> {
+  rate: number,
+): Promise<LoadFigures> {
+  const cpuBefore = await child.cpu();
   const result = await autocannon({
-    url: `http://127.0.0.1:${port}${PATH}`,
+    url: `http://127.0.0.1:${child.port}${PATH}`,
     connections,
     pipelining,
     duration: durationSeconds,
+    ...(rate > 0 ? { overallRate: rate } : {}),
   });
+  const cpu = (await child.cpu()) - cpuBefore;
   if (result.errors > 0 || result.non2xx > 0) {
     throw new Error(`http-overhead: ${result.errors} errors and ${result.non2xx} non-2xx responses`);
   }
   return {
     requestsPerSecond: result.requests.average,
     latencyP99Ms: result.latency.p99,
-    total: result.requests.total,
+    cpuMicrosPerRequest: cpu / result.requests.total,
   };
 }
 
@@ -195,21 +271,16 @@ async function serveCase(id: CaseId): Promise<Server> {
   return createServer(app);
 }
 
-function formatTable(results: readonly HttpOverheadResult[]): string {
-  const baseline = (name: string) => results.find((r) => r.name === name) ?? results[0];
-  const nodeBare = baseline(CASES['node:http']);
-  const expressBare = baseline(CASES.express);
+/** The results as a Markdown table, for the command line and BENCHMARKS.md. */
+export function formatHttpOverhead(results: readonly HttpOverheadResult[], rate: number): string {
+  const percent = (ratio: number) => (Number.isNaN(ratio) ? '–' : `${(100 * ratio).toFixed(1)}%`);
   const lines = [
-    '| server | requests/s | vs its bare baseline | p99 latency (ms) | server CPU µs/request | CPU vs bare |',
-    '|---|---:|---:|---:|---:|---:|',
+    `| server | requests/s (saturation) | kept | CPU µs/request (saturation) | CPU kept | CPU µs/request at ${rate}/s | CPU kept |`,
+    '|---|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of results) {
-    const base = r.name.startsWith('Express') ? expressBare : nodeBare;
-    const rps = (100 * r.requestsPerSecond) / base.requestsPerSecond;
-    const cpu = r.serverCpuMicrosPerRequest;
-    const cpuDelta = cpu - base.serverCpuMicrosPerRequest;
     lines.push(
-      `| ${r.name} | ${Math.round(r.requestsPerSecond)} | ${rps.toFixed(1)}% | ${r.latencyP99Ms} | ${cpu.toFixed(1)} | ${cpuDelta >= 0 ? '+' : ''}${cpuDelta.toFixed(1)} |`,
+      `| ${r.name} | ${Math.round(r.saturation.requestsPerSecond)} | ${percent(r.kept.throughput)} | ${r.saturation.cpuMicrosPerRequest.toFixed(1)} | ${percent(r.kept.cpuAtSaturation)} | ${r.fixedRate.cpuMicrosPerRequest.toFixed(1)} | ${percent(r.kept.cpuAtFixedRate)} |`,
     );
   }
   return lines.join('\n');
@@ -239,7 +310,8 @@ if (childCase !== undefined) {
     durationSeconds: numberArgument('duration'),
     rounds: numberArgument('rounds'),
     pipelining: numberArgument('pipelining'),
+    rate: numberArgument('rate'),
     cases: argument('cases')?.split(','),
   });
-  console.log(formatTable(results));
+  console.log(formatHttpOverhead(results, numberArgument('rate') ?? 2000));
 }
