@@ -23,7 +23,7 @@ import {
   StreamableFile,
   VersioningType,
 } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { NestFactory, RouterModule } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -120,6 +120,20 @@ class ItemsController {
   }
 }
 
+class SettingsController {
+  show(request: RequestLike) {
+    served.mark(request.headers, '/api/tenants/:tenant/settings/:key');
+    return { ok: true };
+  }
+}
+
+class ProjectsController {
+  show(request: RequestLike) {
+    served.mark(request.headers, '/api/orgs/:org/projects/:id');
+    return { ok: true };
+  }
+}
+
 class HealthController {
   check(request: RequestLike) {
     served.mark(request.headers, '/health');
@@ -154,11 +168,21 @@ route(Post, UsersController, 'create', '');
 Controller('users')(UsersController);
 route(Get, ItemsController, 'show', ':id', 'id');
 Controller({ path: 'items', version: '1' })(ItemsController);
+route(Get, SettingsController, 'show', ':key');
+Controller('tenants/:tenant/settings')(SettingsController);
+route(Get, ProjectsController, 'show', 'projects/:id');
+Controller()(ProjectsController);
 route(Get, HealthController, 'check', '');
 Controller('health')(HealthController);
 
+// A module mounted with RouterModule at a path with a parameter: its controllers' routes start with that path.
+class OrgsModule {}
+Module({ controllers: [ProjectsController] })(OrgsModule);
 class AppModule {}
-Module({ controllers: [UsersController, ItemsController, HealthController] })(AppModule);
+Module({
+  imports: [OrgsModule, RouterModule.register([{ path: 'orgs/:org', module: OrgsModule }])],
+  controllers: [UsersController, ItemsController, SettingsController, HealthController],
+})(AppModule);
 
 interface NestApp {
   readonly app: INestApplication;
@@ -215,7 +239,10 @@ describe.each(['express', 'fastify'] as const)('NestJS on %s', (platform) => {
       { path: '/api/users/8', status: 200 },
       { method: 'POST', path: '/api/users', status: 201 },
       { path: '/api/v1/items/3', status: 200 },
+      { path: '/api/tenants/acme/settings/theme', status: 200 },
+      { path: '/api/orgs/acme/projects/9', status: 200 },
       { path: '/health', status: 200 },
+      { path: '/api/orgs/acme/nope', status: 404 },
       // Under the global prefix, Nest's own catch-all route answers (on Express: `*path` mounted at /api).
       { path: '/api/nope', status: 404 },
       { path: '/api/users/7/no/such/route', status: 404 },
