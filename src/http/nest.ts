@@ -9,14 +9,21 @@ import { resolveServerOptions, type ServerInstrumentationOptions } from './serve
 // package never imports them.
 type ExpressNext = (error?: unknown) => void;
 type ExpressHandler = (request: IncomingMessage, response: ServerResponse, next: ExpressNext) => unknown;
+type ExpressErrorHandler = (
+  error: unknown,
+  request: IncomingMessage,
+  response: ServerResponse,
+  next: ExpressNext,
+) => unknown;
 
 interface NestHttpAdapterLike {
   getType(): string;
   getInstance(): unknown;
 }
-/** Nest's Express adapter has it: Nest passes the handler of its not-found route to it during init(). */
-interface NotFoundHandlerSetter {
+/** Nest's Express adapter: init() passes it the handlers of Nest's not-found route and of its error layer. */
+interface ExpressHandlerSetters {
   setNotFoundHandler?: (handler: ExpressHandler, ...rest: unknown[]) => unknown;
+  setErrorHandler?: (handler: ExpressErrorHandler, ...rest: unknown[]) => unknown;
 }
 
 /** What {@link instrumentNest} needs of a `NestApplication` (`NestFactory.create(...)`). */
@@ -138,7 +145,8 @@ export function instrumentNest(app: NestApplicationLike, options?: ServerInstrum
   const type = adapter.getType();
   if (type === 'express') {
     app.use(expressMetrics(options));
-    labelNotFoundUnmatched(adapter as NotFoundHandlerSetter);
+    labelNotFoundUnmatched(adapter as ExpressHandlerSetters);
+    reportErrorLayer(adapter as ExpressHandlerSetters);
   } else if (type === 'fastify') {
     (adapter.getInstance() as FastifyInstanceLike).register(fastifyMetrics, options);
   } else {
@@ -166,7 +174,7 @@ function httpAdapterOf(app: NestApplicationLike): NestHttpAdapterLike | undefine
  * mounted at the prefix), which the Express adapter would label `/api*path`. Wrapping the handler that Nest
  * passes to `setNotFoundHandler` (during init) marks those requests as routed by nobody.
  */
-function labelNotFoundUnmatched(adapter: NotFoundHandlerSetter): void {
+function labelNotFoundUnmatched(adapter: ExpressHandlerSetters): void {
   const setNotFoundHandler = adapter.setNotFoundHandler;
   if (typeof setNotFoundHandler !== 'function') return;
   adapter.setNotFoundHandler = function (this: unknown, handler, ...rest) {
@@ -179,6 +187,23 @@ function labelNotFoundUnmatched(adapter: NotFoundHandlerSetter): void {
       return handler(request, response, next);
     };
     return setNotFoundHandler.call(this, unmatched, ...rest);
+  };
+}
+
+/**
+ * An error that Express middleware mounted with `app.use()` throws or passes to `next(error)` reaches Nest's
+ * error layer (`setErrorHandler`), which answers it with the exception filters: report it on the way in.
+ */
+function reportErrorLayer(adapter: ExpressHandlerSetters): void {
+  const setErrorHandler = adapter.setErrorHandler;
+  if (typeof setErrorHandler !== 'function') return;
+  adapter.setErrorHandler = function (this: unknown, handler, ...rest) {
+    // Four parameters: Express calls only such functions with an error.
+    const reporting: ExpressErrorHandler = (error, request, response, next) => {
+      if (isServerFailure(error)) trackerOf(response)?.fail(error);
+      return handler(error, request, response, next);
+    };
+    return setErrorHandler.call(this, reporting, ...rest);
   };
 }
 

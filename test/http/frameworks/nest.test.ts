@@ -37,7 +37,7 @@ import {
 } from '../../../src/http/index.js';
 import { Telemeter } from '../../../src/index.js';
 import { expectRoutesMatchRouter, ServedRoutes } from '../conformance.js';
-import { find, recordEvents, send, waitFor } from '../helpers.js';
+import { find, recordEvents, send, sendAll, waitFor } from '../helpers.js';
 
 type Platform = 'express' | 'fastify';
 type Headers = Record<string, string | string[] | undefined>;
@@ -295,6 +295,55 @@ describe.each(['express', 'fastify'] as const)('NestJS on %s', (platform) => {
     } finally {
       recorder.stop();
     }
+  });
+
+  it("reports an error of the platform's own middleware, which Nest's error layer answers", async () => {
+    const recorder = recordEvents(['http.server.request.exception']);
+    try {
+      const { port } = await start((app) => {
+        instrumentNest(app);
+        if (platform === 'express') {
+          app.use((request: IncomingMessage, _response: unknown, next: (error?: unknown) => void) => {
+            next(request.url?.endsWith('?fail') ? new Error('middleware boom') : undefined);
+          });
+        } else {
+          const instance = app.getHttpAdapter().getInstance() as {
+            addHook(name: string, hook: (request: { url: string }) => Promise<void>): void;
+          };
+          instance.addHook('preHandler', async (request) => {
+            if (request.url.endsWith('?fail')) throw new Error('middleware boom');
+          });
+        }
+      });
+      expect((await send(port, '/api/users/7?fail')).status).toBe(500);
+      expect((await send(port, '/api/users/7')).status).toBe(200);
+      await waitFor(() => total() === 2, 'both requests counted');
+      // Express runs app.use() middleware before it routes; Fastify routes first.
+      const route = platform === 'express' ? UNMATCHED_ROUTE : '/api/users/:id';
+      expect(recorder.events.map((e) => [e.metadata.route, (e.metadata.reason as Error).message])).toEqual([
+        [route, 'middleware boom'],
+      ]);
+    } finally {
+      recorder.stop();
+    }
+  });
+
+  it('keeps the series bounded: a route per template, and one <unmatched> for every unknown URL', async () => {
+    const { port } = await start();
+    const paths = Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? `/api/users/${i}` : `/api/nope/${i}`));
+    expect(await sendAll(port, paths, 8)).toEqual(
+      new Map([
+        [200, 100],
+        [404, 100],
+      ]),
+    );
+    await waitFor(() => total() === 200, '200 requests counted');
+    expect(
+      find(telemeter.scrape(), 'http_server_requests_total').map((s) => [s.labels.route, s.value]),
+    ).toEqual([
+      ['/api/users/:id', 100],
+      [UNMATCHED_ROUTE, 100],
+    ]);
   });
 
   it('leaves the answers as Nest sends them without telemeter: status and body', async () => {
