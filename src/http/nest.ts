@@ -107,8 +107,10 @@ const instrumented = new WeakSet<object>();
  * that Nest answers with a 5xx status: any error that is not an `HttpException` (Nest answers 500), and
  * `HttpException`s of status 500 or more. An `HttpException` under 500 (`NotFoundException`, the
  * `BadRequestException` of `ValidationPipe`) or an `http-errors` error under 500 is an answer, not a failure:
- * the request is counted with its status and outcome `completed`. Errors thrown in guards and Nest middleware
- * run before any interceptor: they are counted with the status Nest sent, without the exception event.
+ * the request is counted with its status and outcome `completed`. On Express, errors of middleware mounted with
+ * `app.use()` are reported on their way to Nest's error layer; on Fastify, errors of the instance's own hooks reach
+ * `fastifyMetrics`' `onError` hook. Errors thrown in guards and in Nest middleware (`MiddlewareConsumer`) are
+ * answered before any interceptor runs: they are counted with the status Nest sent, without the exception event.
  *
  * A request that another adapter already tracks (`instrumentNodeHttp()`, an `expressMetrics()` you mounted
  * yourself) is counted once.
@@ -223,18 +225,27 @@ const exceptionReporter: NestInterceptorLike = {
     const response = rawResponse(context.switchToHttp().getResponse());
     if (response === undefined || trackerOf(response) === undefined) return source;
     const Observable = source.constructor as ObservableConstructorLike;
-    return new Observable((subscriber) =>
-      source.subscribe({
-        next: (value) => subscriber.next(value),
-        error: (error) => {
-          if (isServerFailure(error)) trackerOf(response)?.fail(error);
-          subscriber.error(error);
-        },
-        complete: () => subscriber.complete(),
-      }),
-    );
+    return new Observable((subscriber) => source.subscribe(new ErrorReporter(subscriber, response)));
   },
 };
+
+/** Passes everything on to the subscriber, and reports an error to the tracker of the response first. */
+class ErrorReporter implements SubscriberLike {
+  constructor(
+    private readonly subscriber: SubscriberLike,
+    private readonly response: ServerResponse,
+  ) {}
+  next(value: unknown): void {
+    this.subscriber.next(value);
+  }
+  error(error: unknown): void {
+    if (isServerFailure(error)) trackerOf(this.response)?.fail(error);
+    this.subscriber.error(error);
+  }
+  complete(): void {
+    this.subscriber.complete();
+  }
+}
 
 /** The `node:http` response behind Express's response (the same object) or Fastify's reply (`reply.raw`). */
 function rawResponse(response: unknown): ServerResponse | undefined {
