@@ -18,6 +18,7 @@ export { type FastifyMetricsOptions, fastifyMetrics } from './fastify.js';
 export { type HonoMetricsOptions, type HonoRouteLike, honoMetrics } from './hono.js';
 export { koaMetrics } from './koa.js';
 export { normalizeMethod, OTHER_METHOD } from './methods.js';
+export { instrumentNest, type NestApplicationLike } from './nest.js';
 export { instrumentHttpServer, instrumentNodeHttp, type Uninstall } from './node-server.js';
 export { RouteTemplates, UNMATCHED_ROUTE } from './route-templates.js';
 export { type RequestOutcome, type RequestTracker, trackerOf } from './server-core.js';
