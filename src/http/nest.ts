@@ -3,6 +3,7 @@ import { TelemeterTypeError } from '../errors.js';
 import { expressMetrics } from './express.js';
 import { fastifyMetrics } from './fastify.js';
 import { trackerOf } from './server-core.js';
+import { isServerFailure } from './server-failure.js';
 import { resolveServerOptions, type ServerInstrumentationOptions } from './server-options.js';
 
 // Structural types for the parts of NestJS 12 (@nestjs/core, its platforms and rxjs) this adapter uses, so the
@@ -252,28 +253,4 @@ function rawResponse(response: unknown): ServerResponse | undefined {
   if (response instanceof ServerResponse) return response;
   const raw = (response as { raw?: unknown } | null | undefined)?.raw;
   return raw instanceof ServerResponse ? raw : undefined;
-}
-
-/**
- * Whether Nest's default filter answers the error with a 5xx status: an `HttpException` (it has `getStatus()`)
- * or an `http-errors` error (`expose` and `statusCode`) says its status; anything else is a 500.
- */
-function isServerFailure(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return true;
-  const { getStatus, expose, statusCode } = error as {
-    getStatus?: unknown;
-    expose?: unknown;
-    statusCode?: unknown;
-  };
-  let status: unknown = statusCode;
-  if (typeof getStatus === 'function') {
-    try {
-      status = getStatus.call(error);
-    } catch {
-      return true;
-    }
-  } else if (typeof expose !== 'boolean') {
-    return true;
-  }
-  return !(typeof status === 'number' && status >= 100 && status < 500);
 }
