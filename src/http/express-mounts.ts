@@ -134,7 +134,7 @@ function compiledTemplate(
       i++;
     }
   }
-  return template === '' ? '/' : template;
+  return template;
 }
 
 /** `(?:\/(capture)star)?` at `open`: one `:name` of the path, with its custom capture, `*` and `?`. */

@@ -4,9 +4,11 @@
  * streams and aborts, on both majors.
  */
 import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import express4 from 'express4';
 import { afterEach, describe, expect, it } from 'vitest';
+import { express4MountTemplates, templateFromParams } from '../../../src/http/express-mounts.js';
 import { expressMetrics, httpMetrics, instrumentNodeHttp } from '../../../src/http/index.js';
 import { Telemeter } from '../../../src/index.js';
 import { expectRoutesMatchRouter, type RouteCase, ServedRoutes } from '../conformance.js';
@@ -106,6 +108,15 @@ async function start(variant: Variant, served: ServedRoutes): Promise<number> {
       res.on('close', () => clearTimeout(timer));
     }),
   );
+  // A param callback that fails leaves the route matched but never dispatched: it is still the route.
+  tenant.param('doc', (req, _res, next, doc) => {
+    served.mark(req.headers, '/tenants/:tenant/docs/:doc');
+    next(doc === 'missing' ? new Error('no such document') : undefined);
+  });
+  tenant.get('/docs/:doc', mark('/tenants/:tenant/docs/:doc', ok));
+  // The first route passes the request on: the one that answers is the label.
+  tenant.get('/items/:a', (_req, _res, next) => next());
+  tenant.get('/items/:b', mark('/tenants/:tenant/items/:b', ok));
   app.use('/tenants/:tenant', tenant);
 
   const level3 = e.Router();
@@ -134,6 +145,22 @@ async function start(variant: Variant, served: ServedRoutes): Promise<number> {
     res.send('cart');
   });
   app.use(['/shop', '/store/:region'], shop);
+
+  // Each major's own path syntax in a mount: a custom capture and an optional parameter.
+  const files = e.Router();
+  if (variant.major === 4) {
+    files.get('/meta', mark('/files/:id(\\d+)/meta', ok));
+    app.use('/files/:id(\\d+)', files);
+    const lang = e.Router();
+    lang.get('/page', mark('/lang/:lang?/page', ok));
+    app.use('/lang/:lang?', lang);
+  } else {
+    files.get('/meta', mark('/files/:id/meta', ok));
+    app.use('/files/:id', files);
+    const lang = e.Router();
+    lang.get('/page', mark('/lang{/:lang}/page', ok));
+    app.use('/lang{/:lang}', lang);
+  }
 
   const admin = e();
   admin.get('/users/:id', mark('/admin/:org/users/:id', ok));
@@ -167,6 +194,12 @@ describe.each(VARIANTS)('Express $major', (variant) => {
       { path: '/store/us/cart/3', status: 200 },
       { path: '/admin/acme/users/1', status: 200 },
       { path: '/admin/globex/users/2', status: 200 },
+      { path: '/tenants/acme/docs/readme', status: 200 },
+      { path: '/tenants/acme/items/3', status: 200 },
+      { path: '/files/12/meta', status: 200 },
+      { path: '/files/13/meta', status: 200 },
+      { path: '/lang/en/page', status: 200 },
+      { path: '/lang/de/page', status: 200 },
     ];
     await expectRoutesMatchRouter(t, port, served, cases);
   });
@@ -215,6 +248,7 @@ describe.each(VARIANTS)('Express $major', (variant) => {
       '/boom/next',
       '/tenants/acme/fail',
       '/api/v1/items/2/parts/3/fail',
+      '/tenants/acme/docs/missing',
       // Express 4 does not catch a rejected promise: the request would hang, so only Express 5 is asked.
       ...(variant.major === 5 ? ['/boom/async'] : []),
     ];
@@ -231,6 +265,7 @@ describe.each(VARIANTS)('Express $major', (variant) => {
         '/boom/next',
         '/tenants/:tenant/fail',
         '/api/:version/items/:itemId/parts/:partId/fail',
+        '/tenants/:tenant/docs/:doc',
         ...(variant.major === 5 ? ['/boom/async'] : []),
       ].sort(),
     );
@@ -278,5 +313,77 @@ describe.each(VARIANTS)('Express $major', (variant) => {
     expect(samples.filter((s) => s.name === REQUESTS)).toHaveLength(1);
     expect([...routes('http_server_request_duration_seconds_count')]).toEqual(['/tenants/:tenant/settings']);
     expect(samples.filter((s) => s.name === 'http_server_request_duration_seconds_count')).toHaveLength(1);
+  });
+});
+
+describe('Express 4 mount templates, rebuilt from path-to-regexp 0.1', () => {
+  const require = createRequire(import.meta.url);
+  // Express 4's own copy, which is the one its router compiles mount paths with.
+  const compile = createRequire(require.resolve('express4'))('path-to-regexp') as (
+    path: unknown,
+    keys: Array<{ name: string | number }>,
+    options: { end: boolean; strict: boolean; sensitive: boolean },
+  ) => RegExp;
+  const mount = (path: unknown, sensitive = false) => {
+    const keys: Array<{ name: string | number }> = [];
+    return express4MountTemplates(compile(path, keys, { end: false, strict: false, sensitive }), keys);
+  };
+
+  it.each([
+    '/tenants/:tenant',
+    '/a/:p?',
+    '/files/*',
+    '/n/:id(\\d+)',
+    '/n/:id(\\d+)?',
+    '/x/:name*',
+    '/f.:ext',
+    '/a.b',
+    '/user/:id/:op?',
+    '/a-:b',
+    '/:x/:y.json',
+    '/API/Items',
+    '/a b/é',
+    '/a+b',
+  ])('gives back %s, which compiles to the same expression', (path) => {
+    for (const sensitive of [false, true]) {
+      const [template] = mount(path, sensitive);
+      expect(template).toBe(path);
+      expect(compile(template, [], { end: false, strict: false, sensitive }).source).toBe(
+        compile(path, [], { end: false, strict: false, sensitive }).source,
+      );
+    }
+  });
+
+  it('drops a trailing slash and gives the root as the empty template', () => {
+    expect(mount('/a/')).toEqual(['/a']);
+    expect(mount(['/', '/b'])).toEqual(['', '/b']);
+  });
+
+  it('gives one template per alternative of an array, in order', () => {
+    expect(mount(['/shop', '/store/:region', '/s/:a/:b?'])).toEqual(['/shop', '/store/:region', '/s/:a/:b?']);
+  });
+
+  it("prints the application's own regular expressions as they are", () => {
+    expect(mount(/^\/v\d+/)).toEqual(['/^\\/v\\d+/']);
+    expect(mount(/^\/api\/?(?=\/|$)/i)).toEqual(['/api']);
+    expect(mount(/\/(a|b)/)).toEqual(['/\\/(a|b)/']);
+    expect(mount(['/a', /^\/b\d/])).toEqual(['/a', '/^\\/b\\d/']);
+    expect(mount('/a/(foo)')).toEqual([
+      String(compile('/a/(foo)', [], { end: false, strict: false, sensitive: false })),
+    ]);
+  });
+});
+
+describe('router 2.2 mount templates, from the match parameters', () => {
+  it.each([
+    ['/tenants/acme', { tenant: 'acme' }, '/tenants/:tenant'],
+    ['/Tenants/acme/Sub', { tenant: 'acme' }, '/Tenants/:tenant/Sub'],
+    ['/t/a%20b', { t: 'a b' }, '/t/:t'],
+    ['/t/%E0%A4%A', { t: '%E0%A4%A' }, '/t/:t'],
+    ['/x/1/1', { a: '1', b: '1' }, '/x/:a/:b'],
+    ['/files/a/b/meta', { rest: ['a', 'b'] }, '/files/*rest/meta'],
+    ['/static', {}, '/static'],
+  ])('%s with %j is %s', (piece, params, template) => {
+    expect(templateFromParams(piece, params)).toBe(template);
   });
 });
