@@ -17,6 +17,7 @@ interface ExpressRequest extends IncomingMessage {
   baseUrl?: string;
   route?: ExpressRoute;
   app?: ExpressApp;
+  params?: Readonly<Record<string, unknown>>;
 }
 interface ExpressApp {
   /** Express 4's router; Express 4 also has a `router` getter, which throws. */
@@ -46,8 +47,6 @@ interface RouterLayer {
   readonly regexp?: RegExp & { readonly fast_slash?: boolean };
   /** Express 4: the path's parameters, in order. */
   readonly keys?: ReadonlyArray<{ readonly name: string | number }>;
-  /** router 2.2 and Express 4: the parameters of the layer's last match. */
-  readonly params?: Readonly<Record<string, unknown>>;
 }
 type HandleRequest = (
   this: RouterLayer,
@@ -240,8 +239,9 @@ function mountTemplate(layer: RouterLayer, request: ExpressRequest, state: Expre
       const alternatives = express4MountTemplates(layer.regexp, layer.keys ?? []);
       templates = alternatives.length === 1 ? alternatives[0] : alternatives;
     } else {
-      // router 2.2 keeps no path at all: derive it from this match, every time.
-      return templateFromParams(pieceOf(request, state), layer.params ?? {});
+      // router 2.2 keeps no path at all: derive it from this match, every time. `req.params` is this layer's
+      // match (with the parent's under mergeParams); the layer's own copy is shared by concurrent requests.
+      return templateFromParams(pieceOf(request, state), request.params ?? {});
     }
     mountTemplates.set(layer, templates);
   }

@@ -12,7 +12,7 @@ import { express4MountTemplates, templateFromParams } from '../../../src/http/ex
 import { expressMetrics, httpMetrics, instrumentNodeHttp } from '../../../src/http/index.js';
 import { Telemeter } from '../../../src/index.js';
 import { expectRoutesMatchRouter, type RouteCase, ServedRoutes } from '../conformance.js';
-import { close, find, listen, parseSamples, recordEvents, sendAll, waitFor } from '../helpers.js';
+import { close, find, listen, parseSamples, recordEvents, send, sendAll, waitFor } from '../helpers.js';
 
 const REQUESTS = 'http_server_requests_total';
 const EXCEPTION = 'http.server.request.exception';
@@ -313,6 +313,45 @@ describe.each(VARIANTS)('Express $major', (variant) => {
     expect(samples.filter((s) => s.name === REQUESTS)).toHaveLength(1);
     expect([...routes('http_server_request_duration_seconds_count')]).toEqual(['/tenants/:tenant/settings']);
     expect(samples.filter((s) => s.name === 'http_server_request_duration_seconds_count')).toHaveLength(1);
+  });
+});
+
+describe('Express 5 on router 2.2', () => {
+  it('labels param mounts by their parameters when layers keep no path', async () => {
+    const t = telemeter();
+    const app = express();
+    app.use(expressMetrics());
+    const tenant = express.Router();
+    tenant.get('/settings', (_req, res) => {
+      res.send('ok');
+    });
+    const org = express.Router();
+    org.use('/Tenants/:tenant', tenant);
+    app.use('/orgs/:org', org);
+    // router 2.2 (which Express 5's ^2.2.0 allows) has no layer.rawPath; 2.3 without it stands in for it.
+    const forget = (stack: ReadonlyArray<{ rawPath?: unknown; handle?: { stack?: unknown } }>) => {
+      for (const layer of stack) {
+        delete layer.rawPath;
+        if (Array.isArray(layer.handle?.stack)) forget(layer.handle.stack);
+      }
+    };
+    forget(app.router.stack as never);
+    const server = createServer(app);
+    const port = await listen(server);
+    cleanups.push(() => close(server));
+    for (const path of ['/orgs/o1/Tenants/acme/settings', '/orgs/o2/tenants/globex/settings']) {
+      expect((await send(port, path)).status).toBe(200);
+    }
+    await waitFor(
+      () => find(t.scrape(), REQUESTS).reduce((sum, s) => sum + s.value, 0) === 2,
+      'two requests',
+    );
+    // The parameters become templates; literal segments keep the request's letter case.
+    expect(
+      find(t.scrape(), REQUESTS)
+        .map((s) => s.labels.route)
+        .sort(),
+    ).toEqual(['/orgs/:org/Tenants/:tenant/settings', '/orgs/:org/tenants/:tenant/settings']);
   });
 });
 
