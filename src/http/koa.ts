@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ServerCore } from './server-core.js';
 import type { ServerInstrumentationOptions } from './server-options.js';
 
-// Structural type of the Koa 3 context parts this middleware reads (with @koa/router's additions).
+// Structural type of the Koa 2 and 3 context parts this middleware reads (with @koa/router's additions).
 interface KoaContextLike {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
@@ -36,8 +36,10 @@ interface KoaContextLike {
  * server.close();
  * ```
  *
- * The route label is the template @koa/router matched (`ctx._matchedRoute`, else `ctx.routerPath`), with any
- * router prefix; requests no route matched are `<unmatched>`. An error thrown downstream emits the exception
+ * Works with Koa 2 and 3. The route label is the template @koa/router matched (`ctx._matchedRoute`, else
+ * `ctx.routerPath`), with router prefixes and nested-router mounts; it is read when the response ends, so a
+ * request the client aborts before the handler answers keeps its route. Requests no route matched are
+ * `<unmatched>`. An error thrown downstream emits the exception
  * event and is rethrown for Koa to answer (500 unless the error carries a status).
  *
  * @throws TelemeterTypeError for an option, naming it: `ERR_TELEMETER_UNKNOWN_OPTION` (with the closest valid
@@ -49,23 +51,29 @@ export function koaMetrics(
   const core = new ServerCore('koaMetrics', options);
   return async function telemeterKoaMetrics(ctx, next) {
     const tracker = core.track(ctx.req, ctx.res);
-    if (tracker === undefined) {
-      await next();
-      return;
-    }
+    if (tracker === undefined) return next() as Promise<void>;
+    // The route is read when it is needed (the response closed, or an error), not after `next()` returns: a
+    // client that leaves while the handler is still working closes the response first, and @koa/router has set
+    // `ctx._matchedRoute` before it called the handler.
+    tracker.adapterState = ctx;
+    tracker.routeResolver = koaRouteTemplate;
     try {
       await next();
     } catch (error) {
-      tracker.setRoute(routeOf(ctx));
       tracker.fail(error);
       throw error;
     }
-    tracker.setRoute(routeOf(ctx));
   };
 }
 
-function routeOf(ctx: KoaContextLike): string | undefined {
-  const route = ctx._matchedRoute ?? ctx.routerPath;
+/**
+ * The template @koa/router matched. Versions 12 to 15 set `ctx._matchedRoute` (the full template, router
+ * prefixes and `router.use('/tenants/:tenant', nested.routes())` mounts included) as soon as a route matched,
+ * before its handlers run; older ones only `ctx.routerPath`.
+ */
+function koaRouteTemplate(_request: IncomingMessage, ctx: unknown): string | undefined {
+  const { _matchedRoute, routerPath } = ctx as KoaContextLike;
+  const route = _matchedRoute ?? routerPath;
   if (typeof route === 'string') return route;
   // A route defined by a RegExp: its source is as bounded as a template.
   return route instanceof RegExp ? String(route) : undefined;
