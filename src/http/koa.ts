@@ -8,6 +8,14 @@ interface KoaContextLike {
   readonly res: ServerResponse;
   readonly _matchedRoute?: unknown;
   readonly routerPath?: unknown;
+  /** @koa/router's layers whose path matched, of every router the request went through. */
+  readonly matched?: readonly KoaRouterLayerLike[];
+}
+
+interface KoaRouterLayerLike {
+  readonly path?: unknown;
+  /** Empty for middleware (`router.use()`, nested routers); the route's methods otherwise. */
+  readonly methods?: readonly string[];
 }
 
 /**
@@ -69,11 +77,28 @@ export function koaMetrics(
 /**
  * The template @koa/router matched. Versions 12 to 15 set `ctx._matchedRoute` (the full template, router
  * prefixes and `router.use('/tenants/:tenant', nested.routes())` mounts included) as soon as a route matched,
- * before its handlers run; older ones only `ctx.routerPath`.
+ * before its handlers run; older ones only `ctx.routerPath`. But while router-level middleware (`router.use(fn)`)
+ * runs, @koa/router 15 sets `_matchedRoute` to that middleware's path (`(?:\/|$)`), so a request it answers
+ * itself, or that the client aborts meanwhile, would carry it: then the route is the last route layer in
+ * `ctx.matched` for the request's method, the one the router chose before it ran the middleware.
  */
-function koaRouteTemplate(_request: IncomingMessage, ctx: unknown): string | undefined {
-  const { _matchedRoute, routerPath } = ctx as KoaContextLike;
+function koaRouteTemplate(request: IncomingMessage, state: unknown): string | undefined {
+  const { _matchedRoute, routerPath, matched } = state as KoaContextLike;
   const route = _matchedRoute ?? routerPath;
+  if (route === undefined || !Array.isArray(matched)) return templateOf(route);
+  const method = request.method ?? 'GET';
+  let chosen: unknown;
+  for (let i = matched.length - 1; i >= 0; i--) {
+    const layer: KoaRouterLayerLike | undefined = matched[i];
+    const methods = layer?.methods;
+    if (layer === undefined || methods === undefined || methods.length === 0) continue;
+    if (layer.path === route) return templateOf(route);
+    if (chosen === undefined && methods.includes(method)) chosen = layer.path;
+  }
+  return templateOf(chosen);
+}
+
+function templateOf(route: unknown): string | undefined {
   if (typeof route === 'string') return route;
   // A route defined by a RegExp: its source is as bounded as a template.
   return route instanceof RegExp ? String(route) : undefined;

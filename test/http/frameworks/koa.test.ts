@@ -100,8 +100,36 @@ function buildApp(Koa: KoaClass, served: ServedRoutes): Koa3 {
     ctx.body = 'item';
   });
 
+  // Router-level middleware runs after the router matched, while @koa/router labels the context with the
+  // middleware's own path: it answers some requests itself, and makes others wait.
+  const guarded = new Router({ prefix: '/guarded' });
+  guarded.use(async (ctx, next) => {
+    if (ctx.path.endsWith('/locked')) {
+      mark(ctx.req, '/guarded/:id/locked');
+      ctx.status = 401;
+      return;
+    }
+    if (ctx.path.endsWith('/wait')) {
+      mark(ctx.req, '/guarded/:id/wait');
+      await clientGone(ctx.res);
+    }
+    await next();
+  });
+  guarded.get('/:id/locked', (ctx) => {
+    ctx.body = 'unreachable';
+  });
+  guarded.get('/:id/wait', (ctx) => {
+    ctx.body = 'too late';
+  });
+  guarded.get('/:id', (ctx) => {
+    mark(ctx.req, '/guarded/:id');
+    ctx.body = 'guarded';
+  });
+
   app.use(router.routes());
   app.use(api.routes());
+  app.use(guarded.routes());
+  app.use(guarded.allowedMethods());
   return app;
 }
 
@@ -117,8 +145,12 @@ const MATRIX: RouteCase[] = [
   { path: '/streamed', status: 200 },
   { path: '/api/items/9', status: 200 },
   { path: '/tenants/acme/settings', status: 200 },
+  { path: '/guarded/1', status: 200 },
+  { path: '/guarded/1/locked', status: 401 },
+  { method: 'POST', path: '/guarded/1', status: 405 },
   { path: '/late/1', mode: 'abort-before', status: 499 },
   { path: '/tenants/acme/projects/7', mode: 'abort-before', status: 499 },
+  { path: '/guarded/1/wait', mode: 'abort-before', status: 499 },
   { path: '/stream/1', mode: 'abort-after', status: 499 },
 ];
 
@@ -150,8 +182,10 @@ describe.each([
     await expectRoutesMatchRouter(telemeter, port, served, [
       { path: '/late/1', mode: 'abort-before', status: 499 },
       { path: '/tenants/acme/projects/7', mode: 'abort-before', status: 499 },
+      { path: '/guarded/1/wait', mode: 'abort-before', status: 499 },
     ]);
     expect(find(telemeter.scrape(), REQUESTS).map((s) => s.labels.route)).toEqual([
+      '/guarded/:id/wait',
       '/late/:id',
       '/tenants/:tenant/projects/:project',
     ]);
