@@ -93,6 +93,39 @@ function buildApp(served: ServedRoutes): Hono {
     await next();
   });
 
+  // use() middleware in front of routes: it answers some requests itself and makes others wait. Hono matched
+  // the route before the middleware ran, so the route is the label.
+  app.use('/guarded/*', async (c, next) => {
+    if (c.req.path.endsWith('/locked')) {
+      mark(c, '/guarded/:id/locked');
+      return c.text('locked', 401);
+    }
+    if (c.req.path.endsWith('/wait')) {
+      mark(c, '/guarded/:id/wait');
+      await clientGone(c);
+    }
+    await next();
+  });
+  app.get('/guarded/:id/locked', (c) => c.text('unreachable'));
+  app.get('/guarded/:id/wait', (c) => c.text('too late'));
+  app.all('/any/:id', (c) => {
+    mark(c, '/any/:id');
+    return c.text('any');
+  });
+  // A route-level handler that passes on: the route matched, the not-found handler answered.
+  app.get('/maybe/:id', async (c, next) => {
+    mark(c, '/maybe/:id');
+    if (c.req.param('id') === 'yes') return c.text('yes');
+    await next();
+  });
+
+  const v2 = new Hono().basePath('/v2');
+  v2.get('/orders/:order', (c) => {
+    mark(c, '/v2/orders/:order');
+    return c.text('order');
+  });
+  app.route('/', v2);
+
   const tenant = new Hono();
   tenant.get('/settings', (c) => {
     mark(c, '/tenants/:tenant/settings');
@@ -142,8 +175,14 @@ const MATRIX: RouteCase[] = [
   { path: '/api/items/9', status: 200 },
   { path: '/api/fail', status: 503 },
   { path: '/tenants/acme/settings', status: 200 },
+  { path: '/guarded/1/locked', status: 401 },
+  { method: 'DELETE', path: '/any/1', status: 200 },
+  { path: '/maybe/yes', status: 200 },
+  { path: '/maybe/no', status: 404 },
+  { path: '/v2/orders/5', status: 200 },
   { path: '/late/1', mode: 'abort-before', status: 499 },
   { path: '/tenants/acme/projects/7', mode: 'abort-before', status: 499 },
+  { path: '/guarded/1/wait', mode: 'abort-before', status: 499 },
   { path: '/stream/1', mode: 'abort-after', status: 499 },
 ];
 
@@ -176,8 +215,10 @@ describe('Hono on @hono/node-server', () => {
     await expectRoutesMatchRouter(telemeter, port, served, [
       { path: '/late/1', mode: 'abort-before', status: 499 },
       { path: '/tenants/acme/projects/7', mode: 'abort-before', status: 499 },
+      { path: '/guarded/1/wait', mode: 'abort-before', status: 499 },
     ]);
     expect(find(telemeter.scrape(), REQUESTS).map((s) => s.labels.route)).toEqual([
+      '/guarded/:id/wait',
       '/late/:id',
       '/tenants/:tenant/projects/:project',
     ]);
@@ -239,5 +280,31 @@ describe('Hono on @hono/node-server', () => {
       ['/tenants/:tenant/settings', '200', 10_000],
       [UNMATCHED_ROUTE, '404', 2],
     ]);
+  });
+});
+
+describe('Hono without node:http objects (app.request)', () => {
+  it('labels requests by the router and ends a chain that threw a non-Error', async () => {
+    const telemeter = new Telemeter({ metrics: httpMetrics() });
+    try {
+      const app = new Hono();
+      app.use(honoMetrics());
+      app.get('/documents/:id', async (c, _next) => c.text('no such document', 404));
+      app.get('/odd', () => {
+        throw 'not an Error';
+      });
+      expect((await app.request('/documents/1')).status).toBe(404);
+      expect((await app.request('/missing')).status).toBe(404);
+      await expect(app.request('/odd')).rejects.toBe('not an Error');
+      const body = telemeter.scrape();
+      expect(find(body, REQUESTS).map((s) => [s.labels.route, s.labels.status, s.value])).toEqual([
+        ['/documents/:id', '404', 1],
+        ['/odd', '500', 1],
+        [UNMATCHED_ROUTE, '404', 1],
+      ]);
+      expect(find(body, 'http_server_active_requests').map((s) => s.value)).toEqual([0]);
+    } finally {
+      telemeter.close();
+    }
   });
 });
