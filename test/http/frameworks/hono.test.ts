@@ -7,6 +7,7 @@ import type { Server, ServerResponse } from 'node:http';
 import { serve } from '@hono/node-server';
 import { type Context, Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { matchedRoutes } from 'hono/route';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { honoMetrics, httpMetrics, instrumentNodeHttp, UNMATCHED_ROUTE } from '../../../src/http/index.js';
 import { Telemeter } from '../../../src/index.js';
@@ -163,6 +164,7 @@ const MATRIX: RouteCase[] = [
   { path: '/users/1', status: 200 },
   { path: '/users/2?x=1', status: 200 },
   { method: 'POST', path: '/users', status: 201 },
+  { method: 'HEAD', path: '/users/3', status: 200 },
   { path: '/missing', status: 404 },
   { path: '/users/1/extra', status: 404 },
   { path: '/documents/7', status: 404 },
@@ -280,6 +282,39 @@ describe('Hono on @hono/node-server', () => {
       ['/tenants/:tenant/settings', '200', 10_000],
       [UNMATCHED_ROUTE, '404', 2],
     ]);
+  });
+});
+
+describe("Hono with hono/route's matchedRoutes helper", () => {
+  it('labels by the routes the helper reports', async () => {
+    const telemeter = new Telemeter({ metrics: httpMetrics() });
+    const served = new ServedRoutes();
+    const app = new Hono();
+    app.use(honoMetrics({ matchedRoutes }));
+    app.get('/documents/:id', async (c, _next) => {
+      served.mark(c.req.raw.headers, '/documents/:id');
+      return c.text('no such document', 404);
+    });
+    app.get('/late/:id', async (c) => {
+      served.mark(c.req.raw.headers, '/late/:id');
+      await clientGone(c);
+      return c.text('too late');
+    });
+    const { server, port } = await new Promise<{ server: Server; port: number }>((resolve) => {
+      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) =>
+        resolve({ server: s as Server, port: info.port }),
+      );
+    });
+    try {
+      await expectRoutesMatchRouter(telemeter, port, served, [
+        { path: '/documents/1', status: 404 },
+        { path: '/missing', status: 404 },
+        { path: '/late/1', mode: 'abort-before', status: 499 },
+      ]);
+    } finally {
+      telemeter.close();
+      await close(server);
+    }
   });
 });
 

@@ -137,6 +137,7 @@ const MATRIX: RouteCase[] = [
   { path: '/users/1', status: 200 },
   { path: '/users/2?x=1', status: 200 },
   { method: 'POST', path: '/users', status: 201 },
+  { method: 'HEAD', path: '/users/3', status: 200 },
   { path: '/missing', status: 404 },
   { path: '/users/1/extra', status: 404 },
   { path: '/sync-error', status: 500 },
