@@ -51,6 +51,7 @@ interface App {
   get(path: string, handler: Handler): unknown;
   post(path: string, handler: Handler): unknown;
   setNotFoundHandler(handler: Handler): unknown;
+  addHook(name: string, hook: (request: Request & { url: string }, reply: Reply) => unknown): unknown;
   listen(options: { port: number; host: string }): Promise<string>;
   close(): Promise<unknown>;
   readonly server: { address(): unknown; closeAllConnections(): void };
@@ -119,6 +120,24 @@ async function buildApp(fastify: Factory, served: ServedRoutes): Promise<App> {
     { prefix: '/tenants/:tenant' },
   );
   await app.register(
+    async (hooked: App) => {
+      // Hooks of a plugin, after the router matched: an error thrown in one, and an early answer.
+      hooked.addHook('preHandler', async (request: Request & { url: string }, reply: Reply) => {
+        if (request.url.endsWith('/locked')) {
+          mark(request, '/hooked/:id/locked');
+          return reply.code(401).send('locked');
+        }
+        if (request.url.endsWith('/broken')) {
+          mark(request, '/hooked/:id/broken');
+          throw new Error('hook');
+        }
+      });
+      hooked.get('/:id/locked', async () => 'unreachable');
+      hooked.get('/:id/broken', async () => 'unreachable');
+    },
+    { prefix: '/hooked' },
+  );
+  await app.register(
     async (api: App) => {
       api.get('/items/:id', async (request) => {
         mark(request, '/api/items/:id');
@@ -151,6 +170,8 @@ const MATRIX: RouteCase[] = [
   { path: '/api/items/9', status: 200 },
   { path: '/tenants/acme/settings', status: 200 },
   { path: '/tenants/acme/fail', status: 500 },
+  { path: '/hooked/1/locked', status: 401 },
+  { path: '/hooked/1/broken', status: 500 },
   { path: '/late/1', mode: 'abort-before', status: 499 },
   { path: '/tenants/acme/projects/7', mode: 'abort-before', status: 499 },
   { path: '/stream/1', mode: 'abort-after', status: 499 },
@@ -200,9 +221,10 @@ describe.each([
         { path: '/async-error', status: 500 },
         { path: '/reply-error', status: 503 },
         { path: '/tenants/acme/fail', status: 500 },
+        { path: '/hooked/1/broken', status: 500 },
         { path: '/users/1', status: 200 },
       ]);
-      await waitFor(() => recorder.events.length === 4, 'four exception events');
+      await waitFor(() => recorder.events.length === 5, 'five exception events');
       expect(
         recorder.events.map(({ metadata }) => [metadata.route, (metadata.reason as Error).message]),
       ).toEqual([
@@ -210,6 +232,7 @@ describe.each([
         ['/async-error', 'async'],
         ['/reply-error', 'reply'],
         ['/tenants/:tenant/fail', 'nested'],
+        ['/hooked/:id/broken', 'hook'],
       ]);
     } finally {
       recorder.stop();
