@@ -47,8 +47,8 @@ interface KoaRouterLayerLike {
  * Works with Koa 2 and 3. The route label is the template @koa/router matched (`ctx._matchedRoute`, else
  * `ctx.routerPath`), with router prefixes and nested-router mounts; it is read when the response ends, so a
  * request the client aborts before the handler answers keeps its route. Requests no route matched are
- * `<unmatched>`. An error thrown downstream emits the exception
- * event and is rethrown for Koa to answer (500 unless the error carries a status).
+ * `<unmatched>`. An error thrown downstream emits the exception event and is rethrown for Koa to answer (500
+ * unless the error carries a status).
  *
  * @throws TelemeterTypeError for an option, naming it: `ERR_TELEMETER_UNKNOWN_OPTION` (with the closest valid
  * key) or `ERR_TELEMETER_INVALID_OPTION`.
@@ -75,12 +75,13 @@ export function koaMetrics(
 }
 
 /**
- * The template @koa/router matched. Versions 12 to 15 set `ctx._matchedRoute` (the full template, router
- * prefixes and `router.use('/tenants/:tenant', nested.routes())` mounts included) as soon as a route matched,
- * before its handlers run; older ones only `ctx.routerPath`. But while router-level middleware (`router.use(fn)`)
- * runs, @koa/router 15 sets `_matchedRoute` to that middleware's path (`(?:\/|$)`), so a request it answers
- * itself, or that the client aborts meanwhile, would carry it: then the route is the last route layer in
- * `ctx.matched` for the request's method, the one the router chose before it ran the middleware.
+ * The template @koa/router matched. @koa/router 15 sets `ctx._matchedRoute` (the full template, router prefixes
+ * and `router.use('/tenants/:tenant', nested.routes())` mounts included) as soon as a route matched, before its
+ * handlers run; `ctx.routerPath` is the fallback for routers that set only that. But while router-level
+ * middleware (`router.use(fn)`) runs, @koa/router 15 sets `_matchedRoute` to that middleware's path
+ * (`(?:\/|$)`), so a request it answers itself, or that the client aborts meanwhile, would carry it: then the
+ * route is the last route layer in `ctx.matched` for the request's method, the one the router chose before it
+ * ran the middleware.
  */
 function koaRouteTemplate(request: IncomingMessage, state: unknown): string | undefined {
   const { _matchedRoute, routerPath, matched } = state as KoaContextLike;
