@@ -15,7 +15,13 @@ interface HonoContextLike {
   readonly req: {
     readonly method: string;
     readonly url: string;
+    /** The index in the matched routes of the last handler or middleware the chain ran (all of Hono 4). */
     readonly routeIndex: number;
+    /**
+     * Every route and middleware the router matched, in running order. Hono 4 keeps this getter (and
+     * `c.req.routePath`, the path at `routeIndex`) but deprecates both for `hono/route`'s `matchedRoutes(c)` and
+     * `routePath(c)`, which read the same match result (4.8.12 and 4.13 have them).
+     */
     readonly matchedRoutes?: readonly HonoRouteLike[];
   };
   readonly env: unknown;
