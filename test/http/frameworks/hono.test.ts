@@ -167,6 +167,7 @@ const MATRIX: RouteCase[] = [
   { method: 'HEAD', path: '/users/3', status: 200 },
   { path: '/missing', status: 404 },
   { path: '/users/1/extra', status: 404 },
+  { method: 'DELETE', path: '/users/1', status: 404 },
   { path: '/documents/7', status: 404 },
   { path: '/static/app.js', status: 200 },
   { path: '/static/missing.js', status: 404 },
