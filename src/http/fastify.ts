@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ServerCore, trackerOf } from './server-core.js';
 import type { ServerInstrumentationOptions } from './server-options.js';
 
-// Structural types for the parts of Fastify 5 this plugin uses, so the package never imports fastify.
+// Structural types for the parts of Fastify 4 and 5 this plugin uses, so the package never imports fastify.
 interface FastifyRequestLike {
   readonly raw: IncomingMessage;
   readonly routeOptions: { readonly url?: string };
@@ -21,7 +21,7 @@ export type FastifyMetricsOptions = ServerInstrumentationOptions;
 const FASTIFY_REGISTER_KEYS = ['prefix', 'logLevel', 'logSerializers'];
 
 /**
- * A Fastify 5 plugin that measures every request of the instance it is registered on, routes of child
+ * A Fastify 4 or 5 plugin that measures every request of the instance it is registered on, routes of child
  * plugins included (it skips encapsulation like `fastify-plugin` does):
  *
  * ```ts
@@ -40,8 +40,10 @@ const FASTIFY_REGISTER_KEYS = ['prefix', 'logLevel', 'logSerializers'];
  * await app.close();
  * ```
  *
- * The route label is `request.routeOptions.url` (`/users/:id`, with any prefix); requests that no route
- * matched are `<unmatched>`. An error passed to Fastify's `onError` hook emits the exception event.
+ * The route label is `request.routeOptions.url` (`/users/:id`, with any prefix), known from `onRequest` on,
+ * so aborted requests keep it; requests that no route matched (answered by the default or a
+ * `setNotFoundHandler` handler) are `<unmatched>`. An error passed to Fastify's `onError` hook (thrown, or sent
+ * with `reply.send(error)`) emits the exception event.
  *
  * @throws TelemeterTypeError (through `register`) for an option, naming it: `ERR_TELEMETER_UNKNOWN_OPTION`
  * (with the closest valid key) or `ERR_TELEMETER_INVALID_OPTION`.

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { invalidOption } from '../errors.js';
-import { type RequestTracker, ServerCore } from './server-core.js';
+import { ServerCore } from './server-core.js';
 import type { ServerInstrumentationOptions } from './server-options.js';
 
 /** A route entry as Hono reports it (`RouterRoute`). */
@@ -15,7 +15,13 @@ interface HonoContextLike {
   readonly req: {
     readonly method: string;
     readonly url: string;
+    /** The index in the matched routes of the last handler or middleware the chain ran (all of Hono 4). */
     readonly routeIndex: number;
+    /**
+     * Every route and middleware the router matched, in running order. Hono 4 keeps this getter (and
+     * `c.req.routePath`, the path at `routeIndex`) but deprecates both for `hono/route`'s `matchedRoutes(c)` and
+     * `routePath(c)`, which read the same match result (4.8.12 and 4.13 have them).
+     */
     readonly matchedRoutes?: readonly HonoRouteLike[];
   };
   readonly env: unknown;
@@ -61,8 +67,11 @@ interface NodeBindings {
  *
  * Under `@hono/node-server` the request is tracked on its `node:http` objects, so aborted and timed-out
  * requests are seen too; elsewhere it is measured around the middleware chain. The route label is the
- * template of the route that produced the response; a request that fell through to the not-found handler is
- * `<unmatched>`. An error a handler threw (`c.error`) emits the exception event.
+ * template of the route Hono's router matched (`app.get`, `app.on`, `app.all` handlers, with `app.route()`
+ * and `basePath` prefixes), read when the response ends: a request the client aborts keeps its route, and so
+ * does a 404 that a route's own handler answered. A request that only `use()` middleware matched (it fell
+ * through to the not-found handler, or middleware such as a static file server answered it) is
+ * `<unmatched>`. An error a handler threw (`c.error`) emits the exception event. Tested with Hono 4.
  *
  * @throws TelemeterTypeError for an option, naming it: `ERR_TELEMETER_UNKNOWN_OPTION` (with the closest valid
  * key) or `ERR_TELEMETER_INVALID_OPTION`.
@@ -78,34 +87,58 @@ export function honoMetrics(
     );
   }
 
+  // Resolves the route of a request on node:http objects when its response closes; one function per
+  // middleware, so a request costs no closure.
+  const resolveRoute = (_request: IncomingMessage, c: unknown): string | undefined =>
+    routeOf(c as HonoContextLike, readRoutes);
+
   // Two parameters on purpose: Hono (and this adapter) tell middleware from handlers by arity.
   return async function telemeterHonoMetrics(c, next) {
     const bindings = c.env as NodeBindings | undefined;
     const incoming = bindings?.incoming;
     const outgoing = bindings?.outgoing;
-    const tracker: RequestTracker | undefined =
-      incoming !== undefined && outgoing !== undefined
-        ? core.track(incoming, outgoing)
-        : core.trackDetached(c.req.method, pathAndQuery(c.req.url));
+    if (incoming !== undefined && outgoing !== undefined) {
+      const tracker = core.track(incoming, outgoing);
+      if (tracker === undefined) return next();
+      // The route is read when the response closes, not after `next()` returns: a client that leaves while a
+      // handler is still working closes the response first, and Hono matched every route before the chain ran.
+      tracker.adapterState = c;
+      tracker.routeResolver = resolveRoute;
+      try {
+        await next();
+      } catch (error) {
+        tracker.fail(error);
+        throw error;
+      }
+      if (c.error !== undefined) tracker.fail(c.error);
+      return;
+    }
+    const tracker = core.trackDetached(c.req.method, pathAndQuery(c.req.url));
     if (tracker === undefined) return next();
-    let thrown = false;
     try {
       await next();
     } catch (error) {
-      thrown = true;
       tracker.setRoute(routeOf(c, readRoutes));
       tracker.fail(error);
+      tracker.complete(500);
       throw error;
-    } finally {
-      if (!thrown) {
-        tracker.setRoute(routeOf(c, readRoutes));
-        if (c.error !== undefined) tracker.fail(c.error);
-        if (tracker.response === undefined) tracker.complete(c.res.status, bodySize(c));
-      }
     }
+    tracker.setRoute(routeOf(c, readRoutes));
+    if (c.error !== undefined) tracker.fail(c.error);
+    tracker.complete(c.res.status, bodySize(c));
   };
 }
 
+/**
+ * The template of the route that answered, or that the chain was running when the client left. Hono matches
+ * every route and middleware of a request before it runs them (`matchedRoutes`, in running order), and
+ * `c.req.routeIndex` is the last one that ran. Registrations for a method (`app.get`, `app.on`) and `app.all`
+ * handlers are routes, whatever their arity or status, so a `(c, next)` handler that answers 404 keeps its
+ * route; `use()` middleware (method `ALL`, taking `next`) is not. So the route is the closest route at or
+ * before `routeIndex` (the one that answered, or passed on to middleware), else the first one after it (the
+ * chain stopped in middleware before it: an early answer, an error, an abort). A request whose matches are all
+ * middleware fell through to the not-found handler or was answered by middleware (static files): unmatched.
+ */
 function routeOf(c: HonoContextLike, readRoutes: HonoMetricsOptions['matchedRoutes']): string | undefined {
   let routes: readonly HonoRouteLike[] | undefined;
   try {
@@ -113,12 +146,24 @@ function routeOf(c: HonoContextLike, readRoutes: HonoMetricsOptions['matchedRout
   } catch {
     return undefined;
   }
-  const route = routes?.[c.req.routeIndex];
-  if (route === undefined) return undefined;
-  // The last entry that ran is a middleware (it takes `next`) and the answer is 404: the chain fell through
-  // to the not-found handler, so no route matched.
-  if (route.handler.length >= 2 && c.res.status === 404) return undefined;
-  return route.path;
+  if (routes === undefined) return undefined;
+  const current = Math.min(c.req.routeIndex, routes.length - 1);
+  for (let i = current; i >= 0; i--) if (isRoute(routes[i])) return routes[i].path;
+  for (let i = current + 1; i < routes.length; i++) if (isRoute(routes[i])) return routes[i].path;
+  return undefined;
+}
+
+function isRoute(route: HonoRouteLike): boolean {
+  if (route.method !== 'ALL') return true;
+  // `app.route()` wraps the handlers of a sub-application that has its own error handler in a `(c, next)`
+  // function, and keeps the original under this key (Hono 4); a few levels cover sub-applications of those.
+  let handler: HonoRouteLike['handler'] = route.handler;
+  for (let depth = 0; depth < 8; depth++) {
+    const inner = (handler as { __COMPOSED_HANDLER?: unknown }).__COMPOSED_HANDLER;
+    if (typeof inner !== 'function') break;
+    handler = inner as HonoRouteLike['handler'];
+  }
+  return handler.length < 2;
 }
 
 function pathAndQuery(url: string): string {
