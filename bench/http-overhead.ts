@@ -2,7 +2,7 @@
  * What HTTP instrumentation costs, in throughput and in the server's own CPU time per request: autocannon
  * against the same tiny JSON endpoint served
  * bare by node:http, by node:http instrumented with telemeter (instrumentHttpServer + httpMetrics + a
- * Telemeter), and by Express 5 bare, with telemeter's expressMetrics, and with express-prom-bundle; plus a
+ * Telemeter), and by Express 5 bare, with telemeter's expressMiddleware, and with express-prom-bundle; plus a
  * reference: bare node:http spinning a fixed few microseconds per request, to show what that much work costs here.
  *
  * Each server runs in its own child process, so autocannon's load generation never shares the server's
@@ -82,7 +82,7 @@ const CASES = {
   'node:http+telemeter': 'node:http + telemeter (instrumentHttpServer, httpMetrics)',
   'node:http+busy': `bare node:http + ${BUSY_MICROS} µs of busy work per request (reference)`,
   express: 'Express 5',
-  'express+telemeter': 'Express 5 + telemeter (expressMetrics, httpMetrics)',
+  'express+telemeter': 'Express 5 + telemeter (expressMiddleware, httpMetrics)',
   'express+prom-bundle': 'Express 5 + express-prom-bundle 8 (method, path, status)',
 } as const;
 type CaseId = keyof typeof CASES;
@@ -258,9 +258,9 @@ async function serveCase(id: CaseId): Promise<Server> {
   const app = express();
   if (id === 'express+telemeter') {
     const { Telemeter } = await import('../src/index.js');
-    const { expressMetrics, httpMetrics } = await import('../src/http/index.js');
+    const { expressMiddleware, httpMetrics } = await import('../src/http/index.js');
     new Telemeter({ metrics: httpMetrics() });
-    app.use(expressMetrics());
+    app.use(expressMiddleware());
   } else if (id === 'express+prom-bundle') {
     const { default: promBundle } = await import('express-prom-bundle');
     app.use(promBundle({ includeMethod: true, includePath: true }));

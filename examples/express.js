@@ -5,7 +5,7 @@
 //   METRICS_TOKEN=change-me-please node express.js
 import express from 'express';
 import { Telemeter } from 'telemeter';
-import { expressMetrics, httpMetrics } from 'telemeter/http';
+import { expressMiddleware, httpMetrics } from 'telemeter/http';
 import { instrumentRuntime, runtimeMetrics } from 'telemeter/runtime';
 import { metricsHandler } from 'telemeter/server';
 
@@ -18,7 +18,7 @@ const runtime = instrumentRuntime();
 
 const app = express();
 // First, before every route; the scrapes themselves are not counted.
-const metrics = expressMetrics({ ignore: ['/metrics', '/healthz'] });
+const metrics = expressMiddleware({ ignore: ['/metrics', '/healthz'] });
 app.use(metrics);
 // On a public port, protect the metrics with a token.
 app.get('/metrics', metricsHandler(telemeter, { auth: token ? { bearer: token } : undefined }));

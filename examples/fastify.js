@@ -4,7 +4,7 @@
 //   node fastify.js                       # http://localhost:4000/users/42, metrics on :9091
 import Fastify from 'fastify';
 import { Telemeter } from 'telemeter';
-import { fastifyMetrics, httpMetrics } from 'telemeter/http';
+import { fastifyPlugin, httpMetrics } from 'telemeter/http';
 import { instrumentRuntime, runtimeMetrics } from 'telemeter/runtime';
 import { serveMetrics } from 'telemeter/server';
 
@@ -16,7 +16,7 @@ const telemeter = new Telemeter({ metrics: [...httpMetrics(), ...runtimeMetrics(
 const runtime = instrumentRuntime();
 
 const app = Fastify();
-await app.register(fastifyMetrics, { ignore: ['/healthz'] });
+await app.register(fastifyPlugin, { ignore: ['/healthz'] });
 app.get('/healthz', async () => 'ok');
 app.get('/users/:id', async (request) => ({ id: request.params.id }));
 app.get('/boom', async () => {

@@ -5,7 +5,7 @@
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { Telemeter } from 'telemeter';
-import { honoMetrics, httpMetrics } from 'telemeter/http';
+import { honoMiddleware, httpMetrics } from 'telemeter/http';
 import { instrumentRuntime, runtimeMetrics } from 'telemeter/runtime';
 import { serveMetrics } from 'telemeter/server';
 
@@ -17,7 +17,7 @@ const telemeter = new Telemeter({ metrics: [...httpMetrics(), ...runtimeMetrics(
 const runtime = instrumentRuntime();
 
 const app = new Hono();
-app.use(honoMetrics({ ignore: ['/healthz'] })); // first, for all paths
+app.use(honoMiddleware({ ignore: ['/healthz'] })); // first, for all paths
 app.get('/healthz', (c) => c.text('ok'));
 app.get('/users/:id', (c) => c.json({ id: c.req.param('id') }));
 app.get('/boom', () => {

@@ -6,7 +6,7 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import { Telemeter } from 'telemeter';
-import { httpMetrics, koaMetrics } from 'telemeter/http';
+import { httpMetrics, koaMiddleware } from 'telemeter/http';
 import { instrumentRuntime, runtimeMetrics } from 'telemeter/runtime';
 import { metricsHandler } from 'telemeter/server';
 
@@ -34,7 +34,7 @@ router.get('/users/:id', (ctx) => {
 router.get('/boom', () => {
   throw new Error('boom');
 });
-app.use(koaMetrics({ ignore: ['/metrics', '/healthz'] })); // before the router
+app.use(koaMiddleware({ ignore: ['/metrics', '/healthz'] })); // before the router
 app.use(router.routes());
 
 const server = app.listen(port, host, () => {

@@ -56,7 +56,7 @@ type HandleRequest = (
 ) => unknown;
 
 /** Express middleware that measures every request, plus an error handler that reports handlers' errors. */
-export interface ExpressMetricsMiddleware {
+export interface ExpressMiddleware {
   (request: IncomingMessage, response: ServerResponse, next: Next): void;
   /**
    * Error-handling middleware (four arguments) to mount after the routes: it emits the exception event for an
@@ -97,10 +97,10 @@ const mountTemplates = new WeakMap<object, string | readonly string[]>();
  * import { once } from 'node:events';
  * import express from 'express';
  * import { Telemeter } from 'telemeter';
- * import { expressMetrics, httpMetrics } from 'telemeter/http';
+ * import { expressMiddleware, httpMetrics } from 'telemeter/http';
  *
  * const telemeter = new Telemeter({ metrics: httpMetrics() });
- * const metrics = expressMetrics({ ignore: ['/healthz'] });
+ * const metrics = expressMiddleware({ ignore: ['/healthz'] });
  * const app = express();
  * app.use(metrics);
  * app.get('/users/:id', (req, res) => res.json({ id: req.params.id }));
@@ -121,8 +121,8 @@ const mountTemplates = new WeakMap<object, string | readonly string[]>();
  * @throws TelemeterTypeError for an option, naming it: `ERR_TELEMETER_UNKNOWN_OPTION` (with the closest valid
  * key) or `ERR_TELEMETER_INVALID_OPTION`.
  */
-export function expressMetrics(options?: ServerInstrumentationOptions): ExpressMetricsMiddleware {
-  const core = new ServerCore('expressMetrics', options);
+export function expressMiddleware(options?: ServerInstrumentationOptions): ExpressMiddleware {
+  const core = new ServerCore('expressMiddleware', options);
 
   const middleware = ((request: IncomingMessage, response: ServerResponse, next: Next) => {
     const tracker = core.track(request, response);
@@ -134,7 +134,7 @@ export function expressMetrics(options?: ServerInstrumentationOptions): ExpressM
       patchRouterOf(request);
     }
     next();
-  }) as ExpressMetricsMiddleware;
+  }) as ExpressMiddleware;
 
   const errorHandler = (error: unknown, _request: IncomingMessage, response: ServerResponse, next: Next) => {
     trackerOf(response)?.fail(error);

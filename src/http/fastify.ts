@@ -15,8 +15,8 @@ interface FastifyInstanceLike {
   addHook(name: string, hook: (...args: any[]) => void): unknown;
 }
 
-/** Options of {@link fastifyMetrics}; Fastify's own `register` options (`prefix`, ...) are accepted too. */
-export type FastifyMetricsOptions = ServerInstrumentationOptions;
+/** Options of {@link fastifyPlugin}; Fastify's own `register` options (`prefix`, ...) are accepted too. */
+export type FastifyPluginOptions = ServerInstrumentationOptions;
 
 const FASTIFY_REGISTER_KEYS = ['prefix', 'logLevel', 'logSerializers'];
 
@@ -27,11 +27,11 @@ const FASTIFY_REGISTER_KEYS = ['prefix', 'logLevel', 'logSerializers'];
  * ```ts
  * import Fastify from 'fastify';
  * import { Telemeter } from 'telemeter';
- * import { fastifyMetrics, httpMetrics } from 'telemeter/http';
+ * import { fastifyPlugin, httpMetrics } from 'telemeter/http';
  *
  * const telemeter = new Telemeter({ metrics: httpMetrics() });
  * const app = Fastify();
- * await app.register(fastifyMetrics, { ignore: ['/healthz'] });
+ * await app.register(fastifyPlugin, { ignore: ['/healthz'] });
  * app.get('/users/:id', async (request) => ({ id: (request.params as { id: string }).id }));
  *
  * await fetch(`${await app.listen({ port: 0 })}/users/42`);
@@ -48,14 +48,14 @@ const FASTIFY_REGISTER_KEYS = ['prefix', 'logLevel', 'logSerializers'];
  * @throws TelemeterTypeError (through `register`) for an option, naming it: `ERR_TELEMETER_UNKNOWN_OPTION`
  * (with the closest valid key) or `ERR_TELEMETER_INVALID_OPTION`.
  */
-export function fastifyMetrics(
+export function fastifyPlugin(
   fastify: FastifyInstanceLike,
-  options: FastifyMetricsOptions | undefined,
+  options: FastifyPluginOptions | undefined,
   done: HookDone,
 ): void {
   let core: ServerCore;
   try {
-    core = new ServerCore('fastifyMetrics', options, FASTIFY_REGISTER_KEYS);
+    core = new ServerCore('fastifyPlugin', options, FASTIFY_REGISTER_KEYS);
   } catch (error) {
     done(error as Error);
     return;
@@ -77,7 +77,7 @@ export function fastifyMetrics(
 }
 
 // What fastify-plugin sets: hooks apply to the whole instance instead of a child context, under a readable name.
-Object.assign(fastifyMetrics, {
+Object.assign(fastifyPlugin, {
   [Symbol.for('skip-override')]: true,
   [Symbol.for('fastify.display-name')]: 'telemeter',
 });

@@ -29,8 +29,8 @@ interface HonoContextLike {
   readonly error?: unknown;
 }
 
-/** Options of {@link honoMetrics}. */
-export interface HonoMetricsOptions extends ServerInstrumentationOptions {
+/** Options of {@link honoMiddleware}. */
+export interface HonoMiddlewareOptions extends ServerInstrumentationOptions {
   /**
    * Hono's `matchedRoutes` helper (`import { matchedRoutes } from 'hono/route'`). By default the middleware
    * reads the deprecated `c.req.matchedRoutes`; pass the helper for Hono versions that drop it.
@@ -50,11 +50,11 @@ interface NodeBindings {
  * import { serve } from '@hono/node-server';
  * import { Hono } from 'hono';
  * import { Telemeter } from 'telemeter';
- * import { honoMetrics, httpMetrics } from 'telemeter/http';
+ * import { honoMiddleware, httpMetrics } from 'telemeter/http';
  *
  * const telemeter = new Telemeter({ metrics: httpMetrics() });
  * const app = new Hono();
- * app.use(honoMetrics({ ignore: ['/healthz'] }));
+ * app.use(honoMiddleware({ ignore: ['/healthz'] }));
  * app.get('/users/:id', (c) => c.json({ id: c.req.param('id') }));
  *
  * const server = serve({ fetch: app.fetch, port: 0 }, async ({ port }) => {
@@ -76,14 +76,14 @@ interface NodeBindings {
  * @throws TelemeterTypeError for an option, naming it: `ERR_TELEMETER_UNKNOWN_OPTION` (with the closest valid
  * key) or `ERR_TELEMETER_INVALID_OPTION`.
  */
-export function honoMetrics(
-  options?: HonoMetricsOptions,
+export function honoMiddleware(
+  options?: HonoMiddlewareOptions,
 ): (c: HonoContextLike, next: () => Promise<void>) => Promise<void> {
-  const core = new ServerCore('honoMetrics', options, ['matchedRoutes']);
+  const core = new ServerCore('honoMiddleware', options, ['matchedRoutes']);
   const readRoutes = options?.matchedRoutes;
   if (readRoutes !== undefined && typeof readRoutes !== 'function') {
     invalidOption(
-      "telemeter/http: honoMetrics: option matchedRoutes must be hono/route's matchedRoutes function",
+      "telemeter/http: honoMiddleware: option matchedRoutes must be hono/route's matchedRoutes function",
     );
   }
 
@@ -139,7 +139,7 @@ export function honoMetrics(
  * chain stopped in middleware before it: an early answer, an error, an abort). A request whose matches are all
  * middleware fell through to the not-found handler or was answered by middleware (static files): unmatched.
  */
-function routeOf(c: HonoContextLike, readRoutes: HonoMetricsOptions['matchedRoutes']): string | undefined {
+function routeOf(c: HonoContextLike, readRoutes: HonoMiddlewareOptions['matchedRoutes']): string | undefined {
   let routes: readonly HonoRouteLike[] | undefined;
   try {
     routes = readRoutes !== undefined ? readRoutes(c) : c.req.matchedRoutes;

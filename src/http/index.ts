@@ -13,10 +13,19 @@ export {
   OTHER_HOST,
 } from './client.js';
 export { type HttpClientMetricsOptions, httpClientMetrics } from './client-metrics.js';
-export { type ExpressMetricsMiddleware, expressMetrics } from './express.js';
-export { type FastifyMetricsOptions, fastifyMetrics } from './fastify.js';
-export { type HonoMetricsOptions, type HonoRouteLike, honoMetrics } from './hono.js';
-export { koaMetrics } from './koa.js';
+export {
+  type ExpressMetricsMiddleware,
+  expressMetrics,
+  type FastifyMetricsOptions,
+  fastifyMetrics,
+  type HonoMetricsOptions,
+  honoMetrics,
+  koaMetrics,
+} from './deprecated-names.js';
+export { type ExpressMiddleware, expressMiddleware } from './express.js';
+export { type FastifyPluginOptions, fastifyPlugin } from './fastify.js';
+export { type HonoMiddlewareOptions, type HonoRouteLike, honoMiddleware } from './hono.js';
+export { koaMiddleware } from './koa.js';
 export { normalizeMethod, OTHER_METHOD } from './methods.js';
 export { instrumentNest, type NestApplicationLike } from './nest.js';
 export { instrumentHttpServer, instrumentNodeHttp, type Uninstall } from './node-server.js';

@@ -26,14 +26,14 @@ interface KoaRouterLayerLike {
  * import Router from '@koa/router';
  * import Koa from 'koa';
  * import { Telemeter } from 'telemeter';
- * import { httpMetrics, koaMetrics } from 'telemeter/http';
+ * import { httpMetrics, koaMiddleware } from 'telemeter/http';
  *
  * const telemeter = new Telemeter({ metrics: httpMetrics() });
  * const router = new Router().get('/users/:id', (ctx) => {
  *   ctx.body = { id: ctx.params.id };
  * });
  * const app = new Koa();
- * app.use(koaMetrics({ ignore: ['/healthz'] }));
+ * app.use(koaMiddleware({ ignore: ['/healthz'] }));
  * app.use(router.routes());
  *
  * const server = app.listen(0);
@@ -53,11 +53,11 @@ interface KoaRouterLayerLike {
  * @throws TelemeterTypeError for an option, naming it: `ERR_TELEMETER_UNKNOWN_OPTION` (with the closest valid
  * key) or `ERR_TELEMETER_INVALID_OPTION`.
  */
-export function koaMetrics(
+export function koaMiddleware(
   options?: ServerInstrumentationOptions,
 ): (ctx: KoaContextLike, next: () => Promise<unknown>) => Promise<void> {
-  const core = new ServerCore('koaMetrics', options);
-  return async function telemeterKoaMetrics(ctx, next) {
+  const core = new ServerCore('koaMiddleware', options);
+  return async function telemeterKoaMiddleware(ctx, next) {
     const tracker = core.track(ctx.req, ctx.res);
     if (tracker === undefined) return next() as Promise<void>;
     // The route is read when it is needed (the response closed, or an error), not after `next()` returns: a

@@ -1,7 +1,7 @@
 import { type IncomingMessage, ServerResponse } from 'node:http';
 import { TelemeterTypeError } from '../errors.js';
-import { expressMetrics } from './express.js';
-import { fastifyMetrics } from './fastify.js';
+import { expressMiddleware } from './express.js';
+import { fastifyPlugin } from './fastify.js';
 import { trackerOf } from './server-core.js';
 import { isServerFailure } from './server-failure.js';
 import { resolveServerOptions, type ServerInstrumentationOptions } from './server-options.js';
@@ -56,7 +56,7 @@ interface NestInterceptorLike {
 }
 
 interface FastifyInstanceLike {
-  register(plugin: typeof fastifyMetrics, options?: ServerInstrumentationOptions): unknown;
+  register(plugin: typeof fastifyPlugin, options?: ServerInstrumentationOptions): unknown;
 }
 
 const instrumented = new WeakSet<object>();
@@ -98,8 +98,8 @@ const instrumented = new WeakSet<object>();
  * await app.close();
  * ```
  *
- * On Express it mounts {@link expressMetrics} before Nest's own middleware; on Fastify it registers
- * {@link fastifyMetrics} on the instance. The route label is the full template: global prefix, version,
+ * On Express it mounts {@link expressMiddleware} before Nest's own middleware; on Fastify it registers
+ * {@link fastifyPlugin} on the instance. The route label is the full template: global prefix, version,
  * controller path and method path (`/api/v1/users/:id`). Requests that Nest's not-found handler answers are
  * `<unmatched>` (or what `options.route` names), on both platforms.
  *
@@ -110,10 +110,10 @@ const instrumented = new WeakSet<object>();
  * `BadRequestException` of `ValidationPipe`) or an `http-errors` error under 500 is an answer, not a failure:
  * the request is counted with its status and outcome `completed`. On Express, errors of middleware mounted with
  * `app.use()` are reported on their way to Nest's error layer; on Fastify, errors of the instance's own hooks reach
- * `fastifyMetrics`' `onError` hook. Errors thrown in guards and in Nest middleware (`MiddlewareConsumer`) are
+ * `fastifyPlugin`' `onError` hook. Errors thrown in guards and in Nest middleware (`MiddlewareConsumer`) are
  * answered before any interceptor runs: they are counted with the status Nest sent, without the exception event.
  *
- * A request that another adapter already tracks (`instrumentNodeHttp()`, an `expressMetrics()` you mounted
+ * A request that another adapter already tracks (`instrumentNodeHttp()`, an `expressMiddleware()` you mounted
  * yourself) is counted once.
  *
  * @throws TelemeterTypeError `ERR_TELEMETER_INVALID_ARGUMENT` for a value that is not a Nest application on the
@@ -147,11 +147,11 @@ export function instrumentNest(app: NestApplicationLike, options?: ServerInstrum
 
   const type = adapter.getType();
   if (type === 'express') {
-    app.use(expressMetrics(options));
+    app.use(expressMiddleware(options));
     labelNotFoundUnmatched(adapter as ExpressHandlerSetters);
     reportErrorLayer(adapter as ExpressHandlerSetters);
   } else if (type === 'fastify') {
-    (adapter.getInstance() as FastifyInstanceLike).register(fastifyMetrics, options);
+    (adapter.getInstance() as FastifyInstanceLike).register(fastifyPlugin, options);
   } else {
     throw new TelemeterTypeError(
       'ERR_TELEMETER_INVALID_ARGUMENT',

@@ -12,7 +12,7 @@ export type Uninstall = () => void;
  * then `.stop` when its response ends (plus `.exception` when a framework adapter reports an error).
  *
  * A plain server has no router, so requests are labelled `<unmatched>` unless `options.route` gives templates
- * or a function. A framework adapter on the same server (`expressMetrics`, `koaMetrics`, ...) reuses this
+ * or a function. A framework adapter on the same server (`expressMiddleware`, `koaMiddleware`, ...) reuses this
  * tracking and only adds the route, so nothing is counted twice.
  *
  * @throws TelemeterTypeError at call time: `ERR_TELEMETER_INVALID_ARGUMENT` for a value that is not a server,

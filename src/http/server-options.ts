@@ -6,7 +6,7 @@ import { RouteTemplates } from './route-templates.js';
 /** The default event prefix of server instrumentation: `http.server.request.start`, `.stop`, `.exception`. */
 export const SERVER_EVENT_PREFIX = 'http.server.request';
 
-/** Options shared by every server adapter (`instrumentHttpServer`, `expressMetrics`, `fastifyMetrics`, ...). */
+/** Options shared by every server adapter (`instrumentHttpServer`, `expressMiddleware`, `fastifyPlugin`, ...). */
 export interface ServerInstrumentationOptions {
   /**
    * Prefix of the events, default `http.server.request`: the adapter emits `<prefix>.start`, `<prefix>.stop`,

@@ -15,11 +15,11 @@ import Fastify from 'fastify';
 import { Hono } from 'hono';
 import Koa from 'koa';
 import {
-  expressMetrics,
-  fastifyMetrics,
-  honoMetrics,
+  expressMiddleware,
+  fastifyPlugin,
+  honoMiddleware,
   instrumentHttpServer,
-  koaMetrics,
+  koaMiddleware,
   type ServerInstrumentationOptions,
   trackerOf,
 } from '../../src/http/index.js';
@@ -91,7 +91,7 @@ export const nodeHttpApp: AppFactory = async (options) => {
 export const expressApp: AppFactory = async (options) => {
   const app = express();
   app.set('env', 'test');
-  const metrics = expressMetrics({ ignore: IGNORE, ...options });
+  const metrics = expressMiddleware({ ignore: IGNORE, ...options });
   app.use(metrics);
   app.get('/users/:id', (_req, res) => {
     res.send('user');
@@ -119,7 +119,7 @@ export const expressApp: AppFactory = async (options) => {
 
 export const fastifyApp: AppFactory = async (options) => {
   const app = Fastify({ logger: false });
-  await app.register(fastifyMetrics, { ignore: IGNORE, ...options });
+  await app.register(fastifyPlugin, { ignore: IGNORE, ...options });
   app.get('/users/:id', async () => 'user');
   app.post('/users', async (_request, reply) => reply.code(201).send('created'));
   app.get('/boom', async () => {
@@ -144,7 +144,7 @@ export const fastifyApp: AppFactory = async (options) => {
 
 export const honoApp: AppFactory = async (options) => {
   const app = new Hono();
-  app.use(honoMetrics({ ignore: IGNORE, ...options }));
+  app.use(honoMiddleware({ ignore: IGNORE, ...options }));
   app.get('/users/:id', (c) => c.text('user'));
   app.post('/users', (c) => c.text('created', 201));
   app.get('/boom', () => {
@@ -175,7 +175,7 @@ export const honoApp: AppFactory = async (options) => {
 export const koaApp: AppFactory = async (options) => {
   const app = new Koa();
   app.silent = true;
-  app.use(koaMetrics({ ignore: IGNORE, ...options }));
+  app.use(koaMiddleware({ ignore: IGNORE, ...options }));
   const router = new Router();
   router.get('/users/:id', (ctx) => {
     ctx.body = 'user';

@@ -4,8 +4,8 @@ import express from 'express';
 import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  expressMetrics,
-  honoMetrics,
+  expressMiddleware,
+  honoMiddleware,
   httpMetrics,
   instrumentHttpServer,
   instrumentNodeHttp,
@@ -227,7 +227,7 @@ describe('adapters sharing one request', () => {
     const t = telemeter();
     cleanups.push(instrumentNodeHttp());
     const app = express();
-    app.use(expressMetrics());
+    app.use(expressMiddleware());
     app.get('/users/:id', (_req, res) => {
       res.send('x');
     });
@@ -247,7 +247,7 @@ describe('Express routes', () => {
     const events = record(['http.server.request.exception']);
     const app = express();
     app.set('env', 'test');
-    const metrics = expressMetrics();
+    const metrics = expressMiddleware();
     app.use(metrics);
     const orders = express.Router();
     orders.get('/:id/fail', () => {
@@ -277,7 +277,7 @@ describe('Express req.route', () => {
     const t = telemeter();
     const seen: unknown[] = [];
     const app = express();
-    app.use(expressMetrics());
+    app.use(expressMiddleware());
     app.get('/items/:id', (req, _res, next) => {
       seen.push(req.route?.path);
       next();
@@ -299,7 +299,7 @@ describe('pipelined requests', () => {
   it('tracks each request of a pipelined batch on one connection with its own route and status', async () => {
     const t = telemeter();
     const app = express();
-    app.use(expressMetrics());
+    app.use(expressMiddleware());
     app.get('/a/:id', (_req, res) => {
       setTimeout(() => res.send('a'), 20);
     });
@@ -331,7 +331,7 @@ describe('Hono without node:http objects', () => {
   it('measures around the middleware chain when there are no node bindings (app.request)', async () => {
     const t = telemeter();
     const app = new Hono();
-    app.use(honoMetrics());
+    app.use(honoMiddleware());
     app.get('/users/:id', (c) => c.text('user'));
     expect((await app.request('/users/1')).status).toBe(200);
     expect((await app.request('/missing')).status).toBe(404);

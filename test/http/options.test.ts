@@ -2,15 +2,15 @@ import { createServer } from 'node:http';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import {
-  expressMetrics,
-  fastifyMetrics,
-  honoMetrics,
+  expressMiddleware,
+  fastifyPlugin,
+  honoMiddleware,
   httpClientMetrics,
   httpMetrics,
   instrumentHttpClient,
   instrumentHttpServer,
   instrumentNodeHttp,
-  koaMetrics,
+  koaMiddleware,
   normalizeMethod,
   OTHER_METHOD,
 } from '../../src/http/index.js';
@@ -39,22 +39,22 @@ describe('option validation', () => {
   it('names the adapter and the option, with a stable code', () => {
     const invalid = 'ERR_TELEMETER_INVALID_OPTION';
     expectCode(
-      () => expressMetrics({ ignore: ['healthz'] }),
+      () => expressMiddleware({ ignore: ['healthz'] }),
       invalid,
-      /^telemeter\/http: expressMetrics: option ignore\[0\] must be a path starting with "\/"/,
+      /^telemeter\/http: expressMiddleware: option ignore\[0\] must be a path starting with "\/"/,
     );
-    expectCode(() => koaMetrics({ route: 'x' as never }), invalid, /koaMetrics: option route must be/);
+    expectCode(() => koaMiddleware({ route: 'x' as never }), invalid, /koaMiddleware: option route must be/);
     expectCode(
       () => instrumentNodeHttp({ eventPrefix: 'a..b' }),
       invalid,
       /instrumentNodeHttp: option eventPrefix/,
     );
     expectCode(
-      () => expressMetrics({ abortedStatus: '' }),
+      () => expressMiddleware({ abortedStatus: '' }),
       invalid,
       /option abortedStatus must be a non-empty/,
     );
-    expectCode(() => expressMetrics([] as never), invalid, /expressMetrics: options must be an object/);
+    expectCode(() => expressMiddleware([] as never), invalid, /expressMiddleware: options must be an object/);
     expectCode(
       () => instrumentHttpClient({ maxHosts: -1 }),
       invalid,
@@ -77,9 +77,9 @@ describe('option validation', () => {
       /httpClientMetrics: option eventPrefix/,
     );
     expectCode(
-      () => honoMetrics({ matchedRoutes: 'yes' as never }),
+      () => honoMiddleware({ matchedRoutes: 'yes' as never }),
       invalid,
-      /honoMetrics: option matchedRoutes must be/,
+      /honoMiddleware: option matchedRoutes must be/,
     );
     expectCode(
       () => instrumentHttpServer({} as never),
@@ -104,9 +104,9 @@ describe('option validation', () => {
       'abortStatus',
       'abortedStatus',
     ],
-    ['expressMetrics', () => expressMetrics({ rout: [] } as never), 'rout', 'route'],
-    ['koaMetrics', () => koaMetrics({ timeoutstatus: '504' } as never), 'timeoutstatus', 'timeoutStatus'],
-    ['honoMetrics', () => honoMetrics({ matchedRoute: () => [] } as never), 'matchedRoute', 'matchedRoutes'],
+    ['expressMiddleware', () => expressMiddleware({ rout: [] } as never), 'rout', 'route'],
+    ['koaMiddleware', () => koaMiddleware({ timeoutstatus: '504' } as never), 'timeoutstatus', 'timeoutStatus'],
+    ['honoMiddleware', () => honoMiddleware({ matchedRoute: () => [] } as never), 'matchedRoute', 'matchedRoutes'],
     ['instrumentHttpClient', () => instrumentHttpClient({ maxHost: 3 } as never), 'maxHost', 'maxHosts'],
   ])('%s rejects a misspelt option and names the closest valid one', (name, run, typo, closest) => {
     expectCode(
@@ -116,17 +116,17 @@ describe('option validation', () => {
     );
   });
 
-  it("fastifyMetrics rejects a misspelt option through register, and accepts Fastify's own keys", async () => {
+  it("fastifyPlugin rejects a misspelt option through register, and accepts Fastify's own keys", async () => {
     const app = Fastify();
-    app.register(fastifyMetrics, { eventprefix: 'api.http' } as never);
+    app.register(fastifyPlugin, { eventprefix: 'api.http' } as never);
     await expect(app.ready()).rejects.toMatchObject({
       code: 'ERR_TELEMETER_UNKNOWN_OPTION',
       message: expect.stringMatching(
-        /^telemeter\/http: fastifyMetrics: option eventprefix is unknown \(did you mean eventPrefix\?/,
+        /^telemeter\/http: fastifyPlugin: option eventprefix is unknown \(did you mean eventPrefix\?/,
       ),
     });
     const ok = Fastify();
-    ok.register(fastifyMetrics, { prefix: '/v1', ignore: ['/healthz'] });
+    ok.register(fastifyPlugin, { prefix: '/v1', ignore: ['/healthz'] });
     await ok.ready();
     await ok.close();
   });

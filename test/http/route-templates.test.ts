@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { expressMetrics, httpMetrics, instrumentHttpServer, RouteTemplates } from '../../src/http/index.js';
+import { expressMiddleware, httpMetrics, instrumentHttpServer, RouteTemplates } from '../../src/http/index.js';
 import { Telemeter } from '../../src/index.js';
 import { close, find, listen, send, sumOf, waitFor } from './helpers.js';
 
@@ -252,19 +252,19 @@ describe('RouteTemplates', () => {
   });
 
   it("names the adapter's option in the errors of its route templates", () => {
-    expect(() => expressMetrics({ route: ['/users/:id', 'users'] })).toThrow(
+    expect(() => expressMiddleware({ route: ['/users/:id', 'users'] })).toThrow(
       expect.objectContaining({
         code: 'ERR_TELEMETER_INVALID_OPTION',
         message: expect.stringMatching(
-          /^telemeter\/http: expressMetrics: option route\[1\] must be a path template starting with "\/", got "users"$/,
+          /^telemeter\/http: expressMiddleware: option route\[1\] must be a path template starting with "\/", got "users"$/,
         ),
       }),
     );
-    expect(() => expressMetrics({ route: ['/files/*/meta'] })).toThrow(
+    expect(() => expressMiddleware({ route: ['/files/*/meta'] })).toThrow(
       expect.objectContaining({
         code: 'ERR_TELEMETER_INVALID_OPTION',
         message:
-          'telemeter/http: expressMetrics: option route[0] "/files/*/meta" has a wildcard before its last segment',
+          'telemeter/http: expressMiddleware: option route[0] "/files/*/meta" has a wildcard before its last segment',
       }),
     );
   });

@@ -9,7 +9,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import express4 from 'express4';
 import { afterEach, describe, expect, it } from 'vitest';
 import { express4MountTemplates, templateFromParams } from '../../../src/http/express-mounts.js';
-import { expressMetrics, httpMetrics, instrumentNodeHttp } from '../../../src/http/index.js';
+import { expressMiddleware, httpMetrics, instrumentNodeHttp } from '../../../src/http/index.js';
 import { Telemeter } from '../../../src/index.js';
 import { expectRoutesMatchRouter, type RouteCase, ServedRoutes } from '../conformance.js';
 import { close, find, listen, parseSamples, recordEvents, send, sendAll, waitFor } from '../helpers.js';
@@ -46,7 +46,7 @@ async function start(variant: Variant, served: ServedRoutes): Promise<number> {
   const e = variant.express;
   const app = e();
   app.set('env', 'test');
-  const metrics = expressMetrics();
+  const metrics = expressMiddleware();
   app.use(metrics);
   const mark =
     (route: string, answer: (req: Request, res: Response, next: NextFunction) => unknown) =>
@@ -320,7 +320,7 @@ describe('Express 5 on router 2.2', () => {
   it('labels param mounts by their parameters when layers keep no path', async () => {
     const t = telemeter();
     const app = express();
-    app.use(expressMetrics());
+    app.use(expressMiddleware());
     const tenant = express.Router();
     tenant.get('/settings', (_req, res) => {
       res.send('ok');

@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import Fastify5 from 'fastify';
 import Fastify4 from 'fastify4';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fastifyMetrics, httpMetrics, instrumentNodeHttp, UNMATCHED_ROUTE } from '../../../src/http/index.js';
+import { fastifyPlugin, httpMetrics, instrumentNodeHttp, UNMATCHED_ROUTE } from '../../../src/http/index.js';
 import { Telemeter } from '../../../src/index.js';
 import { expectRoutesMatchRouter, type RouteCase, ServedRoutes } from '../conformance.js';
 import { find, recordEvents, sendAll, waitFor } from '../helpers.js';
@@ -61,7 +61,7 @@ type Factory = (options: { logger: boolean }) => App;
 async function buildApp(fastify: Factory, served: ServedRoutes): Promise<App> {
   const app = fastify({ logger: false });
   const mark = (request: Request, route: string) => served.mark(request.headers, route);
-  await app.register(fastifyMetrics);
+  await app.register(fastifyPlugin);
   app.get('/users/:id', async (request) => {
     mark(request, '/users/:id');
     return 'user';

@@ -9,7 +9,7 @@ import { type Context, Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { matchedRoutes } from 'hono/route';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { honoMetrics, httpMetrics, instrumentNodeHttp, UNMATCHED_ROUTE } from '../../../src/http/index.js';
+import { honoMiddleware, httpMetrics, instrumentNodeHttp, UNMATCHED_ROUTE } from '../../../src/http/index.js';
 import { Telemeter } from '../../../src/index.js';
 import { expectRoutesMatchRouter, type RouteCase, ServedRoutes } from '../conformance.js';
 import { close, find, recordEvents, sendAll, waitFor } from '../helpers.js';
@@ -41,7 +41,7 @@ function neverEnding(): ReadableStream<Uint8Array> {
 function buildApp(served: ServedRoutes): Hono {
   const mark = (c: Context, route: string) => served.mark(c.req.raw.headers, route);
   const app = new Hono();
-  app.use(honoMetrics());
+  app.use(honoMiddleware());
   app.get('/users/:id', (c) => {
     mark(c, '/users/:id');
     return c.text('user');
@@ -291,7 +291,7 @@ describe("Hono with hono/route's matchedRoutes helper", () => {
     const telemeter = new Telemeter({ metrics: httpMetrics() });
     const served = new ServedRoutes();
     const app = new Hono();
-    app.use(honoMetrics({ matchedRoutes }));
+    app.use(honoMiddleware({ matchedRoutes }));
     app.get('/documents/:id', async (c, _next) => {
       served.mark(c.req.raw.headers, '/documents/:id');
       return c.text('no such document', 404);
@@ -324,7 +324,7 @@ describe('Hono without node:http objects (app.request)', () => {
     const telemeter = new Telemeter({ metrics: httpMetrics() });
     try {
       const app = new Hono();
-      app.use(honoMetrics());
+      app.use(honoMiddleware());
       app.get('/documents/:id', async (c, _next) => c.text('no such document', 404));
       app.get('/odd', () => {
         throw 'not an Error';

@@ -8,7 +8,7 @@ import Router from '@koa/router';
 import Koa3 from 'koa';
 import Koa2 from 'koa2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { httpMetrics, instrumentNodeHttp, koaMetrics, UNMATCHED_ROUTE } from '../../../src/http/index.js';
+import { httpMetrics, instrumentNodeHttp, koaMiddleware, UNMATCHED_ROUTE } from '../../../src/http/index.js';
 import { Telemeter } from '../../../src/index.js';
 import { expectRoutesMatchRouter, type RouteCase, ServedRoutes } from '../conformance.js';
 import { close, find, listen, recordEvents, sendAll, waitFor } from '../helpers.js';
@@ -39,7 +39,7 @@ type KoaClass = typeof Koa3;
 function buildApp(Koa: KoaClass, served: ServedRoutes): Koa3 {
   const app = new Koa();
   app.silent = true;
-  app.use(koaMetrics());
+  app.use(koaMiddleware());
   const router = new Router();
   const mark = (req: IncomingMessage, route: string) => served.mark(req.headers, route);
   router.get('/users/:id', (ctx) => {

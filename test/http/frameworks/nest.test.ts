@@ -28,8 +28,8 @@ import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  expressMetrics,
-  fastifyMetrics,
+  expressMiddleware,
+  fastifyPlugin,
   httpMetrics,
   instrumentNest,
   instrumentNodeHttp,
@@ -360,9 +360,9 @@ describe.each(['express', 'fastify'] as const)('NestJS on %s', (platform) => {
     const recorder = recordEvents(['http.server.request.exception']);
     try {
       const { port } = await start((app) => {
-        if (platform === 'express') app.use(expressMetrics());
+        if (platform === 'express') app.use(expressMiddleware());
         else
-          (app.getHttpAdapter().getInstance() as { register: (p: unknown) => void }).register(fastifyMetrics);
+          (app.getHttpAdapter().getInstance() as { register: (p: unknown) => void }).register(fastifyPlugin);
         instrumentNest(app);
       });
       await expectRoutesMatchRouter(telemeter, port, served, [
