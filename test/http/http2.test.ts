@@ -13,8 +13,8 @@ import {
   createServer,
   type Http2SecureServer,
   type Http2Server,
-  type Http2ServerRequest,
-  type Http2ServerResponse,
+  Http2ServerRequest,
+  Http2ServerResponse,
   type IncomingHttpHeaders,
   type ServerHttp2Stream,
 } from 'node:http2';
@@ -233,8 +233,10 @@ describe('node:http2 with instrumentHttpServer', () => {
     const { client } = await start(app.server, app, (port) => `http://127.0.0.1:${port}`);
     await exercise(client, app);
     // The compatibility objects reach the events, so custom metrics read the usual request.
-    expect(recorder.events[0].metadata.request).toHaveProperty('stream');
-    expect(recorder.events.some((e) => (e.metadata.response as object | undefined) !== undefined)).toBe(true);
+    for (const event of recorder.events) {
+      expect(event.metadata.request).toBeInstanceOf(Http2ServerRequest);
+      expect(event.metadata.response).toBeInstanceOf(Http2ServerResponse);
+    }
   });
 
   it('h2c, compatibility API: a request listener added after instrumenting is still seen once', async () => {
@@ -292,6 +294,92 @@ describe('node:http2 with instrumentHttpServer', () => {
     expect((await h2Send(client, '/boom')).status).toBe(500);
     await waitFor(() => total() === 1, 'the failed request');
     expect(recorder.events[0].metadata).toMatchObject({ route: '/boom', status: '500', outcome: 'error' });
+  });
+
+  it('counts a stream cut after its first response bytes as 499', async () => {
+    const app: H2App = { server: createServer(), lateArrivals: 0 };
+    let release: () => void = () => {};
+    app.server.on('stream', (stream) => {
+      stream.respond({ ':status': 200 });
+      stream.write('first');
+      release = () => stream.end('last');
+    });
+    const { client } = await start(app.server, app, (port) => `http://127.0.0.1:${port}`);
+    const stream = client.request({ ':path': '/stream' });
+    stream.on('error', () => {});
+    stream.end();
+    await once(stream, 'data');
+    stream.close(constants.NGHTTP2_CANCEL);
+    await waitFor(() => total() === 1, 'the cut request recorded');
+    release();
+    expect(recorder.events[0].metadata).toMatchObject({
+      route: '/stream',
+      status: '499',
+      outcome: 'aborted',
+    });
+  });
+
+  it('counts streams the server timed out as 504: a stream timeout, and an idle session', async () => {
+    const app: H2App = { server: createServer(), lateArrivals: 0 };
+    app.server.on('stream', (stream, headers) => {
+      // The stream timeout cancels one request; the session timeout (no server listener) destroys the session.
+      if (headers[':path'] === '/late') stream.setTimeout(50, () => stream.close(constants.NGHTTP2_CANCEL));
+    });
+    app.server.setTimeout(300);
+    const { client } = await start(app.server, app, (port) => `http://127.0.0.1:${port}`);
+    client.on('error', () => {});
+    for (const path of ['/late', '/users/1']) client.request({ ':path': path }).on('error', () => {});
+    await waitFor(() => total() === 2, 'both timed-out requests recorded');
+    expect(recorder.events.map((e) => [e.metadata.route, e.metadata.status, e.metadata.outcome])).toEqual([
+      ['/late', '504', 'timeout'],
+      ['/users/:id', '504', 'timeout'],
+    ]);
+  });
+
+  it.each([
+    ['compatibility API', 'request'],
+    ['core API', 'stream'],
+  ])('ignore applies to HTTP/2 requests (%s)', async (_name, api) => {
+    const app: H2App = { server: createServer(), lateArrivals: 0 };
+    if (api === 'request') app.server.on('request', compatHandler(app));
+    else app.server.on('stream', streamHandler(app));
+    telemeter = new Telemeter({ metrics: httpMetrics() });
+    const seen: string[] = [];
+    const uninstall = instrumentHttpServer(app.server, {
+      ignore: (req) => {
+        seen.push(`${req.method} ${req.url}`);
+        return req.url === '/users/0';
+      },
+    });
+    const port = await listen(app.server);
+    const client = connect(`http://127.0.0.1:${port}`);
+    cleanups.push(async () => {
+      uninstall();
+      telemeter.close();
+      client.destroy();
+      await new Promise<void>((resolve) => app.server.close(() => resolve()));
+    });
+    await h2Send(client, '/users/0');
+    await h2Send(client, '/users/1?x=1');
+    await waitFor(() => total() === 1, 'the measured request');
+    expect(seen).toEqual(['GET /users/0', 'GET /users/1?x=1']);
+    expect(sampleValue(telemeter.scrape(), REQUESTS, { route: '<unmatched>', status: '200' })).toBe(1);
+  });
+
+  it('leaves a core-API server on the core API, and uninstalls', async () => {
+    const app: H2App = { server: createServer(), lateArrivals: 0 };
+    app.server.on('stream', streamHandler(app));
+    const before = app.server.listenerCount('stream');
+    const watchers = app.server.listenerCount('newListener');
+    const { client } = await start(app.server, app, (port) => `http://127.0.0.1:${port}`);
+    // A 'request' listener would make Node wrap every stream in compatibility objects.
+    expect(app.server.listenerCount('request')).toBe(0);
+    await h2Send(client, '/users/1');
+    await waitFor(() => total() === 1, 'the first request');
+    cleanups.shift()?.();
+    expect(app.server.listenerCount('stream')).toBe(before);
+    expect(app.server.listenerCount('newListener')).toBe(watchers);
+    expect((await h2Send(client, '/users/2')).status).toBe(200);
   });
 
   describe.skipIf(!hasOpenssl)('TLS', () => {
