@@ -78,6 +78,22 @@ async function h2AbortBefore(
   await once(stream, 'close');
 }
 
+/** One HTTP/1.1 GET over TLS; resolves with the status. */
+function https11Get(port: number, path: string, ca: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      { host: '127.0.0.1', port, path, ca, servername: 'localhost', agent: false },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error(`request ${path} timed out`)));
+    req.end();
+  });
+}
+
 /** A handler's answer for the shared routes, in terms either API can send. */
 interface Answer {
   readonly status: number;
@@ -422,23 +438,41 @@ describe('node:http2 with instrumentHttpServer', () => {
       const { client, port } = await start(app.server, app, (p) => `https://localhost:${p}`, { ca: cert });
       await exercise(client, app);
 
-      const reply = await new Promise<number>((resolve, reject) => {
-        const req = httpsRequest(
-          { host: '127.0.0.1', port, path: '/users/9', ca: cert, servername: 'localhost', agent: false },
-          (res) => {
-            res.resume();
-            res.on('end', () => resolve(res.statusCode ?? 0));
-          },
-        );
-        req.on('error', reject);
-        req.end();
-      });
-      expect(reply).toBe(200);
+      expect(await https11Get(port, '/users/9', cert)).toBe(200);
       await waitFor(() => total() === 8, 'the HTTP/1.1 request recorded');
       expect(sampleValue(scrape(), REQUESTS, { route: '/users/:id', status: '200' })).toBe(4);
       const http1 = recorder.events.filter((e) => e.metadata.protocol === '1.1');
       expect(http1.map((e) => e.metadata.route)).toEqual(['/users/:id']);
       expect(recorder.events.filter((e) => e.metadata.protocol === '2')).toHaveLength(7);
+    });
+
+    it('Fastify 5 with http2 and https (allowHTTP1): HTTP/2 and HTTP/1.1 clients', async () => {
+      telemeter = new Telemeter({ metrics: httpMetrics() });
+      recorder = recordEvents(['http.server.request.stop']);
+      const app = Fastify({ http2: true, https: { key, cert, allowHTTP1: true } });
+      await app.register(fastifyMetrics);
+      app.get('/users/:id', async () => 'user');
+      const address = await app.listen({ port: 0, host: '127.0.0.1' });
+      const client = connect(address.replace('127.0.0.1', 'localhost'), { ca: cert });
+      cleanups.push(async () => {
+        recorder.stop();
+        telemeter.close();
+        client.destroy();
+        await app.close();
+      });
+      expect((await h2Send(client, '/users/1')).status).toBe(200);
+      expect((await h2Send(client, '/nope')).status).toBe(404);
+      expect(await https11Get((app.server.address() as AddressInfo).port, '/users/2', cert)).toBe(200);
+      await waitFor(() => total() === 3, '3 requests recorded');
+      expect(find(scrape(), REQUESTS).map((s) => [s.labels, s.value])).toEqual([
+        [{ method: 'GET', route: '/users/:id', status: '200' }, 2],
+        [{ method: 'GET', route: '<unmatched>', status: '404' }, 1],
+      ]);
+      expect(recorder.events.map((e) => [e.metadata.route, e.metadata.protocol])).toEqual([
+        ['/users/:id', '2'],
+        ['<unmatched>', '2'],
+        ['/users/:id', '1.1'],
+      ]);
     });
 
     it('createSecureServer, core API', async () => {
