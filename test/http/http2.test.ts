@@ -22,10 +22,21 @@ import { request as httpsRequest } from 'node:https';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { serve } from '@hono/node-server';
+import Router from '@koa/router';
 import Fastify, { type FastifyInstance } from 'fastify';
 import Fastify4 from 'fastify4';
+import { Hono } from 'hono';
+import Koa from 'koa';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fastifyMetrics, httpMetrics, instrumentHttpServer, trackerOf } from '../../src/http/index.js';
+import {
+  fastifyMetrics,
+  honoMetrics,
+  httpMetrics,
+  instrumentHttpServer,
+  koaMetrics,
+  trackerOf,
+} from '../../src/http/index.js';
 import { Telemeter } from '../../src/index.js';
 import { requireTool } from '../support/tools.js';
 import { find, type RecordedEvent, recordEvents, sampleValue, waitFor } from './helpers.js';
@@ -586,5 +597,59 @@ describe.each([
     expect(exceptions.map((e) => [e.metadata.route, (e.metadata.reason as Error).message])).toEqual([
       ['/boom', 'boom'],
     ]);
+  });
+});
+
+// Koa and @hono/node-server run on a node:http2 server's compatibility API unchanged; their adapters reach the
+// HTTP/2 tracking through the same ServerCore.track as Fastify's.
+describe('Koa and Hono on a node:http2 server', () => {
+  let telemeter: Telemeter;
+  let server: Http2Server;
+  let client: ClientHttp2Session;
+
+  afterEach(async () => {
+    client.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    telemeter.close();
+  });
+
+  const run = async (make: () => Promise<Http2Server>) => {
+    telemeter = new Telemeter({ metrics: httpMetrics() });
+    server = await make();
+    client = connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const statuses = await Promise.all(['/users/1', '/users/2', '/nope'].map((p) => h2Send(client, p)));
+    expect(statuses.map((r) => r.status)).toEqual([200, 200, 404]);
+    const total = () => find(telemeter.scrape(), REQUESTS).reduce((sum, s) => sum + s.value, 0);
+    await waitFor(() => total() === 3, '3 requests recorded');
+    expect(find(telemeter.scrape(), REQUESTS).map((s) => [s.labels, s.value])).toEqual([
+      [{ method: 'GET', route: '/users/:id', status: '200' }, 2],
+      [{ method: 'GET', route: '<unmatched>', status: '404' }, 1],
+    ]);
+  };
+
+  it('koaMetrics', async () => {
+    await run(async () => {
+      const app = new Koa();
+      const router = new Router();
+      router.get('/users/:id', (ctx) => {
+        ctx.body = 'user';
+      });
+      app.use(koaMetrics());
+      app.use(router.routes());
+      const koaServer = createServer(app.callback());
+      await listen(koaServer);
+      return koaServer;
+    });
+  });
+
+  it('honoMetrics', async () => {
+    await run(async () => {
+      const app = new Hono();
+      app.use(honoMetrics());
+      app.get('/users/:id', (c) => c.text('user'));
+      const honoServer = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1', createServer });
+      await once(honoServer, 'listening');
+      return honoServer as Http2Server;
+    });
   });
 });
