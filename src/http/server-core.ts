@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import { execute, hasHandlers, type Measurements, type Metadata } from '../events/index.js';
 import { processLog } from '../logger.js';
@@ -523,12 +524,15 @@ function targetOf(request: IncomingMessage | undefined): string | undefined {
   return request === undefined ? undefined : requestTarget(request);
 }
 
-/** The tracker of a response, if a core is tracking it. */
-export function trackerOf(response: ServerResponse): RequestTracker | undefined {
+/**
+ * The tracker of a response, if a core is tracking it: a `node:http` `ServerResponse`, or a `node:http2`
+ * `Http2ServerResponse`.
+ */
+export function trackerOf(response: ServerResponse | Http2ServerResponse): RequestTracker | undefined {
   const request = (response as { req?: IncomingMessage }).req;
   const entry = entryFor(
     entriesOf(request) ?? (response.socket as TrackedSocket | null)?.[IN_FLIGHT],
-    response,
+    response as ServerResponse,
   );
   if (entry instanceof RequestTracker) return entry;
   return streamTrackerOf(response as { stream?: Http2StreamLike });

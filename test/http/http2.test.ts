@@ -313,7 +313,7 @@ describe('node:http2 with instrumentHttpServer', () => {
   it('finds the tracker of a compatibility response, so handlers can report errors', async () => {
     const app: H2App = { server: createServer(), lateArrivals: 0 };
     app.server.on('request', (_req, res) => {
-      trackerOf(res as never)?.fail(new Error('no luck'));
+      trackerOf(res)?.fail(new Error('no luck'));
       res.statusCode = 500;
       res.end();
     });
