@@ -28,8 +28,13 @@ export { type HonoMiddlewareOptions, type HonoRouteLike, honoMiddleware } from '
 export { koaMiddleware } from './koa.js';
 export { normalizeMethod, OTHER_METHOD } from './methods.js';
 export { instrumentNest, type NestApplicationLike } from './nest.js';
-export { instrumentHttpServer, instrumentNodeHttp, type Uninstall } from './node-server.js';
+export {
+  type InstrumentableServer,
+  instrumentHttpServer,
+  instrumentNodeHttp,
+  type Uninstall,
+} from './node-server.js';
 export { RouteTemplates, UNMATCHED_ROUTE } from './route-templates.js';
-export { type RequestOutcome, type RequestTracker, trackerOf } from './server-core.js';
+export { type HttpProtocol, type RequestOutcome, type RequestTracker, trackerOf } from './server-core.js';
 export { HTTP_DURATION_BUCKETS, type HttpMetricsOptions, httpMetrics } from './server-metrics.js';
 export { SERVER_EVENT_PREFIX, type ServerInstrumentationOptions } from './server-options.js';

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import { execute, hasHandlers, type Measurements, type Metadata } from '../events/index.js';
 import { processLog } from '../logger.js';
@@ -121,6 +122,12 @@ export class ServerCore {
     const socket = request.socket as TrackedSocket | null;
     let entries = socket?.[IN_FLIGHT];
     if (entries === undefined && socket != null) {
+      // The first request of an HTTP/1 connection, or any HTTP/2 request: its `socket` is a proxy to the session's
+      // socket, shared by every stream, so HTTP/2 requests are tracked on their stream instead.
+      const stream = (request as { stream?: Http2StreamLike }).stream;
+      if (stream !== undefined && request.httpVersionMajor === 2) {
+        return this.trackStream(stream, undefined, request, response);
+      }
       entries = [];
       socket[IN_FLIGHT] = entries;
       // A passive listener: Node decides to destroy a timed-out socket from the request, response and server
@@ -137,9 +144,66 @@ export class ServerCore {
       }
       return undefined;
     }
-    const tracker = new RequestTracker(this, normalizeMethod(request.method), request, response);
+    const tracker = new RequestTracker(
+      this,
+      normalizeMethod(request.method),
+      request,
+      response,
+      undefined,
+      '1.1',
+    );
     entries?.push(tracker);
     response.on('close', onResponseClose);
+    tracker.begin();
+    return tracker;
+  }
+
+  /**
+   * Starts tracking a `node:http2` server stream, or returns the tracker another core or the compatibility
+   * request of the same stream already started (Node emits `stream` first, then `request` for the same stream).
+   * `headers` are the stream's request headers, `request` and `response` its compatibility-API objects if any;
+   * one of the two must be given. Returns `undefined` when the request is ignored.
+   */
+  trackStream(
+    stream: Http2StreamLike,
+    headers: Http2Headers | undefined,
+    request?: IncomingMessage,
+    response?: ServerResponse,
+  ): RequestTracker | undefined {
+    const tracked = stream as TrackedStream;
+    const existing = tracked[STREAM_TRACKER];
+    if (existing !== undefined) {
+      if (existing !== null && request !== undefined && existing.request instanceof Http2StreamRequest) {
+        existing.request = request;
+        existing.response = response;
+      }
+      return existing ?? undefined;
+    }
+    const target = request ?? (new Http2StreamRequest(stream, headers ?? {}) as unknown as IncomingMessage);
+    if (this.isIgnored(target)) {
+      tracked[STREAM_TRACKER] = null;
+      return undefined;
+    }
+    const tracker = new RequestTracker(
+      this,
+      normalizeMethod(target.method),
+      target,
+      response,
+      undefined,
+      '2',
+    );
+    tracked[STREAM_TRACKER] = tracker;
+    const session = stream.session as TrackedSession | undefined;
+    if (session != null) {
+      tracked[STREAM_SESSION] = session;
+      if (session[SESSION_WATCHED] !== true) {
+        session[SESSION_WATCHED] = true;
+        // Passive, like the socket listener of HTTP/1: the server decides what a session timeout does.
+        session.on('timeout', onSessionTimeout);
+      }
+    }
+    stream.once('close', onStreamClose);
+    stream.on('timeout', onStreamTimeout);
     tracker.begin();
     return tracker;
   }
@@ -242,9 +306,16 @@ export class RequestTracker {
     private readonly core: ServerCore,
     /** The normalized method label. */
     readonly method: string,
-    readonly request: IncomingMessage | undefined,
-    readonly response: ServerResponse | undefined,
+    /**
+     * The request: a `node:http` `IncomingMessage`, a `node:http2` `Http2ServerRequest`, or for an HTTP/2 stream
+     * without one, a plain `{ method, url, headers, httpVersion: '2.0', stream }`.
+     */
+    public request: IncomingMessage | undefined,
+    /** The `ServerResponse` or `Http2ServerResponse`; `undefined` for an HTTP/2 stream answered with `respond()`. */
+    public response: ServerResponse | undefined,
     private readonly url?: string,
+    /** `'1.1'` for HTTP/1.x, `'2'` for HTTP/2, `undefined` when the adapter does not know (detached requests). */
+    readonly protocol?: HttpProtocol,
   ) {
     this.startTime = readClock();
     this.inFlight = core.inFlightOf(method);
@@ -258,7 +329,7 @@ export class RequestTracker {
       execute(
         startEvent,
         { system_time: systemNs(this.startTime), monotonic_time: monotonicNs(this.startTime) },
-        { method: this.method, request: this.request, response: this.response },
+        { method: this.method, protocol: this.protocol, request: this.request, response: this.response },
       );
     }
     this.inFlight.count++;
@@ -287,6 +358,7 @@ export class RequestTracker {
         kind: error instanceof Error ? 'error' : 'throw',
         reason: error,
         stacktrace: error instanceof Error ? error.stack : undefined,
+        protocol: this.protocol,
         request: this.request,
         response: this.response,
       },
@@ -305,7 +377,7 @@ export class RequestTracker {
         : resolved === 'timeout'
           ? this.core.options.timeoutStatus
           : statusLabel(status);
-    this.stop(label, resolved, responseSize);
+    this.stop(label, resolved, responseSize, requestBodySize(this.request));
   }
 
   /** @internal Called when the `ServerResponse` closes, after the response was written or the socket went away. */
@@ -317,14 +389,42 @@ export class RequestTracker {
         statusLabel(response.statusCode),
         this.timedOut ? 'timeout' : this.failed ? 'error' : 'completed',
         responseBodySize(this.request, response),
+        requestBodySize(this.request),
       );
     } else if (this.failed) {
       // The handler failed after the headers went out, and the framework cut the connection.
-      this.stop('500', 'error', undefined);
+      this.stop('500', 'error', undefined, requestBodySize(this.request));
     } else if (this.timedOut || this.requestTimedOut()) {
-      this.stop(this.core.options.timeoutStatus, 'timeout', undefined);
+      this.stop(this.core.options.timeoutStatus, 'timeout', undefined, requestBodySize(this.request));
     } else {
-      this.stop(this.core.options.abortedStatus, 'aborted', undefined);
+      this.stop(this.core.options.abortedStatus, 'aborted', undefined, requestBodySize(this.request));
+    }
+  }
+
+  /** @internal Called when an HTTP/2 stream closes: after its response ended, or on RST_STREAM or session loss. */
+  streamClosed(stream: Http2StreamLike, sessionTimedOut: boolean): void {
+    const timedOut = this.timedOut || sessionTimedOut;
+    const sent = stream.sentHeaders;
+    const requestSize = http2RequestSize(
+      this.method,
+      (this.request as { headers?: Http2Headers } | undefined)?.headers,
+    );
+    // `aborted` is Node's "the stream closed before its writable side ended": a response cut off, by the client
+    // (RST_STREAM) or by a lost session; the server's own RST_STREAM after a complete response does not set it.
+    if (stream.headersSent && !stream.aborted && sent != null) {
+      const code = Number(sent[':status']);
+      this.stop(
+        statusLabel(code),
+        timedOut ? 'timeout' : this.failed ? 'error' : 'completed',
+        http2ResponseSize(this.method, code, sent),
+        requestSize,
+      );
+    } else if (this.failed) {
+      this.stop('500', 'error', undefined, requestSize);
+    } else if (timedOut) {
+      this.stop(this.core.options.timeoutStatus, 'timeout', undefined, requestSize);
+    } else {
+      this.stop(this.core.options.abortedStatus, 'aborted', undefined, requestSize);
     }
   }
 
@@ -355,7 +455,12 @@ export class RequestTracker {
     return this.core.fallbackRoute(this.request, this.url ?? targetOf(this.request));
   }
 
-  private stop(status: string, outcome: RequestOutcome, responseSize: number | undefined): void {
+  private stop(
+    status: string,
+    outcome: RequestOutcome,
+    responseSize: number | undefined,
+    requestSize: number | undefined,
+  ): void {
     if (this.done) return;
     this.done = true;
     removeEntry(entriesOf(this.request), this);
@@ -365,7 +470,7 @@ export class RequestTracker {
       duration: elapsedNs(this.startTime, now),
       monotonic_time: monotonicNs(now),
       response_size: responseSize,
-      request_size: requestBodySize(this.request),
+      request_size: requestSize,
     };
     const route = this.resolvedRoute();
     this.inFlight.count--;
@@ -375,6 +480,7 @@ export class RequestTracker {
       route,
       status,
       outcome,
+      protocol: this.protocol,
       request: this.request,
       response: this.response,
     });
@@ -385,25 +491,36 @@ function targetOf(request: IncomingMessage | undefined): string | undefined {
   return request === undefined ? undefined : requestTarget(request);
 }
 
-/** The tracker of a response, if a core is tracking it. */
-export function trackerOf(response: ServerResponse): RequestTracker | undefined {
+/**
+ * The tracker of a response, if a core is tracking it: a `node:http` `ServerResponse`, or a `node:http2`
+ * `Http2ServerResponse`.
+ */
+export function trackerOf(response: ServerResponse | Http2ServerResponse): RequestTracker | undefined {
   const request = (response as { req?: IncomingMessage }).req;
   const entry = entryFor(
     entriesOf(request) ?? (response.socket as TrackedSocket | null)?.[IN_FLIGHT],
-    response,
+    response as ServerResponse,
   );
-  return entry instanceof RequestTracker ? entry : undefined;
+  if (entry instanceof RequestTracker) return entry;
+  return streamTrackerOf(response as { stream?: Http2StreamLike });
 }
 
 /** The tracker of a request, if a core is tracking it. */
 export function trackerOfRequest(request: IncomingMessage): RequestTracker | undefined {
   const entries = entriesOf(request);
-  if (entries === undefined) return undefined;
-  for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i];
-    if (entry instanceof RequestTracker && entry.request === request) return entry;
+  if (entries !== undefined) {
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i];
+      if (entry instanceof RequestTracker && entry.request === request) return entry;
+    }
   }
-  return undefined;
+  return streamTrackerOf(request as { stream?: Http2StreamLike });
+}
+
+/** The tracker of an HTTP/2 compatibility-API request or response, found through its stream. */
+function streamTrackerOf(message: { stream?: Http2StreamLike }): RequestTracker | undefined {
+  const stream = message.stream as TrackedStream | undefined;
+  return stream?.[STREAM_TRACKER] ?? undefined;
 }
 
 function onResponseClose(this: ServerResponse): void {
@@ -456,4 +573,103 @@ function requestBodySize(request: IncomingMessage | undefined): number | undefin
     }
   }
   return undefined;
+}
+
+/** The HTTP version of a tracked request, in the events' `protocol` metadata. */
+export type HttpProtocol = '1.1' | '2';
+
+/** HTTP/2 request or response headers, as `node:http2` gives them (pseudo-headers included). */
+export type Http2Headers = Readonly<Record<string, string | string[] | number | undefined>>;
+
+/** The parts of a `node:http2` `ServerHttp2Stream` that the tracking reads, so the package never imports it. */
+export interface Http2StreamLike {
+  readonly session?: unknown;
+  readonly headersSent: boolean;
+  readonly sentHeaders?: Http2Headers | null;
+  readonly aborted: boolean;
+  on(event: string, listener: (...args: never[]) => void): unknown;
+  once(event: string, listener: (...args: never[]) => void): unknown;
+}
+
+/**
+ * The tracker of an HTTP/2 stream, or `null` when a core ignored it. HTTP/2 multiplexes many streams on one
+ * session socket, so the per-socket list of HTTP/1 does not apply; a stream carries one request, and outlives
+ * nothing, which makes it the natural key.
+ */
+const STREAM_TRACKER = Symbol('telemeter.http2.tracker');
+/** The session of a stream: Node clears `stream.session` before the stream's `close` event. */
+const STREAM_SESSION = Symbol('telemeter.http2.session');
+const SESSION_WATCHED = Symbol('telemeter.http2.watched');
+const SESSION_TIMED_OUT = Symbol('telemeter.http2.timedOut');
+
+type TrackedStream = Http2StreamLike & {
+  [STREAM_TRACKER]?: RequestTracker | null;
+  [STREAM_SESSION]?: TrackedSession;
+};
+interface TrackedSession {
+  [SESSION_WATCHED]?: boolean;
+  [SESSION_TIMED_OUT]?: boolean;
+  on(event: string, listener: (this: TrackedSession) => void): unknown;
+}
+
+/**
+ * The `request` of an HTTP/2 stream's events until (or unless) Node builds its `Http2ServerRequest`: enough
+ * for the `ignore` and `route` options and for custom metrics that read the method, path or headers.
+ */
+class Http2StreamRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly httpVersion = '2.0';
+  readonly httpVersionMajor = 2;
+  readonly httpVersionMinor = 0;
+
+  constructor(
+    readonly stream: Http2StreamLike,
+    readonly headers: Http2Headers,
+  ) {
+    const method = headers[':method'];
+    const path = headers[':path'];
+    this.method = typeof method === 'string' ? method : 'GET';
+    this.url = typeof path === 'string' ? path : '/';
+  }
+}
+
+function onStreamClose(this: TrackedStream): void {
+  const tracker = this[STREAM_TRACKER];
+  if (tracker == null) return;
+  try {
+    tracker.streamClosed(this, this[STREAM_SESSION]?.[SESSION_TIMED_OUT] === true);
+  } catch (error) {
+    processLog.errorOnce(
+      'http2-close',
+      { err: error },
+      'telemeter/http: failed to record a finished HTTP/2 stream',
+    );
+  }
+}
+
+function onStreamTimeout(this: TrackedStream): void {
+  const tracker = this[STREAM_TRACKER];
+  if (tracker != null) tracker.timedOut = true;
+}
+
+function onSessionTimeout(this: TrackedSession): void {
+  this[SESSION_TIMED_OUT] = true;
+}
+
+function headerNumber(value: string | string[] | number | undefined): number | undefined {
+  const size = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : Number.NaN;
+  return size >= 0 && Number.isFinite(size) ? size : undefined;
+}
+
+/** As {@link responseBodySize}, from the headers an HTTP/2 stream sent. */
+function http2ResponseSize(method: string, code: number, sent: Http2Headers): number | undefined {
+  if (method === 'HEAD' || code === 204 || code === 304 || code < 200) return 0;
+  return headerNumber(sent['content-length']);
+}
+
+/** As {@link requestBodySize}, from an HTTP/2 request's headers. */
+function http2RequestSize(method: string, headers: Http2Headers | undefined): number | undefined {
+  if (headers === undefined || method === 'GET' || method === 'HEAD') return undefined;
+  return headerNumber(headers['content-length']);
 }

@@ -105,8 +105,18 @@ describe('option validation', () => {
       'abortedStatus',
     ],
     ['expressMiddleware', () => expressMiddleware({ rout: [] } as never), 'rout', 'route'],
-    ['koaMiddleware', () => koaMiddleware({ timeoutstatus: '504' } as never), 'timeoutstatus', 'timeoutStatus'],
-    ['honoMiddleware', () => honoMiddleware({ matchedRoute: () => [] } as never), 'matchedRoute', 'matchedRoutes'],
+    [
+      'koaMiddleware',
+      () => koaMiddleware({ timeoutstatus: '504' } as never),
+      'timeoutstatus',
+      'timeoutStatus',
+    ],
+    [
+      'honoMiddleware',
+      () => honoMiddleware({ matchedRoute: () => [] } as never),
+      'matchedRoute',
+      'matchedRoutes',
+    ],
     ['instrumentHttpClient', () => instrumentHttpClient({ maxHost: 3 } as never), 'maxHost', 'maxHosts'],
   ])('%s rejects a misspelt option and names the closest valid one', (name, run, typo, closest) => {
     expectCode(

@@ -1,6 +1,11 @@
 import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { expressMiddleware, httpMetrics, instrumentHttpServer, RouteTemplates } from '../../src/http/index.js';
+import {
+  expressMiddleware,
+  httpMetrics,
+  instrumentHttpServer,
+  RouteTemplates,
+} from '../../src/http/index.js';
 import { Telemeter } from '../../src/index.js';
 import { close, find, listen, send, sumOf, waitFor } from './helpers.js';
 
