@@ -7,14 +7,7 @@ import { runHotPath } from './hot-path.js';
 import { runHttpOverhead } from './http-overhead.js';
 import { sinkValue } from './measure.js';
 import { runMemory } from './memory.js';
-import {
-  type GoalCheck,
-  goalsTable,
-  markdownTable,
-  mib,
-  type SectionResult,
-  type Table,
-} from './report.js';
+import { type GoalCheck, goalsTable, markdownTable, mib, type SectionResult, type Table } from './report.js';
 
 /**
  * The benchmark suite's single entry: `npm run bench [-- --quick] [-- --only hot-path,export,memory,http]`.

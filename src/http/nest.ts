@@ -3,7 +3,6 @@ import { TelemeterTypeError } from '../errors.js';
 import { expressMiddleware } from './express.js';
 import { fastifyPlugin } from './fastify.js';
 import { trackerOf } from './server-core.js';
-import { isServerFailure } from './server-failure.js';
 import { resolveServerOptions, type ServerInstrumentationOptions } from './server-options.js';
 
 // Structural types for the parts of NestJS 12 (@nestjs/core, its platforms and rxjs) this adapter uses, so the
@@ -203,7 +202,7 @@ function reportErrorLayer(adapter: ExpressHandlerSetters): void {
   adapter.setErrorHandler = function (this: unknown, handler, ...rest) {
     // Four parameters: Express calls only such functions with an error.
     const reporting: ExpressErrorHandler = (error, request, response, next) => {
-      if (isServerFailure(error)) trackerOf(response)?.fail(error);
+      trackerOf(response)?.fail(error);
       return handler(error, request, response, next);
     };
     return setErrorHandler.call(this, reporting, ...rest);
@@ -240,7 +239,7 @@ class ErrorReporter implements SubscriberLike {
     this.subscriber.next(value);
   }
   error(error: unknown): void {
-    if (isServerFailure(error)) trackerOf(this.response)?.fail(error);
+    trackerOf(this.response)?.fail(error);
     this.subscriber.error(error);
   }
   complete(): void {

@@ -6,6 +6,7 @@ import { processLog } from '../logger.js';
 import { normalizeMethod } from './methods.js';
 import { elapsedNs, monotonicNs, readClock, systemNs } from './request-clock.js';
 import { UNMATCHED_ROUTE } from './route-templates.js';
+import { isServerFailure } from './server-failure.js';
 import {
   type ResolvedServerOptions,
   resolveServerOptions,
@@ -344,9 +345,12 @@ export class RequestTracker {
   /**
    * Reports a handler's error: emits `<prefix>.exception` (once per request) with the duration so far and
    * `kind`, `reason`, `stacktrace`. The stop event still follows when the response ends, with outcome `error`.
+   * An error that carries a status under 500 (`status`, `statusCode` or `getStatus()`, as `ctx.throw(404)`,
+   * Nest's `NotFoundException` or Hono's `HTTPException(401)` do) is the framework's answer, not a failure of the
+   * server: it emits nothing, and the request ends with outcome `completed` (see server-failure.ts).
    */
   fail(error: unknown): void {
-    if (this.failed || this.done) return;
+    if (this.failed || this.done || !isServerFailure(error)) return;
     this.failed = true;
     const now = readClock();
     execute(

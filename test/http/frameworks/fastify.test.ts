@@ -84,6 +84,11 @@ async function buildApp(fastify: Factory, served: ServedRoutes): Promise<App> {
     mark(request, '/maybe/:id');
     reply.callNotFound();
   });
+  // A 4xx error is Fastify's answer (a validation error is one), not a failure of the server.
+  app.get('/client-error', (request) => {
+    mark(request, '/client-error');
+    throw Object.assign(new Error('bad'), { statusCode: 400 });
+  });
   app.get('/reply-error', (request, reply) => {
     mark(request, '/reply-error');
     reply.code(503).send(new Error('reply'));
@@ -222,6 +227,7 @@ describe.each([
         { path: '/reply-error', status: 503 },
         { path: '/tenants/acme/fail', status: 500 },
         { path: '/hooked/1/broken', status: 500 },
+        { path: '/client-error', status: 400 },
         { path: '/users/1', status: 200 },
       ]);
       await waitFor(() => recorder.events.length === 5, 'five exception events');
