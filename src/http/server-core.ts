@@ -1,3 +1,4 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
@@ -39,7 +40,57 @@ class IgnoredRequest {
 }
 
 type Entry = RequestTracker | IgnoredRequest;
-type TrackedSocket = Socket & { [IN_FLIGHT]?: Entry[] };
+type TrackedSocket = Socket & {
+  [IN_FLIGHT]?: Entry[];
+  [ENDS_VIA_CHANNEL]?: boolean;
+  server?: { closeAllConnections?: unknown; requestTimeout?: number };
+};
+
+/**
+ * Set on a socket whose responses end through {@link FINISH_CHANNEL} and whose aborts end through the socket's
+ * `close`. Other sockets (a framework's fake socket, as in Fastify's `inject`) get a `close` listener on each
+ * response.
+ */
+const ENDS_VIA_CHANNEL = Symbol('telemeter.http.endsViaChannel');
+
+/**
+ * Node's HTTP server publishes each response's end here, with its socket. Listening to it instead of adding a
+ * `close` listener to every response saves an `addListener` call per request, which Express makes dear: the
+ * lookup of `on` misses along the prototype chain it swaps in. Bun and Deno implement `node:http` without it.
+ */
+const FINISH_CHANNEL = 'http.server.response.finish';
+const NODE_PUBLISHES_FINISH = process.versions.bun === undefined && process.versions.deno === undefined;
+let finishSubscribed = false;
+
+/** Whether the responses on `socket` will be published on {@link FINISH_CHANNEL}: it belongs to a Node server. */
+function endsViaChannel(socket: TrackedSocket): boolean {
+  if (!NODE_PUBLISHES_FINISH || typeof socket.server?.closeAllConnections !== 'function') return false;
+  if (!finishSubscribed) {
+    finishSubscribed = true;
+    diagnosticsChannel.subscribe(FINISH_CHANNEL, onResponseFinish);
+  }
+  return true;
+}
+
+function onResponseFinish(message: unknown): void {
+  const { response, socket } = message as { response: ServerResponse; socket?: TrackedSocket | null };
+  const entries = socket?.[IN_FLIGHT];
+  if (entries === undefined) return;
+  const entry = entryFor(entries, response);
+  if (entry === undefined) return;
+  if (entry instanceof IgnoredRequest) removeEntry(entries, entry);
+  else endTracked(entry);
+}
+
+/** A connection closed: every request still on it ended without its whole response (aborted or timed out). */
+function onSocketClose(this: TrackedSocket): void {
+  const entries = this[IN_FLIGHT];
+  if (entries === undefined) return;
+  for (const entry of [...entries]) {
+    if (entry instanceof IgnoredRequest) removeEntry(entries, entry);
+    else endTracked(entry);
+  }
+}
 
 function entriesOf(request: IncomingMessage | undefined): Entry[] | undefined {
   return (request?.socket as TrackedSocket | null | undefined)?.[IN_FLIGHT];
@@ -94,7 +145,8 @@ function reportInFlight(record: InFlight): void {
 /**
  * The instrumentation shared by every server adapter. Adapters call {@link ServerCore.track} when a request
  * arrives and report what only the framework knows (the route template, a handler's error); the core owns the
- * lifecycle: start event, the end of the response (`close` on the `ServerResponse`), outcome, status, sizes and
+ * lifecycle: start event, the end of the response (Node's `http.server.response.finish`, or the connection's
+ * `close`), outcome, status, sizes and
  * the stop event. Nothing here throws into the application.
  */
 export class ServerCore {
@@ -134,14 +186,19 @@ export class ServerCore {
       // A passive listener: Node decides to destroy a timed-out socket from the request, response and server
       // listeners, not from the socket's own, so this does not change what happens on timeout.
       socket.on('timeout', onSocketTimeout);
+      if (endsViaChannel(socket)) {
+        socket[ENDS_VIA_CHANNEL] = true;
+        socket.once('close', onSocketClose);
+      }
     }
     const existing = entryFor(entries, response);
     if (existing !== undefined) return existing instanceof RequestTracker ? existing : undefined;
+    const viaChannel = socket?.[ENDS_VIA_CHANNEL] === true;
     if (this.isIgnored(request)) {
       if (entries !== undefined) {
         const ignored = new IgnoredRequest(response);
         entries.push(ignored);
-        response.once('close', () => removeEntry(entries, ignored));
+        if (!viaChannel) response.once('close', () => removeEntry(entries, ignored));
       }
       return undefined;
     }
@@ -154,7 +211,7 @@ export class ServerCore {
       '1.1',
     );
     entries?.push(tracker);
-    response.on('close', onResponseClose);
+    if (!viaChannel) response.on('close', onResponseClose);
     tracker.begin();
     return tracker;
   }
@@ -384,10 +441,15 @@ export class RequestTracker {
     this.stop(label, resolved, responseSize, requestBodySize(this.request));
   }
 
-  /** @internal Called when the `ServerResponse` closes, after the response was written or the socket went away. */
-  responseClosed(): void {
+  /**
+   * @internal Called when the response ends: when Node's server publishes its end, when its connection closes
+   * first, or, on a socket that is not a Node server's, when the `ServerResponse` closes. There, `end()` having
+   * been called counts as the whole response: a fake socket (Fastify's `inject`) never drains, so the response
+   * never reads as finished.
+   */
+  responseClosed(endedIsFinished = false): void {
     const response = this.response!;
-    if (response.writableFinished) {
+    if (response.writableFinished || (endedIsFinished && response.writableEnded)) {
       // A response did go out (e.g. a 503 from a timeout handler): its status is the label, the outcome says why.
       this.stop(
         statusLabel(response.statusCode),
@@ -529,9 +591,12 @@ function streamTrackerOf(message: { stream?: Http2StreamLike }): RequestTracker 
 
 function onResponseClose(this: ServerResponse): void {
   const tracker = trackerOf(this);
-  if (tracker === undefined) return;
+  if (tracker !== undefined) endTracked(tracker, true);
+}
+
+function endTracked(tracker: RequestTracker, endedIsFinished = false): void {
   try {
-    tracker.responseClosed();
+    tracker.responseClosed(endedIsFinished);
   } catch (error) {
     processLog.errorOnce('http-close', { err: error }, 'telemeter/http: failed to record a finished request');
   }

@@ -222,6 +222,28 @@ describe('node:http lifecycle', () => {
   });
 });
 
+describe('how the end of a response is observed', () => {
+  it("adds no listener to a Node server's responses, and still sees aborts through the connection", async () => {
+    const t = telemeter();
+    const closeListeners: number[] = [];
+    const server = createServer((req, res) => {
+      closeListeners.push(res.listenerCount('close'), res.listenerCount('finish'));
+      if (req.url === '/slow') res.write('partial');
+      else res.end('ok');
+    });
+    cleanups.push(instrumentHttpServer(server, { route: ['/fast', '/slow'] }));
+    const port = await serve(server);
+    expect((await send(port, '/fast')).status).toBe(200);
+    // Node's server adds its own 'finish' listener and nothing else: telemeter adds neither.
+    expect(closeListeners).toEqual([0, 1]);
+    await abortMidResponse(port, '/slow');
+    await waitFor(() => sumOf(t.scrape(), REQUESTS) === 2, 'both requests');
+    expect(sampleValue(t.scrape(), REQUESTS, { route: '/fast', status: '200' })).toBe(1);
+    expect(sampleValue(t.scrape(), REQUESTS, { route: '/slow', status: '499' })).toBe(1);
+    expect(sampleValue(t.scrape(), 'http_server_active_requests', { method: 'GET' })).toBe(0);
+  });
+});
+
 describe('adapters sharing one request', () => {
   it('counts once when node:http and Express both instrument it, with the Express route', async () => {
     const t = telemeter();

@@ -53,6 +53,7 @@ interface App {
   setNotFoundHandler(handler: Handler): unknown;
   addHook(name: string, hook: (request: Request & { url: string }, reply: Reply) => unknown): unknown;
   listen(options: { port: number; host: string }): Promise<string>;
+  inject(path: string): Promise<{ statusCode: number }>;
   close(): Promise<unknown>;
   readonly server: { address(): unknown; closeAllConnections(): void };
 }
@@ -201,6 +202,21 @@ describe.each([
     telemeter.close();
     app.server.closeAllConnections();
     await app.close();
+  });
+
+  it("counts requests made with Fastify's inject, whose fake socket never drains, as completed", async () => {
+    for (const path of ['/users/1', '/users/2']) expect((await app.inject(path)).statusCode).toBe(200);
+    await waitFor(
+      () => find(telemeter.scrape(), 'http_server_requests_total').length > 0,
+      'the injected requests',
+    );
+    expect(find(telemeter.scrape(), 'http_server_requests_total')).toEqual([
+      {
+        name: 'http_server_requests_total',
+        labels: { method: 'GET', route: '/users/:id', status: '200' },
+        value: 2,
+      },
+    ]);
   });
 
   it('labels every request with the template the router matched', async () => {
