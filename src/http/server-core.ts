@@ -146,8 +146,7 @@ function reportInFlight(record: InFlight): void {
  * The instrumentation shared by every server adapter. Adapters call {@link ServerCore.track} when a request
  * arrives and report what only the framework knows (the route template, a handler's error); the core owns the
  * lifecycle: start event, the end of the response (Node's `http.server.response.finish`, or the connection's
- * `close`), outcome, status, sizes and
- * the stop event. Nothing here throws into the application.
+ * `close`), outcome, status, sizes and the stop event. Nothing here throws into the application.
  */
 export class ServerCore {
   readonly options: ResolvedServerOptions;
