@@ -27,9 +27,9 @@ export interface ScrapeOptions {
  *   metrics: [counter('http.request.count', { eventName: 'http.request.stop', measurement: 'duration' })],
  * });
  * execute('http.request.stop', { duration: 1_500_000 }, { route: '/cart' });
- * // Prometheus text 0.0.4, then OpenMetrics 1.0, where a counter's samples end in _total:
+ * // Prometheus text 0.0.4, then OpenMetrics 1.0: a counter's samples end in _total in both.
  * const sample = (text: string) => text.split('\n').find((line) => line.startsWith('http_request_count'));
- * console.log(sample(telemeter.scrape())); //=> http_request_count 1
+ * console.log(sample(telemeter.scrape())); //=> http_request_count_total 1
  * console.log(sample(telemeter.scrape({ format: 'openmetrics' }))); //=> http_request_count_total 1
  * telemeter.close(); // detaches its handlers
  * ```

@@ -395,7 +395,7 @@ function sendToClusterWorker(worker: ClusterWorkerHandle, message: PrimaryMessag
  *     new Promise((resolve) => worker.on('message', (message) => message === 'recorded' && resolve(worker)));
  *   await Promise.all(workers.map(recorded));
  *   const body = await aggregator.scrape(); // collect, then render
- *   console.log(body.match(/^jobs_done_count .*$/m)?.[0]); //=> jobs_done_count 4
+ *   console.log(body.match(/^jobs_done_count_total .*$/m)?.[0]); //=> jobs_done_count_total 4
  *   cluster.disconnect();
  *   aggregator.close();
  * } else {

@@ -1,7 +1,7 @@
 import { invalidArgument, TelemeterTypeError } from '../errors.js';
 import { formatCanonical } from '../exposition/number-format.js';
 import type { MetricDefinition } from '../metrics/definitions.js';
-import { isValidLabelName, prometheusName } from '../metrics/names.js';
+import { counterFamilyName, counterSeriesName, isValidLabelName, prometheusName } from '../metrics/names.js';
 import { scrapeDefinitions } from '../reporter/self-definitions.js';
 
 /** How Prometheus stores a metric, which decides the PromQL that fits it. */
@@ -18,11 +18,11 @@ export type MetricGroup =
 export interface ExportedMetric {
   /** The name as written in the definition (`http.request.stop.duration`), or the self-metric's name. */
   readonly sourceName: string;
-  /** The family name: `_total` stripped from counters, as OpenMetrics (which Prometheus negotiates) names it. */
+  /** The family name as OpenMetrics writes it: a counter's without `_total`. */
   readonly family: string;
   /**
-   * The series name PromQL selects: `<family>_total` for counters, the family for gauges and summary
-   * quantiles, and the stem for `_bucket` / `_sum` / `_count` of histograms and summaries.
+   * The series name PromQL selects: `<family>_total` for counters (in both exposition formats), the family for
+   * gauges and summary quantiles, and the stem for `_bucket` / `_sum` / `_count` of histograms and summaries.
    */
   readonly series: string;
   readonly kind: ExportedKind;
@@ -168,8 +168,8 @@ function build(
   help: string,
   quantiles: readonly string[],
 ): ExportedMetric {
-  const family = kind === 'counter' && name.endsWith('_total') ? name.slice(0, -'_total'.length) : name;
-  const series = kind === 'counter' ? `${family}_total` : family;
+  const family = kind === 'counter' ? counterFamilyName(name) : name;
+  const series = kind === 'counter' ? counterSeriesName(name) : family;
   const seriesNames =
     kind === 'counter'
       ? [series]

@@ -1,3 +1,4 @@
+import { counterFamilyName } from '../metrics/names.js';
 import type { Family } from '../reporter/family.js';
 import type { ExpositionFormat } from './content-types.js';
 import { formatCanonical, formatValue } from './number-format.js';
@@ -8,10 +9,10 @@ const CHUNK_SIZE = 64 * 1024;
 /**
  * Renders families as Prometheus text 0.0.4 or OpenMetrics 1.0, in chunks of about 64 KiB.
  *
- * One walk serves both formats; they differ only where the specs differ: OpenMetrics names counter samples
- * `<family>_total`, writes `# UNIT`, escapes `"` in HELP, leaves out what it forbids for negative observations (a
- * histogram's `_sum` and `_count` when the sum is negative or a bucket is, a summary's negative `_sum` and negative
- * quantiles), and ends with `# EOF`. Label blocks were rendered when each series was created; `le` and `quantile` strings are
+ * One walk serves both formats; they differ only where the specs differ: OpenMetrics names a counter's family
+ * without the `_total` that its samples keep in both formats, writes `# UNIT`, escapes `"` in HELP, leaves out what
+ * it forbids for negative observations (a histogram's `_sum` and `_count` when the sum is negative or a bucket is, a
+ * summary's negative `_sum` and negative quantiles), and ends with `# EOF`. Label blocks were rendered when each series was created; `le` and `quantile` strings are
  * rendered once per family here. Each series is written whole, so its buckets, sum and count agree in a chunk.
  */
 export function* renderExposition(families: readonly Family[], format: ExpositionFormat): Generator<string> {
@@ -35,13 +36,11 @@ export function* renderExposition(families: readonly Family[], format: Expositio
     switch (family.kind) {
       case 'counter':
       case 'gauge': {
-        const sampleName =
-          om && family.kind === 'counter' ? `${counterFamilyName(family.name)}_total` : family.name;
         const { store } = family;
         for (let i = 0; i < order.length; i++) {
           const s = order[i];
           if (!table.holds(s)) continue;
-          out += sampleLine(sampleName, blocks[s], formatValue(store.values[s]));
+          out += sampleLine(family.name, blocks[s], formatValue(store.values[s]));
           if (out.length >= CHUNK_SIZE) {
             yield flat(out);
             out = '';
@@ -127,11 +126,6 @@ function header(family: Family, om: boolean): string {
   const name = family.kind === 'counter' ? counterFamilyName(family.name) : family.name;
   const unit = family.unit === undefined ? '' : `# UNIT ${name} ${family.unit}\n`;
   return `# TYPE ${name} ${family.kind}\n${unit}# HELP ${name} ${escapeHelp(family.help, true)}\n`;
-}
-
-/** OpenMetrics names a counter family without `_total` and adds it to the sample. */
-function counterFamilyName(name: string): string {
-  return name.endsWith('_total') ? name.slice(0, -6) : name;
 }
 
 function sampleLine(name: string, block: string, value: string): string {

@@ -11,5 +11,5 @@ export {
   sum,
   summary,
 } from './definitions.js';
-export { isValidLabelName, prometheusName } from './names.js';
+export { counterFamilyName, counterSeriesName, isValidLabelName, prometheusName } from './names.js';
 export { type ByteUnit, conversionRatio, type TimeUnit, type Unit, unitSuffix } from './units.js';

@@ -1,4 +1,5 @@
 import type { MetricDefinition } from '../metrics/definitions.js';
+import { counterFamilyName, counterSeriesName } from '../metrics/names.js';
 import type { HistogramStore } from './histogram-store.js';
 import type { ScalarStore } from './scalar-store.js';
 import type { SeriesTable } from './series-table.js';
@@ -11,7 +12,10 @@ export type FamilyKind = 'counter' | 'gauge' | 'histogram' | 'summary';
 export type Family = ScalarFamily | HistogramFamily | SummaryFamily;
 
 interface FamilyBase {
-  /** Exported name. For counters this is the 0.0.4 sample name; OpenMetrics strips a `_total` from it. */
+  /**
+   * Exported name: the family and sample name in 0.0.4, the sample name in OpenMetrics. A counter's always ends in
+   * `_total` (see `counterSeriesName`); OpenMetrics names its family without it.
+   */
   readonly name: string;
   readonly help: string;
   /** OpenMetrics unit (`seconds`), set only when the name ends with it, as `# UNIT` requires. */
@@ -110,12 +114,15 @@ export function labelRenderer(
       .join(',');
 }
 
-/** Every name a family can put on a sample line, in either format, for the duplicate-name check. */
+/**
+ * Every name a family's lines use in either format (family names and sample names), for the duplicate-name check:
+ * a counter claims its OpenMetrics family name too, so a gauge `x` and a counter `x` (exported `x_total`) collide.
+ */
 export function sampleNames(name: string, kind: FamilyKind): string[] {
   switch (kind) {
     case 'counter': {
-      const family = name.endsWith('_total') ? name.slice(0, -'_total'.length) : name;
-      return [...new Set([name, family, `${family}_total`, `${family}_created`])];
+      const family = counterFamilyName(name);
+      return [family, counterSeriesName(name), `${family}_created`];
     }
     case 'histogram':
       return [name, `${name}_bucket`, `${name}_sum`, `${name}_count`, `${name}_created`];

@@ -6,7 +6,7 @@ import type { EventHandler, Metadata } from '../events/types.js';
 import { checkLogger, type Logger, LogSink } from '../logger.js';
 import { resolveBuckets } from '../metrics/buckets.js';
 import type { MetricDefinition } from '../metrics/definitions.js';
-import { isValidLabelName, prometheusName } from '../metrics/names.js';
+import { counterFamilyName, counterSeriesName, isValidLabelName, prometheusName } from '../metrics/names.js';
 import { unitSuffix } from '../metrics/units.js';
 import { checkOptionKeys } from '../options.js';
 import { BoundSeries, type SeriesHandle } from './bound-series.js';
@@ -349,8 +349,9 @@ export class Reporter {
           definition.type === 'last_value' ? 'gauge' : (options.prometheusType ?? 'counter');
         const store = new ScalarStore(definition.type === 'last_value' ? 'set' : 'add');
         growing(table, store);
-        const familyName = kind === 'counter' && name.endsWith('_total') ? name.slice(0, -6) : name;
-        return { ...base, kind, store, unit: unitFor(familyName, suffix) };
+        if (kind === 'gauge') return { ...base, kind, store, unit: unitFor(name, suffix) };
+        const exported = counterSeriesName(name);
+        return { ...base, name: exported, kind, store, unit: unitFor(counterFamilyName(exported), suffix) };
       }
       case 'distribution': {
         const bounds = resolveBuckets(options.buckets, definition.unit, definition.name);

@@ -90,7 +90,7 @@ function cumulativeSamples(body: string): Map<string, number> {
   const result = new Map<string, number>();
   for (const [series, value] of samples(body)) {
     if (
-      /^shop_request_(count|amount_total|value_bucket|value_sum|value_count|latency_sum|latency_count)\b/.test(
+      /^shop_request_(count_total|amount_total|value_bucket|value_sum|value_count|latency_sum|latency_count)\b/.test(
         series,
       )
     ) {
@@ -116,7 +116,7 @@ describe('telemeter/cluster over node:cluster', () => {
       [501, 1000],
     ]);
     for (const route of ['/even', '/odd'] as const) {
-      expect(sample(first, `shop_request_count{route="${route}"}`)).toBe(want.count[route]);
+      expect(sample(first, `shop_request_count_total{route="${route}"}`)).toBe(want.count[route]);
       expect(sample(first, `shop_request_amount_total{route="${route}"}`)).toBe(want.sum[route]);
       expect(sample(first, `shop_request_value_sum{route="${route}"}`)).toBe(want.sum[route]);
       expect(sample(first, `shop_request_value_count{route="${route}"}`)).toBe(want.count[route]);
@@ -229,7 +229,7 @@ describe('telemeter/cluster over node:cluster', () => {
     expect(sample(body, 'shop_request_latency_count')).toBe(1000);
     expect(sample(body, 'shop_request_latency_sum')).toBe(want.allSum);
     for (const route of ['/even', '/odd'] as const) {
-      expect(sample(body, `shop_request_count{route="${route}"}`)).toBe(want.count[route]);
+      expect(sample(body, `shop_request_count_total{route="${route}"}`)).toBe(want.count[route]);
       expect(sample(body, `shop_request_value_count{route="${route}"}`)).toBe(want.count[route]);
     }
   });

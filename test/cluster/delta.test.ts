@@ -103,7 +103,7 @@ describe('delta shipping', () => {
       [501, 1000],
     ]);
     for (const route of ['/even', '/odd'] as const) {
-      expect(sample(body, `shop_request_count{route="${route}"}`)).toBe(want.count[route]);
+      expect(sample(body, `shop_request_count_total{route="${route}"}`)).toBe(want.count[route]);
       expect(sample(body, `shop_request_amount_total{route="${route}"}`)).toBe(want.sum[route]);
       expect(sample(body, `shop_request_value_sum{route="${route}"}`)).toBe(want.sum[route]);
       expect(sample(body, `shop_request_value_count{route="${route}"}`)).toBe(want.count[route]);
@@ -131,7 +131,7 @@ describe('delta shipping', () => {
     const [chunk] = link.flush();
     expect(chunk).toHaveLength(1);
     expect(chunk[0]).toMatchObject({
-      name: 'shop_request_count',
+      name: 'shop_request_count_total',
       announce: [],
       data: [expect.any(Number), 1],
     });
@@ -200,7 +200,7 @@ describe('delta shipping', () => {
       expect(entries).toBeLessThanOrEqual(3);
     }
     const body = p.telemeter.scrape();
-    for (let i = 0; i < 20; i++) expect(sample(body, `shop_request_count{route="/r${i}"}`)).toBe(1);
+    for (let i = 0; i < 20; i++) expect(sample(body, `shop_request_count_total{route="/r${i}"}`)).toBe(1);
   });
 
   it('keeps one gauge series per worker under gaugeAggregation worker, and the output parses', async () => {
@@ -304,15 +304,15 @@ describe('delta shipping', () => {
     hit('b', 5);
     flush();
     let body = merged.scrape();
-    expect(sample(body, 'expiring_hits{key="a"}')).toBe(3);
-    expect(sample(body, 'expiring_hits{key="b"}')).toBe(5);
+    expect(sample(body, 'expiring_hits_total{key="a"}')).toBe(3);
+    expect(sample(body, 'expiring_hits_total{key="b"}')).toBe(5);
 
     expireAll(merged); // both expire in the primary; "b" comes back from 0, as it would in one process
     hit('b', 1);
     flush();
     body = merged.scrape();
     expect(body).not.toContain('key="a"');
-    expect(sample(body, 'expiring_hits{key="b"}')).toBe(1);
+    expect(sample(body, 'expiring_hits_total{key="b"}')).toBe(1);
   });
 
   it('skips a family defined differently in the primary, with one warning to its logger, and applies the rest', () => {
@@ -337,7 +337,7 @@ describe('delta shipping', () => {
     link.flush();
     const body = p.telemeter.scrape();
     expect(body).not.toContain('shop_request_value_count{');
-    expect(sample(body, 'shop_request_count{route="/odd"}')).toBe(2);
+    expect(sample(body, 'shop_request_count_total{route="/odd"}')).toBe(2);
     expect(warnings.filter((w) => w.includes('shop_request_value'))).toHaveLength(1);
     // The primary Telemeter's own logger, not the process-wide one.
     expect(elsewhere).toEqual([]);

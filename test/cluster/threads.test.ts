@@ -92,7 +92,7 @@ function expectAllOf1To1000(body: string): void {
   expect(sample(body, 'shop_request_latency_count')).toBe(1000);
   expect(sample(body, 'shop_request_latency_sum')).toBe(want.allSum);
   for (const route of ['/even', '/odd'] as const) {
-    expect(sample(body, `shop_request_count{route="${route}"}`)).toBe(want.count[route]);
+    expect(sample(body, `shop_request_count_total{route="${route}"}`)).toBe(want.count[route]);
     expect(sample(body, `shop_request_amount_total{route="${route}"}`)).toBe(want.sum[route]);
     expect(sample(body, `shop_request_value_count{route="${route}"}`)).toBe(want.count[route]);
   }
@@ -122,7 +122,7 @@ describe('telemeter/cluster over worker_threads', () => {
       [501, 1000],
     ]);
     for (const route of ['/even', '/odd'] as const) {
-      expect(sample(body, `shop_request_count{route="${route}"}`)).toBe(want.count[route]);
+      expect(sample(body, `shop_request_count_total{route="${route}"}`)).toBe(want.count[route]);
       expect(sample(body, `shop_request_amount_total{route="${route}"}`)).toBe(want.sum[route]);
       expect(sample(body, `shop_request_value_count{route="${route}"}`)).toBe(want.count[route]);
       let cumulative = 0;
@@ -173,7 +173,7 @@ describe('telemeter/cluster over worker_threads', () => {
     // Let the port deliver what was posted before the thread ended.
     await until(() => sample(agg.telemeter.scrape(), 'shop_request_latency_count') >= 40, 'the final flush');
     expect(sample(agg.telemeter.scrape(), 'shop_request_latency_count')).toBe(40);
-    expect(sample(agg.telemeter.scrape(), 'shop_request_count{route="/odd"}')).toBe(20);
+    expect(sample(agg.telemeter.scrape(), 'shop_request_count_total{route="/odd"}')).toBe(20);
   });
 
   it('a thread that records and stops before the welcome delivers everything, then exits', async () => {

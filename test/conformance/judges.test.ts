@@ -168,9 +168,10 @@ describe.skipIf(!hasPrometheus)('a real Prometheus scrapes scrape() output in bo
     expect(
       await prometheus.queryValue('p_http_request_count_total{job="openmetrics",route="plain",status="500"}'),
     ).toBe(1);
-    expect(await prometheus.queryValue('p_http_request_count{job="text",route="plain",status="500"}')).toBe(
-      1,
-    );
+    expect(
+      await prometheus.queryValue('p_http_request_count_total{job="text",route="plain",status="500"}'),
+    ).toBe(1);
+    expect(await prometheus.queryValue('sum(p_shop_order_amount_total{job="text"})')).toBe(25);
     expect(await prometheus.queryValue('sum(p_shop_order_amount_total{job="openmetrics"})')).toBe(25);
     expect(await prometheus.queryValue('p_vm_memory_total{job="text"}')).toBe(52428.8);
     expect(

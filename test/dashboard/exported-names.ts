@@ -1,15 +1,15 @@
 /**
  * What a Telemeter really exports, as the judge of the generated queries: family names and kinds come from a
- * real Telemeter's `families`, and series names follow the OpenMetrics rules Prometheus stores them by
- * (counter samples `<family>_total`; `_bucket`/`_sum`/`_count`; summary quantiles under the family name).
- * The fixture test checks this derivation against a real OpenMetrics scrape.
+ * real Telemeter's `families`, and series names are those Prometheus stores from either format (counter samples
+ * `<family>_total`; `_bucket`/`_sum`/`_count`; summary quantiles under the family name).
+ * The fixture test checks this derivation against real OpenMetrics and text scrapes.
  */
 import { type MetricDefinition, Telemeter } from '../../src/index.js';
 
 export interface ExportedFamily {
   readonly name: string;
   readonly kind: 'counter' | 'gauge' | 'histogram' | 'summary';
-  /** The names its samples carry in an OpenMetrics scrape. */
+  /** The names its samples carry in a scrape, in either format. */
   readonly samples: readonly string[];
   /** Where the family came from: the definition's dotted name, or the self-metric's name. */
   readonly source: string;

@@ -307,7 +307,7 @@ describe.skipIf(!hasChromium)('live dashboard in Chromium', () => {
       for (let i = 1; i < times.length; i++)
         integral += (series.values[i] ?? 0) * ((times[i] - times[i - 1]) / 1000);
       const counted = Number(
-        new RegExp(`^shop_request_count\\{route="${series.tags[0]}"\\} (\\S+)$`, 'm').exec(
+        new RegExp(`^shop_request_count_total\\{route="${series.tags[0]}"\\} (\\S+)$`, 'm').exec(
           telemeter.scrape(),
         )![1],
       );

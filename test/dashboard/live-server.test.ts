@@ -103,7 +103,7 @@ describe('live dashboard over HTTP', () => {
     expect(meta.maxSeriesPerMetric).toBe(50);
     expect(meta.metrics.map((m: { exportedName: string; view: string }) => [m.exportedName, m.view])).toEqual(
       [
-        ['dash_http_request_count', 'rate'],
+        ['dash_http_request_count_total', 'rate'],
         ['dash_http_request_duration', 'histogram'],
         ['dash_queue_depth', 'value'],
         ['telemeter_scrapes_total', 'rate'],

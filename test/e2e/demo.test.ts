@@ -1,11 +1,12 @@
 /**
  * `telemeter demo` end to end: the demo runs as a child process (as `npm run demo` runs it), a known set of
- * requests goes to its shop, and a real Prometheus 2.42 scrapes it with the generated alert rules loaded.
+ * requests goes to its shop, and a real Prometheus 2.42 scrapes it with the generated alert rules loaded, as two
+ * jobs: one negotiates OpenMetrics, the other takes text 0.0.4 (`?format=text`, as VictoriaMetrics and Fly.io do).
  *
  * What must hold:
  * - `http_server_requests_total` counts every request exactly, per method, route and status;
- * - every PromQL expression of the generated dashboard and rules parses, and returns data from this
- *   Prometheus, by this rule:
+ * - every PromQL expression of the generated dashboard and rules parses, and returns data from each job, by
+ *   this rule:
  *     1. an expression that is a condition (`a > b`, `up == 0`: normally empty) is judged by its left operand;
  *     2. the expression (or operand) must return at least one sample;
  *     3. except when every metric it reads is in MAY_BE_EMPTY: families that have series only while
@@ -41,6 +42,8 @@ const MAY_BE_EMPTY = new Map([
   ['nodejs_active_requests', 'gauge'], // one series per type of libuv request in flight at the poll
 ]);
 const JOB = 'demo';
+const TEXT_JOB = 'demo-text';
+const JOBS = [JOB, TEXT_JOB];
 
 async function rawQuery(prom: PrometheusHandle, expr: string): Promise<{ status: number; body: any }> {
   const res = await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(expr)}`, {
@@ -96,9 +99,13 @@ describe.skipIf(!hasPrometheus)('telemeter demo, scraped by a real Prometheus', 
     const rulesFile = join(dir, 'telemeter.rules.yml');
     await writeFile(rulesFile, rules);
     demo = await startDemoProcess();
-    prom = await startPrometheus([{ jobName: JOB, targets: [demo.metricsTarget] }], {
-      ruleFiles: [rulesFile],
-    });
+    prom = await startPrometheus(
+      [
+        { jobName: JOB, targets: [demo.metricsTarget] },
+        { jobName: TEXT_JOB, targets: [demo.metricsTarget], params: { format: ['text'] } },
+      ],
+      { ruleFiles: [rulesFile] },
+    );
     // Traffic goes out while Prometheus waits for its first scrape (~5 s).
     await sendTraffic(demo.shopUrl, plan);
     // A 405 on the metrics endpoint gives telemeter_scrapes_total{status!="200"} (TelemeterScrapeErrors) a series.
@@ -114,15 +121,20 @@ describe.skipIf(!hasPrometheus)('telemeter demo, scraped by a real Prometheus', 
       },
       300,
     );
-    // rate() needs two samples that both saw all the traffic: two scrapes that started after it.
+    // rate() needs two samples that both saw all the traffic: two scrapes by each job that started after it.
     const trafficDone = Date.now();
-    let first = 0;
-    await prom.waitForTargets(([target]) => {
-      const at = Date.parse(target?.lastScrape ?? '');
-      if (target?.health !== 'up' || !(at > trafficDone)) return false;
-      first ||= at;
-      return at > first;
-    }, 30_000);
+    const first = new Map<string, number>();
+    await prom.waitForTargets(
+      (targets) =>
+        targets.length === 2 &&
+        targets.every((target) => {
+          const at = Date.parse(target.lastScrape ?? '');
+          if (target.health !== 'up' || !(at > trafficDone)) return false;
+          if (!first.has(target.labels.job)) first.set(target.labels.job, at);
+          return at > first.get(target.labels.job)!;
+        }),
+      30_000,
+    );
   });
 
   afterAll(async () => {
@@ -131,10 +143,29 @@ describe.skipIf(!hasPrometheus)('telemeter demo, scraped by a real Prometheus', 
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('scrapes the demo with no errors', async () => {
-    const [target] = await prom.targets();
-    expect(target.health).toBe('up');
-    expect(target.lastError).toBe('');
+  it('scrapes the demo with no errors, in both formats', async () => {
+    const targets = await prom.targets();
+    expect(targets.map((t) => [t.labels.job, t.health, t.lastError]).sort()).toEqual([
+      [JOB, 'up', ''],
+      [TEXT_JOB, 'up', ''],
+    ]);
+  });
+
+  it('stores the same series names from the text job as from the OpenMetrics one', async () => {
+    const names = async (job: string) =>
+      ((await prom.query(`group by (__name__) ({job="${job}"})`)) as Array<{ metric: { __name__: string } }>)
+        .map((r) => r.metric.__name__)
+        .filter((name) => !MAY_BE_EMPTY.has(name))
+        .sort();
+    const negotiated = await names(JOB);
+    expect(negotiated).toContain('shop_order_amount_total');
+    expect(await names(TEXT_JOB)).toEqual(negotiated);
+    for (const job of JOBS) {
+      expect(await prom.queryValue(`shop_order_amount_total{job="${job}",currency="EUR"}`), job).toBe(
+        orderAmount(plan),
+      );
+      expect(await prom.query(`shop_order_amount{job="${job}"}`), job).toEqual([]);
+    }
   });
 
   it('counts every request exactly, per method, route and status', async () => {
@@ -179,15 +210,15 @@ describe.skipIf(!hasPrometheus)('telemeter demo, scraped by a real Prometheus', 
     expect(metricsRead('sum(rate(a_total{s="b[1m]"}[5m])) / up')).toEqual(['a_total']);
   });
 
-  it('parses every dashboard and rule expression and gets data for each', async () => {
+  it.each(JOBS)('parses every dashboard and rule expression and gets data for each (%s)', async (job) => {
     const expressions = allExpressions(grafanaDashboard(metrics), rules);
     expect(expressions.length).toBeGreaterThan(80);
     const declared = new Map<string, string>();
-    for (const entry of await prom.metadata(JOB)) declared.set(entry.metric, entry.type);
+    for (const entry of await prom.metadata(job)) declared.set(entry.metric, entry.type);
     const problems: string[] = [];
     let withData = 0;
     for (const { source, expr } of expressions) {
-      const query = interpolateGrafana(expr, { job: JOB });
+      const query = interpolateGrafana(expr, { job });
       const whole = await rawQuery(prom, query);
       if (whole.status !== 200 || whole.body.status !== 'success') {
         problems.push(`${source}: rejected (${whole.body.error}): ${query}`);
@@ -200,7 +231,7 @@ describe.skipIf(!hasPrometheus)('telemeter demo, scraped by a real Prometheus', 
         continue;
       }
       const read = metricsRead(operand);
-      // In OpenMetrics a counter family is named without its `_total`.
+      // OpenMetrics metadata names a counter family without its `_total`; text metadata keeps it.
       const undeclared = read.filter((name) => {
         const type = MAY_BE_EMPTY.get(name);
         return (

@@ -106,8 +106,9 @@ describe('examples/', () => {
     expect((await get(`${app}/fail`)).status).toBe(500);
 
     const { body } = await get(metrics);
-    // The 0.0.4 text a plain GET receives keeps the counter's name; OpenMetrics (Prometheus) adds `_total`.
-    expect(sampleValue(body, 'shop_order_amount', { currency: 'EUR', service: 'shop' })).toBe(49);
+    // The 0.0.4 text a plain GET receives names the sum's samples `_total`, as OpenMetrics (Prometheus) does.
+    expect(sampleValue(body, 'shop_order_amount_total', { currency: 'EUR', service: 'shop' })).toBe(49);
+    expect(find(body, 'shop_order_amount')).toHaveLength(0);
     expect(sampleValue(body, 'shop_repo_query_total_time_count')).toBe(1);
     expect(sampleValue(body, 'http_server_requests_total', { route: '/checkout', status: '422' })).toBe(1);
     expect(sampleValue(body, 'http_server_request_exception_duration_count', { route: '/fail' })).toBe(1);

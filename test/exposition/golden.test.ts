@@ -54,15 +54,14 @@ describe('golden exposition', () => {
     expect(body).toBe(goldenText(golden(file), body));
   });
 
-  it('renders both formats from one walk: same samples apart from counter names and EOF', () => {
+  it('renders both formats from one walk: the same sample lines, counters named *_total in both', () => {
     const text = telemeter.scrape();
     const om = telemeter.scrape({ format: 'openmetrics' });
-    const textSamples = text.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
-    const omSamples = om
-      .split('\n')
-      .filter((l) => l !== '' && !l.startsWith('#'))
-      .map((l) => l.replace(/^(g_http_request_count|g_shop_order_amount)_total/, '$1'));
-    expect(omSamples).toEqual(textSamples);
+    const samples = (body: string) => body.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+    expect(samples(om)).toEqual(samples(text));
+    expect(samples(text)).toContain('g_shop_order_amount_total{currency="USD",service="shop"} 5');
+    expect(text).toContain('# TYPE g_shop_order_amount_total counter\n');
+    expect(om).toContain('# TYPE g_shop_order_amount counter\n');
     expect(om.endsWith('# EOF\n')).toBe(true);
     expect(text).not.toContain('# EOF');
     expect(text).not.toContain('\r\n');

@@ -73,7 +73,7 @@ describe('hot path allocations for an existing series', () => {
       const body = telemeter.scrape();
       // Both loops start at index 0 and run a multiple of 1 000 000 events: index 0 mod 3 is GET /cart.
       expect(body).toContain(
-        `alloc_request_count{method="GET",route="/cart",status="200"} ${(events / 1_000_000) * 333_334}`,
+        `alloc_request_count_total{method="GET",route="/cart",status="200"} ${(events / 1_000_000) * 333_334}`,
       );
     } finally {
       telemeter.close();

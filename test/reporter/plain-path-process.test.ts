@@ -42,6 +42,6 @@ describe('a process that refuses code generation from strings', () => {
     // The scenario did reach every feature: expiry, the bound series, the merge.
     expect(refused.single).toContain('scn_req_duration_count{app="scn",route="/bound",status="200"} 8');
     expect(refused.single).toContain('scn_req_duration_count{app="scn",route="/gone",status="200"} 6');
-    expect(refused.merged).toContain('scn_req_count{route="/w",status="200"} 13');
+    expect(refused.merged).toContain('scn_req_count_total{route="/w",status="200"} 13');
   });
 });

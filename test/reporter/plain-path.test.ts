@@ -246,7 +246,7 @@ describe('the plain recording path, case by case', () => {
       }
       const [generated, plain] = pair.map((t) => t.scrape());
       expect(plain).toBe(generated);
-      expect(plain).toContain(`${prefix}_req_bytes{route="/busy"} 10\n`);
+      expect(plain).toContain(`${prefix}_req_bytes_total{route="/busy"} 10\n`);
       expect(plain).not.toContain('/idle');
     } finally {
       for (const t of pair) t.close();

@@ -75,8 +75,8 @@ describe('property: scrape() agrees with a plain model of the events', () => {
             const got = samples(telemeter.scrape());
             const series = (suffix: string) =>
               [...got.keys()].filter((k) => k.startsWith(`${name}_${suffix}{`));
-            expect(series('count')).toHaveLength(counts.size);
-            for (const [key, n] of counts) expect(got.get(`${name}_count{${key}}`)).toBe(n);
+            expect(series('count_total')).toHaveLength(counts.size);
+            for (const [key, n] of counts) expect(got.get(`${name}_count_total{${key}}`)).toBe(n);
             expect(series('total')).toHaveLength(sums.size);
             for (const [key, s] of sums) expect(got.get(`${name}_total{${key}}`)).toBe(s);
             for (const [key, h] of hist) {

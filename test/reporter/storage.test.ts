@@ -385,7 +385,7 @@ describe('a streamed render while series come and go', () => {
     let first = true;
     for (const chunk of t.render()) {
       chunks.push(chunk);
-      if (first && chunk.includes('sr_requests_count{')) {
+      if (first && chunk.includes('sr_requests_count_total{')) {
         first = false;
         // Between chunks: new series grow the arrays past their capacity, then every series expires.
         for (let i = 0; i < 8000; i++) execute('sr.requests', { n: 1 }, { route: `/new/${i}` });
@@ -394,9 +394,9 @@ describe('a streamed render while series come and go', () => {
     }
     expect(chunks.length).toBeGreaterThan(1);
     const lines = chunks.join('').split('\n');
-    expect(lines.filter((line) => line.startsWith('sr_requests_count ')).length).toBe(0); // no label-less sample
-    expect(lines.filter((line) => line.startsWith('sr_requests_count{')).length).toBeLessThan(4000);
+    expect(lines.filter((line) => line.startsWith('sr_requests_count_total ')).length).toBe(0); // no label-less sample
+    expect(lines.filter((line) => line.startsWith('sr_requests_count_total{')).length).toBeLessThan(4000);
     execute('sr.requests', { n: 1 }, { route: '/new/7' });
-    expect(sample(t.scrape(), 'sr_requests_count{route="/new/7"}')).toBe(1);
+    expect(sample(t.scrape(), 'sr_requests_count_total{route="/new/7"}')).toBe(1);
   });
 });

@@ -47,8 +47,8 @@ describe('counter', () => {
     execute('r1.request.stop', { duration: 20 }, { route: '/cart', status: 500 });
     execute('r1.request.stop', { other: 1 }, { route: '/cart', status: 200 });
     const body = t.scrape();
-    expect(sample(body, 'r1_request_count{route="/cart",status="200"}')).toBe(2);
-    expect(sample(body, 'r1_request_count{route="/cart",status="500"}')).toBe(1);
+    expect(sample(body, 'r1_request_count_total{route="/cart",status="200"}')).toBe(2);
+    expect(sample(body, 'r1_request_count_total{route="/cart",status="500"}')).toBe(1);
     expect(
       sample(body, 'telemeter_dropped_events_total{metric="r1.request.count",reason="missing_measurement"}'),
     ).toBe(1);
@@ -66,8 +66,8 @@ describe('sum', () => {
     let expected = 0;
     for (let i = 0; i < 1000; i++) expected += 0.4;
     const body = t.scrape();
-    expect(sample(body, 'r2_order_amount{currency="EUR"}')).toBe(expected);
-    expect(sample(body, 'r2_io_bytes')).toBe(1.5);
+    expect(sample(body, 'r2_order_amount_total{currency="EUR"}')).toBe(expected);
+    expect(sample(body, 'r2_io_bytes_total')).toBe(1.5);
   });
 
   it('refuses to decrease a counter-typed sum, but a gauge-typed sum may go down', () => {
@@ -80,7 +80,7 @@ describe('sum', () => {
     execute('r3.pool', { delta: 5 });
     execute('r3.pool', { delta: -2 });
     const body = t.scrape();
-    expect(sample(body, 'r3_queue_delta')).toBe(5);
+    expect(sample(body, 'r3_queue_delta_total')).toBe(5);
     expect(sample(body, 'r3_pool_delta')).toBe(3);
     expect(body).toContain('# TYPE r3_pool_delta gauge');
     expect(
@@ -239,7 +239,7 @@ describe('tags, keep and tagValues', () => {
     execute('r12.x', { v: 1 }, { kind: 'a' });
     execute('r12.x', { v: 2 }, { kind: 'a' });
     execute('r12.x', { v: 1 }, { kind: 'b' });
-    expect(sample(t.scrape(), 'r12_x_v{route="/a"}')).toBe(1);
+    expect(sample(t.scrape(), 'r12_x_v_total{route="/a"}')).toBe(1);
     expect(keep).toHaveBeenCalledWith({ kind: 'a' }, { v: 1 });
     expect(tagValues).toHaveBeenCalledTimes(1);
   });
@@ -251,8 +251,8 @@ describe('tags, keep and tagValues', () => {
     execute('r13.x', { v: 1 }, { service: 'billing' });
     execute('r13.y', { v: 1 });
     const body = t.scrape();
-    expect(sample(body, 'r13_x_v{region_name="eu",service="billing"}')).toBe(1);
-    expect(sample(body, 'r13_y_v{region_name="eu",service="shop"}')).toBe(1);
+    expect(sample(body, 'r13_x_v_total{region_name="eu",service="billing"}')).toBe(1);
+    expect(sample(body, 'r13_y_v_total{region_name="eu",service="shop"}')).toBe(1);
   });
 
   it('does not merge tag values that contain separators (prom-client key collision)', () => {
@@ -278,7 +278,7 @@ describe('isolation: bad input never throws and never stops other metrics', () =
     expect(() => execute('r15.x', { v: value })).not.toThrow();
     execute('r15.x', { v: 2 });
     const body = t.scrape();
-    expect(sample(body, 'r15_x_v')).toBe(2);
+    expect(sample(body, 'r15_x_v_total')).toBe(2);
     expect(sample(body, 'r15_x_w_count')).toBe(1);
     expect(sample(body, `telemeter_dropped_events_total{metric="r15.x.v",reason="${reason}"}`)).toBe(1);
   });
@@ -286,7 +286,7 @@ describe('isolation: bad input never throws and never stops other metrics', () =
   it('accepts bigint measurements', () => {
     const t = make([sum('r16.x.v')]);
     execute('r16.x', { v: 10n });
-    expect(sample(t.scrape(), 'r16_x_v')).toBe(10);
+    expect(sample(t.scrape(), 'r16_x_v_total')).toBe(10);
   });
 
   it('contains throwing keep, tagValues and measurement functions to their own metric', () => {
@@ -314,7 +314,7 @@ describe('isolation: bad input never throws and never stops other metrics', () =
     expect(() => execute('r17.x', { v: 1 })).not.toThrow();
     execute('r17.x', { v: 1 });
     const body = t.scrape();
-    expect(sample(body, 'r17_x_ok')).toBe(2);
+    expect(sample(body, 'r17_x_ok_total')).toBe(2);
     expect(sample(body, 'telemeter_dropped_events_total{metric="r17.x.keep",reason="keep_error"}')).toBe(2);
     expect(
       sample(body, 'telemeter_dropped_events_total{metric="r17.x.tags",reason="tag_values_error"}'),
@@ -343,10 +343,10 @@ describe('cardinality', () => {
     for (let i = 0; i < 10; i++) execute('r19.x', { v: 1 }, { user: `u${i}` });
     execute('r19.x', { v: 1 }, { user: 'u0' });
     const body = t.scrape();
-    const series = [...samples(body).keys()].filter((k) => k.startsWith('r19_x_v'));
+    const series = [...samples(body).keys()].filter((k) => k.startsWith('r19_x_v_total'));
     expect(series).toHaveLength(4);
-    expect(sample(body, 'r19_x_v{user="u0"}')).toBe(2);
-    expect(sample(body, 'r19_x_v{user="__overflow__"}')).toBe(7);
+    expect(sample(body, 'r19_x_v_total{user="u0"}')).toBe(2);
+    expect(sample(body, 'r19_x_v_total{user="__overflow__"}')).toBe(7);
     expect(sample(body, 'telemeter_series_overflow_total{metric="r19.x.v"}')).toBe(7);
     expect(sample(body, 'telemeter_series{metric="r19.x.v"}')).toBe(4);
     expect(warnings.filter((w) => w.includes('maxSeries'))).toHaveLength(1);
@@ -362,6 +362,34 @@ describe('start-up validation', () => {
     );
     expect(run).toThrow(/eventName/);
     expect(run).toThrow(/measurement/);
+  });
+
+  it('rejects a counter whose _total name another metric has, naming both, in either definition order', () => {
+    const counterFirst = () =>
+      make([
+        counter('c1.jobs', { eventName: 'c1.job' }),
+        lastValue('c1.jobs_total', { eventName: 'c1.job' }),
+      ]);
+    expect(counterFirst).toThrow(
+      'metric "c1.jobs_total" (last_value) exports the name "c1_jobs_total", which metric "c1.jobs" (counter) also exports',
+    );
+    const gaugeFirst = () =>
+      make([lastValue('c2.jobs_total', { eventName: 'c2.job' }), sum('c2.jobs', { eventName: 'c2.job' })]);
+    expect(gaugeFirst).toThrow(
+      'metric "c2.jobs" (sum) exports the name "c2_jobs_total", which metric "c2.jobs_total" (last_value) also exports',
+    );
+    // Two counters, one named with the suffix and one without, would be one series in both formats.
+    expect(() =>
+      make([counter('c3.jobs', { eventName: 'c3.job' }), counter('c3.jobs_total', { eventName: 'c3.job' })]),
+    ).toThrow(
+      /metric "c3.jobs_total" \(counter\) exports the name "c3_jobs", which metric "c3.jobs" \(counter\)/,
+    );
+    // A sum exported as a gauge keeps its name, so it leaves the _total name free.
+    const t = make([
+      sum('c4.jobs', { eventName: 'c4.job', reporterOptions: { prometheusType: 'gauge' } }),
+      lastValue('c4.jobs_total', { eventName: 'c4.job' }),
+    ]);
+    expect(t.families.map((f) => f.name)).toContain('c4_jobs');
   });
 
   it('rejects a name that collides with a histogram suffix', () => {
@@ -522,7 +550,7 @@ describe('logger option', () => {
       execute(`${name}.x`, { v: 3 }, { route: '/a' });
       expect(listHandlers(`${name}.x`)).toHaveLength(1);
       const body = t.scrape();
-      expect(sample(body, `${name}_x_v{route="/a"}`)).toBe(5);
+      expect(sample(body, `${name}_x_v_total{route="/a"}`)).toBe(5);
       expect(
         sample(body, `telemeter_dropped_events_total{metric="${name}.x.v",reason="invalid_measurement"}`),
       ).toBe(1);
@@ -548,7 +576,7 @@ describe('logger option', () => {
     const body = t.scrape();
     expect(sample(body, 'telemeter_dropped_events_total{metric="lg3.x.v",reason="internal_error"}')).toBe(2);
     // The other metric of the event still recorded both.
-    expect(sample(body, 'lg3_x_w')).toBe(2);
+    expect(sample(body, 'lg3_x_w_total')).toBe(2);
     expect(lines).toHaveLength(1);
     expect(lines[0].metric).toBe('lg3.x.v');
     expect((lines[0].err as Error).message).toBe('getter');
@@ -562,7 +590,7 @@ describe('close', () => {
     t.close();
     expect(listHandlers('r20')).toHaveLength(0);
     execute('r20.x', { v: 1 });
-    expect(sample(t.scrape(), 'r20_x_v')).toBe(0);
+    expect(sample(t.scrape(), 'r20_x_v_total')).toBe(0);
     expect(() => t.close()).not.toThrow();
   });
 });
@@ -593,8 +621,8 @@ describe('bind', () => {
     expect(sample(body, 'r21_req_duration_bucket{route="/cart",le="10.0"}')).toBe(2);
     expect(sample(body, 'r21_req_duration_count{route="/cart"}')).toBe(3);
     expect(sample(body, 'r21_req_duration_sum{route="/cart"}')).toBe(25.5);
-    expect(sample(body, 'r21_req_count{route="/cart"}')).toBe(3);
-    expect(sample(body, 'r21_req_bytes{route="/cart"}')).toBe(101);
+    expect(sample(body, 'r21_req_count_total{route="/cart"}')).toBe(3);
+    expect(sample(body, 'r21_req_bytes_total{route="/cart"}')).toBe(101);
     expect(
       sample(body, 'telemeter_dropped_events_total{metric="r21.req.duration",reason="invalid_measurement"}'),
     ).toBe(1);
@@ -657,8 +685,8 @@ describe('idleTimeout', () => {
       execute('r24.req', { hits: 100 }, { user: 'other' });
       handle.record(10);
       const body = t.scrape();
-      expect(sample(body, 'r24_req_hits{user="bound"}')).toBe(11);
-      expect(sample(body, 'r24_req_hits{user="other"}')).toBe(100);
+      expect(sample(body, 'r24_req_hits_total{user="bound"}')).toBe(11);
+      expect(sample(body, 'r24_req_hits_total{user="other"}')).toBe(100);
     } finally {
       vi.useRealTimers();
     }
@@ -670,7 +698,7 @@ describe('scrape order', () => {
     const t = make([counter('r24.x.v', { tags: ['k'] })]);
     const keys = Array.from({ length: 5000 }, (_, i) => `key-${(i * 7919) % 5000}`);
     for (const k of keys) execute('r24.x', { v: 1 }, { k });
-    const family = t.families.find((f) => f.name === 'r24_x_v')!;
+    const family = t.families.find((f) => f.name === 'r24_x_v_total')!;
     const steps = family.table.orderSteps();
     let step = steps.next();
     while (!step.done) step = steps.next();
@@ -680,7 +708,7 @@ describe('scrape order', () => {
     const lines = t
       .scrape()
       .split('\n')
-      .filter((l) => l.startsWith('r24_x_v{'));
+      .filter((l) => l.startsWith('r24_x_v_total{'));
     expect(lines).toEqual([...lines].sort());
   });
 });

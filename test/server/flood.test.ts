@@ -70,7 +70,7 @@ describe('under load nothing is lost', () => {
     expect(decreases).toBe(0);
     let total = 0;
     for (const [key, n] of expected) {
-      expect(final.get(`flood_request_count{${key}}`)).toBe(n);
+      expect(final.get(`flood_request_count_total{${key}}`)).toBe(n);
       total += n;
     }
     expect(total).toBe(EVENTS);
@@ -78,7 +78,7 @@ describe('under load nothing is lost', () => {
     for (const route of ROUTES) {
       expect(final.get(`flood_request_stop_duration_count{route="${route}"}`)).toBe(perRoute);
       expect(final.get(`flood_request_stop_duration_bucket{route="${route}",le="+Inf"}`)).toBe(perRoute);
-      expect(final.get(`flood_request_stop_bytes{route="${route}"}`)).toBe(2 * perRoute);
+      expect(final.get(`flood_request_stop_bytes_total{route="${route}"}`)).toBe(2 * perRoute);
     }
   });
 });

@@ -77,7 +77,7 @@ describe('serveMetrics: routes and statuses', () => {
     expect(reply.headers.vary).toBe('Accept, Accept-Encoding');
     expect(reply.headers['cache-control']).toBe('no-store');
     expect(reply.text).toBe(expected);
-    expect(reply.text).toContain('shop_order_count{status="paid"} 1\n');
+    expect(reply.text).toContain('shop_order_count_total{status="paid"} 1\n');
   });
 
   it('answers HEAD with the headers of a scrape and no body, without rendering', async () => {
@@ -353,7 +353,7 @@ describe('serveMetrics: under load', () => {
     expect(replies.map((r) => r.status)).toEqual(Array(8).fill(200));
     expect(new Set(replies.map((r) => r.text)).size).toBe(1);
     expect(replies.filter((r) => r.headers['content-encoding'] === 'gzip')).toHaveLength(4);
-    expect(replies[0].text).toContain('shop_order_count{status="paid"} 1');
+    expect(replies[0].text).toContain('shop_order_count_total{status="paid"} 1');
     expect(stops.filter((s) => s.status === 200)).toHaveLength(8);
     // A scrape after the shared render finished renders afresh.
     await send(server.url);
