@@ -22,7 +22,8 @@ export interface AlertRulesOptions {
   readonly latencyP99Seconds?: number;
   /**
    * Event-loop delay, in seconds, that counts as a stall for `NodeEventLoopStalled`. It must be a bucket bound
-   * of `nodejs_eventloop_delay_seconds` (0.1, 0.2, 0.5, 1, 2, 5 or 10 with the default buckets). Default 0.2.
+   * of `nodejs_eventloop_delay_seconds`: 0.1, 0.2, 0.5, 1, 2, 5 or 10 with the default buckets (the smaller ones
+   * sit near the 10 ms sampling resolution, which every sample of an idle loop includes). Default 0.2.
    */
   readonly eventLoopStallSeconds?: number;
   /**
@@ -55,8 +56,8 @@ const WINDOW = '[5m]';
 const WHERE = '{{ $labels.instance }} of job {{ $labels.job }}';
 // Counts read naturally at any size ("1", "240", "31204"); `humanize` would print 0.0667 as "66.67m".
 const COUNT = '{{ printf "%.0f" $value }}';
-// A stall must recur in every window of this length for the whole `for`: longer than the window, so one
-// slow request (one stall) never fires; long enough to hold two scrapes at a 1-minute scrape interval.
+// A stall must recur in every window of this length for the whole `for`. The `for` is longer than the window,
+// so one slow request (one stall) never fires; the window holds two scrapes at a 1-minute scrape interval.
 const STALL_WINDOW = '2m';
 const STALL_FOR = '5m';
 // predict_linear reads the last hour. It starts to count once that hour begins 15 minutes after the process
