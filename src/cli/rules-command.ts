@@ -6,8 +6,9 @@ import { loadDefinitions, SOURCE_HELP, SOURCE_OPTIONS } from './metric-source.js
 export const RULES_HELP = `Usage: telemeter rules (--module <path> | --metrics default) [options]
 
 Prints Prometheus alerting rules (YAML) for your metric definitions: target down, HTTP 5xx ratio and
-p99 latency, event-loop delay, memory growth, scrape errors, dropped events and series overflow. A
-rule is included only when its metric is defined. Load the file with rule_files in prometheus.yml.
+p99 latency, event-loop stalls, memory growth after start-up, scrape errors, dropped events and series
+overflow. A rule is included only when its metrics are defined. Load the file with rule_files in
+prometheus.yml.
 
 Options:
 ${SOURCE_HELP}
@@ -15,7 +16,8 @@ ${SOURCE_HELP}
       --group <name>                rule group name (default "telemeter")
       --error-ratio <ratio>         5xx share that alerts (default 0.05)
       --latency-p99 <seconds>       p99 HTTP duration that alerts (default 1)
-      --event-loop-delay-p99 <s>    p99 event-loop delay that alerts (default 0.1)
+      --event-loop-stall <seconds>  event-loop delay that counts as a stall (default 0.2);
+                                    a bucket bound of nodejs_eventloop_delay_seconds
       --memory-limit <bytes>        alert when RSS is predicted to reach this within 4 h
                                     (default: when RSS is predicted to grow by half)
       --no-self-metrics             leave out the rules over telemeter's own metrics
@@ -37,7 +39,7 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
       group: { type: 'string' },
       'error-ratio': { type: 'string' },
       'latency-p99': { type: 'string' },
-      'event-loop-delay-p99': { type: 'string' },
+      'event-loop-stall': { type: 'string' },
       'memory-limit': { type: 'string' },
       'no-self-metrics': { type: 'boolean' },
       output: { type: 'string', short: 'o' },
@@ -56,7 +58,7 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
   const numbers: Array<[string | undefined, keyof AlertRulesOptions, string]> = [
     [values['error-ratio'], 'errorRatio', '--error-ratio'],
     [values['latency-p99'], 'latencyP99Seconds', '--latency-p99'],
-    [values['event-loop-delay-p99'], 'eventLoopDelayP99Seconds', '--event-loop-delay-p99'],
+    [values['event-loop-stall'], 'eventLoopStallSeconds', '--event-loop-stall'],
     [values['memory-limit'], 'memoryLimitBytes', '--memory-limit'],
   ];
   for (const [raw, key, flag] of numbers) {

@@ -119,6 +119,16 @@ describe('telemeter CLI (in process)', () => {
     }
   });
 
+  it('passes --event-loop-stall to the rules, which must be a bucket bound of the delay histogram', async () => {
+    const io = capture();
+    expect(await main(['rules', '--metrics', 'default', '--event-loop-stall', '1'], io)).toBe(0);
+    expect(io.out).toContain('nodejs_eventloop_delay_seconds_bucket{le=\\"1.0\\"}[2m]');
+    expect(io.out).toContain('keeps stalling (blocked over 1s)');
+    const wrong = capture();
+    expect(await main(['rules', '--metrics', 'default', '--event-loop-stall', '0.3'], wrong)).toBe(1);
+    expect(wrong.err).toMatch(/option eventLoopStallSeconds must be a bucket bound/);
+  });
+
   it('fails with exit code 1 and a clear message when the module is unusable', async () => {
     await writeFile(join(dir, 'empty.mjs'), 'export const other = 1;\n');
     await writeFile(join(dir, 'wrong.mjs'), 'export const metrics = [{ nope: true }];\n');

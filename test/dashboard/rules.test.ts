@@ -16,7 +16,7 @@ const ALL_RULES = [
   'TargetDown',
   'HttpServerErrorRatioHigh',
   'HttpServerLatencyHigh',
-  'NodeEventLoopDelayHigh',
+  'NodeEventLoopStalled',
   'ProcessMemoryGrowing',
   'TelemeterScrapeErrors',
   'TelemeterDroppedEvents',
@@ -60,6 +60,10 @@ describe('alertRules', () => {
     expect(byName.HttpServerErrorRatioHigh).toContain('http_server_requests_total{status=~"5.."}');
     expect(byName.HttpServerLatencyHigh).toContain('histogram_quantile(0.99, sum by (job, le) (rate(');
     expect(byName.ProcessMemoryGrowing).toContain('predict_linear(process_resident_memory_bytes[1h]');
+    expect(byName.ProcessMemoryGrowing).toContain('time() - process_start_time_seconds > 75 * 60');
+    expect(byName.NodeEventLoopStalled).toBe(
+      'sum by (job, instance) (increase(nodejs_eventloop_delay_seconds_count[2m])) - sum by (job, instance) (increase(nodejs_eventloop_delay_seconds_bucket{le="0.2"}[2m])) > 0',
+    );
     expect(byName.TelemeterScrapeErrors).toContain('telemeter_scrapes_total{status!="200"}');
   });
 
@@ -74,13 +78,34 @@ describe('alertRules', () => {
       memoryLimitBytes: 512e6,
       errorRatio: 0.02,
       latencyP99Seconds: 0.5,
-      eventLoopDelayP99Seconds: 0.25,
+      eventLoopStallSeconds: 1,
     });
     const byName = Object.fromEntries(rules.map((r) => [r.alert, r.expr]));
-    expect(byName.ProcessMemoryGrowing).toMatch(/> 512000000$/);
+    expect(byName.ProcessMemoryGrowing).toContain('> 512000000 and on (job, instance)');
     expect(byName.HttpServerErrorRatioHigh).toMatch(/> 0\.02$/);
     expect(byName.HttpServerLatencyHigh).toMatch(/> 0\.5$/);
-    expect(byName.NodeEventLoopDelayHigh).toMatch(/> 0\.25$/);
+    // Bucket bounds are spelt as OpenMetrics requires in both formats: 1 is "1.0".
+    expect(byName.NodeEventLoopStalled).toContain('nodejs_eventloop_delay_seconds_bucket{le="1.0"}[2m]');
+    const custom = [...httpMetrics(), ...runtimeMetrics({ eventLoopDelayBuckets: [0.05, 0.25, 3] })];
+    const stalled = alertRuleList(custom, { eventLoopStallSeconds: 0.25 }).find(
+      (r) => r.alert === 'NodeEventLoopStalled',
+    );
+    expect(stalled?.expr).toContain('{le="0.25"}');
+    expect(stalled?.annotations.summary).toContain('blocked over 250ms');
+  });
+
+  it('annotates with the thresholds in units that read naturally', () => {
+    const rules = alertRuleList(everything, {
+      memoryLimitBytes: 1.5 * 1024 ** 3,
+      latencyP99Seconds: 0.3,
+      errorRatio: 0.015,
+    });
+    const text = Object.fromEntries(rules.map((r) => [r.alert, r.annotations.description]));
+    expect(text.ProcessMemoryGrowing).toContain('its limit of 1.5GiB within 4 hours');
+    expect(text.HttpServerLatencyHigh).toContain('over 300ms for 10 minutes');
+    expect(text.HttpServerErrorRatioHigh).toContain('more than 1.5% for 10 minutes');
+    // Counts are printed whole, never with humanize's SI prefixes (0.0667 would read "66.67m").
+    for (const rule of rules) expect(rule.annotations.description, rule.alert).not.toMatch(/\| humanize }}/);
   });
 
   it('rejects bad options, naming them', () => {
@@ -89,6 +114,16 @@ describe('alertRules', () => {
     expect(() => alertRules([], { job: '' })).toThrow(/option job/);
     expect(() => alertRules([], { severity: 'page' } as never)).toThrow(/option severity is unknown/);
     expect(() => alertRules([{}] as never)).toThrow(/definitions\[0\]/);
+    // The stall threshold is read from the histogram's buckets, so it must be one of their bounds.
+    expect(() => alertRules(everything, { eventLoopStallSeconds: 0.3 })).toThrow(
+      /option eventLoopStallSeconds must be a bucket bound of nodejs_eventloop_delay_seconds \(0\.005, .*, 10\), got 0\.3/,
+    );
+    expect(() => alertRules(everything, { eventLoopDelayP99Seconds: 0.1 } as never)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_TELEMETER_UNKNOWN_OPTION',
+        message: expect.stringContaining('option eventLoopDelayP99Seconds is gone'),
+      }),
+    );
   });
 });
 
