@@ -1,17 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { invalidOption } from '../errors.js';
 import { describe } from '../events/event-name.js';
-import type { ExpositionFormat } from '../exposition/index.js';
 import {
+  type ExpositionFormat,
   ExpositionSyntaxError,
   openMetricsName,
   type ParsedFamily,
   type ParsedType,
   parsedTypeOf,
   parseExposition,
+  renderParsedFamily,
   reservedNames,
-} from '../exposition/parse.js';
-import { renderParsedFamily } from '../exposition/render-parsed.js';
+} from '../exposition/index.js';
 import type { LogSink } from '../logger.js';
 
 /**

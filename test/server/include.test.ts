@@ -12,6 +12,7 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client
 import { afterEach, describe, expect, it } from 'vitest';
 import { counter, type LogFields, Telemeter } from '../../src/index.js';
 import { instrumentRuntime, runtimeMetrics } from '../../src/runtime/index.js';
+import { ExportedNameScanner, withoutEof } from '../../src/server/included-sources.js';
 import {
   type MetricsServer,
   metricsHandler,
@@ -318,5 +319,47 @@ describe('include: the endpoint stays the same', () => {
     const error = thrown(() => metricsHandler(telemeter, options as never));
     expect(error).toMatchObject({ code: 'ERR_TELEMETER_INVALID_OPTION' });
     expect((error as Error).message).toMatch(message);
+  });
+});
+
+describe("include: reading telemeter's own output as it streams", () => {
+  it("collects exported names from # TYPE lines split across chunks, and reserves each family's sample names", () => {
+    const scanner = new ExportedNameScanner('text');
+    scanner.scan('# HELP a_total x\n# TY');
+    scanner.scan(
+      'PE a_total counter\na_total 1\n# TYPE lat histogram\n# HELP g has # TYPE fake gauge inside\n',
+    );
+    scanner.scan('# TYPE g gauge');
+    scanner.scan('\n');
+    expect([...scanner.names].sort()).toEqual(
+      ['a', 'a_created', 'a_total', 'g', 'lat', 'lat_bucket', 'lat_count', 'lat_created', 'lat_sum'].sort(),
+    );
+  });
+
+  it('cuts only a final # EOF line', () => {
+    expect(withoutEof('x 1\n# EOF\n')).toBe('x 1\n');
+    expect(withoutEof('# EOF\n')).toBe('');
+    expect(withoutEof('x 1\n# EOF')).toBe('x 1\n');
+    expect(withoutEof('x{a="# EOF"} 1\n')).toBe('x{a="# EOF"} 1\n');
+  });
+
+  it('merges after a source that renders in many chunks and ends with # EOF in a chunk of its own', async () => {
+    const registry = new Registry();
+    new Counter({ name: 'after_total', help: 'a', registers: [registry] }).inc();
+    const source = {
+      *render({ format }: { format: 'text' | 'openmetrics' }) {
+        const om = format === 'openmetrics';
+        yield `# TYPE after ${om ? 'counter' : 'gauge'}\n`;
+        yield om ? 'after_total 5\n' : 'after 5\n';
+        if (om) yield '# EOF\n';
+      },
+    };
+    const server = await serveMetrics(source, { port: 0, host: '127.0.0.1', include: [registry] });
+    cleanups.push(() => server.close());
+    const om = (await scrape(server, 'openmetrics')).text;
+    expect(om.match(/^# EOF$/gm)).toHaveLength(1);
+    expect(om).toContain('after_total 5\n');
+    expect(om).not.toContain('after_total 1\n');
+    if (hasPython) expect((await parseOpenMetricsStrict(om)).error).toBeUndefined();
   });
 });
