@@ -5,4 +5,15 @@ export {
   PROMETHEUS_TEXT_CONTENT_TYPE,
 } from './content-types.js';
 export { formatCanonical, formatValue } from './number-format.js';
+export {
+  ExpositionSyntaxError,
+  openMetricsName,
+  type ParsedFamily,
+  type ParsedSample,
+  type ParsedType,
+  parsedTypeOf,
+  parseExposition,
+  reservedNames,
+} from './parse.js';
 export { renderExposition } from './render.js';
+export { renderParsedFamily } from './render-parsed.js';

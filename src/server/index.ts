@@ -11,6 +11,12 @@ import { checkRenderSource, logSinkOf, type RenderSource } from './render-coales
 import { createScrapeEndpoint } from './scrape-endpoint.js';
 
 export type { AuthOptions } from './credentials.js';
+export type {
+  IncludedSource,
+  IncludeFailure,
+  MetricsRegistry,
+  MetricsRequestHandlerSource,
+} from './included-sources.js';
 export {
   type ConnectionRefusal,
   type MetricsServer,

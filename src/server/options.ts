@@ -4,6 +4,7 @@ import { describe, validateEventName } from '../events/event-name.js';
 import { checkOptionKeys } from '../options.js';
 import { AddressAllowlist } from './address-allowlist.js';
 import { type AuthOptions, CredentialCheck } from './credentials.js';
+import { checkIncludedSources, type IncludedSource } from './included-sources.js';
 
 /** Which exposition format to send: negotiated from `Accept`, or always one. */
 export type FormatChoice = 'negotiate' | 'text' | 'openmetrics';
@@ -30,6 +31,17 @@ export interface MetricsHandlerOptions {
   readonly maxInFlight?: number;
   /** Prefix of the `<prefix>.start` / `<prefix>.stop` events emitted per scrape. Default `'telemeter.scrape'`. */
   readonly eventPrefix?: string;
+  /**
+   * Other libraries' metrics to serve on the same endpoint, after telemeter's: prom-client registries (or
+   * anything with `metrics()` and `contentType`) and OpenTelemetry `PrometheusExporter`s. Each scrape reads
+   * them and writes one exposition in the negotiated format, with one `# EOF`. Where names clash, telemeter's
+   * family wins (then the earlier source); each family left out is logged once and counted in
+   * `telemeter_include_conflicts{source}`. A source that throws, times out or gives an unparsable body is left
+   * out of that scrape and counted in `telemeter_include_failures_total{source,reason}`; the scrape still succeeds.
+   */
+  readonly include?: readonly IncludedSource[];
+  /** Milliseconds an included source has to answer before a scrape goes on without it. Default 5 000. */
+  readonly includeTimeout?: number;
 }
 
 /** Options of `serveMetrics`. */
@@ -81,6 +93,9 @@ export interface ResolvedHandlerOptions {
   readonly eventPrefix: string;
   readonly startEvent: string;
   readonly stopEvent: string;
+  /** undefined without the `include` option (or with an empty one). */
+  readonly include: readonly IncludedSource[] | undefined;
+  readonly includeTimeout: number;
 }
 
 export interface ResolvedServeOptions extends ResolvedHandlerOptions {
@@ -97,7 +112,16 @@ export interface ResolvedServeOptions extends ResolvedHandlerOptions {
   readonly closeTimeout: number;
 }
 
-const HANDLER_KEYS = ['auth', 'allow', 'format', 'compression', 'maxInFlight', 'eventPrefix'];
+const HANDLER_KEYS = [
+  'auth',
+  'allow',
+  'format',
+  'compression',
+  'maxInFlight',
+  'eventPrefix',
+  'include',
+  'includeTimeout',
+];
 const SERVE_KEYS = [
   ...HANDLER_KEYS,
   'port',
@@ -118,6 +142,8 @@ const SERVE_KEYS = [
  * all of them several times over, and is a sixteenth of the common 1024-descriptor limit.
  */
 export const DEFAULT_MAX_CONNECTIONS = 64;
+
+const MAX_TIMEOUT = 24 * 3600 * 1000;
 
 function fail(message: string): never {
   invalidOption(`telemeter/server: ${message}`);
@@ -151,6 +177,7 @@ export function resolveHandlerOptions(
   } catch (error) {
     fail((error as Error).message.replace(/^telemeter: /, ''));
   }
+  const included = opts.include === undefined ? undefined : checkIncludedSources(opts.include);
   return {
     credentials: opts.auth === undefined ? undefined : new CredentialCheck(opts.auth, 'auth'),
     allowlist: opts.allow === undefined ? undefined : new AddressAllowlist(opts.allow, 'allow'),
@@ -160,10 +187,10 @@ export function resolveHandlerOptions(
     eventPrefix: prefix,
     startEvent: `${prefix}.start`,
     stopEvent: `${prefix}.stop`,
+    include: included === undefined || included.length === 0 ? undefined : included,
+    includeTimeout: integer(opts.includeTimeout, 'includeTimeout', 1, MAX_TIMEOUT, 5_000),
   };
 }
-
-const MAX_TIMEOUT = 24 * 3600 * 1000;
 
 export function resolveServeOptions(options: unknown): ResolvedServeOptions {
   const handler = resolveHandlerOptions(options, 'serveMetrics', SERVE_KEYS);

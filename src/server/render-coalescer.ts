@@ -5,6 +5,7 @@ import { invalidArgument } from '../errors.js';
 import type { ExpositionFormat } from '../exposition/index.js';
 import { type Logger, LogSink, processLog } from '../logger.js';
 import { ChunkLog } from './chunk-log.js';
+import { ExportedNameScanner, type IncludedSources, withoutEof } from './included-sources.js';
 
 /** What the server renders: a `Telemeter`, or anything with the same `render` generator. */
 export interface RenderSource {
@@ -91,7 +92,11 @@ export class RenderCoalescer {
   private readonly running = new Map<ExpositionFormat, RenderJob>();
   private readonly log: LogSink;
 
-  constructor(private readonly source: RenderSource) {
+  /** With `included`, each render is telemeter's families followed by the included sources' (`include` option). */
+  constructor(
+    private readonly source: RenderSource,
+    private readonly included?: IncludedSources,
+  ) {
     this.log = logSinkOf(source);
   }
 
@@ -106,6 +111,8 @@ export class RenderCoalescer {
   }
 
   private async produce(job: RenderJob): Promise<void> {
+    // Read the included sources first: their own collection (often async) overlaps telemeter's render.
+    const readings = this.included?.read();
     if (typeof this.source.collect === 'function') {
       try {
         await this.source.collect();
@@ -118,13 +125,32 @@ export class RenderCoalescer {
     }
     try {
       const chunks = this.source.render({ format: job.format })[Symbol.iterator]();
+      const scanner = readings === undefined ? undefined : new ExportedNameScanner(job.format);
+      // With included sources, one chunk is held back, so the `# EOF` at the end of the last can be cut.
+      let held = '';
       for (;;) {
         const step = chunks.next();
         if (step.done) break;
-        if (step.value.length > 0) job.text.push(step.value);
+        if (scanner === undefined) {
+          if (step.value.length > 0) job.text.push(step.value);
+        } else if (step.value.length > 0) {
+          scanner.scan(step.value);
+          if (held.length > 0) job.text.push(held);
+          held = step.value;
+        }
         // A large registry renders in many chunks; letting the event loop run between them keeps
         // the application responsive during a scrape.
         await nextTurn();
+      }
+      if (scanner !== undefined && readings !== undefined && this.included !== undefined) {
+        const om = job.format === 'openmetrics';
+        const tail = om ? withoutEof(held) : held;
+        if (tail.length > 0) job.text.push(tail);
+        for (const chunk of this.included.merge(await readings, scanner.names, job.format)) {
+          if (chunk.length > 0) job.text.push(chunk);
+          await nextTurn();
+        }
+        if (om) job.text.push('# EOF\n');
       }
       job.text.end();
     } catch (error) {

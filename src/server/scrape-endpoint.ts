@@ -3,10 +3,11 @@ import { execute, monotonicTime, systemTime } from '../events/index.js';
 import { contentTypeOf, type ExpositionFormat } from '../exposition/index.js';
 import { AccessPolicy } from './access-policy.js';
 import type { ChunkLog } from './chunk-log.js';
+import { IncludedSources } from './included-sources.js';
 import { acceptsGzip, negotiateFormat } from './negotiation.js';
 import type { ResolvedHandlerOptions } from './options.js';
 import { BASE_HEADERS, sendStatus } from './plain-responses.js';
-import { coalescerFor, logSinkOf, type RenderSource } from './render-coalescer.js';
+import { coalescerFor, logSinkOf, RenderCoalescer, type RenderSource } from './render-coalescer.js';
 
 /** A Node request listener; what `metricsHandler` returns and what a mounted route implements. */
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -57,8 +58,12 @@ function writable(res: ServerResponse): Promise<void> {
  */
 export function createScrapeEndpoint(source: RenderSource, options: ResolvedHandlerOptions): RequestHandler {
   const access = new AccessPolicy(options.allowlist, options.credentials);
-  const coalescer = coalescerFor(source);
   const log = logSinkOf(source);
+  // An endpoint with included sources renders something no other endpoint of the source does: its own coalescer.
+  const coalescer =
+    options.include === undefined
+      ? coalescerFor(source)
+      : new RenderCoalescer(source, new IncludedSources(options.include, options.includeTimeout, log));
   let inFlight = 0;
 
   /** Answers `req`; returns the outcome when answered at once, undefined when a stream reports it later. */
