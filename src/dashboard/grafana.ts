@@ -266,10 +266,11 @@ function resolveOptions(options: GrafanaDashboardOptions): ResolvedOptions {
  * The query returns the start time itself (in ms) and `useValueForTime` makes Grafana place the mark at that
  * value instead of at the sample's time. Every sample of one process carries the same start time, and Grafana
  * merges marks closer than one step into one, so each process gives exactly one mark, at its exact start, for
- * any step. A condition over a window (`changes(…[$__interval]) > 0`) depends on the step instead: Grafana
- * evaluates annotation queries every 60 s by default while `$__interval` follows the panel width, so a window
- * shorter than the step misses restarts between two evaluations, and a longer one marks a restart twice.
- * Only a process that lived less than one step, and was never sampled, gets no mark.
+ * any step (test/dashboard/restarts-annotation.test.ts). A condition over a window (`changes(…[$__interval]) > 0`)
+ * depends on the step instead: Grafana queries annotations with a step of its own (60 s by default) while
+ * `$__interval` follows the panel width down to 15 s, so a window shorter than the step misses the restarts
+ * between two evaluations, and a longer one turns a restart into a span. Only a process that lived less than
+ * one step, never the latest sample at any step, gets no mark; restarts closer than one step merge into a span.
  */
 function restartsAnnotation(start: ExportedMetric): Record<string, unknown> {
   return {
