@@ -31,8 +31,10 @@ export function allExpressions(
   };
   visit(model.panels);
   for (const annotation of model.annotations?.list ?? []) {
-    if (typeof annotation.expr === 'string' && annotation.expr !== '') {
-      result.push({ source: `annotation "${annotation.name}"`, expr: annotation.expr });
+    // The query sits in `target` in the current model; older models kept it at the top level.
+    const expr = (annotation.target as { expr?: unknown } | undefined)?.expr ?? annotation.expr;
+    if (typeof expr === 'string' && expr !== '') {
+      result.push({ source: `annotation "${annotation.name}"`, expr });
     }
   }
   if (rulesYaml !== undefined) result.push(...ruleExpressions(rulesYaml));

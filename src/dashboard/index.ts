@@ -14,7 +14,9 @@ export {
 export {
   type GrafanaDashboard,
   type GrafanaDashboardOptions,
+  type GrafanaImportInput,
   type GrafanaPanel,
+  type GrafanaRequirement,
   type GrafanaTarget,
   grafanaDashboard,
   SCHEMA_VERSION,

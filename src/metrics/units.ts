@@ -18,6 +18,11 @@ const TIME_UNITS_PER_SECOND: Record<TimeUnit, number> = {
 
 const BYTE_FACTORS: Record<ByteUnit, number> = { megabyte: 1, kilobyte: 1000, byte: 1_000_000 };
 
+/** Every time unit, for code that must handle each one (the Grafana dashboard's unit table). */
+export const TIME_UNITS = Object.freeze(Object.keys(TIME_UNITS_PER_SECOND)) as readonly TimeUnit[];
+/** Every byte unit. */
+export const BYTE_UNITS = Object.freeze(Object.keys(BYTE_FACTORS)) as readonly ByteUnit[];
+
 export function isTimeUnit(unit: string): unit is TimeUnit {
   return Object.hasOwn(TIME_UNITS_PER_SECOND, unit);
 }

@@ -53,7 +53,7 @@ describe('grafanaDashboard', () => {
     const types = new Set(dashboard.panels.map((p) => p.type));
     expect([...types].sort()).toEqual(['heatmap', 'row', 'stat', 'timeseries']);
     expect(JSON.stringify(dashboard)).not.toMatch(/"type":\s*"graph"/);
-    expect(dashboard.schemaVersion).toBeGreaterThanOrEqual(39);
+    expect(dashboard.schemaVersion).toBe(42);
     expect(panels.filter((p) => p.type === 'stat').length).toBeGreaterThanOrEqual(4);
   });
 
@@ -72,13 +72,13 @@ describe('grafanaDashboard', () => {
       const v = variable(dashboard, name);
       expect(v).toMatchObject({ type: 'query', includeAll: true, multi: true, allValue: '.*' });
       expect(v.current).toEqual({ selected: true, text: ['All'], value: ['$__all'] });
-      expect(v.definition).toMatch(new RegExp(`^label_values\\(telemeter_series.*, ${name}\\)$`));
+      expect(v.query.query).toMatch(new RegExp(`^label_values\\(telemeter_series.*, ${name}\\)$`));
     }
-    expect(variable(dashboard, 'instance').definition).toContain('job=~"$job"');
+    expect(variable(dashboard, 'instance').query.query).toContain('job=~"$job"');
     const preset = grafanaDashboard(fixtureMetrics, { job: 'shop' });
     expect(variable(preset, 'job').current).toEqual({ selected: true, text: ['shop'], value: ['shop'] });
     const bare = grafanaDashboard(fixtureMetrics, { selfMetrics: false });
-    expect(variable(bare, 'job').definition).toBe('label_values(up, job)');
+    expect(variable(bare, 'job').query.query).toBe('label_values(up, job)');
   });
 
   it('filters every selector of every query by $job and $instance', () => {

@@ -3,11 +3,15 @@
  * (a parse error is HTTP 400 `bad_data`), the rules must load and evaluate, and against a scraped fixture
  * every panel of the fixture's own dashboard must return series, which only happens when the query names
  * what Prometheus stored (e.g. `<family>_total` for counters, as OpenMetrics spells them).
+ *
+ * Then the demo, scraped in both exposition formats: every query of its dashboard and rules must return data
+ * from a Prometheus that scraped text and from one that scraped OpenMetrics.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoMetrics } from '../../src/cli/demo/start.js';
 import {
   alertRules,
   allExpressions,
@@ -18,8 +22,11 @@ import { httpMetrics } from '../../src/http/index.js';
 import { setLogger, Telemeter } from '../../src/index.js';
 import { runtimeMetrics } from '../../src/runtime/index.js';
 import { type MetricsServer, serveMetrics } from '../../src/server/index.js';
+import { type DemoProcess, startDemoProcess } from '../e2e/demo-process.js';
+import { sendTraffic, shopTraffic } from '../e2e/shop-traffic.js';
 import { exercise, metrics as fixtureMetrics } from '../fixtures/telemetry.js';
 import { type PrometheusHandle, startPrometheus } from '../support/prometheus-server.js';
+import { conditionOperand, metricsRead } from '../support/promql-operands.js';
 import { requirePrometheus } from '../support/tools.js';
 
 const hasPrometheus = requirePrometheus();
@@ -111,6 +118,115 @@ describe.skipIf(!hasPrometheus)('generated PromQL against a real Prometheus', ()
       return list.length === count && list.every((r: any) => r.lastEvaluation > '2000') ? list : undefined;
     });
     for (const rule of evaluated) expect(rule.health, `${rule.name}: ${rule.lastError}`).toBe('ok');
+  });
+});
+
+/** Families with series only while something happens (see test/e2e/demo.test.ts): declared, maybe empty. */
+const MAY_BE_EMPTY = new Map([
+  ['telemeter_dropped_events_total', 'counter'],
+  ['telemeter_series_overflow_total', 'counter'],
+  ['nodejs_active_requests', 'gauge'],
+]);
+
+type Format = 'text' | 'openmetrics';
+
+/**
+ * One Prometheus per format, both scraping the same demo process as job `demo`. Prometheus 2.x always asks for
+ * OpenMetrics first, and 2.42 has no `scrape_protocols` to ask for text, so the text scraper asks for
+ * `/metrics?format=text` (telemeter's override of negotiation, sent through the scrape config's `params`): the
+ * body a scraper that wants text gets, as VictoriaMetrics' default scrape and Fly.io's do.
+ */
+describe.skipIf(!hasPrometheus)('the demo dashboard and rules, scraped as text and as OpenMetrics', () => {
+  const metrics = demoMetrics();
+  const dashboard = grafanaDashboard(metrics);
+  const rules = alertRules(metrics);
+  const proms = new Map<Format, PrometheusHandle>();
+  let demo: DemoProcess;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'telemeter-formats-'));
+    const rulesFile = join(dir, 'rules.yml');
+    await writeFile(rulesFile, rules);
+    demo = await startDemoProcess();
+    const job = { jobName: 'demo', targets: [demo.metricsTarget] };
+    const [text, openMetrics] = await Promise.all([
+      startPrometheus([{ ...job, params: { format: ['text'] } }], { ruleFiles: [rulesFile] }),
+      startPrometheus([job], { ruleFiles: [rulesFile] }),
+    ]);
+    proms.set('text', text);
+    proms.set('openmetrics', openMetrics);
+    // Traffic while both wait for their first scrape (~5 s); a 405 gives the scrape-errors rule a series.
+    await sendTraffic(demo.shopUrl, shopTraffic());
+    const refused = await fetch(demo.metricsUrl, { method: 'POST', signal: AbortSignal.timeout(5_000) });
+    await refused.arrayBuffer();
+    // The GC panels need a collection; scrapes allocate, and a bounded number of them is enough.
+    await poll(async () => {
+      const body = await (await fetch(demo.metricsUrl, { signal: AbortSignal.timeout(5_000) })).text();
+      return body.includes('nodejs_gc_duration_seconds_count{') ? true : undefined;
+    }, 300);
+    // rate() needs two samples that both saw the traffic: two scrapes that started after it, in each.
+    const trafficDone = Date.now();
+    await Promise.all(
+      [...proms.values()].map((prom) => {
+        let first = 0;
+        return prom.waitForTargets(([target]) => {
+          const at = Date.parse(target?.lastScrape ?? '');
+          if (target?.health !== 'up' || !(at > trafficDone)) return false;
+          first ||= at;
+          return at > first;
+        }, 30_000);
+      }),
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all([...proms.values()].map((prom) => prom.stop()));
+    await demo?.process.stop('SIGKILL');
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('scrapes the demo in each format', async () => {
+    for (const [format, prom] of proms) {
+      const [target] = await prom.targets();
+      expect(target.health, format).toBe('up');
+      expect(target.lastError, format).toBe('');
+      // Only OpenMetrics has `# UNIT`: the unit Prometheus recorded tells which body it parsed.
+      const metadata = await prom.metadata('demo');
+      const duration = metadata.find((m: any) => m.metric === 'http_server_request_duration_seconds');
+      expect(duration?.unit, format).toBe(format === 'openmetrics' ? 'seconds' : '');
+    }
+  });
+
+  it.each(['text', 'openmetrics'] as const)('returns data for every query, scraped as %s', async (format) => {
+    const prom = proms.get(format)!;
+    const expressions = allExpressions(dashboard, rules);
+    expect(expressions.length).toBeGreaterThan(80);
+    const declared = new Map<string, string>();
+    for (const entry of await prom.metadata('demo')) declared.set(entry.metric, entry.type);
+    const problems: string[] = [];
+    for (const { source, expr } of expressions) {
+      const query = interpolateGrafana(expr, { job: 'demo' });
+      const whole = await rawQuery(prom, query);
+      if (whole.status !== 200 || whole.body.status !== 'success') {
+        problems.push(`${source}: rejected (${whole.body.error}): ${query}`);
+        continue;
+      }
+      const operand = conditionOperand(query) ?? query;
+      const judged = operand === query ? whole : await rawQuery(prom, operand);
+      if (judged.body.data?.result?.length > 0) continue;
+      // Empty is allowed only for the families that have series only while something happens, and only when
+      // the target declared them (OpenMetrics names a counter family without its `_total`).
+      const read = metricsRead(operand);
+      const undeclared = read.filter((name) => {
+        const type = MAY_BE_EMPTY.get(name);
+        return (
+          type === undefined || (declared.get(name) ?? declared.get(name.replace(/_total$/, ''))) !== type
+        );
+      });
+      if (read.length === 0 || undeclared.length > 0) problems.push(`${source}: no data: ${operand}`);
+    }
+    expect(problems).toEqual([]);
   });
 });
 

@@ -29,6 +29,7 @@ import {
   interpolateGrafana,
 } from '../../src/dashboard/index.js';
 import { type PrometheusHandle, startPrometheus } from '../support/prometheus-server.js';
+import { conditionOperand, metricsRead } from '../support/promql-operands.js';
 import { requirePrometheus } from '../support/tools.js';
 import { type DemoProcess, startDemoProcess } from './demo-process.js';
 import { countsByLabels, orderAmount, sendTraffic, shopTraffic, vectorByLabels } from './shop-traffic.js';
@@ -50,31 +51,6 @@ async function rawQuery(prom: PrometheusHandle, expr: string): Promise<{ status:
     signal: AbortSignal.timeout(5_000),
   });
   return { status: res.status, body: await res.json() };
-}
-
-/** The left operand of the first comparison outside parentheses, brackets, braces and strings; else undefined. */
-function conditionOperand(expr: string): string | undefined {
-  let depth = 0;
-  for (let i = 0; i < expr.length; i++) {
-    const c = expr[i];
-    if (c === '"' || c === "'" || c === '`') {
-      for (i++; i < expr.length && expr[i] !== c; i++) if (expr[i] === '\\' && c !== '`') i++;
-    } else if (c === '(' || c === '[' || c === '{') depth++;
-    else if (c === ')' || c === ']' || c === '}') depth--;
-    else if (depth === 0) {
-      const two = expr.slice(i, i + 2);
-      if (two === '==' || two === '!=' || two === '>=' || two === '<=' || c === '>' || c === '<') {
-        return expr.slice(0, i).trim();
-      }
-    }
-  }
-  return undefined;
-}
-
-/** Metric names an expression selects (a name followed by `{` or `[`), strings left out. */
-function metricsRead(expr: string): string[] {
-  const code = expr.replace(/"(?:[^"\\]|\\.)*"/g, '""');
-  return [...new Set([...code.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?=[{[])/g)].map((m) => m[1]))];
 }
 
 async function poll<T>(what: string, fn: () => Promise<T | undefined>, attempts = 120): Promise<T> {
