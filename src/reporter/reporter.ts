@@ -21,7 +21,10 @@ import { SummaryStore } from './summary-store.js';
 
 /** Options of a {@link Reporter} (and of `Telemeter`). */
 export interface ReporterConfig {
-  /** The metric definitions to aggregate, made with `counter`, `sum`, `lastValue`, `summary`, `distribution`. */
+  /**
+   * The metric definitions to aggregate, made with `counter`, `sum`, `lastValue`, `summary`, `distribution`. One
+   * definition object listed more than once (as integrations that share a family list it) is one metric.
+   */
   readonly metrics: readonly MetricDefinition[];
   /** Labels added to every series at export; a metric's own tag of the same name wins. */
   readonly globalTags?: Readonly<Record<string, string | number | boolean>>;
@@ -95,7 +98,9 @@ export class Reporter {
     if (typeof selfMetrics !== 'boolean') {
       invalidOption(`telemeter: option selfMetrics must be a boolean, got ${describe(selfMetrics)}`);
     }
-    const metrics = selfMetrics ? [...config.metrics, ...scrapeDefinitions()] : config.metrics;
+    // One definition object listed twice (two integrations that share a family) is one metric.
+    const given = [...new Set(config.metrics)];
+    const metrics = selfMetrics ? [...given, ...scrapeDefinitions()] : given;
     if (!(Number.isInteger(maxSeries) && maxSeries >= 1)) {
       invalidOption(`telemeter: option maxSeries must be an integer >= 1, got ${describe(maxSeries)}`);
     }

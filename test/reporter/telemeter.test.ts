@@ -453,6 +453,17 @@ describe('start-up validation', () => {
     },
   );
 
+  it('records one definition object listed twice once, and still refuses two definitions of one name', () => {
+    const shared = counter('shared.op.count', { eventName: 'shared.op', measurement: 'n' });
+    const t = make([shared, shared]);
+    execute('shared.op', { n: 1 });
+    expect(t.scrape()).toContain('shared_op_count_total 1\n');
+    const twin = counter('shared.op.count', { eventName: 'shared.op', measurement: 'n' });
+    expect(() => make([shared, twin])).toThrow(
+      expect.objectContaining({ code: 'ERR_TELEMETER_DUPLICATE_NAME' }),
+    );
+  });
+
   it('gives every start-up error a stable code', () => {
     const codeOf = (run: () => unknown) => {
       try {

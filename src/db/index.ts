@@ -1,0 +1,8 @@
+export {
+  DB_OPERATION_EVENT_PREFIX,
+  DB_OPERATION_EVENTS,
+  DB_OPERATION_TAGS,
+  type DbOperationMetadata,
+  type DbSystemName,
+} from './operation-events.js';
+export { DB_OPERATION_DURATION_BUCKETS, dbOperationMetrics } from './operation-metrics.js';
