@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 
 export const PROMTOOL = '/usr/bin/promtool';
 export const PROMETHEUS = '/usr/bin/prometheus';
@@ -171,5 +171,52 @@ export function runTool(path: string, args: string[], opts: RunOptions = {}): Pr
       resolve({ code, stdout, stderr });
     });
     child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Redis of the machine (REFERENCE: started before the session; `.ci/run` starts it when it is down). */
+export const REDIS_HOST = '127.0.0.1';
+export const REDIS_PORT = 6379;
+
+/**
+ * True when Redis answers `PING` on 127.0.0.1:6379. When it does not: throws in CI (the suite fails), returns
+ * false elsewhere (the suite may skip). Use as `const hasRedis = await requireRedis();`.
+ */
+export async function requireRedis(): Promise<boolean> {
+  const key = `redis\0${REDIS_HOST}:${REDIS_PORT}`;
+  let present = cache.get(key);
+  let reason = '';
+  if (present === undefined) {
+    reason = await pingRedis(REDIS_HOST, REDIS_PORT);
+    present = reason === '';
+    cache.set(key, present);
+  }
+  if (present) return true;
+  const message = `Redis on ${REDIS_HOST}:${REDIS_PORT} does not answer (${reason || 'not available'}); start it with: redis-server --daemonize yes --bind 127.0.0.1 --port ${REDIS_PORT} --save "" --appendonly no`;
+  if (isCI()) throw new Error(`${message}. CI=true, so this suite fails instead of skipping.`);
+  if (!warned.has(key)) {
+    warned.add(key);
+    console.warn(`[test] skipping: ${message}`);
+  }
+  return false;
+}
+
+/** `''` when a Redis server answers PING within 2 s, else why not. */
+function pingRedis(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    let answer = '';
+    const done = (reason: string) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(reason);
+    };
+    const timer = setTimeout(() => done('no answer within 2 s'), 2_000);
+    socket.once('error', (error) => done(error.message));
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString('latin1');
+      if (answer.includes('\r\n')) done(answer.startsWith('+PONG') ? '' : `PING answered ${answer.trim()}`);
+    });
+    socket.once('connect', () => socket.write('PING\r\n'));
   });
 }
