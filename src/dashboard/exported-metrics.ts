@@ -195,12 +195,15 @@ function build(
 
 /**
  * The row a metric belongs in: HTTP (`http.*`, `http_*`), the Node.js runtime (`vm.*`, `process_*`,
- * `nodejs_*`), telemeter's own (`telemeter_*`), or the application's, by the first segment of its name.
+ * `nodejs_*`), telemeter's own (`telemeter_*`), BullMQ (`bullmq_*`, `messaging_*`), or the application's, by
+ * the first segment of its name.
  */
 export function groupOf(sourceName: string, family: string): MetricGroup {
   if (/^http[._]/.test(sourceName)) return { kind: 'http' };
   if (/^vm\./.test(sourceName) || /^(vm|process|nodejs)_/.test(family)) return { kind: 'runtime' };
   if (/^telemeter[._]/.test(sourceName)) return { kind: 'telemeter' };
+  // bullmqMetrics() names some metrics after OpenTelemetry's messaging conventions: one row with bullmq_*.
+  if (/^(bullmq|messaging)_/.test(family)) return { kind: 'app', segment: 'BullMQ' };
   const segment = sourceName.includes('.') ? sourceName.split('.')[0] : family.split('_')[0] || family;
   return { kind: 'app', segment };
 }

@@ -9,6 +9,7 @@ import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bullmqMetrics } from '../../src/bullmq/index.js';
 import { alertRuleList, alertRules } from '../../src/dashboard/index.js';
 import { httpMetrics } from '../../src/http/index.js';
 import { runtimeMetrics } from '../../src/runtime/index.js';
@@ -16,7 +17,7 @@ import { PROMTOOL, requirePromtool, runTool } from '../support/tools.js';
 
 const hasPromtool = requirePromtool();
 const TESTS_DIR = join(import.meta.dirname, 'rules');
-const definitions = [...httpMetrics(), ...runtimeMetrics()];
+const definitions = [...httpMetrics(), ...runtimeMetrics(), ...bullmqMetrics()];
 /** The rule files the test files name in `rule_files`, and the options each is generated with. */
 const RULE_FILES = {
   'telemeter-rules.yml': {},
@@ -67,7 +68,7 @@ describe.skipIf(!hasPromtool)('alertRules judged by promtool test rules', () => 
       }
     }
     const alerts = alertRuleList(definitions).map((rule) => rule.alert);
-    expect(alerts).toHaveLength(8);
+    expect(alerts).toHaveLength(8 + 3);
     for (const alert of alerts) expect([...(covered.get(alert) ?? [])].sort(), alert).toEqual([false, true]);
   });
 
@@ -100,6 +101,25 @@ describe.skipIf(!hasPromtool)('alertRules judged by promtool test rules', () => 
       'one refused scrape, and a service that only answers 200, do not fire',
       'one skipped event does not fire',
       'one event in the overflow series does not fire',
+      'one stalled job, as after a deploy that killed a busy worker, does not fire',
+    ]) {
+      expect(output, name).toContain(`name: ${name},`);
+    }
+  });
+
+  it('can fail: counting retried attempts as failures, or a backlog rule blind to draining, fires', async () => {
+    const rules = alertRules(definitions)
+      .replace('outcome=\\"failed\\"', 'outcome=~\\"failed|retried\\"')
+      .replace('outcome=~\\"completed|failed\\"', 'outcome=~\\".+\\"')
+      .replace(
+        / and on \(job, queue\) max by \(job, queue\) \(min_over_time\(.*?\)\) > 0"\n {8}for: "15m"/,
+        '"\n        for: "0s"',
+      );
+    const { ok, output } = await promtoolTest(['bullmq.test.yaml'], { 'telemeter-rules.yml': rules });
+    expect(ok).toBe(false);
+    for (const name of [
+      'many retried attempts with few final failures, and a quiet queue, do not fire',
+      'a large steady backlog, and bursts the workers drain every 10 minutes, do not fire',
     ]) {
       expect(output, name).toContain(`name: ${name},`);
     }
