@@ -44,12 +44,6 @@ export interface BullmqInstrumentation {
 
 const KNOWN_OPTIONS = new Set(['workers', 'queues', 'pollInterval', 'eventPrefix']);
 const DEFAULT_POLL_INTERVAL = 15_000;
-/**
- * Attempts whose start this process remembers at once. A worker's `concurrency` bounds the attempts in
- * flight; the bound only matters for jobs that start here and never settle here (lost locks, a worker
- * closed with `force`), which would otherwise pile up.
- */
-const MAX_TRACKED_ATTEMPTS = 10_000;
 const MS_TO_NS = 1e6;
 
 /**
@@ -132,19 +126,25 @@ interface JobFields {
   opts?: { delay?: unknown } | null;
 }
 
+/** An attempt in flight: when it started, and the metadata its start event carried. */
+interface Attempt {
+  readonly startTime: number;
+  readonly metadata: ReturnType<typeof jobMetadata>;
+}
+
 /** Subscribes to one worker; returns the function that unsubscribes. */
 function listen(worker: BullmqWorkerLike, names: BullmqEventNames): () => void {
   const fallbackQueue = safeString(() => worker.name);
-  // Start times of the attempts in flight, keyed by job id and attempt, to time the processing with the
-  // monotonic clock rather than from BullMQ's millisecond timestamps.
-  const started = new Map<string, number>();
+  // BullMQ hands the same Job object to `active` and to `completed`/`failed` of one attempt, so the attempt is
+  // found by identity: no key to build per job, and an attempt that never settles here (a lost lock, a worker
+  // closed with `force`) is collected with its Job.
+  let attempts = new WeakMap<object, Attempt>();
 
   const onActive = (job: JobFields) => {
     try {
       const metadata = jobMetadata(job, fallbackQueue);
       const now = monotonicTime();
-      if (started.size >= MAX_TRACKED_ATTEMPTS) started.delete(started.keys().next().value as string);
-      started.set(attemptKey(job, metadata.attempt), now);
+      attempts.set(job, { startTime: now, metadata });
       if (!hasHandlers(names.start)) return;
       const measurements: Record<string, number> = { system_time: systemTime(), monotonic_time: now };
       const wait = waitTime(job, metadata.attempt);
@@ -156,15 +156,14 @@ function listen(worker: BullmqWorkerLike, names: BullmqEventNames): () => void {
   };
 
   const settle = (job: JobFields, outcome: BullmqJobOutcome, error: unknown) => {
-    const metadata = jobMetadata(job, fallbackQueue);
-    const key = attemptKey(job, metadata.attempt);
+    const attempt = attempts.get(job);
+    attempts.delete(job);
     const now = monotonicTime();
-    const start = started.get(key);
-    started.delete(key);
     // Attached after the attempt started: BullMQ's own timestamps, to the millisecond.
     const duration =
-      start !== undefined ? now - start : msSpan(job.processedOn, job.finishedOn ?? Date.now());
+      attempt !== undefined ? now - attempt.startTime : msSpan(job.processedOn, job.finishedOn ?? Date.now());
     if (duration === undefined) return;
+    const metadata = attempt?.metadata ?? jobMetadata(job, fallbackQueue);
     const errorType = outcome === 'completed' ? '' : errorTypeOf(error);
     const measurements = { duration, monotonic_time: now };
     if (outcome !== 'completed' && hasHandlers(names.exception)) {
@@ -212,8 +211,6 @@ function listen(worker: BullmqWorkerLike, names: BullmqEventNames): () => void {
           job_id: typeof jobId === 'string' ? jobId : String(jobId),
         },
       );
-      // The attempt this process started, if any, will never settle here.
-      for (const key of started.keys()) if (key.startsWith(`${String(jobId)}\0`)) started.delete(key);
     } catch {
       // Never into the worker.
     }
@@ -234,7 +231,7 @@ function listen(worker: BullmqWorkerLike, names: BullmqEventNames): () => void {
         // A worker that cannot remove a listener: nothing else to do.
       }
     }
-    started.clear();
+    attempts = new WeakMap();
   };
 }
 
@@ -253,10 +250,6 @@ function jobMetadata(job: JobFields, fallbackQueue: string) {
     attempt,
     job,
   };
-}
-
-function attemptKey(job: JobFields, attempt: number): string {
-  return `${String(job.id)}\0${attempt}`;
 }
 
 /** `processedOn − timestamp − delay` in ns, for a first attempt only; undefined when unknown. */
