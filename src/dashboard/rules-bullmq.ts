@@ -50,7 +50,7 @@ export function bullmqAlertRules(metrics: readonly ExportedMetric[], job: readon
       labels: { severity: 'warning' },
       annotations: {
         summary: `BullMQ jobs of ${where} keep stalling`,
-        description: `Workers found {{ printf "%.0f" $value }} stalled jobs in ${where} in the last 5 minutes, and have kept finding them for 10 minutes. A job stalls when its worker stops renewing its lock: the process died, or its event loop was blocked for longer than lockDuration (CPU-bound work in the processor). The job then runs again, or fails once it has stalled maxStalledCount times. One stall, such as a deploy killing a busy worker, does not fire.`,
+        description: `Workers found {{ printf "%.0f" $value }} stalled jobs in ${where} in the last 5 minutes, and have kept finding them for 10 minutes. A job stalls when its worker stops renewing its lock: the process died, or its event loop was blocked for longer than lockDuration (CPU-bound work in the processor). The job then runs again, or fails once it has stalled more than maxStalledCount times. One stall, such as a deploy killing a busy worker, does not fire.`,
       },
     });
   }

@@ -219,6 +219,67 @@ describe.skipIf(!hasRedis)('instrumentBullmq with real BullMQ workers', () => {
     expect(sample(body, 'bullmq_jobs_total{name="monthly",outcome="completed",queue="report"}')).toBe(1);
   });
 
+  it('counts a job that stalled more than maxStalledCount times as failed for good, with UnrecoverableError', async () => {
+    const telemeter: Telemeter = later(() => telemeter.close(), new Telemeter({ metrics: bullmqMetrics() }));
+    const p = prefix();
+    const queue: Queue = later(() => queue.close(), new Queue('report', { connection, prefix: p }));
+    let release: () => void = () => {};
+    const hung = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // Worker A takes the job and never renews its lock (skipLockRenewal), as a worker whose process was
+    // killed or whose event loop is blocked: its lock expires after lockDuration.
+    const stuck = new Worker('report', () => hung, {
+      connection,
+      prefix: p,
+      autorun: false,
+      lockDuration: 500,
+      skipLockRenewal: true,
+      skipStalledCheck: true,
+    });
+    closers.push(async () => {
+      release();
+      await stuck.close(true);
+    });
+    await queue.add('monthly', {});
+    const taken = once(stuck, 'active');
+    void stuck.run();
+    await taken;
+
+    // Worker B, instrumented, checks for stalled jobs every 300 ms, finds it, and then runs it.
+    const healthy: Worker = later(
+      () => healthy.close(),
+      new Worker('report', async () => 'done', {
+        connection,
+        prefix: p,
+        autorun: false,
+        stalledInterval: 300,
+        maxStalledCount: 0,
+      }),
+    );
+    const instrumentation: BullmqInstrumentation = later(
+      () => instrumentation.stop(),
+      instrumentBullmq({ workers: [healthy] }),
+    );
+    const stalled = once(healthy, 'stalled');
+    const done = settled(healthy, 1);
+    void healthy.run();
+    await stalled;
+    await done;
+
+    const body = telemeter.scrape();
+    expect(sample(body, 'bullmq_stalled_jobs_total{queue="report"}')).toBe(1);
+    // BullMQ 6 puts it back in wait marked to fail; the worker that takes it next fails it without running it.
+    expect(sample(body, 'bullmq_jobs_total{name="monthly",outcome="failed",queue="report"}')).toBe(1);
+    expect(body).not.toContain('outcome="completed"');
+    expect(
+      sample(
+        body,
+        'messaging_process_duration_seconds_count{error_type="UnrecoverableError",messaging_destination_name="report",messaging_operation_name="process",messaging_system="bullmq"}',
+      ),
+    ).toBe(1);
+  });
+
   it('reports the depth by state exactly as getJobCounts() counts it, zero-filled, with one call per queue', async () => {
     const telemeter: Telemeter = later(() => telemeter.close(), new Telemeter({ metrics: bullmqMetrics() }));
     const p = prefix();
