@@ -3,6 +3,7 @@ import { formatCanonical } from '../exposition/number-format.js';
 import type { MetricDefinition } from '../metrics/definitions.js';
 import { counterFamilyName, counterSeriesName, isValidLabelName, prometheusName } from '../metrics/names.js';
 import { scrapeDefinitions } from '../reporter/self-definitions.js';
+import { BULLMQ_ROW } from './rows-bullmq.js';
 
 /** How Prometheus stores a metric, which decides the PromQL that fits it. */
 export type ExportedKind = 'counter' | 'gauge' | 'histogram' | 'summary';
@@ -203,7 +204,7 @@ export function groupOf(sourceName: string, family: string): MetricGroup {
   if (/^vm\./.test(sourceName) || /^(vm|process|nodejs)_/.test(family)) return { kind: 'runtime' };
   if (/^telemeter[._]/.test(sourceName)) return { kind: 'telemeter' };
   // bullmqMetrics() names some metrics after OpenTelemetry's messaging conventions: one row with bullmq_*.
-  if (/^(bullmq|messaging)_/.test(family)) return { kind: 'app', segment: 'BullMQ' };
+  if (/^(bullmq|messaging)_/.test(family)) return { kind: 'app', segment: BULLMQ_ROW };
   const segment = sourceName.includes('.') ? sourceName.split('.')[0] : family.split('_')[0] || family;
   return { kind: 'app', segment };
 }

@@ -5,6 +5,7 @@ import { checkOptionKeys } from '../options.js';
 import { type ExportedMetric, exportedMetrics, findMetric, type MetricGroup } from './exported-metrics.js';
 import { rateUnit, valueDisplay } from './grafana-units.js';
 import { legendOf, selector, sumBy, TARGET_MATCHERS } from './promql.js';
+import { BULLMQ_ROW, bullmqHeadlines } from './rows-bullmq.js';
 
 /** Options of {@link grafanaDashboard}. */
 export interface GrafanaDashboardOptions {
@@ -141,6 +142,11 @@ export function grafanaDashboard(
 
   for (const { title, members } of rows(metrics)) {
     layout.row(title);
+    const headlines = title === BULLMQ_ROW ? bullmqHeadlines(metrics, TARGET_MATCHERS, RATE) : [];
+    for (const { targets, ...spec } of headlines) {
+      const queries = targets.map((t, i) => target(t.expr, t.legendFormat, refId(i)));
+      layout.add(timeseries({ ...spec, targets: queries, minZero: true }), 12, 8);
+    }
     for (const metric of members) {
       for (const [panel, width] of metricPanels(metric)) layout.add(panel, width, 8);
     }

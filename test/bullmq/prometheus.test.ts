@@ -130,6 +130,12 @@ describe.skipIf(!hasPrometheus || !hasRedis)('the BullMQ row and rules against a
   it('puts every BullMQ metric in one BullMQ row', () => {
     const rows = dashboard.panels.filter((p) => p.type === 'row').map((p) => p.title);
     expect(rows).toEqual(['Overview', 'BullMQ']);
+    // The row opens with the failure ratio and the depth counted once per queue, then one panel per metric.
+    const titles = dashboard.panels.map((p) => p.title);
+    expect(titles.slice(titles.indexOf('BullMQ') + 1, titles.indexOf('BullMQ') + 3)).toEqual([
+      'BullMQ jobs failing for good',
+      'BullMQ jobs by queue and state',
+    ]);
     const queries = allExpressions(dashboard).map((e) => e.expr);
     for (const metric of metrics) {
       const family = metric.name.replace(/_total$/, '');
@@ -151,6 +157,15 @@ describe.skipIf(!hasPrometheus || !hasRedis)('the BullMQ row and rules against a
       if (!(result.length > 0)) problems.push(`${source}: no data: ${operand}`);
     }
     expect(problems).toEqual([]);
+  });
+
+  it('shows the depth of the states a job passes through, not the retained completed and failed sets', async () => {
+    const [depth] = dashboard.panels.find((p) => p.title === 'BullMQ jobs by queue and state')!.targets!;
+    const result = await prom.query(interpolateGrafana(depth.expr, { job: 'app' }));
+    // waiting, active, delayed, prioritized and waiting-children of queue work; completed and failed left out.
+    expect(result.map((r: any) => r.metric.state).sort()).toEqual(
+      ['active', 'delayed', 'prioritized', 'waiting', 'waiting-children'].sort(),
+    );
   });
 
   it('stores the exact counts and the depth that getJobCounts() reads', async () => {
