@@ -6,3 +6,4 @@ export {
   type DbSystemName,
 } from './operation-events.js';
 export { DB_OPERATION_DURATION_BUCKETS, dbOperationMetrics } from './operation-metrics.js';
+export { type SqlSummary, summarizeSql } from './sql-summary.js';
