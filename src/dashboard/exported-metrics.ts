@@ -11,6 +11,7 @@ export type ExportedKind = 'counter' | 'gauge' | 'histogram' | 'summary';
 export type MetricGroup =
   | { readonly kind: 'http' }
   | { readonly kind: 'runtime' }
+  | { readonly kind: 'database' }
   | { readonly kind: 'telemeter' }
   | { readonly kind: 'app'; readonly segment: string };
 
@@ -194,11 +195,12 @@ function build(
 }
 
 /**
- * The row a metric belongs in: HTTP (`http.*`, `http_*`), the Node.js runtime (`vm.*`, `process_*`,
+ * The row a metric belongs in: HTTP (`http.*`, `http_*`), databases (`db_client_*`), the Node.js runtime (`vm.*`, `process_*`,
  * `nodejs_*`), telemeter's own (`telemeter_*`), or the application's, by the first segment of its name.
  */
 export function groupOf(sourceName: string, family: string): MetricGroup {
   if (/^http[._]/.test(sourceName)) return { kind: 'http' };
+  if (/^db_client_/.test(family)) return { kind: 'database' };
   if (/^vm\./.test(sourceName) || /^(vm|process|nodejs)_/.test(family)) return { kind: 'runtime' };
   if (/^telemeter[._]/.test(sourceName)) return { kind: 'telemeter' };
   const segment = sourceName.includes('.') ? sourceName.split('.')[0] : family.split('_')[0] || family;
