@@ -94,7 +94,11 @@ export function exportedMetrics(
     }
     result.push(metric);
   };
+  // One definition object listed twice is one metric, as a Telemeter records it (integrations share families).
+  const seen = new Set<MetricDefinition>();
   definitions.forEach((definition, index) => {
+    if (seen.has(definition)) return;
+    seen.add(definition);
     if (typeof definition !== 'object' || definition === null || typeof definition.name !== 'string') {
       invalidArgument(
         `${caller}: definitions[${index}] is not a metric definition; build it with counter(), sum(), lastValue(), summary() or distribution()`,

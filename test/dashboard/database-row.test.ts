@@ -70,3 +70,18 @@ describe('the Databases row and rules', () => {
     });
   });
 });
+
+describe('integrations sharing families', () => {
+  it('gives one panel set and one rule set for a definition object listed twice, as a Telemeter records it once', () => {
+    const once = grafanaDashboard(pgMetrics());
+    const twice = grafanaDashboard([...pgMetrics(), ...pgMetrics()]);
+    expect(twice.panels).toEqual(once.panels);
+    expect(alertRules([...pgMetrics(), ...pgMetrics()])).toBe(alertRules(pgMetrics()));
+    // Two different objects with one name are still a conflict.
+    expect(
+      thrown(() => grafanaDashboard([...pgMetrics(), ...httpMetrics(), ...httpMetrics()])),
+    ).toMatchObject({
+      code: 'ERR_TELEMETER_DUPLICATE_NAME',
+    });
+  });
+});
