@@ -369,6 +369,7 @@ function queueLength(queue: Loose | undefined): number {
  */
 function poolReporter(pool: Loose, poolName: string, systemOf: () => string | undefined): () => void {
   let scheduled = false;
+  let reported = '';
   const report = () => {
     scheduled = false;
     const total = queueLength(pool._allConnections);
@@ -376,6 +377,12 @@ function poolReporter(pool: Loose, poolName: string, systemOf: () => string | un
     const waiting = queueLength(pool._connectionQueue);
     const system = systemOf();
     if (system === undefined) return;
+    // A gauge needs an event only when its value moves (a busy pool mostly returns to the same counts).
+    const values = `${total} ${idle} ${waiting}`;
+    if (values === reported) return;
+    if (!hasHandlers(DB_CONNECTION_EVENTS.count) && !hasHandlers(DB_CONNECTION_EVENTS.pendingRequests))
+      return;
+    reported = values;
     guarded(() => {
       const base = { db_system_name: system, db_client_connection_pool_name: poolName };
       if (hasHandlers(DB_CONNECTION_EVENTS.count)) {

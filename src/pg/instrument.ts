@@ -2,7 +2,7 @@ import type { Client, Pool } from 'pg';
 import { DB_CONNECTION_EVENTS } from '../db/connection-pool.js';
 import type { DbOperationMetadata } from '../db/operation-events.js';
 import { finishOperation, guarded, startOperation } from '../db/operation-recorder.js';
-import { summarizeSql } from '../db/sql-summary.js';
+import { type SqlSummary, summarizeSql } from '../db/sql-summary.js';
 import { invalidArgument, invalidOption, TelemeterTypeError } from '../errors.js';
 import { execute, hasHandlers, monotonicTime } from '../events/index.js';
 import { checkOptionKeys } from '../options.js';
@@ -112,13 +112,15 @@ export function instrumentPg(
     server_address: server.host,
     server_port: server.port,
   };
-  const metadataOf = queryMetadata(base, options.tagValues);
-
   if (isPool(target)) {
     const poolName = options.poolName ?? `${server.host}:${server.port}/${server.database}`;
+    const metadataOf = queryMetadata(
+      { ...base, db_client_connection_pool_name: poolName },
+      options.tagValues,
+    );
     instrumentPool(target as Loose, poolName, metadataOf, restorers);
   } else {
-    restorers.push(wrapClientQuery(target as Loose, metadataOf));
+    restorers.push(wrapClientQuery(target as Loose, queryMetadata(base, options.tagValues)));
   }
 
   let stopped = false;
@@ -169,10 +171,17 @@ function queryMetadata(
   },
   tagValues: PgInstrumentationOptions['tagValues'],
 ): MetadataOf {
+  // Statements repeat, and summarizeSql answers a repeated one with the same object: its metadata is built once.
+  const byStatement = new WeakMap<SqlSummary, DbOperationMetadata>();
   return (config) => {
     const text = typeof config === 'string' ? config : textOf(config);
     const name = typeof config === 'object' && config !== null ? (config as Loose).name : undefined;
     const summary = summarizeSql(text);
+    const plain = name === undefined && tagValues === undefined;
+    if (plain) {
+      const known = byStatement.get(summary);
+      if (known !== undefined) return known;
+    }
     let operation = summary.operation;
     let collection = summary.table;
     if (collection === '' && typeof name === 'string' && name.length <= MAX_TAG) collection = name;
@@ -185,7 +194,14 @@ function queryMetadata(
         // A failing tagValues loses its answer, never the query.
       }
     }
-    return { ...base, db_operation_name: operation, db_collection_name: collection, error_type: '' };
+    const metadata = {
+      ...base,
+      db_operation_name: operation,
+      db_collection_name: collection,
+      error_type: '',
+    };
+    if (plain) byStatement.set(summary, metadata);
+    return metadata;
   };
 }
 
@@ -327,25 +343,29 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 function instrumentPool(
   pool: Loose,
   poolName: string,
-  clientMetadataOf: MetadataOf,
+  metadataOf: MetadataOf,
   restorers: Array<() => void>,
 ): void {
   const poolMeta = { db_system_name: 'postgresql', db_client_connection_pool_name: poolName };
   const idleMeta = { ...poolMeta, db_client_connection_state: 'idle' };
   const usedMeta = { ...poolMeta, db_client_connection_state: 'used' };
-  const metadataOf: MetadataOf = (config) => ({
-    ...clientMetadataOf(config),
-    db_client_connection_pool_name: poolName,
-  });
 
   // The pool's counts, read once per turn of the event loop's microtasks after any pool change: `release` is
   // emitted before the client is back among the idle ones, so an immediate read would be one behind.
   let reportScheduled = false;
+  // The last values reported: a busy pool changes state twice per query, mostly back to where it was, and a
+  // gauge needs an event only when its value moves.
+  let reported = '';
   const report = () => {
     reportScheduled = false;
     const total = Number(pool.totalCount) || 0;
     const idle = Number(pool.idleCount) || 0;
     const waiting = Number(pool.waitingCount) || 0;
+    const values = `${total} ${idle} ${waiting}`;
+    if (values === reported) return;
+    if (!hasHandlers(DB_CONNECTION_EVENTS.count) && !hasHandlers(DB_CONNECTION_EVENTS.pendingRequests))
+      return;
+    reported = values;
     guarded(() => {
       if (hasHandlers(DB_CONNECTION_EVENTS.count)) {
         execute(DB_CONNECTION_EVENTS.count, { count: idle }, idleMeta);
