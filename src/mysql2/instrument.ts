@@ -136,7 +136,9 @@ export function instrumentMysql2(options: Mysql2InstrumentationOptions = {}): My
   const statementHandlers = {
     start(context: object) {
       const statement = context as StatementContext;
+      // Only the first statement of the checkout's callback is the pooled one; later ones queue behind it.
       const checkout = checkoutInProgress;
+      checkoutInProgress = undefined;
       const summary = summarizeSql(typeof statement.query === 'string' ? statement.query : '');
       const server = serverKey(statement);
       const metadata: DbOperationMetadata & { db_client_connection_pool_name?: string } = {
