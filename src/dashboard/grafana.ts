@@ -5,6 +5,7 @@ import { checkOptionKeys } from '../options.js';
 import { type ExportedMetric, exportedMetrics, findMetric, type MetricGroup } from './exported-metrics.js';
 import { rateUnit, valueDisplay } from './grafana-units.js';
 import { legendOf, selector, sumBy, TARGET_MATCHERS } from './promql.js';
+import { databasePanels } from './rows-database.js';
 
 /** Options of {@link grafanaDashboard}. */
 export interface GrafanaDashboardOptions {
@@ -142,7 +143,8 @@ export function grafanaDashboard(
   for (const { title, members } of rows(metrics)) {
     layout.row(title);
     for (const metric of members) {
-      for (const [panel, width] of metricPanels(metric)) layout.add(panel, width, 8);
+      const panels = databasePanels(metric, { timeseries, target }) ?? metricPanels(metric);
+      for (const [panel, width] of panels) layout.add(panel, width, 8);
     }
   }
 
@@ -378,6 +380,8 @@ function rowOf(group: MetricGroup): { key: string; title: string; order: number 
   switch (group.kind) {
     case 'http':
       return { key: 'http', title: 'HTTP', order: 0 };
+    case 'database':
+      return { key: 'database', title: 'Databases', order: 0.5 };
     case 'app':
       return { key: `app:${group.segment}`, title: group.segment, order: 1 };
     case 'runtime':

@@ -173,3 +173,52 @@ export function runTool(path: string, args: string[], opts: RunOptions = {}): Pr
     child.stdin.end(opts.input ?? '');
   });
 }
+
+const serviceCache = new Map<string, boolean>();
+
+/**
+ * True when a server accepts TCP connections on 127.0.0.1:`port` (checked once, synchronously, so a suite can
+ * `describe.skipIf` on it). When it does not: throws in CI, returns false elsewhere, like {@link requireTool}.
+ */
+export function requireService(name: string, port: number, startHint: string): boolean {
+  const key = `${name}:${port}`;
+  let up = serviceCache.get(key);
+  if (up === undefined) {
+    const probe = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `const s=require('node:net').connect(${port},'127.0.0.1');s.on('connect',()=>process.exit(0));s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),3000)`,
+      ],
+      { timeout: 10_000 },
+    );
+    up = probe.status === 0;
+    serviceCache.set(key, up);
+  }
+  if (up) return true;
+  const message = `Required service ${name} is not reachable on 127.0.0.1:${port}; start it with: ${startHint}`;
+  if (isCI()) throw new Error(`${message}. CI=true, so this suite fails instead of skipping.`);
+  if (!warned.has(key)) {
+    warned.add(key);
+    console.warn(`[test] skipping: ${message}`);
+  }
+  return false;
+}
+
+/** PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres). */
+export function requirePostgres(): boolean {
+  return requireService(
+    'PostgreSQL',
+    5432,
+    'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start',
+  );
+}
+
+/** MariaDB (or MySQL) on 127.0.0.1:3306 (root, empty password, database test). */
+export function requireMariadb(): boolean {
+  return requireService(
+    'MariaDB',
+    3306,
+    'start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd',
+  );
+}
