@@ -12,6 +12,7 @@ export type ExportedKind = 'counter' | 'gauge' | 'histogram' | 'summary';
 export type MetricGroup =
   | { readonly kind: 'http' }
   | { readonly kind: 'runtime' }
+  | { readonly kind: 'database' }
   | { readonly kind: 'telemeter' }
   | { readonly kind: 'app'; readonly segment: string };
 
@@ -94,7 +95,11 @@ export function exportedMetrics(
     }
     result.push(metric);
   };
+  // One definition object listed twice is one metric, as a Telemeter records it (integrations share families).
+  const seen = new Set<MetricDefinition>();
   definitions.forEach((definition, index) => {
+    if (seen.has(definition)) return;
+    seen.add(definition);
     if (typeof definition !== 'object' || definition === null || typeof definition.name !== 'string') {
       invalidArgument(
         `${caller}: definitions[${index}] is not a metric definition; build it with counter(), sum(), lastValue(), summary() or distribution()`,
@@ -195,12 +200,13 @@ function build(
 }
 
 /**
- * The row a metric belongs in: HTTP (`http.*`, `http_*`), the Node.js runtime (`vm.*`, `process_*`,
+ * The row a metric belongs in: HTTP (`http.*`, `http_*`), databases (`db_client_*`), the Node.js runtime (`vm.*`, `process_*`,
  * `nodejs_*`), telemeter's own (`telemeter_*`), BullMQ (`bullmq_*`, `messaging_*`), or the application's, by
  * the first segment of its name.
  */
 export function groupOf(sourceName: string, family: string): MetricGroup {
   if (/^http[._]/.test(sourceName)) return { kind: 'http' };
+  if (/^db_client_/.test(family)) return { kind: 'database' };
   if (/^vm\./.test(sourceName) || /^(vm|process|nodejs)_/.test(family)) return { kind: 'runtime' };
   if (/^telemeter[._]/.test(sourceName)) return { kind: 'telemeter' };
   // bullmqMetrics() names some metrics after OpenTelemetry's messaging conventions: one row with bullmq_*.

@@ -6,6 +6,7 @@ import { type ExportedMetric, exportedMetrics, findMetric, type MetricGroup } fr
 import { rateUnit, valueDisplay } from './grafana-units.js';
 import { legendOf, selector, sumBy, TARGET_MATCHERS } from './promql.js';
 import { BULLMQ_ROW, bullmqHeadlines } from './rows-bullmq.js';
+import { databasePanels } from './rows-database.js';
 
 /** Options of {@link grafanaDashboard}. */
 export interface GrafanaDashboardOptions {
@@ -148,7 +149,8 @@ export function grafanaDashboard(
       layout.add(timeseries({ ...spec, targets: queries, minZero: true }), 12, 8);
     }
     for (const metric of members) {
-      for (const [panel, width] of metricPanels(metric)) layout.add(panel, width, 8);
+      const panels = databasePanels(metric, { timeseries, target }) ?? metricPanels(metric);
+      for (const [panel, width] of panels) layout.add(panel, width, 8);
     }
   }
 
@@ -384,6 +386,8 @@ function rowOf(group: MetricGroup): { key: string; title: string; order: number 
   switch (group.kind) {
     case 'http':
       return { key: 'http', title: 'HTTP', order: 0 };
+    case 'database':
+      return { key: 'database', title: 'Databases', order: 0.5 };
     case 'app':
       return { key: `app:${group.segment}`, title: group.segment, order: 1 };
     case 'runtime':

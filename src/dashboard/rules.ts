@@ -7,10 +7,11 @@ import { checkOptionKeys } from '../options.js';
 import { exportedMetrics, findMetric } from './exported-metrics.js';
 import { promString, selector, sumBy } from './promql.js';
 import { bullmqAlertRules } from './rules-bullmq.js';
+import { DATABASE_RULE_OPTIONS, type DatabaseAlertRulesOptions, databaseRules } from './rules-database.js';
 import { toYaml, type YamlValue } from './yaml.js';
 
 /** Options of {@link alertRules}. */
-export interface AlertRulesOptions {
+export interface AlertRulesOptions extends DatabaseAlertRulesOptions {
   /** Name of the rule group. Default `'telemeter'`. */
   readonly groupName?: string;
   /** Restrict every rule to this scrape job (`job="<job>"`). Default: every job. */
@@ -52,6 +53,7 @@ const KNOWN_OPTIONS = new Set([
   'latencyP99Seconds',
   'eventLoopStallSeconds',
   'memoryLimitBytes',
+  ...DATABASE_RULE_OPTIONS,
 ]);
 const WINDOW = '[5m]';
 const WHERE = '{{ $labels.instance }} of job {{ $labels.job }}';
@@ -75,6 +77,8 @@ const MEMORY_WARM_UP_MINUTES = 15;
  * - `NodeEventLoopStalled`: delay samples over `eventLoopStallSeconds` in `nodejs_eventloop_delay_seconds`,
  *   in every 2-minute window for 5 minutes; `ProcessMemoryGrowing`: `process_resident_memory_bytes` growing
  *   steadily once start-up is over (by `process_start_time_seconds`); both from `runtimeMetrics()`;
+ * - `DbPoolSaturated`, `DbOperationErrorRatioHigh`, `DbOperationLatencyHigh`: over the database metrics of
+ *   `pgMetrics()`, `mysql2Metrics()` (and `redisMetrics()` for the latter two);
  * - `TelemeterScrapeErrors`, `TelemeterDroppedEvents`, `TelemeterSeriesOverflow`: over telemeter's own metrics;
  * - `BullmqJobFailureRatioHigh`, `BullmqJobsStalling`, `BullmqBacklogGrowing`: from `bullmqMetrics()` (rules-bullmq.ts).
  *
@@ -208,6 +212,8 @@ export function alertRuleList(
           },
     );
   }
+
+  rules.push(...databaseRules(metrics, job, options));
 
   const scrapes = findMetric(metrics, 'telemeter_scrapes', 'counter');
   if (scrapes !== undefined) {

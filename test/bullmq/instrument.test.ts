@@ -12,9 +12,10 @@ import { type BullmqInstrumentation, bullmqMetrics, instrumentBullmq } from '../
 import { attachMany, detach } from '../../src/events/index.js';
 import { Telemeter } from '../../src/index.js';
 import { sample, samples } from '../support/samples.js';
-import { REDIS_HOST, REDIS_PORT, requireRedis } from '../support/tools.js';
+import { REDIS_PORT, requireRedis } from '../support/tools.js';
 
 const hasRedis = await requireRedis();
+const REDIS_HOST = '127.0.0.1';
 const connection = { host: REDIS_HOST, port: REDIS_PORT, maxRetriesPerRequest: null };
 
 describe.skipIf(!hasRedis)('instrumentBullmq with real BullMQ workers', () => {

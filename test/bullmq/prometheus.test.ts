@@ -22,10 +22,11 @@ import { Telemeter } from '../../src/index.js';
 import { type MetricsServer, serveMetrics } from '../../src/server/index.js';
 import { type PrometheusHandle, startPrometheus } from '../support/prometheus-server.js';
 import { conditionOperand } from '../support/promql-operands.js';
-import { REDIS_HOST, REDIS_PORT, requirePrometheus, requireRedis } from '../support/tools.js';
+import { REDIS_PORT, requirePrometheus, requireRedis } from '../support/tools.js';
 
 const hasPrometheus = requirePrometheus();
 const hasRedis = await requireRedis();
+const REDIS_HOST = '127.0.0.1';
 const connection = { host: REDIS_HOST, port: REDIS_PORT, maxRetriesPerRequest: null };
 
 describe.skipIf(!hasPrometheus || !hasRedis)('the BullMQ row and rules against a real Prometheus', () => {

@@ -25,19 +25,12 @@ import { type MetricsServer, serveMetrics } from '../../src/server/index.js';
 import { type DemoProcess, startDemoProcess } from '../e2e/demo-process.js';
 import { sendTraffic, shopTraffic } from '../e2e/shop-traffic.js';
 import { exercise, metrics as fixtureMetrics } from '../fixtures/telemetry.js';
+import { judgeExpressions, rawQuery } from '../support/dashboard-queries.js';
 import { type PrometheusHandle, startPrometheus } from '../support/prometheus-server.js';
-import { conditionOperand, metricsRead } from '../support/promql-operands.js';
 import { requirePrometheus } from '../support/tools.js';
 
 const hasPrometheus = requirePrometheus();
 const everything = [...fixtureMetrics, ...httpMetrics(), ...runtimeMetrics()];
-
-async function rawQuery(prom: PrometheusHandle, expr: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(expr)}`, {
-    signal: AbortSignal.timeout(5_000),
-  });
-  return { status: res.status, body: await res.json() };
-}
 
 describe.skipIf(!hasPrometheus)('generated PromQL against a real Prometheus', () => {
   let telemeter: Telemeter;
@@ -122,12 +115,6 @@ describe.skipIf(!hasPrometheus)('generated PromQL against a real Prometheus', ()
 });
 
 /** Families with series only while something happens (see test/e2e/demo.test.ts): declared, maybe empty. */
-const MAY_BE_EMPTY = new Map([
-  ['telemeter_dropped_events_total', 'counter'],
-  ['telemeter_series_overflow_total', 'counter'],
-  ['nodejs_active_requests', 'gauge'],
-]);
-
 type Format = 'text' | 'openmetrics';
 
 /**
@@ -202,30 +189,7 @@ describe.skipIf(!hasPrometheus)('the demo dashboard and rules, scraped as text a
     const prom = proms.get(format)!;
     const expressions = allExpressions(dashboard, rules);
     expect(expressions.length).toBeGreaterThan(80);
-    const declared = new Map<string, string>();
-    for (const entry of await prom.metadata('demo')) declared.set(entry.metric, entry.type);
-    const problems: string[] = [];
-    for (const { source, expr } of expressions) {
-      const query = interpolateGrafana(expr, { job: 'demo' });
-      const whole = await rawQuery(prom, query);
-      if (whole.status !== 200 || whole.body.status !== 'success') {
-        problems.push(`${source}: rejected (${whole.body.error}): ${query}`);
-        continue;
-      }
-      const operand = conditionOperand(query) ?? query;
-      const judged = operand === query ? whole : await rawQuery(prom, operand);
-      if (judged.body.data?.result?.length > 0) continue;
-      // Empty is allowed only for the families that have series only while something happens, and only when
-      // the target declared them (OpenMetrics names a counter family without its `_total`).
-      const read = metricsRead(operand);
-      const undeclared = read.filter((name) => {
-        const type = MAY_BE_EMPTY.get(name);
-        return (
-          type === undefined || (declared.get(name) ?? declared.get(name.replace(/_total$/, ''))) !== type
-        );
-      });
-      if (read.length === 0 || undeclared.length > 0) problems.push(`${source}: no data: ${operand}`);
-    }
+    const { problems } = await judgeExpressions(prom, 'demo', expressions);
     expect(problems).toEqual([]);
   });
 });

@@ -12,12 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bullmqMetrics } from '../../src/bullmq/index.js';
 import { alertRuleList, alertRules } from '../../src/dashboard/index.js';
 import { httpMetrics } from '../../src/http/index.js';
+import { pgMetrics } from '../../src/pg/index.js';
 import { runtimeMetrics } from '../../src/runtime/index.js';
 import { PROMTOOL, requirePromtool, runTool } from '../support/tools.js';
 
 const hasPromtool = requirePromtool();
 const TESTS_DIR = join(import.meta.dirname, 'rules');
-const definitions = [...httpMetrics(), ...runtimeMetrics(), ...bullmqMetrics()];
+const definitions = [...httpMetrics(), ...runtimeMetrics(), ...pgMetrics(), ...bullmqMetrics()];
 /** The rule files the test files name in `rule_files`, and the options each is generated with. */
 const RULE_FILES = {
   'telemeter-rules.yml': {},
@@ -68,7 +69,7 @@ describe.skipIf(!hasPromtool)('alertRules judged by promtool test rules', () => 
       }
     }
     const alerts = alertRuleList(definitions).map((rule) => rule.alert);
-    expect(alerts).toHaveLength(8 + 3);
+    expect(alerts).toHaveLength(11 + 3);
     for (const alert of alerts) expect([...(covered.get(alert) ?? [])].sort(), alert).toEqual([false, true]);
   });
 

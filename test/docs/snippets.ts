@@ -79,7 +79,7 @@ export function tsdocSnippets(): Snippet[] {
 /** The package's own names, pointed at the sources, so the examples run without a build. */
 export function withLocalImports(code: string): string {
   return code.replace(
-    /(from |import\()'telemeter(\/[a-z-]+)?'/g,
+    /(from |import\()'telemeter(\/[a-z0-9-]+)?'/g,
     (_m, keyword: string, sub: string | undefined) => {
       const entry = join(ROOT, 'src', sub ? `${sub.slice(1)}/index.ts` : 'index.ts');
       return `${keyword}${JSON.stringify(entry)}`;

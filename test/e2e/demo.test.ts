@@ -22,12 +22,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoMetrics } from '../../src/cli/demo/start.js';
-import {
-  alertRules,
-  allExpressions,
-  grafanaDashboard,
-  interpolateGrafana,
-} from '../../src/dashboard/index.js';
+import { alertRules, allExpressions, grafanaDashboard } from '../../src/dashboard/index.js';
+import { judgeExpressions, MAY_BE_EMPTY, rawQuery } from '../support/dashboard-queries.js';
 import { type PrometheusHandle, startPrometheus } from '../support/prometheus-server.js';
 import { conditionOperand, metricsRead } from '../support/promql-operands.js';
 import { requirePrometheus } from '../support/tools.js';
@@ -37,21 +33,9 @@ import { countsByLabels, orderAmount, sendTraffic, shopTraffic, vectorByLabels }
 const hasPrometheus = requirePrometheus();
 
 /** Families whose series exist only while something happens, by the name queried → type; see rule 3 above. */
-const MAY_BE_EMPTY = new Map([
-  ['telemeter_dropped_events_total', 'counter'], // an event a metric skipped
-  ['telemeter_series_overflow_total', 'counter'], // a metric at maxSeries
-  ['nodejs_active_requests', 'gauge'], // one series per type of libuv request in flight at the poll
-]);
 const JOB = 'demo';
 const TEXT_JOB = 'demo-text';
 const JOBS = [JOB, TEXT_JOB];
-
-async function rawQuery(prom: PrometheusHandle, expr: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(expr)}`, {
-    signal: AbortSignal.timeout(5_000),
-  });
-  return { status: res.status, body: await res.json() };
-}
 
 async function poll<T>(what: string, fn: () => Promise<T | undefined>, attempts = 120): Promise<T> {
   for (let i = 0; i < attempts; i++) {
@@ -189,33 +173,7 @@ describe.skipIf(!hasPrometheus)('telemeter demo, scraped by a real Prometheus', 
   it.each(JOBS)('parses every dashboard and rule expression and gets data for each (%s)', async (job) => {
     const expressions = allExpressions(grafanaDashboard(metrics), rules);
     expect(expressions.length).toBeGreaterThan(80);
-    const declared = new Map<string, string>();
-    for (const entry of await prom.metadata(job)) declared.set(entry.metric, entry.type);
-    const problems: string[] = [];
-    let withData = 0;
-    for (const { source, expr } of expressions) {
-      const query = interpolateGrafana(expr, { job });
-      const whole = await rawQuery(prom, query);
-      if (whole.status !== 200 || whole.body.status !== 'success') {
-        problems.push(`${source}: rejected (${whole.body.error}): ${query}`);
-        continue;
-      }
-      const operand = conditionOperand(query) ?? query;
-      const judged = operand === query ? whole : await rawQuery(prom, operand);
-      if (judged.body.data?.result?.length > 0) {
-        withData++;
-        continue;
-      }
-      const read = metricsRead(operand);
-      // OpenMetrics metadata names a counter family without its `_total`; text metadata keeps it.
-      const undeclared = read.filter((name) => {
-        const type = MAY_BE_EMPTY.get(name);
-        return (
-          type === undefined || (declared.get(name) ?? declared.get(name.replace(/_total$/, ''))) !== type
-        );
-      });
-      if (read.length === 0 || undeclared.length > 0) problems.push(`${source}: no data: ${operand}`);
-    }
+    const { problems, withData } = await judgeExpressions(prom, job, expressions);
     expect(problems).toEqual([]);
     // Two panels and two rules read the telemeter counters, one panel reads nodejs_active_requests.
     expect(withData).toBeGreaterThanOrEqual(expressions.length - 5);

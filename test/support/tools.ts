@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect as connectTcp, createServer } from 'node:net';
 
 export const PROMTOOL = '/usr/bin/promtool';
 export const PROMETHEUS = '/usr/bin/prometheus';
@@ -89,6 +89,41 @@ export function requirePythonPrometheusClient(): boolean {
     debianPackage: 'python3-prometheus-client',
     probeArgs: ['-I', '-c', 'import prometheus_client.openmetrics.parser, prometheus_client.parser'],
   });
+}
+
+/** The local Redis the data-layer suites talk to (see .ci/run for how CI starts it). */
+export const REDIS_PORT = 6379;
+
+/**
+ * True when a Redis on 127.0.0.1:6379 answers `PING` with `+PONG` within 2 s. When it does not: throws in CI
+ * (the suite fails), returns false elsewhere (the suite may skip). Await it at the top of a test file.
+ */
+export async function requireRedis(): Promise<boolean> {
+  const answer = await new Promise<string>((resolve) => {
+    const socket = connectTcp({ host: '127.0.0.1', port: REDIS_PORT });
+    let received = '';
+    const done = (result: string) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(result);
+    };
+    const timer = setTimeout(() => done(`no answer within 2 s (got ${JSON.stringify(received)})`), 2000);
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      if (received.includes('\r\n'))
+        done(received.startsWith('+PONG') ? '' : `answered ${JSON.stringify(received)}`);
+    });
+    socket.once('error', (error) => done(error.message));
+  });
+  if (answer === '') return true;
+  const message = `Required service Redis on 127.0.0.1:${REDIS_PORT} is unreachable (${answer}); start it (redis-server --daemonize yes).`;
+  if (isCI()) throw new Error(`${message} CI=true, so this suite fails instead of skipping.`);
+  if (!warned.has('redis')) {
+    warned.add('redis');
+    console.warn(`[test] skipping: ${message}`);
+  }
+  return false;
 }
 
 /** A free TCP port on `host`, found by listening on port 0 and closing again. Loopback only. */
@@ -174,25 +209,29 @@ export function runTool(path: string, args: string[], opts: RunOptions = {}): Pr
   });
 }
 
-/** Redis of the machine (REFERENCE: started before the session; `.ci/run` starts it when it is down). */
-export const REDIS_HOST = '127.0.0.1';
-export const REDIS_PORT = 6379;
+const serviceCache = new Map<string, boolean>();
 
 /**
- * True when Redis answers `PING` on 127.0.0.1:6379. When it does not: throws in CI (the suite fails), returns
- * false elsewhere (the suite may skip). Use as `const hasRedis = await requireRedis();`.
+ * True when a server accepts TCP connections on 127.0.0.1:`port` (checked once, synchronously, so a suite can
+ * `describe.skipIf` on it). When it does not: throws in CI, returns false elsewhere, like {@link requireTool}.
  */
-export async function requireRedis(): Promise<boolean> {
-  const key = `redis\0${REDIS_HOST}:${REDIS_PORT}`;
-  let present = cache.get(key);
-  let reason = '';
-  if (present === undefined) {
-    reason = await pingRedis(REDIS_HOST, REDIS_PORT);
-    present = reason === '';
-    cache.set(key, present);
+export function requireService(name: string, port: number, startHint: string): boolean {
+  const key = `${name}:${port}`;
+  let up = serviceCache.get(key);
+  if (up === undefined) {
+    const probe = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `const s=require('node:net').connect(${port},'127.0.0.1');s.on('connect',()=>process.exit(0));s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),3000)`,
+      ],
+      { timeout: 10_000 },
+    );
+    up = probe.status === 0;
+    serviceCache.set(key, up);
   }
-  if (present) return true;
-  const message = `Redis on ${REDIS_HOST}:${REDIS_PORT} does not answer (${reason || 'not available'}); start it with: redis-server --daemonize yes --bind 127.0.0.1 --port ${REDIS_PORT} --save "" --appendonly no`;
+  if (up) return true;
+  const message = `Required service ${name} is not reachable on 127.0.0.1:${port}; start it with: ${startHint}`;
   if (isCI()) throw new Error(`${message}. CI=true, so this suite fails instead of skipping.`);
   if (!warned.has(key)) {
     warned.add(key);
@@ -201,22 +240,20 @@ export async function requireRedis(): Promise<boolean> {
   return false;
 }
 
-/** `''` when a Redis server answers PING within 2 s, else why not. */
-function pingRedis(host: string, port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    let answer = '';
-    const done = (reason: string) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(reason);
-    };
-    const timer = setTimeout(() => done('no answer within 2 s'), 2_000);
-    socket.once('error', (error) => done(error.message));
-    socket.on('data', (chunk: Buffer) => {
-      answer += chunk.toString('latin1');
-      if (answer.includes('\r\n')) done(answer.startsWith('+PONG') ? '' : `PING answered ${answer.trim()}`);
-    });
-    socket.once('connect', () => socket.write('PING\r\n'));
-  });
+/** PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres). */
+export function requirePostgres(): boolean {
+  return requireService(
+    'PostgreSQL',
+    5432,
+    'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start',
+  );
+}
+
+/** MariaDB (or MySQL) on 127.0.0.1:3306 (root, empty password, database test). */
+export function requireMariadb(): boolean {
+  return requireService(
+    'MariaDB',
+    3306,
+    'start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd',
+  );
 }

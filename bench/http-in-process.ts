@@ -1,0 +1,105 @@
+/**
+ * The CPU that HTTP instrumentation adds to each request, measured without a network: a `node:http` server's
+ * request path runs in this process over a socket that discards what it is written, with and without
+ * `instrumentHttpServer`, in interleaved rounds. Loopback benchmarks (bench/http-overhead.ts) move by more than
+ * the difference between runs; this one does not see the kernel, so it isolates telemeter's own cost.
+ *
+ *   node --import tsx bench/http-in-process.ts [--rounds 21] [--requests 10000]
+ *
+ * `end via channel` is a socket of a Node server: the response ends through Node's `http.server.response.finish`
+ * channel, published here as Node's server publishes it. `end via listener` is a socket that is not a server's (as
+ * Fastify's `inject` makes): telemeter adds a `close` listener to each response.
+ */
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { createServer, IncomingMessage, type Server, ServerResponse } from 'node:http';
+import { Duplex } from 'node:stream';
+import { httpMetrics, instrumentHttpServer } from '../src/http/index.js';
+import { Telemeter } from '../src/index.js';
+
+function argument(name: string, fallback: number): number {
+  const index = process.argv.indexOf(`--${name}`);
+  return index < 0 ? fallback : Number(process.argv[index + 1]);
+}
+
+const rounds = argument('rounds', 21);
+const requests = argument('requests', 10_000);
+new Telemeter({ metrics: httpMetrics() });
+
+const BODY = JSON.stringify({ id: 42, name: 'Ada Lovelace' });
+const finishChannel = diagnosticsChannel.channel('http.server.response.finish');
+
+class DiscardingSocket extends Duplex {
+  override _read(): void {}
+  override _write(_chunk: unknown, _encoding: string, done: () => void): void {
+    done();
+  }
+}
+
+type OneRequest = () => Promise<void>;
+
+function serverCase(instrumented: boolean, endViaChannel: boolean): OneRequest {
+  const server: Server = createServer((_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(BODY);
+  });
+  if (instrumented) instrumentHttpServer(server, { route: ['/users/:id'] });
+  const socket = new DiscardingSocket() as DiscardingSocket & { server?: Server };
+  if (endViaChannel) socket.server = server;
+  return () =>
+    new Promise<void>((resolve) => {
+      const req = new IncomingMessage(socket as never);
+      req.method = 'GET';
+      req.url = '/users/42';
+      req.httpVersionMajor = 1;
+      req.httpVersionMinor = 1;
+      req.httpVersion = '1.1';
+      req.headers = { host: 'bench' };
+      req.rawHeaders = ['host', 'bench'];
+      req.complete = true;
+      req.push(null);
+      const res = new ServerResponse(req);
+      res.assignSocket(socket as never);
+      res.on('finish', () => {
+        // What Node's server does when a response finishes: publish, detach, and emit close on the next tick.
+        if (finishChannel.hasSubscribers)
+          finishChannel.publish({ request: req, response: res, socket, server });
+        res.detachSocket(socket as never);
+        process.nextTick(() => {
+          res.emit('close');
+          resolve();
+        });
+      });
+      server.emit('request', req, res);
+    });
+}
+
+async function cpuPerRequest(one: OneRequest, count: number): Promise<number> {
+  const before = process.cpuUsage();
+  for (let i = 0; i < count; i++) await one();
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / count;
+}
+
+const cases: Record<string, OneRequest> = {
+  'bare node:http': serverCase(false, true),
+  'telemeter, end via channel': serverCase(true, true),
+  'telemeter, end via listener': serverCase(true, false),
+};
+const names = Object.keys(cases);
+for (const name of names) await cpuPerRequest(cases[name], 3 * requests);
+const results: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
+for (let round = 0; round < rounds; round++) {
+  for (const name of round % 2 === 0 ? names : [...names].reverse()) {
+    results[name].push(await cpuPerRequest(cases[name], requests));
+  }
+}
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const bare = results[names[0]];
+console.log('| case | CPU µs/request | added over bare (median of per-round differences) |');
+console.log('|---|---:|---:|');
+for (const name of names) {
+  const added = median(results[name].map((value, i) => value - bare[i]));
+  console.log(
+    `| ${name} | ${median(results[name]).toFixed(2)} | ${name === names[0] ? '–' : `+${added.toFixed(2)}`} |`,
+  );
+}

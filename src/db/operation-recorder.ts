@@ -1,0 +1,77 @@
+/**
+ * Emitting the operation events from an integration: a start event when an operation begins and exactly one
+ * stop event when it ends, failures included (the shared histogram counts them under their `error_type`), plus
+ * an exception event for a failure, for handlers that want the error itself.
+ */
+import { execute, hasHandlers, type Metadata, monotonicTime, systemTime } from '../events/index.js';
+import { processLog } from '../logger.js';
+import { DB_OPERATION_EVENTS, type DbOperationMetadata } from './operation-events.js';
+
+/** Extra measurements of a stop event, in native nanoseconds (Ecto's names). */
+export interface OperationPhases {
+  /** Waiting for a pooled connection. */
+  readonly queue_time?: number;
+  /** From sending the statement to its result. */
+  readonly query_time?: number;
+}
+
+/** Emits the start event (when someone listens) and returns the start time, on the `monotonicTime()` scale. */
+export function startOperation(metadata: DbOperationMetadata): number {
+  const now = monotonicTime();
+  if (hasHandlers(DB_OPERATION_EVENTS.start)) {
+    guarded(() =>
+      execute(
+        DB_OPERATION_EVENTS.start,
+        { system_time: systemTime(), monotonic_time: now },
+        metadata as unknown as Metadata,
+      ),
+    );
+  }
+  return now;
+}
+
+/**
+ * Emits the stop event of an operation that began at `start`: `{ duration, monotonic_time, …phases }`, with
+ * `error_type` set (and `error` holding the error) when it failed; then, for a failure, the exception event
+ * `{ duration, monotonic_time }` with `kind`, `reason` and `stacktrace` as `span` gives them. Never throws.
+ */
+export function finishOperation(
+  start: number,
+  metadata: DbOperationMetadata,
+  error: unknown,
+  errorType: string,
+  phases?: OperationPhases,
+): void {
+  const now = monotonicTime();
+  const duration = now - start;
+  const failed = errorType !== '';
+  const stopMetadata: Metadata = failed
+    ? { ...metadata, error_type: errorType, error }
+    : (metadata as unknown as Metadata);
+  guarded(() =>
+    execute(DB_OPERATION_EVENTS.stop, { ...phases, duration, monotonic_time: now }, stopMetadata),
+  );
+  if (failed && hasHandlers(DB_OPERATION_EVENTS.exception)) {
+    guarded(() =>
+      execute(
+        DB_OPERATION_EVENTS.exception,
+        { duration, monotonic_time: now },
+        {
+          ...stopMetadata,
+          kind: error instanceof Error ? 'error' : 'throw',
+          reason: error,
+          stacktrace: error instanceof Error ? error.stack : undefined,
+        },
+      ),
+    );
+  }
+}
+
+/** Runs an emission that must never reach the application's query (the hot path never throws). */
+export function guarded(emit: () => void): void {
+  try {
+    emit();
+  } catch (error) {
+    processLog.errorOnce('db-operation', { err: error }, 'telemeter/db: failed to emit an operation event');
+  }
+}
