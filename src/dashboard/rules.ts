@@ -6,6 +6,7 @@ import { prometheusName } from '../metrics/names.js';
 import { checkOptionKeys } from '../options.js';
 import { exportedMetrics, findMetric } from './exported-metrics.js';
 import { promString, selector, sumBy } from './promql.js';
+import { redisAlertRules } from './rules-redis.js';
 import { toYaml, type YamlValue } from './yaml.js';
 
 /** Options of {@link alertRules}. */
@@ -74,7 +75,8 @@ const MEMORY_WARM_UP_MINUTES = 15;
  * - `NodeEventLoopStalled`: delay samples over `eventLoopStallSeconds` in `nodejs_eventloop_delay_seconds`,
  *   in every 2-minute window for 5 minutes; `ProcessMemoryGrowing`: `process_resident_memory_bytes` growing
  *   steadily once start-up is over (by `process_start_time_seconds`); both from `runtimeMetrics()`;
- * - `TelemeterScrapeErrors`, `TelemeterDroppedEvents`, `TelemeterSeriesOverflow`: over telemeter's own metrics.
+ * - `TelemeterScrapeErrors`, `TelemeterDroppedEvents`, `TelemeterSeriesOverflow`: over telemeter's own metrics;
+ * - `RedisConnectionErrors`, `RedisReconnecting`: over `redisMetrics()` (see rules-redis.ts).
  *
  * A rule is left out when its metrics are not among the definitions, so every rule can fire. Each rule's
  * `description` gives the measured value and the reason to act on it. Load the file with `rule_files` in
@@ -248,6 +250,7 @@ export function alertRuleList(
       },
     });
   }
+  rules.push(...redisAlertRules(metrics, job));
   return rules;
 }
 
