@@ -1,7 +1,9 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { DB_OPERATION_EVENTS, type DbOperationMetadata } from '../db/index.js';
 import { invalidOption } from '../errors.js';
-import { execute, hasHandlers, type Metadata, monotonicTime, systemTime } from '../events/index.js';
+import { execute, hasHandlers, type Metadata } from '../events/index.js';
+// performance.now() instead of monotonicTime(): it allocates no BigInt, read twice per command (see request-clock.ts).
+import { elapsedNs, monotonicNs, readClock, systemNs } from '../http/request-clock.js';
 import { processLog } from '../logger.js';
 import { checkOptionKeys } from '../options.js';
 import {
@@ -41,11 +43,16 @@ interface TracingContext {
   readonly result?: unknown;
 }
 
-interface PendingOperation {
-  readonly start: number;
+/** A command's metadata, reused while the context's database and server stay the same. */
+interface CachedMetadata {
+  readonly database: unknown;
+  readonly serverAddress: unknown;
+  readonly serverPort: unknown;
   readonly metadata: Metadata;
-  readonly batch: boolean;
 }
+
+/** A library's context, carrying an in-flight operation's start time and metadata under an instrumentation's keys. */
+type PendingContext = TracingContext & Record<symbol, unknown>;
 
 interface PendingConnect {
   readonly start: number;
@@ -99,7 +106,6 @@ export function instrumentRedis(options: RedisInstrumentationOptions = {}): Redi
     invalidOption(`${where}: option clients must be a non-empty array of 'ioredis' and/or 'node-redis'`);
   }
 
-  const operations = new WeakMap<object, PendingOperation>();
   const connects = new WeakMap<object, PendingConnect>();
   const operationName = operationNamer();
   const unsubscribes: Array<() => void> = [];
@@ -127,37 +133,77 @@ export function instrumentRedis(options: RedisInstrumentationOptions = {}): Redi
     unsubscribes.push(() => diagnosticsChannel.unsubscribe(channel, guarded));
   };
 
-  const begin = (client: RedisClientName, context: TracingContext, name: string, batchSize?: number) => {
-    const metadata: Metadata = {
+  // The metadata of a successful command is the same for every call with the same name on the same server and
+  // database: it is built once, frozen, and reused, so a command costs no allocation for it.
+  const metadataCache: Record<RedisClientName, Map<string, CachedMetadata>> = {
+    ioredis: new Map(),
+    'node-redis': new Map(),
+  };
+  // Keys of this instrumentation's own, so that two instrumentations never read each other's start times.
+  const PENDING_START = Symbol('telemeter.redis.start');
+  const PENDING_METADATA = Symbol('telemeter.redis.metadata');
+  const metadataOf = (client: RedisClientName, context: TracingContext, name: string, batchSize?: number) => {
+    const { database, serverAddress, serverPort } = context;
+    // Keyed by the name string operationName returns, one instance per command, so the lookup hashes nothing.
+    const cache = metadataCache[client];
+    const cached = batchSize === undefined ? cache.get(name) : undefined;
+    if (
+      cached !== undefined &&
+      cached.database === database &&
+      cached.serverAddress === serverAddress &&
+      cached.serverPort === serverPort
+    ) {
+      return cached.metadata;
+    }
+    const metadata: Metadata = Object.freeze({
       db_system_name: 'redis',
       db_operation_name: name,
       db_collection_name: '',
       error_type: '',
-      db_namespace: context.database === undefined ? '' : String(context.database),
-      server_address: typeof context.serverAddress === 'string' ? context.serverAddress : '',
-      ...(typeof context.serverPort === 'number' ? { server_port: context.serverPort } : {}),
+      db_namespace: database === undefined ? '' : String(database),
+      server_address: typeof serverAddress === 'string' ? serverAddress : '',
+      ...(typeof serverPort === 'number' ? { server_port: serverPort } : {}),
       ...(batchSize === undefined ? {} : { batch_size: batchSize }),
       redis_client: client,
-    } satisfies RedisOperationMetadata;
-    const start = monotonicTime();
-    operations.set(context, { start, metadata, batch: batchSize !== undefined });
+    } satisfies RedisOperationMetadata);
+    if (batchSize === undefined) cache.set(name, { database, serverAddress, serverPort, metadata });
+    return metadata;
+  };
+  const begin = (client: RedisClientName, context: TracingContext, name: string, batchSize?: number) => {
+    const metadata = metadataOf(client, context, name, batchSize);
+    const start = readClock();
+    // On the context itself rather than in a WeakMap: the library makes one per call, and a property is cheaper.
+    const pending = context as PendingContext;
+    pending[PENDING_START] = start;
+    pending[PENDING_METADATA] = metadata;
     if (hasHandlers(DB_OPERATION_EVENTS.start)) {
-      execute(DB_OPERATION_EVENTS.start, { system_time: systemTime(), monotonic_time: start }, metadata);
+      execute(
+        DB_OPERATION_EVENTS.start,
+        { system_time: systemNs(start), monotonic_time: monotonicNs(start) },
+        metadata,
+      );
     }
   };
   const finish = (context: TracingContext) => {
-    const pending = operations.get(context);
-    if (pending === undefined) return;
-    operations.delete(context);
-    const now = monotonicTime();
-    const measurements = { duration: now - pending.start, monotonic_time: now };
+    const pending = context as PendingContext;
+    const start = pending[PENDING_START] as number | undefined;
+    const started = pending[PENDING_METADATA] as Metadata | undefined;
+    if (start === undefined || started === undefined) return;
+    pending[PENDING_START] = undefined;
+    pending[PENDING_METADATA] = undefined;
+    const now = readClock();
+    const measurements = { duration: elapsedNs(start, now), monotonic_time: monotonicNs(now) };
     const error =
-      'error' in context ? context.error : pending.batch ? firstFailedReply(context.result) : undefined;
+      'error' in context
+        ? context.error
+        : started.batch_size !== undefined
+          ? firstFailedReply(context.result)
+          : undefined;
     if (error === undefined) {
-      execute(DB_OPERATION_EVENTS.stop, measurements, pending.metadata);
+      execute(DB_OPERATION_EVENTS.stop, measurements, started);
       return;
     }
-    const metadata = { ...pending.metadata, error_type: redisErrorType(error) };
+    const metadata = { ...started, error_type: redisErrorType(error) };
     if (hasHandlers(DB_OPERATION_EVENTS.exception)) {
       execute(DB_OPERATION_EVENTS.exception, measurements, {
         ...metadata,
@@ -178,7 +224,7 @@ export function instrumentRedis(options: RedisInstrumentationOptions = {}): Redi
     duration: number | undefined,
     openDelta: number,
   ) => {
-    const now = monotonicTime();
+    const now = monotonicNs(readClock());
     execute(
       REDIS_CONNECTION_EVENT,
       duration === undefined
@@ -214,7 +260,7 @@ export function instrumentRedis(options: RedisInstrumentationOptions = {}): Redi
     onTracing('ioredis:connect', {
       start: (context: TracingContext) => {
         connects.set(context, {
-          start: monotonicTime(),
+          start: readClock(),
           // connectionEpoch counts earlier connects of this client; it is read before the new attempt.
           reconnect:
             typeof context.connectionEpoch === 'number' && context.connectionEpoch > 0 ? 'true' : 'false',
@@ -238,7 +284,7 @@ export function instrumentRedis(options: RedisInstrumentationOptions = {}): Redi
             server_port: pending.server_port,
             ...(failed ? { error: context.error } : {}),
           },
-          failed ? undefined : monotonicTime() - pending.start,
+          failed ? undefined : elapsedNs(pending.start, readClock()),
           0,
         );
       },

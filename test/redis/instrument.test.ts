@@ -286,6 +286,22 @@ describe.skipIf(!hasRedis)('instrumentRedis', () => {
     });
   });
 
+  it('reports the database index each command ran in, after a SELECT too', async () => {
+    instrument({ clients: ['ioredis'] });
+    const recorder = recordEvents([DB_OPERATION_EVENTS.stop]);
+    cleanups.push(() => recorder.stop());
+    const redis = await ioredisClient();
+    const key = uniqueKey('nowhere');
+    await redis.get(key);
+    await redis.select(1);
+    await redis.get(key);
+    await redis.select(0);
+    await redis.get(key);
+    const gets = recorder.events.filter((e) => e.metadata.db_operation_name === 'GET');
+    expect(gets.map((e) => e.metadata.db_namespace)).toEqual(['0', '1', '0']);
+    expect(Object.isFrozen(gets[0]?.metadata)).toBe(true);
+  });
+
   it('stop() unsubscribes from every channel: no more events', async () => {
     const instrumentation = instrument();
     const recorder = recordEvents([DB_OPERATION_EVENTS.stop, REDIS_CONNECTION_EVENT]);
