@@ -6,6 +6,7 @@ import { type ExportedMetric, exportedMetrics, findMetric, type MetricGroup } fr
 import { rateUnit, valueDisplay } from './grafana-units.js';
 import { legendOf, selector, sumBy, TARGET_MATCHERS } from './promql.js';
 import { databasePanels } from './rows-database.js';
+import { redisPanels } from './rows-redis.js';
 
 /** Options of {@link grafanaDashboard}. */
 export interface GrafanaDashboardOptions {
@@ -142,6 +143,8 @@ export function grafanaDashboard(
 
   for (const { title, members } of rows(metrics)) {
     layout.row(title);
+    if (title === 'redis')
+      for (const panel of redisPanels(metrics, { timeseries, target })) layout.add(panel, 8, 8);
     for (const metric of members) {
       const panels = databasePanels(metric, { timeseries, target }) ?? metricPanels(metric);
       for (const [panel, width] of panels) layout.add(panel, width, 8);
@@ -359,7 +362,13 @@ class Layout {
   }
 }
 
-type PanelBody = Record<string, unknown> & { type: GrafanaPanel['type']; title: string };
+export type PanelBody = Record<string, unknown> & { type: GrafanaPanel['type']; title: string };
+
+/** The panel builders an integration's row file (rows-<x>.ts) composes its panels from. */
+export interface PanelBuilders {
+  readonly timeseries: typeof timeseries;
+  readonly target: typeof target;
+}
 
 function rows(metrics: readonly ExportedMetric[]): Array<{ title: string; members: ExportedMetric[] }> {
   const byKey = new Map<string, { title: string; members: ExportedMetric[]; order: number }>();
@@ -412,7 +421,7 @@ function refId(index: number): string {
   return String.fromCharCode(65 + index);
 }
 
-interface SeriesPanelSpec {
+export interface SeriesPanelSpec {
   title: string;
   description: string;
   unit: string;

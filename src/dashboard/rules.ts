@@ -7,6 +7,7 @@ import { checkOptionKeys } from '../options.js';
 import { exportedMetrics, findMetric } from './exported-metrics.js';
 import { promString, selector, sumBy } from './promql.js';
 import { DATABASE_RULE_OPTIONS, type DatabaseAlertRulesOptions, databaseRules } from './rules-database.js';
+import { redisAlertRules } from './rules-redis.js';
 import { toYaml, type YamlValue } from './yaml.js';
 
 /** Options of {@link alertRules}. */
@@ -78,6 +79,7 @@ const MEMORY_WARM_UP_MINUTES = 15;
  *   steadily once start-up is over (by `process_start_time_seconds`); both from `runtimeMetrics()`;
  * - `DbPoolSaturated`, `DbOperationErrorRatioHigh`, `DbOperationLatencyHigh`: over the database metrics of
  *   `pgMetrics()`, `mysql2Metrics()` (and `redisMetrics()` for the latter two);
+ * - `RedisConnectionErrors`, `RedisReconnecting`: over `redisMetrics()` (see rules-redis.ts);
  * - `TelemeterScrapeErrors`, `TelemeterDroppedEvents`, `TelemeterSeriesOverflow`: over telemeter's own metrics.
  *
  * A rule is left out when its metrics are not among the definitions, so every rule can fire. Each rule's
@@ -254,6 +256,7 @@ export function alertRuleList(
       },
     });
   }
+  rules.push(...redisAlertRules(metrics, job));
   return rules;
 }
 

@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect as connectTcp, createServer } from 'node:net';
 
 export const PROMTOOL = '/usr/bin/promtool';
 export const PROMETHEUS = '/usr/bin/prometheus';
@@ -89,6 +89,41 @@ export function requirePythonPrometheusClient(): boolean {
     debianPackage: 'python3-prometheus-client',
     probeArgs: ['-I', '-c', 'import prometheus_client.openmetrics.parser, prometheus_client.parser'],
   });
+}
+
+/** The local Redis the data-layer suites talk to (see .ci/run for how CI starts it). */
+export const REDIS_PORT = 6379;
+
+/**
+ * True when a Redis on 127.0.0.1:6379 answers `PING` with `+PONG` within 2 s. When it does not: throws in CI
+ * (the suite fails), returns false elsewhere (the suite may skip). Await it at the top of a test file.
+ */
+export async function requireRedis(): Promise<boolean> {
+  const answer = await new Promise<string>((resolve) => {
+    const socket = connectTcp({ host: '127.0.0.1', port: REDIS_PORT });
+    let received = '';
+    const done = (result: string) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(result);
+    };
+    const timer = setTimeout(() => done(`no answer within 2 s (got ${JSON.stringify(received)})`), 2000);
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      if (received.includes('\r\n'))
+        done(received.startsWith('+PONG') ? '' : `answered ${JSON.stringify(received)}`);
+    });
+    socket.once('error', (error) => done(error.message));
+  });
+  if (answer === '') return true;
+  const message = `Required service Redis on 127.0.0.1:${REDIS_PORT} is unreachable (${answer}); start it (redis-server --daemonize yes).`;
+  if (isCI()) throw new Error(`${message} CI=true, so this suite fails instead of skipping.`);
+  if (!warned.has('redis')) {
+    warned.add('redis');
+    console.warn(`[test] skipping: ${message}`);
+  }
+  return false;
 }
 
 /** A free TCP port on `host`, found by listening on port 0 and closing again. Loopback only. */
