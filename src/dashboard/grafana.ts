@@ -7,6 +7,7 @@ import { rateUnit, valueDisplay } from './grafana-units.js';
 import { legendOf, selector, sumBy, TARGET_MATCHERS } from './promql.js';
 import { BULLMQ_ROW, bullmqHeadlines } from './rows-bullmq.js';
 import { databasePanels } from './rows-database.js';
+import { redisPanels } from './rows-redis.js';
 
 /** Options of {@link grafanaDashboard}. */
 export interface GrafanaDashboardOptions {
@@ -143,6 +144,8 @@ export function grafanaDashboard(
 
   for (const { title, members } of rows(metrics)) {
     layout.row(title);
+    if (title === 'redis')
+      for (const panel of redisPanels(metrics, { timeseries, target })) layout.add(panel, 8, 8);
     const headlines = title === BULLMQ_ROW ? bullmqHeadlines(metrics, TARGET_MATCHERS, RATE) : [];
     for (const { targets, ...spec } of headlines) {
       const queries = targets.map((t, i) => target(t.expr, t.legendFormat, refId(i)));
@@ -365,7 +368,13 @@ class Layout {
   }
 }
 
-type PanelBody = Record<string, unknown> & { type: GrafanaPanel['type']; title: string };
+export type PanelBody = Record<string, unknown> & { type: GrafanaPanel['type']; title: string };
+
+/** The panel builders an integration's row file (rows-<x>.ts) composes its panels from. */
+export interface PanelBuilders {
+  readonly timeseries: typeof timeseries;
+  readonly target: typeof target;
+}
 
 function rows(metrics: readonly ExportedMetric[]): Array<{ title: string; members: ExportedMetric[] }> {
   const byKey = new Map<string, { title: string; members: ExportedMetric[]; order: number }>();
@@ -418,7 +427,7 @@ function refId(index: number): string {
   return String.fromCharCode(65 + index);
 }
 
-interface SeriesPanelSpec {
+export interface SeriesPanelSpec {
   title: string;
   description: string;
   unit: string;

@@ -8,6 +8,7 @@ import { exportedMetrics, findMetric } from './exported-metrics.js';
 import { promString, selector, sumBy } from './promql.js';
 import { bullmqAlertRules } from './rules-bullmq.js';
 import { DATABASE_RULE_OPTIONS, type DatabaseAlertRulesOptions, databaseRules } from './rules-database.js';
+import { redisAlertRules } from './rules-redis.js';
 import { toYaml, type YamlValue } from './yaml.js';
 
 /** Options of {@link alertRules}. */
@@ -79,6 +80,7 @@ const MEMORY_WARM_UP_MINUTES = 15;
  *   steadily once start-up is over (by `process_start_time_seconds`); both from `runtimeMetrics()`;
  * - `DbPoolSaturated`, `DbOperationErrorRatioHigh`, `DbOperationLatencyHigh`: over the database metrics of
  *   `pgMetrics()`, `mysql2Metrics()` (and `redisMetrics()` for the latter two);
+ * - `RedisConnectionErrors`, `RedisReconnecting`: over `redisMetrics()` (see rules-redis.ts);
  * - `TelemeterScrapeErrors`, `TelemeterDroppedEvents`, `TelemeterSeriesOverflow`: over telemeter's own metrics;
  * - `BullmqJobFailureRatioHigh`, `BullmqJobsStalling`, `BullmqBacklogGrowing`: from `bullmqMetrics()` (rules-bullmq.ts).
  *
@@ -256,6 +258,7 @@ export function alertRuleList(
       },
     });
   }
+  rules.push(...redisAlertRules(metrics, job));
   rules.push(...bullmqAlertRules(metrics, job));
   return rules;
 }

@@ -13,12 +13,19 @@ import { bullmqMetrics } from '../../src/bullmq/index.js';
 import { alertRuleList, alertRules } from '../../src/dashboard/index.js';
 import { httpMetrics } from '../../src/http/index.js';
 import { pgMetrics } from '../../src/pg/index.js';
+import { redisMetrics } from '../../src/redis/index.js';
 import { runtimeMetrics } from '../../src/runtime/index.js';
 import { PROMTOOL, requirePromtool, runTool } from '../support/tools.js';
 
 const hasPromtool = requirePromtool();
 const TESTS_DIR = join(import.meta.dirname, 'rules');
-const definitions = [...httpMetrics(), ...runtimeMetrics(), ...pgMetrics(), ...bullmqMetrics()];
+const definitions = [
+  ...httpMetrics(),
+  ...runtimeMetrics(),
+  ...pgMetrics(),
+  ...redisMetrics(),
+  ...bullmqMetrics(),
+];
 /** The rule files the test files name in `rule_files`, and the options each is generated with. */
 const RULE_FILES = {
   'telemeter-rules.yml': {},
@@ -69,7 +76,7 @@ describe.skipIf(!hasPromtool)('alertRules judged by promtool test rules', () => 
       }
     }
     const alerts = alertRuleList(definitions).map((rule) => rule.alert);
-    expect(alerts).toHaveLength(11 + 3);
+    expect(alerts).toHaveLength(13 + 3);
     for (const alert of alerts) expect([...(covered.get(alert) ?? [])].sort(), alert).toEqual([false, true]);
   });
 
@@ -102,6 +109,8 @@ describe.skipIf(!hasPromtool)('alertRules judged by promtool test rules', () => 
       'one refused scrape, and a service that only answers 200, do not fire',
       'one skipped event does not fire',
       'one event in the overflow series does not fire',
+      'one dropped connection does not fire',
+      'one server restart (every client reconnecting once) and steady connects do not fire',
       'one stalled job, as after a deploy that killed a busy worker, does not fire',
     ]) {
       expect(output, name).toContain(`name: ${name},`);
