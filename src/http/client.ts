@@ -1,12 +1,11 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { invalidOption } from '../errors.js';
-import { execute, hasHandlers } from '../events/index.js';
+import { elapsedNs, execute, hasHandlers, monotonicNs, readClock, systemNs } from '../events/index.js';
 import { processLog } from '../logger.js';
 import { checkOptionKeys } from '../options.js';
 import { normalizeMethod } from './methods.js';
 import type { Uninstall } from './node-server.js';
-import { elapsedNs, monotonicNs, readClock, systemNs } from './request-clock.js';
 import { eventPrefixOption } from './server-options.js';
 
 /** The default event prefix of client instrumentation: `http.client.request.start` and `.stop`. */
@@ -38,7 +37,7 @@ export interface HttpClientInstrumentationOptions {
 }
 
 interface PendingRequest {
-  /** Clock reading in milliseconds (see request-clock.ts). */
+  /** Clock reading in milliseconds (see events/operation-clock.ts). */
   readonly start: number;
   readonly method: string;
   readonly host: string;

@@ -2,10 +2,18 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
-import { execute, hasHandlers, type Measurements, type Metadata } from '../events/index.js';
+import {
+  elapsedNs,
+  execute,
+  hasHandlers,
+  type Measurements,
+  type Metadata,
+  monotonicNs,
+  readClock,
+  systemNs,
+} from '../events/index.js';
 import { processLog } from '../logger.js';
 import { normalizeMethod } from './methods.js';
-import { elapsedNs, monotonicNs, readClock, systemNs } from './request-clock.js';
 import { UNMATCHED_ROUTE } from './route-templates.js';
 import { isServerFailure } from './server-failure.js';
 import {
@@ -353,7 +361,7 @@ export class RequestTracker {
   adapterState: unknown = undefined;
   /** Set when the server timed the connection out. */
   timedOut = false;
-  /** Clock reading at the start, in milliseconds (see request-clock.ts). */
+  /** Clock reading at the start, in milliseconds (see events/operation-clock.ts). */
   private readonly startTime: number;
   private readonly inFlight: InFlight;
   private failed = false;

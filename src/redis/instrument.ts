@@ -1,9 +1,16 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { DB_OPERATION_EVENTS, type DbOperationMetadata } from '../db/index.js';
 import { invalidOption } from '../errors.js';
-import { execute, hasHandlers, type Metadata } from '../events/index.js';
-// performance.now() instead of monotonicTime(): it allocates no BigInt, read twice per command (see request-clock.ts).
-import { elapsedNs, monotonicNs, readClock, systemNs } from '../http/request-clock.js';
+// performance.now() instead of monotonicTime(): it allocates no BigInt, read twice per command (see events/operation-clock.ts).
+import {
+  elapsedNs,
+  execute,
+  hasHandlers,
+  type Metadata,
+  monotonicNs,
+  readClock,
+  systemNs,
+} from '../events/index.js';
 import { processLog } from '../logger.js';
 import { checkOptionKeys } from '../options.js';
 import {

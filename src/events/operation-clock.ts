@@ -1,9 +1,9 @@
-import { monotonicTime } from '../events/index.js';
+import { monotonicTime } from './clock.js';
 
 /**
- * The clock of per-request timing. `performance.now()` reads the same monotonic clock as telemeter's
- * `monotonicTime()` (libuv's hrtime) but returns a double instead of allocating a BigInt, which matters when
- * it runs twice per request. Readings are milliseconds; the helpers below turn them into telemeter's native
+ * The clock of per-operation timing (HTTP requests, database and cache commands). `performance.now()` reads the
+ * same monotonic clock as telemeter's `monotonicTime()` (libuv's hrtime) but returns a double instead of
+ * allocating a BigInt, which matters when it runs twice per operation. Readings are milliseconds; the helpers below turn them into telemeter's native
  * nanoseconds on the `monotonicTime()` and `systemTime()` scales.
  */
 export const readClock: () => number = () => performance.now();
