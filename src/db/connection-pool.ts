@@ -3,8 +3,10 @@
  * `db.client.connection.*` metrics and Ecto's `queue_time`: one family per metric whichever library a pool
  * belongs to, told apart by `db_client_connection_pool_name`.
  */
+import { execute, hasHandlers, type Metadata } from '../events/index.js';
 import { distribution, lastValue, type MetricDefinition } from '../metrics/index.js';
 import { DB_OPERATION_EVENTS } from './operation-events.js';
+import { guarded } from './operation-recorder.js';
 
 /** Names of the pool events. */
 export const DB_CONNECTION_EVENTS: Readonly<{ count: string; pendingRequests: string; wait: string }> =
@@ -80,4 +82,60 @@ const queueTime = distribution('db_client_operation_queue_time_seconds', {
  */
 export function dbConnectionPoolMetrics(): MetricDefinition[] {
   return [connectionCount, pendingRequests, waitTime, queueTime];
+}
+
+/** A pool's counts as its library exposes them. */
+export interface PoolCounts {
+  readonly total: number;
+  readonly idle: number;
+  readonly waiting: number;
+}
+
+/**
+ * Returns a function to call after any change of a pool: it reads the counts once the current microtask turn is
+ * over (libraries emit `release` before the connection is back among the idle ones, so an immediate read is one
+ * behind) and emits {@link DB_CONNECTION_EVENTS} `count` (idle and used) and `pendingRequests` only when the
+ * counts moved, since a busy pool changes twice per query and mostly returns to where it was. `identify` gives
+ * the pool's system and name, or `undefined` while the system is not known yet.
+ */
+export function poolCountReporter(
+  readCounts: () => PoolCounts,
+  identify: () => DbPoolMetadata | undefined,
+): () => void {
+  let scheduled = false;
+  let reported = '';
+  // Built once per pool identity: event metadata is plain records, as `execute` takes them.
+  let metadata: { of: DbPoolMetadata; pool: Metadata; idle: Metadata; used: Metadata } | undefined;
+  const report = () => {
+    scheduled = false;
+    const pool = identify();
+    if (pool === undefined) return;
+    const { total, idle, waiting } = readCounts();
+    const values = `${total} ${idle} ${waiting}`;
+    const countHeard = hasHandlers(DB_CONNECTION_EVENTS.count);
+    const pendingHeard = hasHandlers(DB_CONNECTION_EVENTS.pendingRequests);
+    if (values === reported || (!countHeard && !pendingHeard)) return;
+    reported = values;
+    if (metadata?.of !== pool) {
+      metadata = {
+        of: pool,
+        pool: { ...pool },
+        idle: { ...pool, db_client_connection_state: 'idle' },
+        used: { ...pool, db_client_connection_state: 'used' },
+      };
+    }
+    const { pool: poolMeta, idle: idleMeta, used: usedMeta } = metadata;
+    guarded(() => {
+      if (countHeard) {
+        execute(DB_CONNECTION_EVENTS.count, { count: idle }, idleMeta);
+        execute(DB_CONNECTION_EVENTS.count, { count: Math.max(0, total - idle) }, usedMeta);
+      }
+      if (pendingHeard) execute(DB_CONNECTION_EVENTS.pendingRequests, { count: waiting }, poolMeta);
+    });
+  };
+  return () => {
+    if (scheduled) return;
+    scheduled = true;
+    queueMicrotask(report);
+  };
 }

@@ -1,5 +1,5 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { DB_CONNECTION_EVENTS } from '../db/connection-pool.js';
+import { DB_CONNECTION_EVENTS, poolCountReporter } from '../db/connection-pool.js';
 import type { DbOperationMetadata } from '../db/operation-events.js';
 import { finishOperation, guarded, startOperation } from '../db/operation-recorder.js';
 import { summarizeSql } from '../db/sql-summary.js';
@@ -366,45 +366,26 @@ function queueLength(queue: Loose | undefined): number {
 }
 
 /**
- * Reports the pool's counts, once per microtask turn after a change. mysql2 keeps them only in private queues
- * (`_allConnections`, `_freeConnections`, `_connectionQueue`); a version without them reports zeros.
+ * Reports the pool's counts after a change. mysql2 keeps them only in private queues (`_allConnections`,
+ * `_freeConnections`, `_connectionQueue`); a version without them reports zeros.
  */
 function poolReporter(pool: Loose, poolName: string, systemOf: () => string | undefined): () => void {
-  let scheduled = false;
-  let reported = '';
-  const report = () => {
-    scheduled = false;
-    const total = queueLength(pool._allConnections);
-    const idle = queueLength(pool._freeConnections);
-    const waiting = queueLength(pool._connectionQueue);
-    const system = systemOf();
-    if (system === undefined) return;
-    // A gauge needs an event only when its value moves (a busy pool mostly returns to the same counts).
-    const values = `${total} ${idle} ${waiting}`;
-    if (values === reported) return;
-    if (!hasHandlers(DB_CONNECTION_EVENTS.count) && !hasHandlers(DB_CONNECTION_EVENTS.pendingRequests))
-      return;
-    reported = values;
-    guarded(() => {
-      const base = { db_system_name: system, db_client_connection_pool_name: poolName };
-      if (hasHandlers(DB_CONNECTION_EVENTS.count)) {
-        execute(DB_CONNECTION_EVENTS.count, { count: idle }, { ...base, db_client_connection_state: 'idle' });
-        execute(
-          DB_CONNECTION_EVENTS.count,
-          { count: Math.max(0, total - idle) },
-          { ...base, db_client_connection_state: 'used' },
-        );
+  let identity: { db_system_name: string; db_client_connection_pool_name: string } | undefined;
+  return poolCountReporter(
+    () => ({
+      total: queueLength(pool._allConnections),
+      idle: queueLength(pool._freeConnections),
+      waiting: queueLength(pool._connectionQueue),
+    }),
+    () => {
+      const system = systemOf();
+      if (system === undefined) return undefined;
+      if (identity?.db_system_name !== system) {
+        identity = { db_system_name: system, db_client_connection_pool_name: poolName };
       }
-      if (hasHandlers(DB_CONNECTION_EVENTS.pendingRequests)) {
-        execute(DB_CONNECTION_EVENTS.pendingRequests, { count: waiting }, base);
-      }
-    });
-  };
-  return () => {
-    if (scheduled) return;
-    scheduled = true;
-    queueMicrotask(report);
-  };
+      return identity;
+    },
+  );
 }
 
 /** `error_type` of a failed statement: mysql2's error code (`ER_DUP_ENTRY`, `ECONNREFUSED`), else the error's name. */

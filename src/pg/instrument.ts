@@ -1,5 +1,5 @@
 import type { Client, Pool } from 'pg';
-import { DB_CONNECTION_EVENTS } from '../db/connection-pool.js';
+import { DB_CONNECTION_EVENTS, poolCountReporter } from '../db/connection-pool.js';
 import type { DbOperationMetadata } from '../db/operation-events.js';
 import { finishOperation, guarded, startOperation } from '../db/operation-recorder.js';
 import { type SqlSummary, summarizeSql } from '../db/sql-summary.js';
@@ -347,40 +347,14 @@ function instrumentPool(
   restorers: Array<() => void>,
 ): void {
   const poolMeta = { db_system_name: 'postgresql', db_client_connection_pool_name: poolName };
-  const idleMeta = { ...poolMeta, db_client_connection_state: 'idle' };
-  const usedMeta = { ...poolMeta, db_client_connection_state: 'used' };
-
-  // The pool's counts, read once per turn of the event loop's microtasks after any pool change: `release` is
-  // emitted before the client is back among the idle ones, so an immediate read would be one behind.
-  let reportScheduled = false;
-  // The last values reported: a busy pool changes state twice per query, mostly back to where it was, and a
-  // gauge needs an event only when its value moves.
-  let reported = '';
-  const report = () => {
-    reportScheduled = false;
-    const total = Number(pool.totalCount) || 0;
-    const idle = Number(pool.idleCount) || 0;
-    const waiting = Number(pool.waitingCount) || 0;
-    const values = `${total} ${idle} ${waiting}`;
-    if (values === reported) return;
-    if (!hasHandlers(DB_CONNECTION_EVENTS.count) && !hasHandlers(DB_CONNECTION_EVENTS.pendingRequests))
-      return;
-    reported = values;
-    guarded(() => {
-      if (hasHandlers(DB_CONNECTION_EVENTS.count)) {
-        execute(DB_CONNECTION_EVENTS.count, { count: idle }, idleMeta);
-        execute(DB_CONNECTION_EVENTS.count, { count: Math.max(0, total - idle) }, usedMeta);
-      }
-      if (hasHandlers(DB_CONNECTION_EVENTS.pendingRequests)) {
-        execute(DB_CONNECTION_EVENTS.pendingRequests, { count: waiting }, poolMeta);
-      }
-    });
-  };
-  const scheduleReport = () => {
-    if (reportScheduled) return;
-    reportScheduled = true;
-    queueMicrotask(report);
-  };
+  const scheduleReport = poolCountReporter(
+    () => ({
+      total: Number(pool.totalCount) || 0,
+      idle: Number(pool.idleCount) || 0,
+      waiting: Number(pool.waitingCount) || 0,
+    }),
+    () => poolMeta,
+  );
 
   // Clients the pool hands out get their own `query` wrapped, so queries on a checked-out client (transactions)
   // are measured too; pool.query's own use of the client joins the operation pool.query began.
