@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { cpus, platform, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
+import { runDataLayer } from './data-layer.js';
 import { runExport } from './export.js';
 import { runHotPath } from './hot-path.js';
 import { runHttpOverhead } from './http-overhead.js';
@@ -10,12 +11,12 @@ import { runMemory } from './memory.js';
 import { type GoalCheck, goalsTable, markdownTable, mib, type SectionResult, type Table } from './report.js';
 
 /**
- * The benchmark suite's single entry: `npm run bench [-- --quick] [-- --only hot-path,export,memory,http]`.
+ * The benchmark suite's single entry: `npm run bench [-- --quick] [-- --only hot-path,export,memory,http,data]`.
  * Runs the chosen sections one after another in this process and prints markdown tables to stdout
  * (progress goes to stderr). Nothing is written to disk.
  */
 
-const SECTIONS = ['hot-path', 'export', 'memory', 'http'] as const;
+const SECTIONS = ['hot-path', 'export', 'memory', 'http', 'data'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Args {
@@ -75,6 +76,12 @@ function environmentTable(args: Args): Table {
       ['prom-client', versionOf('node_modules/prom-client')],
       ['@opentelemetry/sdk-metrics', versionOf('node_modules/@opentelemetry/sdk-metrics')],
       ['@opentelemetry/exporter-prometheus', versionOf('node_modules/@opentelemetry/exporter-prometheus')],
+      [
+        'data-layer clients',
+        ['pg', 'mysql2', 'ioredis', 'redis', 'bullmq']
+          .map((name) => `${name} ${versionOf(`node_modules/${name}`)}`)
+          .join(', '),
+      ],
       ['V8 flags', '--expose-gc, --no-flush-bytecode (set at start so heap readings do not drift)'],
       ['mode', args.quick ? 'quick (smoke test: short rounds, small sizes; figures are rough)' : 'full'],
       ['sections', [...args.only].join(', ')],
@@ -162,6 +169,7 @@ async function main(): Promise<void> {
     export: () => runExport({ quick: args.quick, progress }),
     memory: () => runMemory({ quick: args.quick, progress }),
     http: () => runHttp(args.quick),
+    data: () => runDataLayer({ quick: args.quick, progress }),
   };
   for (const name of SECTIONS) {
     if (!args.only.has(name)) continue;

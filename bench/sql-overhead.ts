@@ -2,7 +2,9 @@
  * Queries per second against the local PostgreSQL (pg) and MariaDB (mysql2), with and without telemeter's
  * instrumentation and metrics, in one run: rounds alternate bare and instrumented phases (order reversed every
  * other round) on the same pools, and the figure is the median of the per-round ratios. The issue's goal is
- * >= 97%. Run alone with `node --import tsx bench/sql-overhead.ts [--quick]`; not yet wired into bench/run.ts.
+ * >= 97%. Also the application's own CPU time per query, which instrumentation adds to directly while the
+ * database's round trip hides it in the throughput. `npm run bench -- --only data` runs it; alone:
+ * `node --import tsx bench/sql-overhead.ts [--quick]`.
  */
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
@@ -26,11 +28,22 @@ export interface SqlOverheadResult {
   readonly instrumentedQps: number;
   /** Median of the per-round ratios instrumented / bare. */
   readonly ratio: number;
+  /** This process's CPU time (user + system) per query, in microseconds: medians over the rounds. */
+  readonly bareCpuMicros: number;
+  readonly instrumentedCpuMicros: number;
+  /** Median of the per-round ratios bare / instrumented CPU per query: 1 when instrumentation costs nothing. */
+  readonly cpuRatio: number;
+}
+
+interface Phase {
+  readonly qps: number;
+  readonly cpuMicros: number;
 }
 
 type Query = () => Promise<unknown>;
 
-async function queriesPerSecond(query: Query, seconds: number, concurrency: number): Promise<number> {
+async function queriesPerSecond(query: Query, seconds: number, concurrency: number): Promise<Phase> {
+  const cpu = process.cpuUsage();
   const deadline = performance.now() + seconds * 1000;
   let done = 0;
   await Promise.all(
@@ -41,7 +54,8 @@ async function queriesPerSecond(query: Query, seconds: number, concurrency: numb
       }
     }),
   );
-  return done / seconds;
+  const used = process.cpuUsage(cpu);
+  return { qps: done / seconds, cpuMicros: (used.user + used.system) / Math.max(done, 1) };
 }
 
 function median(values: number[]): number {
@@ -57,8 +71,8 @@ async function measure(
   options: Required<SqlOverheadOptions>,
 ): Promise<SqlOverheadResult> {
   await queriesPerSecond(query, 1, options.concurrency); // warm-up: connections open, code compiled
-  const bare: number[] = [];
-  const instrumented: number[] = [];
+  const bare: Phase[] = [];
+  const instrumented: Phase[] = [];
   for (let round = 0; round < options.rounds; round++) {
     const phases =
       round % 2 === 0 ? (['bare', 'instrumented'] as const) : (['instrumented', 'bare'] as const);
@@ -77,9 +91,12 @@ async function measure(
   }
   return {
     library,
-    bareQps: median(bare),
-    instrumentedQps: median(instrumented),
-    ratio: median(instrumented.map((value, i) => value / bare[i])),
+    bareQps: median(bare.map((p) => p.qps)),
+    instrumentedQps: median(instrumented.map((p) => p.qps)),
+    ratio: median(instrumented.map((p, i) => p.qps / bare[i].qps)),
+    bareCpuMicros: median(bare.map((p) => p.cpuMicros)),
+    instrumentedCpuMicros: median(instrumented.map((p) => p.cpuMicros)),
+    cpuRatio: median(instrumented.map((p, i) => bare[i].cpuMicros / p.cpuMicros)),
   };
 }
 
@@ -141,11 +158,13 @@ export async function runSqlOverhead(options: SqlOverheadOptions = {}): Promise<
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const quick = process.argv.includes('--quick');
   const results = await runSqlOverhead(quick ? { phaseSeconds: 1, rounds: 2 } : {});
-  console.log('| library | bare queries/s | instrumented queries/s | ratio |');
-  console.log('|---|---:|---:|---:|');
+  console.log(
+    '| library | bare queries/s | instrumented queries/s | ratio | bare CPU µs/query | instrumented | CPU kept |',
+  );
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     console.log(
-      `| ${r.library} | ${r.bareQps.toFixed(0)} | ${r.instrumentedQps.toFixed(0)} | ${(r.ratio * 100).toFixed(1)}% |`,
+      `| ${r.library} | ${r.bareQps.toFixed(0)} | ${r.instrumentedQps.toFixed(0)} | ${(r.ratio * 100).toFixed(1)}% | ${r.bareCpuMicros.toFixed(1)} | ${r.instrumentedCpuMicros.toFixed(1)} | ${(r.cpuRatio * 100).toFixed(1)}% |`,
     );
   }
 }
