@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { type CliIo, EXIT, UsageError } from './command.js';
+import { SCHEMA_NAME } from './demo/postgres-store.js';
 import { startDemo } from './demo/start.js';
 
 const HELP = `Usage: telemeter demo [options]
@@ -14,6 +15,11 @@ Options:
   --no-traffic        do not send synthetic traffic
   --rate <n>          synthetic requests per second (default 20)
   --token <token>     require this bearer token on the metrics server and dashboard
+  --database-url <url>
+                      keep the shop's data in this PostgreSQL (postgres://user@host:5432/db; needs the
+                      pg package) instead of in memory; either way the Databases row has data
+  --database-schema <name>
+                      schema of the shop's tables there, created when absent (default telemeter_demo)
   -h, --help          show this help
 `;
 
@@ -37,6 +43,8 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
       'no-traffic': { type: 'boolean' },
       rate: { type: 'string' },
       token: { type: 'string' },
+      'database-url': { type: 'string' },
+      'database-schema': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -50,6 +58,17 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
   if (values.token !== undefined && values.token.length < 8) {
     throw new UsageError('--token must be at least 8 characters');
   }
+  const databaseUrl = values['database-url'];
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new UsageError('--database-url must be a postgres:// or postgresql:// URL');
+  }
+  const databaseSchema = values['database-schema'];
+  if (databaseSchema !== undefined && !SCHEMA_NAME.test(databaseSchema)) {
+    throw new UsageError('--database-schema must be a lower-case name of letters, digits and _');
+  }
+  if (databaseSchema !== undefined && databaseUrl === undefined) {
+    throw new UsageError('--database-schema needs --database-url');
+  }
   const demo = await startDemo({
     port: port(values.port, 4000, '--port'),
     metricsPort: port(values['metrics-port'], 9091, '--metrics-port'),
@@ -57,12 +76,15 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
     traffic: values['no-traffic'] !== true && values.traffic !== false,
     trafficRate: rate,
     token: values.token,
+    databaseUrl,
+    databaseSchema,
   });
   const auth = values.token === undefined ? '' : ` (send "Authorization: Bearer ${values.token}")`;
   io.stdout(`telemeter demo is running
   shop API         ${demo.shopUrl}/products
   metrics          ${demo.metricsUrl}${auth}
   live dashboard   ${demo.metricsServer.url.replace(/\/metrics$/, '')}/dashboard${values.token === undefined ? '' : `?token=${encodeURIComponent(values.token)}`}
+  database         ${demo.database}
   synthetic traffic ${demo.traffic === undefined ? 'off' : `on, ${rate} requests/s (--no-traffic turns it off)`}
 Press Ctrl-C to stop.
 `);

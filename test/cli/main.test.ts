@@ -110,6 +110,12 @@ describe('telemeter CLI (in process)', () => {
       [['rules', '--module'], /--module/],
       [['rules', '--metrics', 'default', '--error-ratio', 'lots'], /--error-ratio must be a number/],
       [['grafana', '--colour'], /Unknown option '--colour'/],
+      [['demo', '--database-url', 'mysql://127.0.0.1/test'], /--database-url must be a postgres:\/\//],
+      [['demo', '--database-schema', 'shop'], /--database-schema needs --database-url/],
+      [
+        ['demo', '--database-url', 'postgres://127.0.0.1/test', '--database-schema', 'Shop; DROP'],
+        /--database-schema must be a lower-case name/,
+      ],
     ];
     for (const [args, message] of cases) {
       const io = capture();
@@ -250,5 +256,23 @@ describe('CLI error codes', () => {
     } finally {
       await new Promise((done) => taken.close(done));
     }
+  });
+
+  it('startDemo names --database-url, without its password, when that PostgreSQL cannot be used', async () => {
+    // Port 1 on loopback refuses connections: nothing is listening there.
+    const error = await startDemo({
+      port: 0,
+      metricsPort: 0,
+      traffic: false,
+      databaseUrl: 'postgres://shop:s3cret@127.0.0.1:1/test',
+    }).catch((failure: unknown) => failure);
+    expect(error).toMatchObject({
+      code: 'ERR_TELEMETER_INVALID_OPTION',
+      message: expect.stringMatching(
+        /^telemeter demo: cannot use --database-url postgres:\/\/shop:\*\*\*@127\.0\.0\.1:1\/test: /,
+      ),
+      cause: expect.objectContaining({ code: 'ECONNREFUSED' }),
+    });
+    expect((error as Error).message).not.toContain('s3cret');
   });
 });

@@ -28,7 +28,14 @@ import { type PrometheusHandle, startPrometheus } from '../support/prometheus-se
 import { conditionOperand, metricsRead } from '../support/promql-operands.js';
 import { requirePrometheus } from '../support/tools.js';
 import { type DemoProcess, startDemoProcess } from './demo-process.js';
-import { countsByLabels, orderAmount, sendTraffic, shopTraffic, vectorByLabels } from './shop-traffic.js';
+import {
+  countsByLabels,
+  dbOperationCounts,
+  orderAmount,
+  sendTraffic,
+  shopTraffic,
+  vectorByLabels,
+} from './shop-traffic.js';
 
 const hasPrometheus = requirePrometheus();
 
@@ -150,6 +157,34 @@ describe.skipIf(!hasPrometheus)('telemeter demo, scraped by a real Prometheus', 
     );
   });
 
+  it('reports the in-memory store as PostgreSQL: one operation per statement, the repeated order as class 23', async () => {
+    const stored = vectorByLabels(
+      await prom.query(
+        `db_client_operation_duration_seconds_count{job="${JOB}",db_system_name="postgresql"}`,
+      ),
+      ['db_operation_name', 'db_collection_name', 'error_type'],
+    );
+    expect(stored).toEqual(dbOperationCounts(plan));
+    // Every statement went through the simulated pool: a queue time each, a checkout each.
+    const statements = Object.values(dbOperationCounts(plan)).reduce((a, b) => a + b, 0);
+    expect(
+      await prom.queryValue(
+        `db_client_operation_queue_time_seconds_count{job="${JOB}",db_client_connection_pool_name="shop"}`,
+      ),
+    ).toBe(statements);
+    expect(
+      await prom.queryValue(
+        `db_client_connection_wait_time_seconds_count{job="${JOB}",db_client_connection_pool_name="shop"}`,
+      ),
+    ).toBe(statements);
+    expect(await prom.queryValue(`shop_repo_query_total_time_count{job="${JOB}"}`)).toBe(statements);
+    // All connections are back once the traffic is over, and nobody waits.
+    expect(
+      await prom.queryValue(`db_client_connection_count{job="${JOB}",db_client_connection_state="used"}`),
+    ).toBe(0);
+    expect(await prom.queryValue(`db_client_connection_pending_requests{job="${JOB}"}`)).toBe(0);
+  });
+
   it('exports the article VM metric vm_memory_total, in kilobytes', async () => {
     const kilobytes = await prom.queryValue(`vm_memory_total{job="${JOB}"}`);
     const rss = await prom.queryValue(`process_resident_memory_bytes{job="${JOB}"}`);
@@ -181,7 +216,7 @@ describe.skipIf(!hasPrometheus)('telemeter demo, scraped by a real Prometheus', 
 
   it('loads every alert rule and evaluates each with health ok', async () => {
     const count = rules.split('\n').filter((l) => l.trim().startsWith('- alert:')).length;
-    expect(count).toBe(8);
+    expect(count).toBe(11);
     const evaluated = await poll('every rule evaluated', async () => {
       const res = await fetch(`${prom.url}/api/v1/rules`, { signal: AbortSignal.timeout(5_000) });
       const list = (await res.json()).data.groups.flatMap((g: any) => g.rules);

@@ -76,7 +76,7 @@ describe.skipIf(!hasPromtool)('examples/deploy/prometheus.yml', () => {
     const { code, stdout, stderr } = await check();
     expect(code, stdout + stderr).toBe(0);
     expect(stdout).toContain('SUCCESS: 1 rule files found');
-    expect(stdout).toContain('SUCCESS: 8 rules found');
+    expect(stdout).toContain('SUCCESS: 11 rules found');
   });
 
   it('accepts targets.docker.json as the targets file, and rejects a malformed one', async () => {

@@ -1,44 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { execute } from '../../events/index.js';
 import { trackerOf } from '../../http/index.js';
+import { CATALOGUE, type ShopRepository } from './repository.js';
 
 /** Route templates of the shop, the only values its `route` label can take (plus `<unmatched>`). */
 export const SHOP_ROUTES = ['/products', '/products/:id', '/checkout', '/slow', '/fail'] as const;
-
-interface Product {
-  readonly id: number;
-  readonly name: string;
-  readonly price: number;
-}
-
-const PRODUCTS: readonly Product[] = [
-  { id: 1, name: 'Espresso beans, 1 kg', price: 24.5 },
-  { id: 2, name: 'Hand grinder', price: 89 },
-  { id: 3, name: 'Milk jug', price: 12.9 },
-  { id: 4, name: 'Scale', price: 39.99 },
-  { id: 5, name: 'Tamper', price: 19 },
-];
-
-/** Simulated database latency in milliseconds, to give the repo summaries something to summarize. */
-async function query<T>(source: string, result: T): Promise<T> {
-  const queue = Math.random() * 2;
-  const run = 1 + Math.random() * 8;
-  const decode = Math.random() * 0.5;
-  await new Promise((resolve) => setTimeout(resolve, queue + run + decode));
-  const ns = (ms: number) => Math.round(ms * 1e6);
-  execute(
-    'shop.repo.query',
-    {
-      total_time: ns(queue + run + decode),
-      decode_time: ns(decode),
-      query_time: ns(run),
-      queue_time: ns(queue),
-      idle_time: ns(Math.random() * 50),
-    },
-    { source },
-  );
-  return result;
-}
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -55,29 +22,37 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   return raw === '' ? {} : JSON.parse(raw);
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(repository: ShopRepository, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = (req.url ?? '/').split('?')[0].replace(/\/+$/, '') || '/';
   const method = req.method ?? 'GET';
   if (method === 'GET' && path === '/products') {
-    send(res, 200, await query('products', PRODUCTS));
+    send(res, 200, await repository.listProducts());
     return;
   }
   const productMatch = /^\/products\/([^/]+)$/.exec(path);
   if (method === 'GET' && productMatch) {
-    const product = await query(
-      'products',
-      PRODUCTS.find((p) => String(p.id) === productMatch[1]),
-    );
+    // Only an integer id reaches the database (PostgreSQL would refuse another, SQLSTATE 22P02).
+    const id = /^\d{1,9}$/.test(productMatch[1]) ? Number(productMatch[1]) : undefined;
+    const product = id === undefined ? undefined : await repository.findProduct(id);
     if (product === undefined) send(res, 404, { error: 'no such product' });
     else send(res, 200, product);
     return;
   }
   if (method === 'POST' && path === '/checkout') {
-    const body = (await readJson(req)) as { items?: Array<{ id: number; quantity?: number }> };
+    const body = (await readJson(req)) as {
+      reference?: unknown;
+      items?: Array<{ id: number; quantity?: number }>;
+    };
+    // A client's own order reference makes a repeated submission (a double click) a 409, not a second order.
+    const reference = body.reference ?? randomUUID();
+    if (typeof reference !== 'string' || reference === '' || reference.length > 64) {
+      send(res, 422, { error: 'reference must be a string of 1 to 64 characters' });
+      return;
+    }
     const items = Array.isArray(body.items) ? body.items : [];
     let amount = 0;
     for (const item of items) {
-      const product = PRODUCTS.find((p) => p.id === item?.id);
+      const product = CATALOGUE.find((p) => p.id === item?.id);
       const quantity = item?.quantity ?? 1;
       if (product === undefined || !Number.isInteger(quantity) || quantity < 1) {
         send(res, 422, { error: 'each item needs a known product id and a positive integer quantity' });
@@ -85,9 +60,12 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       }
       amount += product.price * quantity;
     }
-    await query('orders', undefined);
+    if ((await repository.insertOrder(reference, amount)) === 'duplicate') {
+      send(res, 409, { error: `order ${reference} was placed already` });
+      return;
+    }
     execute('shop.order', { amount }, { currency: 'EUR' });
-    send(res, 201, { amount, currency: 'EUR' });
+    send(res, 201, { reference, amount, currency: 'EUR' });
     return;
   }
   if (method === 'GET' && path === '/slow') {
@@ -104,10 +82,11 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
 /**
  * The demo's example shop: a plain `node:http` JSON API. Handlers that throw answer 500 and report the error
  * to the request's tracker, so `http.server.request.exception` fires as it would under a framework adapter.
+ * Its data comes from `repository` (in memory, or PostgreSQL with `--database-url`).
  */
-export function createShop(): Server {
+export function createShop(repository: ShopRepository): Server {
   return createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
+    handle(repository, req, res).catch((error: unknown) => {
       trackerOf(res)?.fail(error);
       if (!res.headersSent) send(res, 500, { error: 'internal server error' });
       else res.destroy();

@@ -1,13 +1,17 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type LiveDashboard, mountDashboard } from '../../dashboard/index.js';
-import { TelemeterError } from '../../errors.js';
+import { invalidOption, TelemeterError } from '../../errors.js';
 import { httpMetrics, instrumentHttpServer } from '../../http/index.js';
 import { checkOptionKeys } from '../../options.js';
+import { pgMetrics } from '../../pg/metrics.js';
 import { instrumentRuntime, runtimeMetrics } from '../../runtime/index.js';
 import { type MetricsServer, serveMetrics } from '../../server/index.js';
 import { Telemeter } from '../../telemeter.js';
 import { articleMetrics } from './article-metrics.js';
+import { createMemoryRepository } from './memory-store.js';
+import { DEFAULT_DEMO_SCHEMA, openPostgresRepository, SCHEMA_NAME } from './postgres-store.js';
+import { emitRepoQueryEvents, type ShopRepository } from './repository.js';
 import { createShop, SHOP_ROUTES } from './shop.js';
 import { startTraffic, type Traffic } from './traffic.js';
 
@@ -27,9 +31,26 @@ export interface DemoOptions {
   readonly token?: string;
   /** Runtime poll period in ms. Default 5000. */
   readonly pollPeriod?: number;
+  /**
+   * `postgres://…` URL of a real PostgreSQL for the shop's data (needs the `pg` package). Default: none, the
+   * shop keeps its data in memory and reports its statements as PostgreSQL would.
+   */
+  readonly databaseUrl?: string;
+  /** Schema of the shop's tables in that database, created when absent. Default `telemeter_demo`. */
+  readonly databaseSchema?: string;
 }
 
-const KNOWN_OPTIONS = ['port', 'metricsPort', 'host', 'traffic', 'trafficRate', 'token', 'pollPeriod'];
+const KNOWN_OPTIONS = [
+  'port',
+  'metricsPort',
+  'host',
+  'traffic',
+  'trafficRate',
+  'token',
+  'pollPeriod',
+  'databaseUrl',
+  'databaseSchema',
+];
 
 /** A running demo. */
 export interface Demo {
@@ -38,24 +59,32 @@ export interface Demo {
   readonly metricsServer: MetricsServer;
   readonly metricsUrl: string;
   readonly traffic: Traffic | undefined;
+  /** Where the shop's data lives: `memory`, or the PostgreSQL database (without credentials). */
+  readonly database: string;
   /** The live dashboard, mounted at `/dashboard` on the metrics server. */
   readonly dashboard: LiveDashboard;
-  /** Stops traffic, the dashboard's sampler, both servers, the runtime poller, and detaches the Telemeter. */
+  /**
+   * Stops traffic, the dashboard's sampler, both servers, the runtime poller, detaches the Telemeter, and
+   * closes the database pool.
+   */
   stop(): Promise<void>;
 }
 
-/** Every metric the demo defines: HTTP, runtime, and the article's own list. */
+/** Every metric the demo defines: HTTP, runtime, PostgreSQL (`pgMetrics()`), and the article's own list. */
 export function demoMetrics() {
-  return [...httpMetrics(), ...runtimeMetrics(), ...articleMetrics()];
+  return [...httpMetrics(), ...runtimeMetrics(), ...pgMetrics(), ...articleMetrics()];
 }
 
 /**
  * The article end to end, in one process: the example shop on `port`, instrumented with `httpMetrics()`,
- * `runtimeMetrics()` and the article's metric list, and the private metrics server on `metricsPort`.
+ * `runtimeMetrics()`, `pgMetrics()` and the article's metric list, and the private metrics server on
+ * `metricsPort`. The shop's data is in memory unless `databaseUrl` names a PostgreSQL.
  *
  * @throws TelemeterTypeError `ERR_TELEMETER_UNKNOWN_OPTION` naming the option and the closest valid key; the
  *   errors of `serveMetrics`, `instrumentRuntime` and `mountDashboard` for their options.
- * @throws TelemeterError `ERR_TELEMETER_LISTEN` when the shop cannot bind its port (`cause`: the system error).
+ * @throws TelemeterError `ERR_TELEMETER_LISTEN` when the shop cannot bind its port (`cause`: the system error);
+ *   `ERR_TELEMETER_MISSING_DEPENDENCY` when `databaseUrl` is given and pg is not installed;
+ *   `ERR_TELEMETER_INVALID_OPTION` when that database cannot be reached or set up.
  */
 export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   checkOptionKeys('telemeter demo: startDemo', options, KNOWN_OPTIONS);
@@ -66,17 +95,37 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     traffic = true,
     trafficRate = 20,
     token,
+    databaseUrl,
+    databaseSchema = DEFAULT_DEMO_SCHEMA,
   } = options;
+  if (
+    databaseUrl !== undefined &&
+    (typeof databaseUrl !== 'string' || !/^postgres(ql)?:\/\//.test(databaseUrl))
+  ) {
+    invalidOption('telemeter demo: startDemo: option databaseUrl must be a postgres:// or postgresql:// URL');
+  }
+  if (typeof databaseSchema !== 'string' || !SCHEMA_NAME.test(databaseSchema)) {
+    invalidOption(
+      'telemeter demo: startDemo: option databaseSchema must be a lower-case name of letters, digits and _',
+    );
+  }
+  const repository: ShopRepository =
+    databaseUrl === undefined
+      ? createMemoryRepository()
+      : await openPostgresRepository(databaseUrl, databaseSchema);
   const telemeter = new Telemeter({ metrics: demoMetrics(), globalTags: { service: 'shop' } });
+  const stopRepoEvents = emitRepoQueryEvents();
   const runtime = instrumentRuntime({ period: options.pollPeriod ?? 5000 });
-  const shop = createShop();
+  const shop = createShop(repository);
   const uninstall = instrumentHttpServer(shop, { route: [...SHOP_ROUTES] });
   try {
     await listen(shop, port, host);
   } catch (error) {
     uninstall();
     runtime.stop();
+    stopRepoEvents();
     telemeter.close();
+    await repository.close();
     throw new TelemeterError(
       'ERR_TELEMETER_LISTEN',
       `telemeter demo: the shop API cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${(error as Error).message}; choose another port with --port`,
@@ -99,7 +148,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     shop.close();
     await metricsServer?.close();
     runtime.stop();
+    stopRepoEvents();
     telemeter.close();
+    await repository.close();
     throw error;
   }
   const server = metricsServer;
@@ -111,6 +162,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     metricsServer: server,
     metricsUrl: `${server.url}`,
     traffic: running,
+    database: repository.description,
     dashboard,
     async stop() {
       dashboard.stop();
@@ -119,7 +171,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
       await Promise.all([new Promise((resolve) => shop.close(resolve)), server.close()]);
       uninstall();
       runtime.stop();
+      stopRepoEvents();
       telemeter.close();
+      await repository.close();
     },
   };
 }

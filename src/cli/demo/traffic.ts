@@ -5,6 +5,8 @@ export interface Traffic {
   stop(): Promise<void>;
 }
 
+let lastCheckout: unknown = { reference: 'order-first', items: [{ id: 1, quantity: 1 }] };
+
 const MIX: ReadonlyArray<{
   weight: number;
   request: () => { method: string; path: string; body?: unknown };
@@ -13,14 +15,17 @@ const MIX: ReadonlyArray<{
   { weight: 35, request: () => ({ method: 'GET', path: `/products/${1 + Math.floor(Math.random() * 6)}` }) },
   {
     weight: 15,
-    request: () => ({
-      method: 'POST',
-      path: '/checkout',
-      body: {
+    request: () => {
+      lastCheckout = {
+        reference: `order-${Math.random().toString(36).slice(2, 12)}`,
         items: [{ id: 1 + Math.floor(Math.random() * 5), quantity: 1 + Math.floor(Math.random() * 3) }],
-      },
-    }),
+      };
+      return { method: 'POST', path: '/checkout', body: lastCheckout };
+    },
   },
+  // A double submission: the last checkout again, refused by the unique reference (409), so the database
+  // error ratio has something to show.
+  { weight: 1, request: () => ({ method: 'POST', path: '/checkout', body: lastCheckout }) },
   { weight: 8, request: () => ({ method: 'GET', path: '/slow' }) },
   { weight: 4, request: () => ({ method: 'GET', path: '/fail' }) },
   { weight: 8, request: () => ({ method: 'GET', path: `/unknown/${Math.floor(Math.random() * 1e6)}` }) },
