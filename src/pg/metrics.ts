@@ -1,16 +1,8 @@
-import { dbConnectionPoolMetrics } from '../db/connection-pool.js';
-import { dbOperationMetrics } from '../db/operation-metrics.js';
-import { invalidOption } from '../errors.js';
+import { type SqlClientMetricsOptions, sqlClientMetrics } from '../db/sql-client-metrics.js';
 import type { MetricDefinition } from '../metrics/index.js';
-import { checkOptionKeys } from '../options.js';
 
 /** Options of {@link pgMetrics}. */
-export interface PgMetricsOptions {
-  /** Include the connection-pool metrics (counts, pending requests, wait and queue time). Default true. */
-  readonly pool?: boolean;
-}
-
-const KNOWN_OPTIONS = new Set(['pool']);
+export type PgMetricsOptions = SqlClientMetricsOptions;
 
 /**
  * The metrics of `instrumentPg`, the same definition objects that mysql2's and Redis's integrations list, so a
@@ -25,10 +17,5 @@ const KNOWN_OPTIONS = new Set(['pool']);
  * @throws TelemeterTypeError `ERR_TELEMETER_UNKNOWN_OPTION` or `ERR_TELEMETER_INVALID_OPTION` for an option.
  */
 export function pgMetrics(options: PgMetricsOptions = {}): MetricDefinition[] {
-  const where = 'telemeter/pg: pgMetrics';
-  checkOptionKeys(where, options, KNOWN_OPTIONS);
-  if (options.pool !== undefined && typeof options.pool !== 'boolean') {
-    invalidOption(`${where}: option pool must be a boolean`);
-  }
-  return [...dbOperationMetrics(), ...(options.pool === false ? [] : dbConnectionPoolMetrics())];
+  return sqlClientMetrics('telemeter/pg: pgMetrics', options);
 }
