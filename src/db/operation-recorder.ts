@@ -48,9 +48,19 @@ export function finishOperation(
   const stopMetadata: Metadata = failed
     ? { ...metadata, error_type: errorType, error }
     : (metadata as unknown as Metadata);
-  guarded(() =>
-    execute(DB_OPERATION_EVENTS.stop, { ...phases, duration, monotonic_time: now }, stopMetadata),
-  );
+  // One object shape for every stop event, built without a spread: an absent phase is `undefined`, which
+  // metrics skip as missing, as they skip an absent key.
+  const measurements = {
+    duration,
+    monotonic_time: now,
+    queue_time: phases?.queue_time,
+    query_time: phases?.query_time,
+  };
+  try {
+    execute(DB_OPERATION_EVENTS.stop, measurements, stopMetadata);
+  } catch (failure) {
+    logEmitFailure(failure);
+  }
   if (failed && hasHandlers(DB_OPERATION_EVENTS.exception)) {
     guarded(() =>
       execute(
@@ -72,6 +82,10 @@ export function guarded(emit: () => void): void {
   try {
     emit();
   } catch (error) {
-    processLog.errorOnce('db-operation', { err: error }, 'telemeter/db: failed to emit an operation event');
+    logEmitFailure(error);
   }
+}
+
+function logEmitFailure(error: unknown): void {
+  processLog.errorOnce('db-operation', { err: error }, 'telemeter/db: failed to emit an operation event');
 }
