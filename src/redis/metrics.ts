@@ -1,5 +1,6 @@
 import { DB_OPERATION_EVENTS, dbOperationMetrics } from '../db/index.js';
 import { counter, distribution, type MetricDefinition, sum } from '../metrics/index.js';
+import { checkOptionKeys } from '../options.js';
 import { REDIS_CONNECTION_EVENT } from './connection-events.js';
 
 /** Buckets of `redis_client_batch_size`: commands per MULTI or pipeline. */
@@ -65,6 +66,8 @@ const redisOwnMetrics: readonly MetricDefinition[] = Object.freeze([
  * `redis_client_connection_errors_total{redis_client, error_type}` and `redis_client_connections{redis_client}`
  * (node-redis only).
  */
-export function redisMetrics(): MetricDefinition[] {
+export function redisMetrics(options: Readonly<Record<string, never>> = {}): MetricDefinition[] {
+  // It takes no options yet; a key given anyway (a misplaced instrumentRedis option) is a mistake to report.
+  checkOptionKeys('telemeter/redis: redisMetrics', options, []);
   return [...dbOperationMetrics(), ...redisOwnMetrics];
 }

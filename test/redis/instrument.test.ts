@@ -393,6 +393,19 @@ describe('instrumentRedis options', () => {
     expect(() => instrumentRedis({ clients: [] })).toThrow(/option clients/);
   });
 
+  it('redisMetrics refuses an option it does not read (an instrumentRedis option given to it by mistake)', () => {
+    expect(() => redisMetrics({ clients: ['ioredis'] } as never)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_TELEMETER_UNKNOWN_OPTION',
+        message: expect.stringMatching(/redisMetrics/),
+      }),
+    );
+    expect(() => redisMetrics('ioredis' as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_TELEMETER_INVALID_OPTION' }),
+    );
+    expect(redisMetrics({}).length).toBe(redisMetrics().length);
+  });
+
   it('lists the shared operation histogram once, as the same object on every call', () => {
     const first = redisMetrics();
     expect(first.map((m) => m.name)).toContain('db_client_operation_duration_seconds');
