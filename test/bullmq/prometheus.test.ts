@@ -103,13 +103,7 @@ describe.skipIf(!hasPrometheus || !hasRedis)('the BullMQ row and rules against a
 
     // rate() and deriv() need two samples that both saw the jobs: two scrapes that started after them.
     const jobsDone = Date.now();
-    let first = 0;
-    await prom.waitForTargets(([target]) => {
-      const at = Date.parse(target?.lastScrape ?? '');
-      if (target?.health !== 'up' || !(at > jobsDone)) return false;
-      first ||= at;
-      return at > first;
-    }, 30_000);
+    await prom.waitForScrapesAfter(jobsDone);
   }, 90_000);
 
   afterAll(async () => {

@@ -154,17 +154,7 @@ describe.skipIf(!hasPrometheus)('the demo dashboard and rules, scraped as text a
     }, 300);
     // rate() needs two samples that both saw the traffic: two scrapes that started after it, in each.
     const trafficDone = Date.now();
-    await Promise.all(
-      [...proms.values()].map((prom) => {
-        let first = 0;
-        return prom.waitForTargets(([target]) => {
-          const at = Date.parse(target?.lastScrape ?? '');
-          if (target?.health !== 'up' || !(at > trafficDone)) return false;
-          first ||= at;
-          return at > first;
-        }, 30_000);
-      }),
-    );
+    await Promise.all([...proms.values()].map((prom) => prom.waitForScrapesAfter(trafficDone)));
   }, 120_000);
 
   afterAll(async () => {

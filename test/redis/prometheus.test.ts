@@ -49,13 +49,7 @@ describe.skipIf(!hasRedis || !hasPrometheus)(
       await traffic();
       // rate() and increase() need two samples that both saw the traffic: two scrapes that started after it.
       const trafficDone = Date.now();
-      let first = 0;
-      await prom.waitForTargets(([target]) => {
-        const at = Date.parse(target?.lastScrape ?? '');
-        if (target?.health !== 'up' || !(at > trafficDone)) return false;
-        first ||= at;
-        return at > first;
-      }, 30_000);
+      await prom.waitForScrapesAfter(trafficDone);
     }, 120_000);
 
     afterAll(async () => {

@@ -87,6 +87,11 @@ export interface PrometheusHandle {
    * and has health `up` or `down` (i.e. has been scraped at least once). Default timeout 30 s.
    */
   waitForTargets(pred?: (targets: ActiveTarget[]) => boolean, timeoutMs?: number): Promise<ActiveTarget[]>;
+  /**
+   * Poll until the first target is `up` and has been scraped twice since `since` (epoch ms): `rate()` and
+   * `increase()` need two samples that both saw what happened before `since`. Default 30 s.
+   */
+  waitForScrapesAfter(since: number, timeoutMs?: number): Promise<ActiveTarget[]>;
   /** Instant query; resolves with `data.result`. */
   query(promql: string): Promise<any>;
   /** First value of an instant query (vector or scalar); undefined when the result is empty. */
@@ -418,6 +423,15 @@ async function launch(
           `${(e as Error).message}\nTargets: ${JSON.stringify(last, null, 2)}\nLogs:\n${logText}`,
         );
       }
+    },
+    waitForScrapesAfter(since, timeoutMs = 30_000) {
+      let first = 0;
+      return handle.waitForTargets(([target]) => {
+        const at = Date.parse(target?.lastScrape ?? '');
+        if (target?.health !== 'up' || !(at > since)) return false;
+        first ||= at;
+        return at > first;
+      }, timeoutMs);
     },
     query,
     async queryValue(promql) {
