@@ -1,5 +1,6 @@
 import { invalidOption } from '../errors.js';
 import { execute, hasHandlers, type Metadata, monotonicTime, systemTime } from '../events/index.js';
+import { processLog } from '../logger.js';
 import { checkOptionKeys } from '../options.js';
 import {
   BULLMQ_JOB_STATES,
@@ -319,8 +320,15 @@ class QueuePoller {
         const metadata: Metadata = { queue: name, state };
         execute(this.eventName, { count }, metadata);
       }
-    } catch {
-      // Redis unreachable or the queue closed: this queue has no reading this time.
+    } catch (error) {
+      // Redis unreachable or the queue closed: this queue has no reading this time, and its gauge keeps the last
+      // one, so say once why it stopped moving.
+      const name = safeString(() => queue.name);
+      processLog.warnOnce(
+        `bullmq-poll:${name}`,
+        { err: error, queue: name },
+        `telemeter/bullmq: reading the depth of queue "${name}" failed; its bullmq_queue_jobs keeps the last reading`,
+      );
     }
   }
 }

@@ -7,10 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { type BullmqInstrumentation, bullmqMetrics, instrumentBullmq } from '../../src/bullmq/index.js';
 import { attachMany, detach } from '../../src/events/index.js';
-import { Telemeter } from '../../src/index.js';
+import { setLogger, Telemeter } from '../../src/index.js';
 import { sample, samples } from '../support/samples.js';
 import { REDIS_PORT, requireRedis } from '../support/tools.js';
 
@@ -416,6 +416,26 @@ describe('instrumentBullmq with hostile input', () => {
     expect(body).not.toContain('state="bogus"');
     expect(body).not.toContain('queue="broken"');
     telemeter.close();
+  });
+
+  it('logs once per queue why its depth stopped moving when getJobCounts() fails', async () => {
+    const warn = vi.fn();
+    setLogger({ warn, error: vi.fn() });
+    try {
+      const broken = { name: 'down-queue', getJobCounts: () => Promise.reject(new Error('Redis is down')) };
+      const instrumentation = instrumentBullmq({ queues: [broken], pollInterval: 60_000 });
+      await instrumentation.poll();
+      await instrumentation.poll();
+      instrumentation.stop();
+      const lines = warn.mock.calls.filter(([, message]) => String(message).includes('down-queue'));
+      expect(lines).toHaveLength(1);
+      expect(lines[0][0]).toMatchObject({
+        queue: 'down-queue',
+        err: expect.objectContaining({ message: 'Redis is down' }),
+      });
+    } finally {
+      setLogger(null);
+    }
   });
 
   it('rejects bad options at start-up, naming the option', () => {
