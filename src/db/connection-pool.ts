@@ -6,7 +6,7 @@
 import { execute, hasHandlers, type Metadata } from '../events/index.js';
 import { distribution, lastValue, type MetricDefinition } from '../metrics/index.js';
 import { DB_OPERATION_EVENTS } from './operation-events.js';
-import { guarded } from './operation-recorder.js';
+import { logEmitFailure } from './operation-recorder.js';
 
 /** Names of the pool events. */
 export const DB_CONNECTION_EVENTS: Readonly<{ count: string; pendingRequests: string; wait: string }> =
@@ -103,7 +103,10 @@ export function poolCountReporter(
   identify: () => DbPoolMetadata | undefined,
 ): () => void {
   let scheduled = false;
-  let reported = '';
+  // The counts last emitted; -1 before the first report.
+  let reportedTotal = -1;
+  let reportedIdle = -1;
+  let reportedWaiting = -1;
   // Built once per pool identity: event metadata is plain records, as `execute` takes them.
   let metadata: { of: DbPoolMetadata; pool: Metadata; idle: Metadata; used: Metadata } | undefined;
   const report = () => {
@@ -111,11 +114,13 @@ export function poolCountReporter(
     const pool = identify();
     if (pool === undefined) return;
     const { total, idle, waiting } = readCounts();
-    const values = `${total} ${idle} ${waiting}`;
+    if (total === reportedTotal && idle === reportedIdle && waiting === reportedWaiting) return;
     const countHeard = hasHandlers(DB_CONNECTION_EVENTS.count);
     const pendingHeard = hasHandlers(DB_CONNECTION_EVENTS.pendingRequests);
-    if (values === reported || (!countHeard && !pendingHeard)) return;
-    reported = values;
+    if (!countHeard && !pendingHeard) return;
+    reportedTotal = total;
+    reportedIdle = idle;
+    reportedWaiting = waiting;
     if (metadata?.of !== pool) {
       metadata = {
         of: pool,
@@ -125,13 +130,15 @@ export function poolCountReporter(
       };
     }
     const { pool: poolMeta, idle: idleMeta, used: usedMeta } = metadata;
-    guarded(() => {
+    try {
       if (countHeard) {
         execute(DB_CONNECTION_EVENTS.count, { count: idle }, idleMeta);
         execute(DB_CONNECTION_EVENTS.count, { count: Math.max(0, total - idle) }, usedMeta);
       }
       if (pendingHeard) execute(DB_CONNECTION_EVENTS.pendingRequests, { count: waiting }, poolMeta);
-    });
+    } catch (error) {
+      logEmitFailure(error);
+    }
   };
   return () => {
     if (scheduled) return;

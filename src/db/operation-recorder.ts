@@ -3,7 +3,15 @@
  * stop event when it ends, failures included (the shared histogram counts them under their `error_type`), plus
  * an exception event for a failure, for handlers that want the error itself.
  */
-import { execute, hasHandlers, type Metadata, monotonicTime, systemTime } from '../events/index.js';
+import {
+  elapsedNs,
+  execute,
+  hasHandlers,
+  type Metadata,
+  monotonicNs,
+  readClock,
+  systemNs,
+} from '../events/index.js';
 import { processLog } from '../logger.js';
 import { DB_OPERATION_EVENTS, type DbOperationMetadata } from './operation-events.js';
 
@@ -13,25 +21,35 @@ export interface OperationPhases {
   readonly queue_time?: number;
   /** From sending the statement to its result. */
   readonly query_time?: number;
+  /** Ecto's decoding of the result, for stores that measure it (pg and mysql2 do not). */
+  readonly decode_time?: number;
+  /** Ecto's time the connection sat idle before the checkout, for stores that measure it. */
+  readonly idle_time?: number;
 }
 
-/** Emits the start event (when someone listens) and returns the start time, on the `monotonicTime()` scale. */
+/**
+ * Emits the start event (when someone listens) and returns the start time: a {@link readClock} reading, which
+ * allocates nothing where `monotonicTime()` allocates a BigInt, and an operation reads the clock two to four times.
+ */
 export function startOperation(metadata: DbOperationMetadata): number {
-  const now = monotonicTime();
+  const now = readClock();
   if (hasHandlers(DB_OPERATION_EVENTS.start)) {
-    guarded(() =>
+    try {
       execute(
         DB_OPERATION_EVENTS.start,
-        { system_time: systemTime(), monotonic_time: now },
+        { system_time: systemNs(now), monotonic_time: monotonicNs(now) },
         metadata as unknown as Metadata,
-      ),
-    );
+      );
+    } catch (error) {
+      logEmitFailure(error);
+    }
   }
   return now;
 }
 
 /**
- * Emits the stop event of an operation that began at `start`: `{ duration, monotonic_time, …phases }`, with
+ * Emits the stop event of an operation that began at `start` (a {@link readClock} reading, as
+ * {@link startOperation} returns): `{ duration, monotonic_time, …phases }`, with
  * `error_type` set (and `error` holding the error) when it failed; then, for a failure, the exception event
  * `{ duration, monotonic_time }` with `kind`, `reason` and `stacktrace` as `span` gives them. Never throws.
  */
@@ -41,9 +59,12 @@ export function finishOperation(
   error: unknown,
   errorType: string,
   phases?: OperationPhases,
+  /** The end, when the caller already read the clock for its phases. */
+  end?: number,
 ): void {
-  const now = monotonicTime();
-  const duration = now - start;
+  const now = end ?? readClock();
+  const duration = elapsedNs(start, now);
+  const monotonic = monotonicNs(now);
   const failed = errorType !== '';
   const stopMetadata: Metadata = failed
     ? { ...metadata, error_type: errorType, error }
@@ -52,9 +73,11 @@ export function finishOperation(
   // metrics skip as missing, as they skip an absent key.
   const measurements = {
     duration,
-    monotonic_time: now,
+    monotonic_time: monotonic,
     queue_time: phases?.queue_time,
     query_time: phases?.query_time,
+    decode_time: phases?.decode_time,
+    idle_time: phases?.idle_time,
   };
   try {
     execute(DB_OPERATION_EVENTS.stop, measurements, stopMetadata);
@@ -65,7 +88,7 @@ export function finishOperation(
     guarded(() =>
       execute(
         DB_OPERATION_EVENTS.exception,
-        { duration, monotonic_time: now },
+        { duration, monotonic_time: monotonic },
         {
           ...stopMetadata,
           kind: error instanceof Error ? 'error' : 'throw',
@@ -86,6 +109,7 @@ export function guarded(emit: () => void): void {
   }
 }
 
-function logEmitFailure(error: unknown): void {
+/** Logs, once, that an emission failed: for emitters that guard with their own `try` to avoid a closure. */
+export function logEmitFailure(error: unknown): void {
   processLog.errorOnce('db-operation', { err: error }, 'telemeter/db: failed to emit an operation event');
 }

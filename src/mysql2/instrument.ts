@@ -4,7 +4,7 @@ import type { DbOperationMetadata } from '../db/operation-events.js';
 import { finishOperation, guarded, startOperation } from '../db/operation-recorder.js';
 import { summarizeSql } from '../db/sql-summary.js';
 import { invalidOption, TelemeterTypeError } from '../errors.js';
-import { execute, hasHandlers, monotonicTime } from '../events/index.js';
+import { elapsedNs, execute, hasHandlers, monotonicNs, readClock } from '../events/index.js';
 import { processLog } from '../logger.js';
 import { checkOptionKeys } from '../options.js';
 
@@ -39,6 +39,7 @@ interface StatementContext {
   readonly error?: unknown;
 }
 
+/** A statement between its start and its end; times are `readClock()` readings, `queueTime` nanoseconds. */
 interface Pending {
   readonly start: number;
   readonly metadata: DbOperationMetadata;
@@ -151,7 +152,7 @@ export function instrumentMysql2(options: Mysql2InstrumentationOptions = {}): My
         ...(typeof statement.serverPort === 'number' ? { server_port: statement.serverPort } : {}),
         ...(checkout === undefined ? {} : { db_client_connection_pool_name: checkout.poolName }),
       };
-      const now = monotonicTime();
+      const now = readClock();
       if (checkout === undefined) {
         pending.set(context, {
           start: startOperation(metadata),
@@ -165,7 +166,7 @@ export function instrumentMysql2(options: Mysql2InstrumentationOptions = {}): My
         pending.set(context, {
           start: checkout.start,
           metadata,
-          queueTime: checkout.end - checkout.start,
+          queueTime: elapsedNs(checkout.start, checkout.end),
           queryStart: now,
         });
       }
@@ -186,15 +187,16 @@ export function instrumentMysql2(options: Mysql2InstrumentationOptions = {}): My
     pending.delete(context);
     const error = (context as StatementContext).error;
     const failed = error !== undefined && error !== null;
-    const now = monotonicTime();
+    const now = readClock();
     finishOperation(
       record.start,
       record.metadata,
       failed ? error : undefined,
       failed ? mysqlErrorType(error) : '',
       record.queueTime === undefined
-        ? { query_time: now - record.queryStart }
-        : { queue_time: record.queueTime, query_time: now - record.queryStart },
+        ? { query_time: elapsedNs(record.queryStart, now) }
+        : { queue_time: record.queueTime, query_time: elapsedNs(record.queryStart, now) },
+      now,
     );
   };
 
@@ -206,7 +208,7 @@ export function instrumentMysql2(options: Mysql2InstrumentationOptions = {}): My
         );
   const poolConnectHandlers = {
     start(context: object) {
-      checkoutStarts.set(context, monotonicTime());
+      checkoutStarts.set(context, readClock());
     },
     end(context: object) {
       if ((context as StatementContext).error !== undefined) checkedOut(context, false);
@@ -224,7 +226,7 @@ export function instrumentMysql2(options: Mysql2InstrumentationOptions = {}): My
     const start = checkoutStarts.get(context);
     if (start === undefined) return;
     checkoutStarts.delete(context);
-    const now = monotonicTime();
+    const now = readClock();
     const statement = context as StatementContext;
     const error = statement.error;
     const name = nameOfPool(statement);
@@ -232,7 +234,7 @@ export function instrumentMysql2(options: Mysql2InstrumentationOptions = {}): My
       if (hasHandlers(DB_CONNECTION_EVENTS.wait)) {
         execute(
           DB_CONNECTION_EVENTS.wait,
-          { duration: now - start, monotonic_time: now },
+          { duration: elapsedNs(start, now), monotonic_time: monotonicNs(now) },
           {
             db_system_name: systemOf(statement),
             db_client_connection_pool_name: name,

@@ -1,10 +1,10 @@
 import type { Client, Pool } from 'pg';
 import { DB_CONNECTION_EVENTS, poolCountReporter } from '../db/connection-pool.js';
 import type { DbOperationMetadata } from '../db/operation-events.js';
-import { finishOperation, guarded, startOperation } from '../db/operation-recorder.js';
+import { finishOperation, logEmitFailure, startOperation } from '../db/operation-recorder.js';
 import { type SqlSummary, summarizeSql } from '../db/sql-summary.js';
 import { invalidArgument, invalidOption, TelemeterTypeError } from '../errors.js';
-import { execute, hasHandlers, monotonicTime } from '../events/index.js';
+import { elapsedNs, execute, hasHandlers, type Metadata, monotonicNs, readClock } from '../events/index.js';
 import { checkOptionKeys } from '../options.js';
 
 /** What {@link PgInstrumentationOptions.tagValues} is given: never logged, never a label. */
@@ -47,12 +47,13 @@ type Loose = Record<string, any>;
 
 /** One operation between its start and its end, shared by the pool's and the client's view of it. */
 interface Operation {
+  /** A `readClock()` reading, as `startOperation` returns it. */
   readonly start: number;
   readonly metadata: DbOperationMetadata;
-  /** When the statement went to the server (after any checkout), on the `monotonicTime()` scale. */
+  /** When the statement went to the server (after any checkout): a `readClock()` reading. */
   queryStart: number | undefined;
+  /** Waiting for the pool's checkout, in native nanoseconds. */
   queueTime: number | undefined;
-  client: object | undefined;
   finished: boolean;
 }
 
@@ -229,7 +230,7 @@ export function pgErrorType(error: unknown): string {
 function finish(operation: Operation, error: unknown): void {
   if (operation.finished) return;
   operation.finished = true;
-  const now = monotonicTime();
+  const now = readClock();
   const failed = error !== undefined && error !== null;
   finishOperation(
     operation.start,
@@ -237,28 +238,40 @@ function finish(operation: Operation, error: unknown): void {
     failed ? error : undefined,
     failed ? pgErrorType(error) : '',
     operation.queueTime === undefined
-      ? { query_time: now - (operation.queryStart ?? operation.start) }
+      ? { query_time: elapsedNs(operation.queryStart ?? operation.start, now) }
       : {
           queue_time: operation.queueTime,
-          query_time: operation.queryStart === undefined ? 0 : now - operation.queryStart,
+          // The query started when the checkout ended: what the checkout did not take is the query's, so that
+          // the two phases add up to the duration exactly, which rounding each separately would not.
+          query_time:
+            operation.queryStart === undefined ? 0 : elapsedNs(operation.start, now) - operation.queueTime,
         },
+    now,
   );
 }
 
-/** A callback that ends `operation` before calling `callback`. */
+/**
+ * A callback that ends `operation` before calling `callback`. pg calls a query's callback with `(error, result)`;
+ * fixed parameters rather than a rest array keep the call free of an allocation and a spread.
+ */
 function ending(operation: Operation, callback: Callback): Callback {
-  return function endingCallback(this: unknown, error: unknown, ...results: unknown[]) {
+  return function endingCallback(this: unknown, error: unknown, result: unknown) {
     try {
       finish(operation, error);
     } catch {
       // finish already guards its emissions; nothing may reach the caller's callback path.
     }
-    return callback.call(this, error, ...results);
+    return callback.call(this, error, result);
   };
 }
 
-/** Operations that `pool.query` has checked a client out for, handed to that client's `query`. */
-const checkedOutFor = new WeakMap<object, Operation>();
+/**
+ * The operation that `pool.query` checked a client out for, on that client until its `query` takes it. A
+ * property of the client (which keeps its shape after the first time) costs less than a WeakMap's three
+ * lookups per query and the garbage collector's work on its entries.
+ */
+const CHECKED_OUT_FOR = Symbol('telemeter.pg.checkedOutFor');
+type PooledClient = Loose & { [CHECKED_OUT_FOR]?: Operation | undefined };
 
 /** Wraps one client's own `query`; returns the function that puts it back. */
 function wrapClientQuery(client: Loose, metadataOf: MetadataOf): () => void {
@@ -270,8 +283,8 @@ function wrapClientQuery(client: Loose, metadataOf: MetadataOf): () => void {
     values?: unknown,
     callback?: unknown,
   ) {
-    const pooled = checkedOutFor.get(this);
-    if (pooled !== undefined) checkedOutFor.delete(this);
+    const pooled = (this as PooledClient)[CHECKED_OUT_FOR];
+    if (pooled !== undefined) (this as PooledClient)[CHECKED_OUT_FOR] = undefined;
     if (config === null || config === undefined || typeof config === 'function') {
       return original.call(this, config, values, callback);
     }
@@ -279,7 +292,7 @@ function wrapClientQuery(client: Loose, metadataOf: MetadataOf): () => void {
     let operation: Operation;
     if (pooled !== undefined) {
       operation = pooled;
-      operation.queryStart = monotonicTime();
+      operation.queryStart ??= readClock();
     } else {
       // A query with no completion we can observe (an unusual submittable) is left unmeasured, not left open.
       const observable =
@@ -296,7 +309,6 @@ function wrapClientQuery(client: Loose, metadataOf: MetadataOf): () => void {
         metadata,
         queryStart: start,
         queueTime: undefined,
-        client: this,
         finished: false,
       };
     }
@@ -381,45 +393,28 @@ function instrumentPool(
 
   const originalConnect = pool.connect as AnyFunction;
   const hadOwnConnect = Object.hasOwn(pool, 'connect');
+  const checkout: Checkout = { poolMeta, waitMeta: { ...poolMeta, error_type: '' }, scheduleReport };
   const connect = function instrumentedConnect(this: Loose, callback?: unknown) {
     const operation = queryAwaitingCheckout;
     queryAwaitingCheckout = undefined;
-    const requested = monotonicTime();
-    const checkedOut = (error: unknown, client: unknown) => {
-      const now = monotonicTime();
-      guarded(() => {
-        if (hasHandlers(DB_CONNECTION_EVENTS.wait)) {
-          execute(
-            DB_CONNECTION_EVENTS.wait,
-            { duration: now - requested, monotonic_time: now },
-            { ...poolMeta, error_type: error ? pgErrorType(error) : '' },
-          );
-        }
-      });
-      if (operation !== undefined) {
-        operation.queueTime = now - operation.start;
-        if (!error && typeof client === 'object' && client !== null) {
-          operation.client = client;
-          checkedOutFor.set(client, operation);
-        }
-      }
-      scheduleReport();
-    };
+    // pool.query began its operation just before calling this: the checkout was requested at its start.
+    const requested = operation?.start ?? readClock();
     let result: unknown;
     if (typeof callback === 'function') {
+      // pg-pool calls back with (error, client, release).
       result = originalConnect.call(
         this,
-        function checkedOutCallback(this: unknown, error: unknown, ...rest: unknown[]) {
-          checkedOut(error, rest[0]);
-          return (callback as Callback).call(this, error, ...rest);
+        function checkedOutCallback(this: unknown, error: unknown, client: unknown, release: unknown) {
+          checkedOut(checkout, requested, operation, error, client);
+          return (callback as Callback).call(this, error, client, release);
         },
       );
     } else {
       result = originalConnect.call(this);
       if (isThenable(result))
         result.then(
-          (client) => checkedOut(undefined, client),
-          (error) => checkedOut(error, undefined),
+          (client) => checkedOut(checkout, requested, operation, undefined, client),
+          (error) => checkedOut(checkout, requested, operation, error, undefined),
         );
     }
     scheduleReport(); // a checkout that queued raised waitingCount
@@ -444,36 +439,20 @@ function instrumentPool(
       metadata,
       queryStart: undefined,
       queueTime: undefined,
-      client: undefined,
       finished: false,
     };
-    // The end of pool.query's own callback or promise ends the operation when the client's did not (a failed
-    // checkout, a client error): whichever comes first counts.
-    const settle = (error: unknown) => {
-      if (operation.client !== undefined && checkedOutFor.get(operation.client) === operation) {
-        checkedOutFor.delete(operation.client);
-      }
-      finish(operation, error);
-    };
-    if (typeof values === 'function') values = endingWith(settle, values as Callback);
-    else if (typeof callback === 'function') callback = endingWith(settle, callback as Callback);
+    // The operation ends in the checked-out client's `query` (its callback, however the caller asked), or in the
+    // checkout when that fails: pool.query calls both with callbacks. Waiting on the promise pool.query returns
+    // as well cost a promise reaction and two closures per query, for no case the two above miss.
     queryAwaitingCheckout = operation;
-    let result: unknown;
     try {
-      result = originalQuery.call(this, config, values, callback);
+      return originalQuery.call(this, config, values, callback);
     } catch (error) {
-      settle(error);
+      finish(operation, error);
       throw error;
     } finally {
       queryAwaitingCheckout = undefined;
     }
-    if (isThenable(result)) {
-      result.then(
-        () => settle(undefined),
-        (error: unknown) => settle(error),
-      );
-    }
-    return result;
   };
   pool.query = query;
 
@@ -492,9 +471,44 @@ function instrumentPool(
   });
 }
 
-function endingWith(settle: (error: unknown) => void, callback: Callback): Callback {
-  return function settlingCallback(this: unknown, error: unknown, ...results: unknown[]) {
-    settle(error);
-    return callback.call(this, error, ...results);
-  };
+/** What a pool's checkouts report to: built once per pool. */
+interface Checkout {
+  readonly poolMeta: { readonly db_system_name: string; readonly db_client_connection_pool_name: string };
+  /** The wait event's metadata for a checkout that succeeded, the common case. */
+  readonly waitMeta: Metadata;
+  readonly scheduleReport: () => void;
+}
+
+/**
+ * A checkout requested at `requested` (a `readClock()` reading) ended: reports its wait, and hands the client
+ * to the operation `pool.query` began, if any, for that client's `query` to continue.
+ */
+function checkedOut(
+  checkout: Checkout,
+  requested: number,
+  operation: Operation | undefined,
+  error: unknown,
+  client: unknown,
+): void {
+  const now = readClock();
+  if (hasHandlers(DB_CONNECTION_EVENTS.wait)) {
+    try {
+      execute(
+        DB_CONNECTION_EVENTS.wait,
+        { duration: elapsedNs(requested, now), monotonic_time: monotonicNs(now) },
+        error ? { ...checkout.poolMeta, error_type: pgErrorType(error) } : checkout.waitMeta,
+      );
+    } catch (failure) {
+      logEmitFailure(failure);
+    }
+  }
+  if (operation !== undefined) {
+    operation.queueTime = elapsedNs(operation.start, now);
+    if (!error && typeof client === 'object' && client !== null) {
+      // The client's query runs right after this callback: its start is now, without reading the clock again.
+      operation.queryStart = now;
+      (client as PooledClient)[CHECKED_OUT_FOR] = operation;
+    } else finish(operation, error ?? new Error('pg-pool handed out no client'));
+  }
+  checkout.scheduleReport();
 }

@@ -178,6 +178,9 @@ describe.skipIf(!hasPrometheus)('telemeter demo, scraped by a real Prometheus', 
       ),
     ).toBe(statements);
     expect(await prom.queryValue(`shop_repo_query_total_time_count{job="${JOB}"}`)).toBe(statements);
+    // The in-memory store reports Ecto's decode and idle phases too, as the article's repo summaries show them.
+    expect(await prom.queryValue(`shop_repo_query_decode_time_count{job="${JOB}"}`)).toBe(statements);
+    expect(await prom.queryValue(`shop_repo_query_idle_time_count{job="${JOB}"}`)).toBe(statements);
     // All connections are back once the traffic is over, and nobody waits.
     expect(
       await prom.queryValue(`db_client_connection_count{job="${JOB}",db_client_connection_state="used"}`),

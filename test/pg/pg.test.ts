@@ -183,6 +183,61 @@ describe.skipIf(!hasPostgres)('instrumentPg against PostgreSQL', () => {
     ).toBe(true);
   });
 
+  it('ends a query whose checkout fails, or whose backend is terminated, with exactly one stop event', async () => {
+    // Nothing listens on port 1: every checkout of this pool fails to connect.
+    const unreachable = newPool({ port: 1, max: 1, connectionTimeoutMillis: 2000 });
+    instrument(unreachable, { poolName: 'unreachable' });
+    const pool = newPool({ max: 1 });
+    instrument(pool, { poolName: 'terminated' });
+    const admin = new pg.Client(CONNECTION);
+    clients.push(admin);
+    await admin.connect();
+    const recorder = recordEvents([DB_OPERATION_EVENTS.stop, DB_OPERATION_EVENTS.exception]);
+    try {
+      await expect(unreachable.query('SELECT 1')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+      await expect(
+        new Promise((resolve, reject) =>
+          unreachable.query('SELECT 2', (error, result) => (error ? reject(error) : resolve(result))),
+        ),
+      ).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+      const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const sleeping = pool.query('SELECT pg_sleep(30)');
+      const settled = sleeping.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      // Terminate the backend once the sleep is running on it.
+      for (let attempt = 0; attempt < 100; attempt++) {
+        const { rows: active } = await admin.query(
+          "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND query LIKE 'SELECT pg_sleep%'",
+          [rows[0].pid],
+        );
+        if (active.length > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await admin.query('SELECT pg_terminate_backend($1)', [rows[0].pid]);
+      expect(await settled).toMatchObject({ code: '57P01' });
+      await new Promise((resolve) => setTimeout(resolve, 50)); // any late second stop would land by now
+    } finally {
+      recorder.stop();
+    }
+    const stopsOf = (pool: string) =>
+      recorder.events
+        .filter(
+          (e) => e.name === DB_OPERATION_EVENTS.stop && e.metadata.db_client_connection_pool_name === pool,
+        )
+        .map((e) => e.metadata.error_type);
+    expect(stopsOf('unreachable')).toEqual(['ECONNREFUSED', 'ECONNREFUSED']);
+    expect(stopsOf('terminated')).toEqual(['', '57']);
+    expect(recorder.events.filter((e) => e.name === DB_OPERATION_EVENTS.exception)).toHaveLength(3);
+    const refused = telemeter.scrape();
+    expect(
+      sampleValue(refused, 'db_client_connection_wait_time_seconds_count', {
+        db_client_connection_pool_name: 'unreachable',
+      }),
+    ).toBe(2);
+  });
+
   it('reports the wait for a connection when 20 queries contend for a pool of 2', async () => {
     const pool = newPool({ max: 2 });
     instrument(pool, { poolName: 'contended' });

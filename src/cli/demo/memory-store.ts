@@ -13,7 +13,7 @@ import {
   startOperation,
 } from '../../db/operation-recorder.js';
 import { summarizeSql } from '../../db/sql-summary.js';
-import { execute, monotonicTime } from '../../events/index.js';
+import { elapsedNs, execute, monotonicNs, readClock } from '../../events/index.js';
 import { pgErrorType } from '../../pg/instrument.js';
 import {
   CATALOGUE,
@@ -59,7 +59,7 @@ export function createMemoryRepository(): ShopRepository {
     });
 
   const checkout = async () => {
-    const requested = monotonicTime();
+    const requested = readClock();
     if (used < MEMORY_POOL_SIZE) {
       used++;
       open = Math.max(open, used); // connections open lazily and stay open, as pg-pool's idle ones do
@@ -68,11 +68,11 @@ export function createMemoryRepository(): ShopRepository {
       reportPool();
       await handedOver; // release() passes its connection on without freeing it
     }
-    const now = monotonicTime();
+    const now = readClock();
     guarded(() =>
       execute(
         DB_CONNECTION_EVENTS.wait,
-        { duration: now - requested, monotonic_time: now },
+        { duration: elapsedNs(requested, now), monotonic_time: monotonicNs(now) },
         { ...POOL_METADATA, error_type: '' },
       ),
     );
@@ -105,7 +105,7 @@ export function createMemoryRepository(): ShopRepository {
     const metadata = metadataOf.get(sql)!;
     const start = startOperation(metadata);
     await checkout();
-    const sent = monotonicTime();
+    const sent = readClock();
     let result: T | undefined;
     let error: unknown;
     try {
@@ -118,8 +118,8 @@ export function createMemoryRepository(): ShopRepository {
     }
     // decode_time and idle_time are Ecto's, kept for the article's repo summaries; a real pg reports neither.
     const phases: OperationPhases & { decode_time: number; idle_time: number } = {
-      queue_time: sent - start,
-      query_time: monotonicTime() - sent,
+      queue_time: elapsedNs(start, sent),
+      query_time: elapsedNs(sent, readClock()),
       decode_time: ns(Math.random() * 0.5),
       idle_time: ns(Math.random() * 50),
     };
