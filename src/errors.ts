@@ -20,6 +20,8 @@ export const ERROR_CODES = {
     'The metrics server (or the demo shop) could not bind its port; `cause` holds the system error.',
   ERR_TELEMETER_MISSING_DEPENDENCY:
     'A feature needs a package or file that is not installed: uPlot or the page files of the live dashboard, a built-in metric set of the CLI.',
+  ERR_TELEMETER_PUSH_FAILED:
+    'A push did not land: the receiver answered outside 2xx (`status`, its answer in `body`), or could not be reached in time (`cause`).',
   already_exists: '`attach()` with a handler id that is already attached (the name :telemetry uses).',
   not_found: '`detach()` with a handler id that is not attached (the name :telemetry uses).',
 } as const;

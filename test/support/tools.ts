@@ -11,6 +11,7 @@ import { connect as connectTcp, createServer } from 'node:net';
 
 export const PROMTOOL = '/usr/bin/promtool';
 export const PROMETHEUS = '/usr/bin/prometheus';
+export const PUSHGATEWAY = '/usr/bin/prometheus-pushgateway';
 /** Debian's python: a pyenv `python3` on PATH cannot import Debian's dist-packages. */
 export const PYTHON3 = '/usr/bin/python3';
 
@@ -18,6 +19,7 @@ export const PYTHON3 = '/usr/bin/python3';
 export const DEBIAN_PACKAGES: Record<string, string> = {
   [PROMTOOL]: 'prometheus',
   [PROMETHEUS]: 'prometheus',
+  [PUSHGATEWAY]: 'prometheus-pushgateway',
   [PYTHON3]: 'python3-prometheus-client',
 };
 
@@ -80,6 +82,10 @@ export function requirePromtool(): boolean {
 
 export function requirePrometheus(): boolean {
   return requireTool(PROMETHEUS, { name: 'prometheus' });
+}
+
+export function requirePushgateway(): boolean {
+  return requireTool(PUSHGATEWAY, { name: 'prometheus-pushgateway' });
 }
 
 /** /usr/bin/python3 that can import the OpenMetrics parser from python3-prometheus-client. */
