@@ -1,3 +1,4 @@
+import { runCollectors } from '../events/index.js';
 import type { Family, HistogramFamily, ScalarFamily, SummaryFamily } from '../reporter/family.js';
 import { ensureCapacity } from '../reporter/growable.js';
 import type { SeriesTable } from '../reporter/series-table.js';
@@ -296,6 +297,8 @@ export class DeltaExporter {
    * A series is marked as sent when its message is produced, so a consumer may pause between messages.
    */
   *messages(maxEntries = DEFAULT_ENTRIES_PER_MESSAGE): Generator<FamilyDelta[]> {
+    // Gauges reported on read (requests in flight, pools) take their current value before they are diffed.
+    runCollectors();
     const batch = new DeltaBatch(maxEntries);
     for (const tracker of this.trackers) yield* tracker.collect(batch);
     if (!batch.empty) yield batch.take();

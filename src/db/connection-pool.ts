@@ -3,17 +3,16 @@
  * `db.client.connection.*` metrics and Ecto's `queue_time`: one family per metric whichever library a pool
  * belongs to, told apart by `db_client_connection_pool_name`.
  */
-import { execute, hasHandlers, type Metadata } from '../events/index.js';
+import { addCollector, execute, hasHandlers, type Metadata } from '../events/index.js';
 import { distribution, lastValue, type MetricDefinition } from '../metrics/index.js';
 import { DB_OPERATION_EVENTS } from './operation-events.js';
-import { logEmitFailure } from './operation-recorder.js';
 
 /** Names of the pool events. */
 export const DB_CONNECTION_EVENTS: Readonly<{ count: string; pendingRequests: string; wait: string }> =
   Object.freeze({
-    /** `{ count }`, metadata {@link DbConnectionCountMetadata}: connections in one state, after every pool change. */
+    /** `{ count }`, metadata {@link DbConnectionCountMetadata}: connections in one state, just before each read of the metrics. */
     count: 'db.client.connection.count',
-    /** `{ count }`, metadata {@link DbPoolMetadata}: checkouts waiting for a connection, after every pool change. */
+    /** `{ count }`, metadata {@link DbPoolMetadata}: checkouts waiting for a connection, just before each read of the metrics. */
     pendingRequests: 'db.client.connection.pending_requests',
     /** `{ duration }` (native ns), metadata {@link DbPoolMetadata} + `error_type`: one checkout, queued or not. */
     wait: 'db.client.connection.wait',
@@ -92,35 +91,25 @@ export interface PoolCounts {
 }
 
 /**
- * Returns a function to call after any change of a pool: it reads the counts once the current microtask turn is
- * over (libraries emit `release` before the connection is back among the idle ones, so an immediate read is one
- * behind) and emits {@link DB_CONNECTION_EVENTS} `count` (idle and used) and `pendingRequests` only when the
- * counts moved, since a busy pool changes twice per query and mostly returns to where it was. `identify` gives
- * the pool's system and name, or `undefined` while the system is not known yet.
+ * Reports a pool's counts just before each read of the metrics (see events/collectors.ts), as
+ * {@link DB_CONNECTION_EVENTS} `count` (idle and used) and `pendingRequests`; returns the function that stops
+ * it. A busy pool changes its counts two or three times per query, and each report is up to three events: read
+ * a few times a minute instead, the gauges show the same values at no cost per query. `identify` gives the
+ * pool's system and name, or `undefined` while the system is not known yet (nothing is reported then).
  */
-export function poolCountReporter(
+export function collectPoolCounts(
   readCounts: () => PoolCounts,
   identify: () => DbPoolMetadata | undefined,
 ): () => void {
-  let scheduled = false;
-  // The counts last emitted; -1 before the first report.
-  let reportedTotal = -1;
-  let reportedIdle = -1;
-  let reportedWaiting = -1;
   // Built once per pool identity: event metadata is plain records, as `execute` takes them.
   let metadata: { of: DbPoolMetadata; pool: Metadata; idle: Metadata; used: Metadata } | undefined;
-  const report = () => {
-    scheduled = false;
+  return addCollector(() => {
     const pool = identify();
     if (pool === undefined) return;
-    const { total, idle, waiting } = readCounts();
-    if (total === reportedTotal && idle === reportedIdle && waiting === reportedWaiting) return;
     const countHeard = hasHandlers(DB_CONNECTION_EVENTS.count);
     const pendingHeard = hasHandlers(DB_CONNECTION_EVENTS.pendingRequests);
     if (!countHeard && !pendingHeard) return;
-    reportedTotal = total;
-    reportedIdle = idle;
-    reportedWaiting = waiting;
+    const { total, idle, waiting } = readCounts();
     if (metadata?.of !== pool) {
       metadata = {
         of: pool,
@@ -129,20 +118,10 @@ export function poolCountReporter(
         used: { ...pool, db_client_connection_state: 'used' },
       };
     }
-    const { pool: poolMeta, idle: idleMeta, used: usedMeta } = metadata;
-    try {
-      if (countHeard) {
-        execute(DB_CONNECTION_EVENTS.count, { count: idle }, idleMeta);
-        execute(DB_CONNECTION_EVENTS.count, { count: Math.max(0, total - idle) }, usedMeta);
-      }
-      if (pendingHeard) execute(DB_CONNECTION_EVENTS.pendingRequests, { count: waiting }, poolMeta);
-    } catch (error) {
-      logEmitFailure(error);
+    if (countHeard) {
+      execute(DB_CONNECTION_EVENTS.count, { count: idle }, metadata.idle);
+      execute(DB_CONNECTION_EVENTS.count, { count: Math.max(0, total - idle) }, metadata.used);
     }
-  };
-  return () => {
-    if (scheduled) return;
-    scheduled = true;
-    queueMicrotask(report);
-  };
+    if (pendingHeard) execute(DB_CONNECTION_EVENTS.pendingRequests, { count: waiting }, metadata.pool);
+  });
 }

@@ -8,6 +8,7 @@ export {
   listHandlers,
 } from './bus.js';
 export { monotonicTime, systemTime } from './clock.js';
+export { addCollector, runCollectors } from './collectors.js';
 export { elapsedNs, monotonicNs, readClock, systemNs } from './operation-clock.js';
 export { type SpanContext, type SpanControl, span } from './span.js';
 export {

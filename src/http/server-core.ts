@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import {
+  addCollector,
   elapsedNs,
   execute,
   hasHandlers,
@@ -135,19 +136,29 @@ interface InFlight {
 /**
  * In-flight requests per event prefix and method. Module-wide, so the `<prefix>.active` gauge counts every
  * instrumented server of the process, and a Telemeter created while requests are in flight still reads
- * the true count from the next event (a +1/-1 sum would go negative there).
+ * the true count (a +1/-1 sum would go negative there).
  */
 const inFlightByPrefix = new Map<string, Map<string, InFlight>>();
 
 /**
- * Reports the count as it changes, when a request starts and just before its stop event, so that the gauge is
- * exact at every event: a handler of the stop event, or code that runs after it in the same turn, reads this
- * request as finished and every request started so far as in flight. An event costs about 26 ns here; batching
- * the starts of a turn into one event cost a `setImmediate` (about 300 ns), which at moderate rates, with a
- * request or two per turn, each request paid alone.
+ * The in-flight records of one event prefix, created with the collector that reports them. The count is
+ * reported just before each read of the metrics (see events/collectors.ts), not at every change: a gauge is only
+ * seen when it is read, and two events per request cost each request more than anything else telemeter did
+ * for it.
  */
-function reportInFlight(record: InFlight): void {
-  execute(record.eventName, { count: record.count }, record.metadata);
+function inFlightOfPrefix(prefix: string): Map<string, InFlight> {
+  let inFlight = inFlightByPrefix.get(prefix);
+  if (inFlight === undefined) {
+    const records = new Map<string, InFlight>();
+    inFlight = records;
+    inFlightByPrefix.set(prefix, records);
+    addCollector(() => {
+      for (const record of records.values()) {
+        execute(record.eventName, { count: record.count }, record.metadata);
+      }
+    });
+  }
+  return inFlight;
 }
 
 /**
@@ -166,12 +177,7 @@ export class ServerCore {
     extraKeys: readonly string[] = [],
   ) {
     this.options = resolveServerOptions(adapter, options, extraKeys);
-    let inFlight = inFlightByPrefix.get(this.options.eventPrefix);
-    if (inFlight === undefined) {
-      inFlight = new Map();
-      inFlightByPrefix.set(this.options.eventPrefix, inFlight);
-    }
-    this.inFlight = inFlight;
+    this.inFlight = inFlightOfPrefix(this.options.eventPrefix);
   }
 
   /**
@@ -398,7 +404,6 @@ export class RequestTracker {
       );
     }
     this.inFlight.count++;
-    reportInFlight(this.inFlight);
   }
 
   /** Records the framework's route template. Empty or non-string values are ignored. */
@@ -547,7 +552,6 @@ export class RequestTracker {
     };
     const route = this.resolvedRoute();
     this.inFlight.count--;
-    reportInFlight(this.inFlight);
     execute(this.core.options.stopEvent, measurements, {
       method: this.method,
       route,

@@ -1,5 +1,5 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { DB_CONNECTION_EVENTS, poolCountReporter } from '../db/connection-pool.js';
+import { collectPoolCounts, DB_CONNECTION_EVENTS } from '../db/connection-pool.js';
 import type { DbOperationMetadata } from '../db/operation-events.js';
 import { finishOperation, guarded, startOperation } from '../db/operation-recorder.js';
 import { summarizeSql } from '../db/sql-summary.js';
@@ -200,10 +200,10 @@ export function instrumentMysql2(options: Mysql2InstrumentationOptions = {}): My
     );
   };
 
-  const reportPool =
+  const stopCollecting =
     pool === undefined || poolName === undefined || poolServer === undefined
       ? () => {}
-      : poolReporter(pool, poolName, () =>
+      : collectCountsOf(pool, poolName, () =>
           serverKnown ? (mariadbServers.has(poolServer.key) ? 'mariadb' : defaultSystem) : undefined,
         );
   const poolConnectHandlers = {
@@ -212,7 +212,6 @@ export function instrumentMysql2(options: Mysql2InstrumentationOptions = {}): My
     },
     end(context: object) {
       if ((context as StatementContext).error !== undefined) checkedOut(context, false);
-      else reportPool(); // a checkout that queued raised the pending count
     },
     asyncStart(context: object) {
       checkedOut(context, true);
@@ -245,7 +244,6 @@ export function instrumentMysql2(options: Mysql2InstrumentationOptions = {}): My
     });
     if (callbackFollows && (error === undefined || error === null))
       checkoutInProgress = { start, end: now, poolName: name };
-    reportPool();
   };
 
   const subscriptions: Array<
@@ -290,18 +288,7 @@ export function instrumentMysql2(options: Mysql2InstrumentationOptions = {}): My
         );
       }
     };
-    poolListeners.push(
-      [
-        'connection',
-        (connection: Loose) => {
-          learn(connection);
-          reportPool();
-        },
-      ],
-      ['acquire', reportPool],
-      ['release', reportPool],
-      ['enqueue', reportPool],
-    );
+    poolListeners.push(['connection', (connection: Loose) => learn(connection)]);
     for (const [event, listener] of poolListeners) pool.on(event, listener);
     // Connections made before instrumenting.
     for (const connection of queueItems(pool._allConnections)) learn(connection);
@@ -314,6 +301,7 @@ export function instrumentMysql2(options: Mysql2InstrumentationOptions = {}): My
       stopped = true;
       for (const [channel, handlers] of subscriptions) channel.unsubscribe(handlers as never);
       for (const [event, listener] of poolListeners) pool?.removeListener(event, listener);
+      stopCollecting();
       active = false;
     },
   };
@@ -368,12 +356,13 @@ function queueLength(queue: Loose | undefined): number {
 }
 
 /**
- * Reports the pool's counts after a change. mysql2 keeps them only in private queues (`_allConnections`,
- * `_freeConnections`, `_connectionQueue`); a version without them reports zeros.
+ * Reports the pool's counts before each read of the metrics; returns the function that stops it. mysql2 keeps
+ * them only in private queues (`_allConnections`, `_freeConnections`, `_connectionQueue`); a version without
+ * them reports zeros.
  */
-function poolReporter(pool: Loose, poolName: string, systemOf: () => string | undefined): () => void {
+function collectCountsOf(pool: Loose, poolName: string, systemOf: () => string | undefined): () => void {
   let identity: { db_system_name: string; db_client_connection_pool_name: string } | undefined;
-  return poolCountReporter(
+  return collectPoolCounts(
     () => ({
       total: queueLength(pool._allConnections),
       idle: queueLength(pool._freeConnections),

@@ -1,5 +1,5 @@
 import type { Client, Pool } from 'pg';
-import { DB_CONNECTION_EVENTS, poolCountReporter } from '../db/connection-pool.js';
+import { collectPoolCounts, DB_CONNECTION_EVENTS } from '../db/connection-pool.js';
 import type { DbOperationMetadata } from '../db/operation-events.js';
 import { finishOperation, logEmitFailure, startOperation } from '../db/operation-recorder.js';
 import { type SqlSummary, summarizeSql } from '../db/sql-summary.js';
@@ -359,7 +359,7 @@ function instrumentPool(
   restorers: Array<() => void>,
 ): void {
   const poolMeta = { db_system_name: 'postgresql', db_client_connection_pool_name: poolName };
-  const scheduleReport = poolCountReporter(
+  const stopCollecting = collectPoolCounts(
     () => ({
       total: Number(pool.totalCount) || 0,
       idle: Number(pool.idleCount) || 0,
@@ -373,17 +373,13 @@ function instrumentPool(
   const clientRestorers = new Map<object, () => void>();
   const onAcquire = (client: Loose) => {
     if (!clientRestorers.has(client)) clientRestorers.set(client, wrapClientQuery(client, metadataOf));
-    scheduleReport();
   };
   const onRemove = (client: Loose) => {
     clientRestorers.get(client)?.();
     clientRestorers.delete(client);
-    scheduleReport();
   };
   const listeners: Array<[string, AnyFunction]> = [
-    ['connect', scheduleReport],
     ['acquire', onAcquire],
-    ['release', scheduleReport],
     ['remove', onRemove],
   ];
   for (const [event, listener] of listeners) pool.on(event, listener);
@@ -393,7 +389,7 @@ function instrumentPool(
 
   const originalConnect = pool.connect as AnyFunction;
   const hadOwnConnect = Object.hasOwn(pool, 'connect');
-  const checkout: Checkout = { poolMeta, waitMeta: { ...poolMeta, error_type: '' }, scheduleReport };
+  const checkout: Checkout = { poolMeta, waitMeta: { ...poolMeta, error_type: '' } };
   const connect = function instrumentedConnect(this: Loose, callback?: unknown) {
     const operation = queryAwaitingCheckout;
     queryAwaitingCheckout = undefined;
@@ -417,7 +413,6 @@ function instrumentPool(
           (error) => checkedOut(checkout, requested, operation, error, undefined),
         );
     }
-    scheduleReport(); // a checkout that queued raised waitingCount
     return result;
   };
   pool.connect = connect;
@@ -457,6 +452,7 @@ function instrumentPool(
   pool.query = query;
 
   restorers.push(() => {
+    stopCollecting();
     for (const [event, listener] of listeners) pool.removeListener(event, listener);
     if (pool.connect === connect) {
       if (hadOwnConnect) pool.connect = originalConnect;
@@ -476,7 +472,6 @@ interface Checkout {
   readonly poolMeta: { readonly db_system_name: string; readonly db_client_connection_pool_name: string };
   /** The wait event's metadata for a checkout that succeeded, the common case. */
   readonly waitMeta: Metadata;
-  readonly scheduleReport: () => void;
 }
 
 /**
@@ -510,5 +505,4 @@ function checkedOut(
       (client as PooledClient)[CHECKED_OUT_FOR] = operation;
     } else finish(operation, error ?? new Error('pg-pool handed out no client'));
   }
-  checkout.scheduleReport();
 }

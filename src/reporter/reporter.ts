@@ -1,6 +1,7 @@
 import { generate, sourceTag } from '../compile.js';
 import { invalidOption, TelemeterTypeError } from '../errors.js';
 import { attach, detach } from '../events/bus.js';
+import { runCollectors } from '../events/collectors.js';
 import { describe } from '../events/event-name.js';
 import type { EventHandler, Metadata } from '../events/types.js';
 import { checkLogger, type Logger, LogSink } from '../logger.js';
@@ -234,8 +235,13 @@ export class Reporter {
     for (const timer of this.timers) clearInterval(timer);
   }
 
-  /** Refreshes values that are computed rather than recorded (series counts); `render` calls it, and so should any other reader of `families`. */
+  /**
+   * Refreshes values that are computed rather than recorded: gauges that instrumentation reports on read
+   * (requests in flight, connection pools; see events/collectors.ts), then series counts. `render` calls it,
+   * and so should any other reader of `families`.
+   */
   refreshComputedFamilies(): void {
+    runCollectors();
     for (const family of this.userFamilies) {
       if (family.definition === undefined) continue;
       const series = this.seriesFamily.table.resolveValues([family.definition.name]);

@@ -4,7 +4,7 @@
  * for a `pool.query` (`db.client.operation.start`/`stop`, with `queue_time` and `query_time`, `error_type` on a
  * failure plus an `exception` event), and the simulated pool emits the `db.client.connection.*` events.
  */
-import { DB_CONNECTION_EVENTS } from '../../db/connection-pool.js';
+import { collectPoolCounts, DB_CONNECTION_EVENTS } from '../../db/connection-pool.js';
 import type { DbOperationMetadata } from '../../db/operation-events.js';
 import {
   finishOperation,
@@ -30,8 +30,6 @@ const POOL_METADATA = Object.freeze({
   db_system_name: 'postgresql',
   db_client_connection_pool_name: SHOP_POOL_NAME,
 });
-const IDLE = Object.freeze({ ...POOL_METADATA, db_client_connection_state: 'idle' });
-const USED = Object.freeze({ ...POOL_METADATA, db_client_connection_state: 'used' });
 
 /** PostgreSQL's error for a second order with one reference, as node-postgres raises it. */
 class UniqueViolation extends Error {
@@ -51,12 +49,11 @@ export function createMemoryRepository(): ShopRepository {
   let open = 0;
   const waiting: Array<() => void> = [];
 
-  const reportPool = () =>
-    guarded(() => {
-      execute(DB_CONNECTION_EVENTS.count, { count: open - used }, IDLE);
-      execute(DB_CONNECTION_EVENTS.count, { count: used }, USED);
-      execute(DB_CONNECTION_EVENTS.pendingRequests, { count: waiting.length }, POOL_METADATA);
-    });
+  // Reported before each read of the metrics, as instrumentPg reports a real pool's counts.
+  const stopCollecting = collectPoolCounts(
+    () => ({ total: open, idle: open - used, waiting: waiting.length }),
+    () => POOL_METADATA,
+  );
 
   const checkout = async () => {
     const requested = readClock();
@@ -65,7 +62,6 @@ export function createMemoryRepository(): ShopRepository {
       open = Math.max(open, used); // connections open lazily and stay open, as pg-pool's idle ones do
     } else {
       const handedOver = new Promise<void>((resolve) => waiting.push(resolve));
-      reportPool();
       await handedOver; // release() passes its connection on without freeing it
     }
     const now = readClock();
@@ -76,14 +72,12 @@ export function createMemoryRepository(): ShopRepository {
         { ...POOL_METADATA, error_type: '' },
       ),
     );
-    reportPool();
   };
 
   const release = () => {
     const next = waiting.shift();
     if (next === undefined) used--;
     else next();
-    reportPool();
   };
 
   // One metadata object per statement, as instrumentPg builds them, with the operation and table of the SQL.
@@ -144,6 +138,8 @@ export function createMemoryRepository(): ShopRepository {
         throw error;
       }
     },
-    async close() {},
+    async close() {
+      stopCollecting();
+    },
   };
 }
