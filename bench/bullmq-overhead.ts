@@ -11,8 +11,8 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { bullmqMetrics, instrumentBullmq } from '../src/bullmq/index.js';
-import { Telemeter } from '../src/index.js';
+import { Telemeter } from 'telemeter';
+import { bullmqMetrics, instrumentBullmq } from 'telemeter/bullmq';
 
 const connection = { host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null };
 

@@ -14,8 +14,8 @@ import { once } from 'node:events';
 import { cpus } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { clusterTelemeter, startClusterPrimary, startClusterWorker } from '../src/cluster/index.js';
-import { counter, distribution, execute, Telemeter } from '../src/index.js';
+import { counter, distribution, execute, Telemeter } from 'telemeter';
+import { clusterTelemeter, startClusterPrimary, startClusterWorker } from 'telemeter/cluster';
 import { markdownTable, mib, ms, type Table } from './report.js';
 
 export interface ClusterBenchOptions {

@@ -1,5 +1,5 @@
 import { Counter, Histogram, Registry } from 'prom-client';
-import { counter, distribution, execute, Telemeter } from '../src/index.js';
+import { counter, distribution, execute, Telemeter } from 'telemeter';
 import {
   cpuNs,
   logUniform,

@@ -17,7 +17,7 @@ import {
   sum,
   summary,
   Telemeter,
-} from '../src/index.js';
+} from 'telemeter';
 import {
   type Allocation,
   type Loop,

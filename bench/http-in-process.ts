@@ -4,7 +4,8 @@
  * `instrumentHttpServer`, in interleaved rounds. Loopback benchmarks (bench/http-overhead.ts) move by more than
  * the difference between runs; this one does not see the kernel, so it isolates telemeter's own cost.
  *
- *   node --import tsx bench/http-in-process.ts [--rounds 21] [--requests 10000]
+ *   npm run build && node --import tsx bench/http-in-process.ts [--rounds 21] [--requests 10000]
+ *     [--only node|express]
  *
  * `end via channel` is a socket of a Node server: the response ends through Node's `http.server.response.finish`
  * channel, published here as Node's server publishes it. `end via listener` is a socket that is not a server's (as
@@ -13,8 +14,9 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { createServer, IncomingMessage, type Server, ServerResponse } from 'node:http';
 import { Duplex } from 'node:stream';
-import { httpMetrics, instrumentHttpServer } from '../src/http/index.js';
-import { Telemeter } from '../src/index.js';
+import express from 'express';
+import { Telemeter } from 'telemeter';
+import { expressMiddleware, httpMetrics, instrumentHttpServer } from 'telemeter/http';
 
 function argument(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -22,6 +24,9 @@ function argument(name: string, fallback: number): number {
 }
 
 const rounds = argument('rounds', 21);
+const onlyIndex = process.argv.indexOf('--only');
+/** `node` or `express`: one family of cases. Default both. */
+const only = onlyIndex < 0 ? undefined : process.argv[onlyIndex + 1];
 const requests = argument('requests', 10_000);
 new Telemeter({ metrics: httpMetrics() });
 
@@ -37,12 +42,33 @@ class DiscardingSocket extends Duplex {
 
 type OneRequest = () => Promise<void>;
 
-function serverCase(instrumented: boolean, endViaChannel: boolean): OneRequest {
-  const server: Server = createServer((_req, res) => {
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+function plainHandler(): Handler {
+  return (_req, res) => {
     res.setHeader('content-type', 'application/json');
     res.end(BODY);
+  };
+}
+
+/** Express 5 with the same route, bare or with expressMiddleware first, as bench/http-overhead.ts serves it. */
+function expressHandler(instrumented: boolean): Handler {
+  const app = express();
+  if (instrumented) app.use(expressMiddleware());
+  app.get('/users/:id', (_req, res) => {
+    res.json({ id: 42, name: 'Ada Lovelace' });
   });
-  if (instrumented) instrumentHttpServer(server, { route: ['/users/:id'] });
+  return app as unknown as Handler;
+}
+
+/** `instrumentServer`: instrumentHttpServer on the server (the Express cases instrument through the app). */
+function serverCase(
+  instrumentServer: boolean,
+  endViaChannel: boolean,
+  handler: Handler = plainHandler(),
+): OneRequest {
+  const server: Server = createServer(handler);
+  if (instrumentServer) instrumentHttpServer(server, { route: ['/users/:id'] });
   const socket = new DiscardingSocket() as DiscardingSocket & { server?: Server };
   if (endViaChannel) socket.server = server;
   return () =>
@@ -80,11 +106,17 @@ async function cpuPerRequest(one: OneRequest, count: number): Promise<number> {
   return (used.user + used.system) / count;
 }
 
-const cases: Record<string, OneRequest> = {
+const nodeCases: Record<string, OneRequest> = {
   'bare node:http': serverCase(false, true),
   'telemeter, end via channel': serverCase(true, true),
   'telemeter, end via listener': serverCase(true, false),
 };
+const expressCases: Record<string, OneRequest> = {
+  'bare Express 5': serverCase(false, true, expressHandler(false)),
+  'Express 5 + expressMiddleware': serverCase(false, true, expressHandler(true)),
+};
+const cases =
+  only === 'express' ? expressCases : only === 'node' ? nodeCases : { ...nodeCases, ...expressCases };
 const names = Object.keys(cases);
 for (const name of names) await cpuPerRequest(cases[name], 3 * requests);
 const results: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
@@ -94,12 +126,13 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const bare = results[names[0]];
 console.log('| case | CPU µs/request | added over bare (median of per-round differences) |');
 console.log('|---|---:|---:|');
 for (const name of names) {
+  const bareName = name in expressCases ? 'bare Express 5' : 'bare node:http';
+  const bare = results[bareName];
   const added = median(results[name].map((value, i) => value - bare[i]));
   console.log(
-    `| ${name} | ${median(results[name]).toFixed(2)} | ${name === names[0] ? '–' : `+${added.toFixed(2)}`} |`,
+    `| ${name} | ${median(results[name]).toFixed(2)} | ${name === bareName ? '–' : `+${added.toFixed(2)}`} |`,
   );
 }

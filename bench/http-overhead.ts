@@ -247,8 +247,8 @@ async function serveCase(id: CaseId): Promise<Server> {
   if (id === 'node:http' || id === 'node:http+telemeter') {
     const server = createServer(respond);
     if (id === 'node:http+telemeter') {
-      const { Telemeter } = await import('../src/index.js');
-      const { httpMetrics, instrumentHttpServer } = await import('../src/http/index.js');
+      const { Telemeter } = await import('telemeter');
+      const { httpMetrics, instrumentHttpServer } = await import('telemeter/http');
       new Telemeter({ metrics: httpMetrics() });
       instrumentHttpServer(server, { route: ['/users/:id'] });
     }
@@ -257,8 +257,8 @@ async function serveCase(id: CaseId): Promise<Server> {
   const { default: express } = await import('express');
   const app = express();
   if (id === 'express+telemeter') {
-    const { Telemeter } = await import('../src/index.js');
-    const { expressMiddleware, httpMetrics } = await import('../src/http/index.js');
+    const { Telemeter } = await import('telemeter');
+    const { expressMiddleware, httpMetrics } = await import('telemeter/http');
     new Telemeter({ metrics: httpMetrics() });
     app.use(expressMiddleware());
   } else if (id === 'express+prom-bundle') {

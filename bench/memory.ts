@@ -1,5 +1,5 @@
 import { Counter, Histogram, Registry, Summary } from 'prom-client';
-import { counter, distribution, execute, summary, Telemeter } from '../src/index.js';
+import { counter, distribution, execute, summary, Telemeter } from 'telemeter';
 import { consume, logUniform, seededRandom, settledBytes } from './measure.js';
 import { otelPipeline, SUMMARY_QUANTILES } from './peers.js';
 import { bytesPerUnit, type SectionResult, type Table, times } from './report.js';

@@ -16,8 +16,8 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
-import { Telemeter } from '../src/index.js';
-import { instrumentRedis, redisMetrics } from '../src/redis/index.js';
+import { Telemeter } from 'telemeter';
+import { instrumentRedis, redisMetrics } from 'telemeter/redis';
 import { median } from './measure.js';
 import { type GoalCheck, markdownTable, type SectionResult } from './report.js';
 

@@ -8,7 +8,7 @@
  * `--control` runs the same harness without emitting events: the growth that V8 and the harness show alone.
  */
 import { parseArgs } from 'node:util';
-import { counter, distribution, execute, summary, Telemeter } from '../src/index.js';
+import { counter, distribution, execute, summary, Telemeter } from 'telemeter';
 import { markdownTable } from './report.js';
 
 const { values } = parseArgs({

@@ -9,9 +9,9 @@
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { Telemeter } from '../src/index.js';
-import { instrumentMysql2, mysql2Metrics } from '../src/mysql2/index.js';
-import { instrumentPg, pgMetrics } from '../src/pg/index.js';
+import { Telemeter } from 'telemeter';
+import { instrumentMysql2, mysql2Metrics } from 'telemeter/mysql2';
+import { instrumentPg, pgMetrics } from 'telemeter/pg';
 
 export interface SqlOverheadOptions {
   /** Seconds per phase. Default 3. */
