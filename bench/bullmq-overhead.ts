@@ -5,7 +5,7 @@
  * CPU time per job, which instrumentation adds to directly, is the sharper figure. The two cases alternate,
  * each round on a fresh key prefix, and the medians over the rounds are reported.
  *
- *   node --import tsx bench/bullmq-overhead.ts [--jobs 2000] [--rounds 5] [--concurrency 10]
+ *   npm run bench:one -- bench/bullmq-overhead.ts [--jobs 2000] [--rounds 5] [--concurrency 10]
  */
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';

@@ -5,7 +5,7 @@
  * loop between chunks), the longest event-loop stall in the primary meanwhile, and the bytes the workers
  * shipped for it.
  *
- *   node --import tsx bench/cluster.ts [--workers 8] [--series 10000]
+ *   npm run bench:one -- bench/cluster.ts [--workers 8] [--series 10000]
  *
  * This file is also the workers' entry: cluster.fork() runs it again with TELEMETER_CLUSTER_BENCH=worker.
  */

@@ -4,13 +4,16 @@
  * `instrumentHttpServer`, in interleaved rounds. Loopback benchmarks (bench/http-overhead.ts) move by more than
  * the difference between runs; this one does not see the kernel, so it isolates telemeter's own cost.
  *
- *   npm run build && node --import tsx bench/http-in-process.ts [--rounds 21] [--requests 10000]
+ *   npm run bench:one -- bench/http-in-process.ts [--rounds 11] [--requests 10000]
  *     [--only node|express]
+ *
+ * Each case and round runs in a process of its own (interleaved), after a warm-up of three times its requests.
  *
  * `end via channel` is a socket of a Node server: the response ends through Node's `http.server.response.finish`
  * channel, published here as Node's server publishes it. `end via listener` is a socket that is not a server's (as
  * Fastify's `inject` makes): telemeter adds a `close` listener to each response.
  */
+import { execFileSync } from 'node:child_process';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { createServer, IncomingMessage, type Server, ServerResponse } from 'node:http';
 import { Duplex } from 'node:stream';
@@ -23,7 +26,7 @@ function argument(name: string, fallback: number): number {
   return index < 0 ? fallback : Number(process.argv[index + 1]);
 }
 
-const rounds = argument('rounds', 21);
+const rounds = argument('rounds', 11);
 const onlyIndex = process.argv.indexOf('--only');
 /** `node` or `express`: one family of cases. Default both. */
 const only = onlyIndex < 0 ? undefined : process.argv[onlyIndex + 1];
@@ -106,23 +109,35 @@ async function cpuPerRequest(one: OneRequest, count: number): Promise<number> {
   return (used.user + used.system) / count;
 }
 
-const nodeCases: Record<string, OneRequest> = {
-  'bare node:http': serverCase(false, true),
-  'telemeter, end via channel': serverCase(true, true),
-  'telemeter, end via listener': serverCase(true, false),
+// Each case runs in a process of its own: expressMiddleware patches the layer prototype that every Express
+// application of the process shares, so a bare Express measured next to it would pay part of its cost.
+const nodeCases: Record<string, () => OneRequest> = {
+  'bare node:http': () => serverCase(false, true),
+  'telemeter, end via channel': () => serverCase(true, true),
+  'telemeter, end via listener': () => serverCase(true, false),
 };
-const expressCases: Record<string, OneRequest> = {
-  'bare Express 5': serverCase(false, true, expressHandler(false)),
-  'Express 5 + expressMiddleware': serverCase(false, true, expressHandler(true)),
+const expressCases: Record<string, () => OneRequest> = {
+  'bare Express 5': () => serverCase(false, true, expressHandler(false)),
+  'Express 5 + expressMiddleware': () => serverCase(false, true, expressHandler(true)),
 };
-const cases =
-  only === 'express' ? expressCases : only === 'node' ? nodeCases : { ...nodeCases, ...expressCases };
+const allCases = { ...nodeCases, ...expressCases };
+const childCase = process.env.TELEMETER_IN_PROCESS_CASE;
+if (childCase !== undefined) {
+  const one = allCases[childCase as keyof typeof allCases]();
+  await cpuPerRequest(one, 3 * requests);
+  process.stdout.write(`${await cpuPerRequest(one, requests)}\n`);
+  process.exit(0);
+}
+const cases = only === 'express' ? expressCases : only === 'node' ? nodeCases : allCases;
 const names = Object.keys(cases);
-for (const name of names) await cpuPerRequest(cases[name], 3 * requests);
 const results: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
 for (let round = 0; round < rounds; round++) {
   for (const name of round % 2 === 0 ? names : [...names].reverse()) {
-    results[name].push(await cpuPerRequest(cases[name], requests));
+    const output = execFileSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+      env: { ...process.env, TELEMETER_IN_PROCESS_CASE: name },
+      encoding: 'utf8',
+    });
+    results[name].push(Number(output.trim()));
   }
 }
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];

@@ -10,7 +10,7 @@
  * loop: throughput) and then at a fixed offered rate (an open loop: CPU per request when few requests share an
  * event-loop turn, where work done once per turn costs each request the most).
  *
- *   node --import tsx bench/http-overhead.ts [--duration 5] [--rounds 1] [--rate 2000] [--pipelining 1]
+ *   npm run bench:one -- bench/http-overhead.ts [--duration 5] [--rounds 1] [--rate 2000] [--pipelining 1]
  *     [--cases node:http,express]
  */
 import { type ChildProcess, fork } from 'node:child_process';

@@ -10,7 +10,7 @@
  * library's own tracing costs (its `tracePromise`, the context it builds), which every consumer of the channels
  * pays, apart from what telemeter's handlers and the Telemeter add on top.
  *
- *   node --import tsx bench/redis-overhead.ts [--commands 20000] [--rounds 6] [--concurrency 32]
+ *   npm run bench:one -- bench/redis-overhead.ts [--commands 20000] [--rounds 6] [--concurrency 32]
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { fileURLToPath } from 'node:url';

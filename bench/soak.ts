@@ -3,7 +3,7 @@
  * would, with the live heap sampled after a forced GC every 30 s. After warm-up the heap must stay flat: memory
  * follows series, never events. Not part of `npm test` or `npm run bench`; run it on its own:
  *
- *   node --expose-gc --import tsx bench/soak.ts [--minutes 10] [--rate 50000] [--control]
+ *   npm run bench:one -- bench/soak.ts [--minutes 10] [--rate 50000] [--control]
  *
  * `--control` runs the same harness without emitting events: the growth that V8 and the harness show alone.
  */

@@ -4,7 +4,7 @@
  * other round) on the same pools, and the figure is the median of the per-round ratios. The issue's goal is
  * >= 97%. Also the application's own CPU time per query, which instrumentation adds to directly while the
  * database's round trip hides it in the throughput. `npm run bench -- --only data` runs it; alone:
- * `node --import tsx bench/sql-overhead.ts [--quick]`.
+ * `npm run bench:one -- bench/sql-overhead.ts [--quick]`.
  */
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
