@@ -1,7 +1,7 @@
 import { generate, sourceTag } from '../compile.js';
 import type { Metadata } from '../events/types.js';
-import { forEachLabel } from './family.js';
 import { ensureCapacity } from './growable.js';
+import { forEachLabel } from './label-block.js';
 import { sortByLabels } from './label-order.js';
 
 /** `resolve` results that are not series indices. */

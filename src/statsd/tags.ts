@@ -1,4 +1,4 @@
-export { parseLabelBlock } from '../reporter/family.js';
+export { parseLabelBlock } from '../reporter/label-block.js';
 
 // `|` ends a field, `,` ends a tag, `#` opens the tag field, and a line feed ends the line; a colon splits a tag's
 // name from its value at its first occurrence, so it is only unsafe in the name.

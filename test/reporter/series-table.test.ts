@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { refuseCodeGenerationForTests } from '../../src/compile.js';
-import { labelRenderer } from '../../src/reporter/family.js';
+import { labelRenderer } from '../../src/reporter/label-block.js';
 import { branchStep, INVALID_TAG, MISSING_TAG, SeriesTable } from '../../src/reporter/series-table.js';
 import { codeGenerationAllowed } from '../support/code-generation.js';
 
