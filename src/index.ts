@@ -51,5 +51,14 @@ export {
   summary,
   type Unit,
 } from './metrics/index.js';
-export type { SeriesHandle } from './reporter/bound-series.js';
+export type {
+  FamilyBase,
+  FamilyKind,
+  HistogramFamily,
+  MetricFamily,
+  ScalarFamily,
+  SeriesHandle,
+  SummaryFamily,
+  SummaryWindow,
+} from './reporter/index.js';
 export { type ScrapeOptions, Telemeter, type TelemeterOptions } from './telemeter.js';

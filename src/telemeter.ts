@@ -2,7 +2,7 @@ import { invalidOption } from './errors.js';
 import type { ExpositionFormat } from './exposition/content-types.js';
 import { renderExposition } from './exposition/render.js';
 import { checkOptionKeys } from './options.js';
-import { Reporter, type ReporterConfig, TELEMETER_OPTIONS } from './reporter/reporter.js';
+import { Reporter, type ReporterConfig, TELEMETER_OPTIONS } from './reporter/index.js';
 
 export { TELEMETER_OPTIONS };
 
@@ -59,6 +59,6 @@ export class Telemeter extends Reporter {
       );
     }
     this.refreshComputedFamilies();
-    yield* renderExposition(this.families, format);
+    yield* renderExposition(this.metricFamilies, format);
   }
 }

@@ -2,7 +2,7 @@ import { invalidArgument, TelemeterTypeError } from '../errors.js';
 import { formatCanonical } from '../exposition/number-format.js';
 import type { MetricDefinition } from '../metrics/definitions.js';
 import { counterFamilyName, counterSeriesName, isValidLabelName, prometheusName } from '../metrics/names.js';
-import { scrapeDefinitions } from '../reporter/self-definitions.js';
+import { scrapeDefinitions } from '../reporter/index.js';
 import { BULLMQ_ROW } from './rows-bullmq.js';
 
 /** How Prometheus stores a metric, which decides the PromQL that fits it. */

@@ -1,5 +1,5 @@
 import { counterFamilyName } from '../metrics/names.js';
-import type { Family } from '../reporter/family.js';
+import type { MetricFamily } from '../reporter/index.js';
 import type { ExpositionFormat } from './content-types.js';
 import { formatCanonical, formatValue } from './number-format.js';
 
@@ -15,15 +15,16 @@ const CHUNK_SIZE = 64 * 1024;
  * summary's negative `_sum` and negative quantiles), and ends with `# EOF`. Label blocks were rendered when each series was created; `le` and `quantile` strings are
  * rendered once per family here. Each series is written whole, so its buckets, sum and count agree in a chunk.
  */
-export function* renderExposition(families: readonly Family[], format: ExpositionFormat): Generator<string> {
+export function* renderExposition(
+  families: readonly MetricFamily[],
+  format: ExpositionFormat,
+): Generator<string> {
   const om = format === 'openmetrics';
   let out = '';
   for (const family of families) {
     out += header(family, om);
-    const { table } = family;
-    const blocks = table.labelBlocks;
     // Sorting many new series takes a while: hand the event loop back between steps, flushing what is ready.
-    const steps = table.orderSteps();
+    const steps = family.seriesOrder();
     let step = steps.next();
     while (!step.done) {
       yield flat(out);
@@ -31,16 +32,15 @@ export function* renderExposition(families: readonly Family[], format: Expositio
       step = steps.next();
     }
     const order = step.value;
-    // Stores and the alive flags are read per series, not held across the yields between chunks: a series created
-    // meanwhile may have grown them into new arrays, and one that expired must not be written out.
+    // Whether a series is held is asked per series, not once before the yields between chunks: one that expired
+    // meanwhile must not be written out.
     switch (family.kind) {
       case 'counter':
       case 'gauge': {
-        const { store } = family;
         for (let i = 0; i < order.length; i++) {
           const s = order[i];
-          if (!table.holds(s)) continue;
-          out += sampleLine(family.name, blocks[s], formatValue(store.values[s]));
+          if (!family.holds(s)) continue;
+          out += sampleLine(family.name, family.labelBlock(s), formatValue(family.value(s)));
           if (out.length >= CHUNK_SIZE) {
             yield flat(out);
             out = '';
@@ -49,27 +49,25 @@ export function* renderExposition(families: readonly Family[], format: Expositio
         break;
       }
       case 'histogram': {
-        const { store } = family;
-        const { bounds, slots } = store;
-        const les = [...Array.from(bounds, (b) => `le="${formatCanonical(b)}"`), 'le="+Inf"'];
+        const { bounds, buckets } = family;
+        const les = [...bounds.map((b) => `le="${formatCanonical(b)}"`), 'le="+Inf"'];
         const bucketName = `${family.name}_bucket`;
         const omitSum = om && bounds[0] < 0;
         for (let i = 0; i < order.length; i++) {
           const s = order[i];
-          if (!table.holds(s)) continue;
-          const { counts, sums } = store;
-          const block = blocks[s];
+          if (!family.holds(s)) continue;
+          const block = family.labelBlock(s);
           const prefix = block === '' ? `${bucketName}{` : `${bucketName}{${block},`;
           let cumulative = 0;
-          const base = s * slots;
-          for (let b = 0; b < slots; b++) {
-            cumulative += counts[base + b];
+          for (let b = 0; b < buckets; b++) {
+            cumulative += family.bucketCount(s, b);
             out += `${prefix}${les[b]}} ${formatValue(cumulative)}\n`;
           }
           // OpenMetrics forbids a negative sum, and a sum at all where buckets are negative; its count comes and
           // goes with its sum. The +Inf bucket still holds the count.
-          if (!(omitSum || (om && sums[s] < 0))) {
-            out += sampleLine(`${family.name}_sum`, block, formatValue(sums[s]));
+          const sum = family.sum(s);
+          if (!(omitSum || (om && sum < 0))) {
+            out += sampleLine(`${family.name}_sum`, block, formatValue(sum));
             out += sampleLine(`${family.name}_count`, block, formatValue(cumulative));
           }
           if (out.length >= CHUNK_SIZE) {
@@ -80,22 +78,22 @@ export function* renderExposition(families: readonly Family[], format: Expositio
         break;
       }
       case 'summary': {
-        const { store } = family;
-        const quantileLabels = store.quantiles.map((q) => `quantile="${formatCanonical(q)}"`);
+        const { quantiles } = family;
+        const quantileLabels = quantiles.map((q) => `quantile="${formatCanonical(q)}"`);
         for (let i = 0; i < order.length; i++) {
           const s = order[i];
-          if (!table.holds(s)) continue;
-          const block = blocks[s];
-          const window = store.window(s);
+          if (!family.holds(s)) continue;
+          const block = family.labelBlock(s);
+          const window = family.window(s);
           const prefix = block === '' ? `${family.name}{` : `${family.name}{${block},`;
           for (let q = 0; q < quantileLabels.length; q++) {
-            const value = window.quantile(store.quantiles[q]);
+            const value = window.quantile(quantiles[q]);
             // OpenMetrics forbids negative quantile values: those lines are left out there.
             if (!(om && value < 0)) out += `${prefix}${quantileLabels[q]}} ${formatValue(value)}\n`;
           }
-          if (!(om && store.sums[s] < 0))
-            out += sampleLine(`${family.name}_sum`, block, formatValue(store.sums[s]));
-          out += sampleLine(`${family.name}_count`, block, formatValue(store.totals[s]));
+          const sum = family.sum(s);
+          if (!(om && sum < 0)) out += sampleLine(`${family.name}_sum`, block, formatValue(sum));
+          out += sampleLine(`${family.name}_count`, block, formatValue(family.count(s)));
           if (out.length >= CHUNK_SIZE) {
             yield flat(out);
             out = '';
@@ -119,7 +117,7 @@ function flat(chunk: string): string {
   return chunk;
 }
 
-function header(family: Family, om: boolean): string {
+function header(family: MetricFamily, om: boolean): string {
   if (!om) {
     return `# HELP ${family.name} ${escapeHelp(family.help, false)}\n# TYPE ${family.name} ${family.kind}\n`;
   }

@@ -1,5 +1,5 @@
 import { DropReason } from './drop-reasons.js';
-import type { Family } from './family.js';
+import type { StoredFamily } from './family.js';
 
 /**
  * One series of one metric, resolved once: `record` skips the event bus, the definition's keep/tag logic and
@@ -18,7 +18,7 @@ export class BoundSeries implements SeriesHandle {
   private readonly monotonic: boolean;
 
   constructor(
-    private readonly family: Family,
+    private readonly family: StoredFamily,
     private readonly series: number,
     private readonly ratio: number,
     private readonly onDrop: (reason: number) => void,

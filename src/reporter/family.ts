@@ -1,43 +1,165 @@
 import type { MetricDefinition } from '../metrics/definitions.js';
 import { counterFamilyName, counterSeriesName } from '../metrics/names.js';
 import type { HistogramStore } from './histogram-store.js';
+import { forEachLabel } from './label-block.js';
+import type {
+  FamilyKind,
+  HistogramFamily,
+  ScalarFamily,
+  SummaryFamily,
+  SummaryWindow,
+} from './read-model.js';
 import type { ScalarStore } from './scalar-store.js';
 import type { SeriesTable } from './series-table.js';
 import type { SummaryStore } from './summary-store.js';
 
-/** Exposition type of a family. */
-export type FamilyKind = 'counter' | 'gauge' | 'histogram' | 'summary';
+/**
+ * A family as the reporter stores it: the read model's {@link MetricFamily} over its series table and store. Only
+ * `reporter/` sees the table and the store; everything else reads the family through the read model's methods.
+ */
+export type StoredFamily = StoredScalarFamily | StoredHistogramFamily | StoredSummaryFamily;
 
-/** Everything a scrape needs to render one metric family, stored once and read on every scrape. */
-export type Family = ScalarFamily | HistogramFamily | SummaryFamily;
+/** The names of the stored families before the read model, for the modules that still read them (see index.ts). */
+export type {
+  StoredFamily as Family,
+  StoredHistogramFamily as HistogramFamily,
+  StoredScalarFamily as ScalarFamily,
+  StoredSummaryFamily as SummaryFamily,
+};
 
-interface FamilyBase {
-  /**
-   * Exported name: the family and sample name in 0.0.4, the sample name in OpenMetrics. A counter's always ends in
-   * `_total` (see `counterSeriesName`); OpenMetrics names its family without it.
-   */
-  readonly name: string;
-  readonly help: string;
-  /** OpenMetrics unit (`seconds`), set only when the name ends with it, as `# UNIT` requires. */
-  readonly unit: string | undefined;
-  readonly table: SeriesTable;
-  /** The user's definition; undefined for telemeter's own metrics. */
-  readonly definition: MetricDefinition | undefined;
+/** What every stored family has: its name, its help and unit, and the table of its series. */
+abstract class StoredFamilyBase {
+  readonly labelNames: readonly string[];
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    /** The OpenMetrics unit (`seconds`), set only when the name ends with it, as `# UNIT` requires. */
+    readonly unit: string | undefined,
+    readonly table: SeriesTable,
+    /** The user's definition; undefined for telemeter's own metrics. */
+    readonly definition: MetricDefinition | undefined,
+  ) {
+    this.labelNames = table.tagNames;
+  }
+
+  get seriesCount(): number {
+    return this.table.live;
+  }
+
+  get seriesIdLimit(): number {
+    return this.table.size;
+  }
+
+  holds(series: number): boolean {
+    return this.table.holds(series);
+  }
+
+  incarnation(series: number): number {
+    return this.table.incarnation(series);
+  }
+
+  seriesOrder(): Generator<void, Uint32Array> {
+    return this.table.orderSteps();
+  }
+
+  labelBlock(series: number): string {
+    return this.table.labelBlocks[series];
+  }
+
+  forEachLabel(series: number, visit: (name: string, value: string) => void): void {
+    forEachLabel(this.table.labelBlocks[series], visit);
+  }
+
+  labelValues(series: number): string[] {
+    return this.table.tagValuesOf(series);
+  }
 }
 
-export interface ScalarFamily extends FamilyBase {
-  readonly kind: 'counter' | 'gauge';
-  readonly store: ScalarStore;
+/** Counters, sums and last values: one float per series. */
+export class StoredScalarFamily extends StoredFamilyBase implements ScalarFamily {
+  constructor(
+    name: string,
+    help: string,
+    unit: string | undefined,
+    table: SeriesTable,
+    definition: MetricDefinition | undefined,
+    readonly kind: 'counter' | 'gauge',
+    readonly store: ScalarStore,
+  ) {
+    super(name, help, unit, table, definition);
+  }
+
+  get cumulative(): boolean {
+    return this.store.mode === 'add';
+  }
+
+  value(series: number): number {
+    return this.store.values[series];
+  }
 }
 
-export interface HistogramFamily extends FamilyBase {
-  readonly kind: 'histogram';
-  readonly store: HistogramStore;
+export class StoredHistogramFamily extends StoredFamilyBase implements HistogramFamily {
+  readonly kind = 'histogram';
+  readonly bounds: readonly number[];
+  readonly buckets: number;
+
+  constructor(
+    name: string,
+    help: string,
+    unit: string | undefined,
+    table: SeriesTable,
+    definition: MetricDefinition | undefined,
+    readonly store: HistogramStore,
+  ) {
+    super(name, help, unit, table, definition);
+    this.bounds = Object.freeze(Array.from(store.bounds));
+    this.buckets = store.slots;
+  }
+
+  bucketCount(series: number, bucket: number): number {
+    const store = this.store;
+    return store.counts[series * store.slots + bucket];
+  }
+
+  sum(series: number): number {
+    return this.store.sums[series];
+  }
+
+  count(series: number): number {
+    return this.store.count(series);
+  }
 }
 
-export interface SummaryFamily extends FamilyBase {
-  readonly kind: 'summary';
-  readonly store: SummaryStore;
+export class StoredSummaryFamily extends StoredFamilyBase implements SummaryFamily {
+  readonly kind = 'summary';
+  readonly quantiles: readonly number[];
+  readonly relativeAccuracy: number;
+
+  constructor(
+    name: string,
+    help: string,
+    unit: string | undefined,
+    table: SeriesTable,
+    definition: MetricDefinition | undefined,
+    readonly store: SummaryStore,
+  ) {
+    super(name, help, unit, table, definition);
+    this.quantiles = Object.freeze([...store.quantiles]);
+    this.relativeAccuracy = store.relativeAccuracy;
+  }
+
+  window(series: number): SummaryWindow {
+    return this.store.window(series);
+  }
+
+  sum(series: number): number {
+    return this.store.sums[series];
+  }
+
+  count(series: number): number {
+    return this.store.totals[series];
+  }
 }
 
 /**

@@ -2,7 +2,7 @@ import { generate, sourceTag } from '../compile.js';
 import type { Measurements, Metadata } from '../events/types.js';
 import type { MetricDefinition } from '../metrics/definitions.js';
 import { DropReason, type DropReasonCode } from './drop-reasons.js';
-import type { Family } from './family.js';
+import type { StoredFamily } from './family.js';
 import { MAX_UINT32 } from './histogram-store.js';
 import { MIN_INDEXABLE, type SketchMapping } from './log-sketch.js';
 import { branchStep, MISSING_TAG, trieWalkSource } from './series-table.js';
@@ -29,7 +29,7 @@ export class MetricRecorder {
 
   constructor(
     readonly definition: MetricDefinition,
-    readonly family: Family,
+    readonly family: StoredFamily,
   ) {
     this.record =
       compileRecord(definition, family, this.thrown) ?? plainRecord(definition, family, this.thrown);
@@ -44,7 +44,7 @@ export interface ThrownError {
 /** The generated record function, or undefined where the runtime refuses code generation. */
 function compileRecord(
   definition: MetricDefinition,
-  family: Family,
+  family: StoredFamily,
   thrown: ThrownError,
 ): RecordFunction | undefined {
   const { measurement, keep, tagValues, unitRatio } = definition;
@@ -114,7 +114,11 @@ function compileRecord(
  * one, with the definition's choices read at each event and the stores' own update methods, so it gives the same
  * results (a property test feeds both the same events and compares scrapes), only more slowly.
  */
-function plainRecord(definition: MetricDefinition, family: Family, thrown: ThrownError): RecordFunction {
+function plainRecord(
+  definition: MetricDefinition,
+  family: StoredFamily,
+  thrown: ThrownError,
+): RecordFunction {
   const { measurement, keep, tagValues, unitRatio } = definition;
   const countsEvents = definition.type === 'counter';
   const monotonic = definition.type === 'sum' && family.kind === 'counter';
@@ -175,7 +179,7 @@ function plainRecord(definition: MetricDefinition, family: Family, thrown: Throw
  * caller can reach) has to box the double it passes, 16 bytes per event. Anything unusual goes to the store, and a
  * summary's sketch gets the value's bin, a small integer, rather than the value.
  */
-function observeSource(family: Family, value: string): string {
+function observeSource(family: StoredFamily, value: string): string {
   switch (family.kind) {
     case 'histogram':
       return histogramObserveSource(family.store.bounds, family.store.slots);

@@ -1,4 +1,5 @@
 import { generate, sourceTag } from '../compile.js';
+import { warnDeprecated } from '../deprecation.js';
 import { invalidOption, TelemeterTypeError } from '../errors.js';
 import { attach, detach } from '../events/bus.js';
 import { runCollectors } from '../events/collectors.js';
@@ -12,9 +13,16 @@ import { unitSuffix } from '../metrics/units.js';
 import { checkOptionKeys } from '../options.js';
 import { BoundSeries, type SeriesHandle } from './bound-series.js';
 import { DROP_REASON_HINTS, DROP_REASON_LABELS, DropReason } from './drop-reasons.js';
-import { type Family, type FamilyKind, type ScalarFamily, sampleNames } from './family.js';
+import {
+  type StoredFamily,
+  StoredHistogramFamily,
+  StoredScalarFamily,
+  StoredSummaryFamily,
+  sampleNames,
+} from './family.js';
 import { HistogramStore } from './histogram-store.js';
 import { labelRenderer } from './label-block.js';
+import type { FamilyKind, MetricFamily } from './read-model.js';
 import { MetricRecorder, type RecordFunction } from './recorder.js';
 import { ScalarStore } from './scalar-store.js';
 import { scrapeDefinitions } from './self-definitions.js';
@@ -67,13 +75,29 @@ const RESERVED_SELF_NAMES = [
 
 let instanceSequence = 0;
 
+/** Each reporter's families with their tables and stores, for `reporter/` alone (see {@link storedFamilies}). */
+const storage = new WeakMap<Reporter, readonly StoredFamily[]>();
+
+/**
+ * The families of `reporter` as stored, with their tables and stores: for the modules of `reporter/` that write
+ * (merges) and for tests of the storage. Everything else reads {@link Reporter.metricFamilies}.
+ */
+export function storedFamilies(reporter: Reporter): readonly StoredFamily[] {
+  return storage.get(reporter) ?? [];
+}
+
 /**
  * The aggregating reporter: attaches one handler per event name, records each event into in-memory series
  * as it happens, and holds the families that a scrape renders. Memory grows with series, never with events.
  */
 export class Reporter {
-  /** Families in definition order, then telemeter's own. */
-  readonly families: readonly Family[];
+  /**
+   * Every family this Telemeter exports, in definition order, then telemeter's own: the read model that the
+   * exposition formats, StatsD, the cluster and the dashboard read. Each is a live view of the storage (see
+   * {@link MetricFamily}). Call {@link refreshComputedFamilies} first to read the gauges reported on read and
+   * `telemeter_series` as of now.
+   */
+  readonly metricFamilies: readonly MetricFamily[];
   /**
    * The logger this Telemeter reports through: the `logger` option, or the process-wide one. Its calls never throw,
    * and it remembers what it logged once (a skipped event, an overflow) for this Telemeter alone.
@@ -81,10 +105,10 @@ export class Reporter {
   readonly logger: LogSink;
   private readonly handlerIds: string[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
-  private readonly droppedFamily: ScalarFamily;
-  private readonly overflowFamily: ScalarFamily;
-  private readonly seriesFamily: ScalarFamily;
-  private readonly userFamilies: Family[] = [];
+  private readonly droppedFamily: StoredScalarFamily;
+  private readonly overflowFamily: StoredScalarFamily;
+  private readonly seriesFamily: StoredScalarFamily;
+  private readonly userFamilies: StoredFamily[] = [];
   private readonly recorders: MetricRecorder[] = [];
   private closed = false;
 
@@ -181,9 +205,11 @@ export class Reporter {
       ['metric'],
       render,
     );
-    this.families = selfMetrics
+    const families = selfMetrics
       ? [...this.userFamilies, this.droppedFamily, this.overflowFamily, this.seriesFamily]
       : [...this.userFamilies];
+    storage.set(this, families);
+    this.metricFamilies = Object.freeze([...families]);
 
     const instance = ++instanceSequence;
     for (const [eventName, recorders] of byEvent) {
@@ -237,9 +263,20 @@ export class Reporter {
   }
 
   /**
+   * The families with their storage.
+   *
+   * @deprecated Read {@link metricFamilies} instead, which every exporter of telemeter now reads; `families` exposes
+   * the tables and stores behind it, whose shape changes without notice. Removed in 0.3.
+   */
+  get families(): readonly StoredFamily[] {
+    warnDeprecated('TELEMETER_DEP0005', 'Telemeter.families', 'Telemeter.metricFamilies', 'telemeter 0.3');
+    return storedFamilies(this);
+  }
+
+  /**
    * Refreshes values that are computed rather than recorded: gauges that instrumentation reports on read
-   * (requests in flight, connection pools; see events/collectors.ts), then series counts. `render` calls it,
-   * and so should any other reader of `families`.
+   * (requests in flight, connection pools; see events/collectors.ts), then series counts (`telemeter_series`).
+   * `render` and `scrape` call it; so should any other reader of {@link metricFamilies} that exports them.
    */
   refreshComputedFamilies(): void {
     runCollectors();
@@ -323,7 +360,7 @@ export class Reporter {
     definition: MetricDefinition,
     defaultMaxSeries: number,
     render: (tags: readonly string[]) => (values: readonly string[]) => string,
-  ): Family {
+  ): StoredFamily {
     const fail = (option: string, why: string): never => {
       invalidOption(`telemeter: metric "${definition.name}": option ${option} ${why}`);
     };
@@ -351,7 +388,6 @@ export class Reporter {
       this.timers.push(timer);
     }
     const help = definition.description ?? defaultHelp(definition);
-    const base = { name, help, table, definition };
 
     switch (definition.type) {
       case 'counter':
@@ -361,15 +397,18 @@ export class Reporter {
           definition.type === 'last_value' ? 'gauge' : (options.prometheusType ?? 'counter');
         const store = new ScalarStore(definition.type === 'last_value' ? 'set' : 'add');
         growing(table, store);
-        if (kind === 'gauge') return { ...base, kind, store, unit: unitFor(name, suffix) };
+        if (kind === 'gauge') {
+          return new StoredScalarFamily(name, help, unitFor(name, suffix), table, definition, kind, store);
+        }
         const exported = counterSeriesName(name);
-        return { ...base, name: exported, kind, store, unit: unitFor(counterFamilyName(exported), suffix) };
+        const unit = unitFor(counterFamilyName(exported), suffix);
+        return new StoredScalarFamily(exported, help, unit, table, definition, kind, store);
       }
       case 'distribution': {
         const bounds = resolveBuckets(options.buckets, definition.unit, definition.name);
         const store = new HistogramStore(Float64Array.from(bounds));
         growing(table, store);
-        return { ...base, kind: 'histogram', store, unit: unitFor(name, suffix) };
+        return new StoredHistogramFamily(name, help, unitFor(name, suffix), table, definition, store);
       }
       case 'summary': {
         const store = new SummaryStore(
@@ -382,7 +421,7 @@ export class Reporter {
         const timer = setInterval(() => store.rotate(), slotMs);
         timer.unref();
         this.timers.push(timer);
-        return { ...base, kind: 'summary', store, unit: unitFor(name, suffix) };
+        return new StoredSummaryFamily(name, help, unitFor(name, suffix), table, definition, store);
       }
       default:
         return fail('type', `"${(definition as MetricDefinition).type}" is not a metric type`);
@@ -407,11 +446,11 @@ function selfFamily(
   help: string,
   tags: string[],
   render: (tags: readonly string[]) => (values: readonly string[]) => string,
-): ScalarFamily {
+): StoredScalarFamily {
   const table = new SeriesTable(tags, render(tags), Number.MAX_SAFE_INTEGER);
   const store = new ScalarStore(kind === 'counter' ? 'add' : 'set');
   growing(table, store);
-  return { name, kind, help, unit: undefined, table, store, definition: undefined };
+  return new StoredScalarFamily(name, help, undefined, table, undefined, kind, store);
 }
 
 function unitFor(familyName: string, suffix: string | undefined): string | undefined {

@@ -1,6 +1,6 @@
 /**
  * What a Telemeter really exports, as the judge of the generated queries: family names and kinds come from a
- * real Telemeter's `families`, and series names are those Prometheus stores from either format (counter samples
+ * real Telemeter's `metricFamilies`, and series names are those Prometheus stores from either format (counter samples
  * `<family>_total`; `_bucket`/`_sum`/`_count`; summary quantiles under the family name).
  * The fixture test checks this derivation against real OpenMetrics and text scrapes.
  */
@@ -21,7 +21,7 @@ export function exportedFamilies(
 ): ExportedFamily[] {
   const telemeter = new Telemeter({ metrics: definitions, selfMetrics });
   try {
-    return telemeter.families.map((family) => {
+    return telemeter.metricFamilies.map((family) => {
       const base = family.kind === 'counter' ? family.name.replace(/_total$/, '') : family.name;
       const samples =
         family.kind === 'counter'

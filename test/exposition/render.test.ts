@@ -7,6 +7,7 @@ import {
   summary,
   Telemeter,
 } from '../../src/index.js';
+import { storedFamilies } from '../../src/reporter/reporter.js';
 
 const CHUNK_SIZE = 64 * 1024;
 
@@ -73,7 +74,7 @@ describe.each([
   it('leaves out the series that expire while it is being written', () => {
     const t = manySeries(define(), SERIES);
     t.scrape();
-    const { table } = t.families[0];
+    const { table } = storedFamilies(t)[0];
     const chunks: string[] = [];
     for (const chunk of t.render()) {
       if (chunks.length === 0) expect(table.expire(0)).toBe(SERIES);

@@ -269,7 +269,9 @@ describe('instrumentMysql2 options', () => {
   it('shares its definitions with pgMetrics, so one Telemeter takes both', () => {
     const both = new Telemeter({ metrics: [...pgMetrics(), ...mysql2Metrics()] });
     try {
-      expect(both.families.filter((f) => f.name.startsWith('db_client_operation_duration'))).toHaveLength(1);
+      expect(
+        both.metricFamilies.filter((f) => f.name.startsWith('db_client_operation_duration')),
+      ).toHaveLength(1);
     } finally {
       both.close();
     }

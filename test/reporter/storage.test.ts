@@ -10,8 +10,9 @@ import {
   summary,
   Telemeter,
 } from '../../src/index.js';
-import type { HistogramFamily } from '../../src/reporter/family.js';
+import type { StoredHistogramFamily } from '../../src/reporter/family.js';
 import { HistogramStore, MAX_UINT32 } from '../../src/reporter/histogram-store.js';
+import { storedFamilies } from '../../src/reporter/reporter.js';
 import { SummaryStore } from '../../src/reporter/summary-store.js';
 import { codeGenerationAllowed } from '../support/code-generation.js';
 import { sample } from '../support/samples.js';
@@ -40,8 +41,8 @@ function histogramTelemeter(name: string, tags: string[] = ['route']): Telemeter
   return t;
 }
 
-function histogramOf(t: Telemeter, name: string): HistogramFamily {
-  return t.families.find((f) => f.name === name) as HistogramFamily;
+function histogramOf(t: Telemeter, name: string): StoredHistogramFamily {
+  return storedFamilies(t).find((f) => f.name === name) as StoredHistogramFamily;
 }
 
 describe('histogram storage', () => {
@@ -229,8 +230,8 @@ async function bytesPerSeries(
       for (const status of statuses) execute(eventName, measurements[i++], { route, method, status });
   t.scrape();
   const perSeries = ((await settled()) - before) / SERIES;
-  const family = t.families.find((f) => f.definition === definition);
-  return { perSeries, live: family?.table.live ?? 0 };
+  const family = t.metricFamilies.find((f) => f.definition === definition);
+  return { perSeries, live: family?.seriesCount ?? 0 };
 }
 
 describe('summary storage', () => {
@@ -380,7 +381,7 @@ describe('a streamed render while series come and go', () => {
     });
     open.push(t);
     for (let i = 0; i < 4000; i++) execute('sr.requests', { n: 1 }, { route: `/old/${i}` });
-    const table = t.families[0].table;
+    const table = storedFamilies(t)[0].table;
     const chunks: string[] = [];
     let first = true;
     for (const chunk of t.render()) {

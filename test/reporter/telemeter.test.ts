@@ -389,7 +389,7 @@ describe('start-up validation', () => {
       sum('c4.jobs', { eventName: 'c4.job', reporterOptions: { prometheusType: 'gauge' } }),
       lastValue('c4.jobs_total', { eventName: 'c4.job' }),
     ]);
-    expect(t.families.map((f) => f.name)).toContain('c4_jobs');
+    expect(t.metricFamilies.map((f) => f.name)).toContain('c4_jobs');
   });
 
   it('rejects a name that collides with a histogram suffix', () => {
@@ -709,11 +709,11 @@ describe('scrape order', () => {
     const t = make([counter('r24.x.v', { tags: ['k'] })]);
     const keys = Array.from({ length: 5000 }, (_, i) => `key-${(i * 7919) % 5000}`);
     for (const k of keys) execute('r24.x', { v: 1 }, { k });
-    const family = t.families.find((f) => f.name === 'r24_x_v_total')!;
-    const steps = family.table.orderSteps();
+    const family = t.metricFamilies.find((f) => f.name === 'r24_x_v_total')!;
+    const steps = family.seriesOrder();
     let step = steps.next();
     while (!step.done) step = steps.next();
-    const labels = Array.from(step.value, (i) => family.table.labelBlocks[i]);
+    const labels = Array.from(step.value, (i) => family.labelBlock(i));
     expect(labels).toEqual([...labels].sort());
     expect(new Set(step.value).size).toBe(5000);
     const lines = t

@@ -76,7 +76,7 @@ describe('runtimeMetrics', () => {
     const telemeter = new Telemeter({ metrics: runtimeMetrics(), selfMetrics: false });
     cleanups.push(() => telemeter.close());
     expect(familyNames(telemeter.scrape())).toEqual(EXPECTED_NAMES);
-    expect(telemeter.families.every((f) => f.help !== '')).toBe(true);
+    expect(telemeter.metricFamilies.every((f) => f.help !== '')).toBe(true);
   });
 
   it('applies a prefix and validates its options, naming them', () => {

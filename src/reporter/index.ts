@@ -1,0 +1,19 @@
+/**
+ * The reporter's interface to the rest of telemeter, and the only module outside `reporter/` may import: the
+ * reporter itself, the read model every exporter reads (families and their series).
+ * Tables and stores stay behind it.
+ *
+ * @packageDocumentation
+ */
+export type { SeriesHandle } from './bound-series.js';
+export type {
+  FamilyBase,
+  FamilyKind,
+  HistogramFamily,
+  MetricFamily,
+  ScalarFamily,
+  SummaryFamily,
+  SummaryWindow,
+} from './read-model.js';
+export { Reporter, type ReporterConfig, TELEMETER_OPTIONS } from './reporter.js';
+export { scrapeDefinitions } from './self-definitions.js';
