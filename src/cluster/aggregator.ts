@@ -4,8 +4,7 @@ import { TelemeterTypeError } from '../errors.js';
 import { describe } from '../events/event-name.js';
 import { execute, monotonicTime } from '../events/index.js';
 import { checkOptionKeys } from '../options.js';
-import type { SeriesHandle } from '../reporter/bound-series.js';
-import type { ScalarFamily } from '../reporter/family.js';
+import type { ScalarMerge, SeriesHandle } from '../reporter/index.js';
 import { type ScrapeOptions, Telemeter } from '../telemeter.js';
 import { type ClusterShape, COLLECT_STOP_EVENT, clusterShapeOf } from './cluster-telemeter.js';
 import { type MergeTarget, mergeTargetFor } from './delta-applier.js';
@@ -85,7 +84,7 @@ export class ClusterAggregator {
     trackCluster: boolean,
   ) {
     this.target = mergeTargetFor(telemeter, shape.gaugeAggregation, (family) => this.contributions(family));
-    this.workersGauge = telemeter.families.some((f) => f.name === 'telemeter_cluster_workers')
+    this.workersGauge = telemeter.metricFamilies.some((f) => f.name === 'telemeter_cluster_workers')
       ? telemeter.bind('telemeter.cluster.workers')
       : undefined;
     if (trackCluster && cluster.isPrimary) this.trackCluster();
@@ -272,7 +271,7 @@ export class ClusterAggregator {
     return String(slot);
   }
 
-  private *contributions(family: ScalarFamily): Generator<GaugeContributions> {
+  private *contributions(family: ScalarMerge): Generator<GaugeContributions> {
     for (const connection of this.connections.values()) {
       const values = connection.applier.contributions(family);
       if (values !== undefined) yield values;

@@ -1,7 +1,13 @@
 import type { LogSink } from '../logger.js';
-import type { Family, ScalarFamily } from '../reporter/family.js';
+import {
+  type FamilyMerge,
+  familyMerges,
+  type HistogramMerge,
+  type ScalarMerge,
+  type SummaryMerge,
+} from '../reporter/index.js';
 import type { Telemeter } from '../telemeter.js';
-import { isShipped, layoutOf, shapeOf } from './family-shape.js';
+import { isShipped } from './family-shape.js';
 import { type GaugeAggregation, type GaugeContributions, GaugeMerger } from './gauge-merge.js';
 import type { EncodedSketch, FamilyDelta } from './protocol.js';
 import { mergeEncodedSketch } from './sketch-codec.js';
@@ -14,7 +20,8 @@ const MAX_SERIES_ID = 1 << 24;
 
 /** One worker's view of one of the primary's families, for one session. */
 export interface FamilyLink {
-  readonly family: Family;
+  /** Where the family's deltas go: the primary's merge interface of it. */
+  readonly target: FamilyMerge;
   /** The worker's series index → the primary's series index, -1 when not announced. */
   ids: Int32Array;
   /** The worker's series index → the tag values of the primary's series it maps to. */
@@ -28,9 +35,9 @@ export interface FamilyLink {
   readonly gauges: GaugeContributions | undefined;
 }
 
-/** What the primary merges into: its families by name and the gauge rule. */
+/** What the primary merges into: its families' merge interfaces by name, and the gauge rule. */
 export interface MergeTarget {
-  readonly families: ReadonlyMap<string, Family>;
+  readonly families: ReadonlyMap<string, FamilyMerge>;
   readonly gaugeAggregation: GaugeAggregation;
   /** Present for the sum/max/min aggregations. */
   readonly merger: GaugeMerger | undefined;
@@ -45,10 +52,10 @@ export interface MergeTarget {
 export function mergeTargetFor(
   telemeter: Telemeter,
   gaugeAggregation: GaugeAggregation,
-  contributions: (family: ScalarFamily) => Iterable<GaugeContributions>,
+  contributions: (gauge: ScalarMerge) => Iterable<GaugeContributions>,
 ): MergeTarget {
   return {
-    families: new Map(telemeter.families.map((family) => [family.name, family])),
+    families: new Map(familyMerges(telemeter).map((merge) => [merge.family.name, merge])),
     gaugeAggregation,
     merger:
       gaugeAggregation === 'sum' || gaugeAggregation === 'max' || gaugeAggregation === 'min'
@@ -76,16 +83,16 @@ export class DeltaApplier {
     private readonly isLive: () => boolean,
   ) {}
 
-  /** This worker's last values of `family`, if it sent any. */
-  contributions(family: ScalarFamily): GaugeContributions | undefined {
-    return this.links.get(family.name)?.gauges;
+  /** This worker's last values of `gauge`, if it sent any. */
+  contributions(gauge: ScalarMerge): GaugeContributions | undefined {
+    return this.links.get(gauge.family.name)?.gauges;
   }
 
   /** Every series index of the primary this worker has a gauge value in, per family. */
-  *gaugeSeries(): Generator<[ScalarFamily, number]> {
+  *gaugeSeries(): Generator<[ScalarMerge, number]> {
     for (const link of this.links.values()) {
       if (link?.gauges === undefined) continue;
-      for (const s of link.gauges.keys()) yield [link.family as ScalarFamily, s];
+      for (const s of link.gauges.keys()) yield [link.target as ScalarMerge, s];
     }
   }
 
@@ -106,16 +113,19 @@ export class DeltaApplier {
       if (link === null) continue;
       yield* this.announce(link, delta.announce);
       const data = Array.isArray(delta.data) ? delta.data : [];
-      switch (link.family.kind) {
+      const { target } = link;
+      switch (target.shape) {
         case 'histogram':
-          applyHistogram(link, data);
+          applyHistogram(link, target, data);
           break;
         case 'summary':
-          applySummary(link, data, Array.isArray(delta.sketches) ? delta.sketches : []);
+          applySummary(link, target, data, Array.isArray(delta.sketches) ? delta.sketches : []);
+          break;
+        case 'add':
+          applyAdd(link, target, data);
           break;
         default:
-          if (link.family.store.mode === 'add') applyAdd(link, data);
-          else this.applySet(link, data);
+          this.applySet(link, target, data);
       }
     }
   }
@@ -124,28 +134,27 @@ export class DeltaApplier {
     const name = typeof delta?.name === 'string' ? delta.name : '';
     const known = this.links.get(name);
     if (known !== undefined) return known;
-    const family = this.target.families.get(name);
+    const target = this.target.families.get(name);
     let link: FamilyLink | null = null;
-    if (family === undefined || !isShipped(family)) {
+    if (target === undefined || !isShipped(target.family)) {
       this.target.logger.warnOnce(
         `cluster:unknown:${name}`,
         {},
         `telemeter/cluster: a worker sent metric family "${name}", which the primary's Telemeter does not define; give the primary the same metric definitions as the workers`,
       );
-    } else if (shapeOf(family) !== delta.shape || layoutOf(family) !== delta.layout) {
+    } else if (target.shape !== delta.shape || target.layout !== delta.layout) {
       this.target.logger.warnOnce(
         `cluster:mismatch:${name}`,
         {},
         `telemeter/cluster: metric family "${name}" is defined differently in a worker and in the primary (type, buckets or relativeAccuracy); its worker data is skipped`,
       );
     } else {
-      const keepsPerWorker = family.kind === 'gauge' && family.store.mode === 'set';
       link = {
-        family,
+        target,
         ids: new Int32Array(16).fill(-1),
         tags: [],
         incarnations: [],
-        gauges: keepsPerWorker && this.target.merger !== undefined ? new Map() : undefined,
+        gauges: target.shape === 'set' && this.target.merger !== undefined ? new Map() : undefined,
       };
     }
     this.links.set(name, link);
@@ -155,12 +164,9 @@ export class DeltaApplier {
   private *announce(link: FamilyLink, announce: unknown): Generator<void> {
     if (!Array.isArray(announce)) return;
     let step = 0;
-    const { table } = link.family;
-    const withWorker =
-      link.family.kind === 'gauge' &&
-      link.family.store.mode === 'set' &&
-      this.target.gaugeAggregation === 'worker';
-    const arity = table.tagNames.length - (withWorker ? 1 : 0);
+    const { target } = link;
+    const withWorker = target.shape === 'set' && this.target.gaugeAggregation === 'worker';
+    const arity = target.family.labelNames.length - (withWorker ? 1 : 0);
     for (const entry of announce) {
       if (!Array.isArray(entry)) continue;
       const [id, values] = entry as [unknown, unknown];
@@ -173,9 +179,9 @@ export class DeltaApplier {
         )
       ) {
         this.target.logger.warnOnce(
-          `cluster:tags:${link.family.name}`,
+          `cluster:tags:${target.family.name}`,
           {},
-          `telemeter/cluster: a worker sent series of "${link.family.name}" whose tags do not match the primary's definition; they are skipped`,
+          `telemeter/cluster: a worker sent series of "${target.family.name}" whose tags do not match the primary's definition; they are skipped`,
         );
         continue;
       }
@@ -188,16 +194,15 @@ export class DeltaApplier {
         link.ids = grown;
       }
       const tags = withWorker ? [...values, this.workerLabel] : values;
-      const series = table.resolveValues(tags);
+      const series = target.resolve(tags);
       link.ids[local] = series;
       link.tags[local] = tags;
-      link.incarnations[local] = table.incarnation(series);
+      link.incarnations[local] = target.family.incarnation(series);
       if (++step % ANNOUNCE_STEP === 0) yield;
     }
   }
 
-  private applySet(link: FamilyLink, data: readonly number[]): void {
-    const family = link.family as ScalarFamily;
+  private applySet(link: FamilyLink, target: ScalarMerge, data: readonly number[]): void {
     const { merger } = this.target;
     const live = this.isLive();
     for (let i = 0; i + 1 < data.length; i += 2) {
@@ -205,29 +210,26 @@ export class DeltaApplier {
       const value = data[i + 1];
       if (s < 0 || typeof value !== 'number') continue;
       if (link.gauges === undefined || merger === undefined) {
-        family.store.values[s] = value;
+        target.set(s, value);
       } else if (live) {
-        merger.claim(family, s);
+        merger.claim(target, s);
         link.gauges.set(s, value);
-        merger.update(family, s);
+        merger.update(target, s);
       }
     }
   }
 }
 
-function applyAdd(link: FamilyLink, data: readonly number[]): void {
-  const values = (link.family as ScalarFamily).store.values;
+function applyAdd(link: FamilyLink, target: ScalarMerge, data: readonly number[]): void {
   for (let i = 0; i + 1 < data.length; i += 2) {
     const s = seriesOf(link, data[i]);
     const delta = data[i + 1];
-    if (s >= 0 && isFiniteNumber(delta)) values[s] += delta;
+    if (s >= 0 && isFiniteNumber(delta)) target.add(s, delta);
   }
 }
 
-function applyHistogram(link: FamilyLink, data: readonly number[]): void {
-  if (link.family.kind !== 'histogram') return;
-  const store = link.family.store;
-  const slots = store.slots;
+function applyHistogram(link: FamilyLink, target: HistogramMerge, data: readonly number[]): void {
+  const slots = target.family.buckets;
   let i = 0;
   while (i + 3 < data.length) {
     const s = seriesOf(link, data[i]);
@@ -243,29 +245,29 @@ function applyHistogram(link: FamilyLink, data: readonly number[]): void {
         const slot = data[p];
         const delta = data[p + 1];
         if (Number.isInteger(slot) && slot >= 0 && slot < slots && isFiniteNumber(delta)) {
-          store.addToBucket(s, slot, delta);
+          target.addToBucket(s, slot, delta);
         }
       }
-      store.sums[s] += sum;
+      target.addToSum(s, sum);
     }
     i = end;
   }
 }
 
-function applySummary(link: FamilyLink, data: readonly number[], sketches: readonly EncodedSketch[]): void {
-  if (link.family.kind !== 'summary') return;
-  const store = link.family.store;
+function applySummary(
+  link: FamilyLink,
+  target: SummaryMerge,
+  data: readonly number[],
+  sketches: readonly EncodedSketch[],
+): void {
   for (let i = 0, entry = 0; i + 2 < data.length; i += 3, entry++) {
     const s = seriesOf(link, data[i]);
     const count = data[i + 1];
     const sum = data[i + 2];
     if (s < 0 || !isFiniteNumber(count) || !isFiniteNumber(sum)) continue;
-    store.sums[s] += sum;
-    store.totals[s] += count;
+    target.addToTotals(s, count, sum);
     const sketch = sketches[entry];
-    if (typeof sketch === 'object' && sketch !== null) {
-      mergeEncodedSketch(store.currentSketch(s), sketch);
-    }
+    if (typeof sketch === 'object' && sketch !== null) mergeEncodedSketch(target, s, sketch);
   }
 }
 
@@ -277,14 +279,14 @@ function seriesOf(link: FamilyLink, local: unknown): number {
   if (!(Number.isInteger(local) && (local as number) >= 0 && (local as number) < link.ids.length)) return -1;
   let s = link.ids[local as number];
   if (s < 0) return -1;
-  const table = link.family.table;
+  const { target } = link;
   const tags = link.tags[local as number];
-  if (tags !== undefined && table.incarnation(s) !== link.incarnations[local as number]) {
-    s = table.resolveValues(tags);
+  if (tags !== undefined && target.family.incarnation(s) !== link.incarnations[local as number]) {
+    s = target.resolve(tags);
     link.ids[local as number] = s;
-    link.incarnations[local as number] = table.incarnation(s);
+    link.incarnations[local as number] = target.family.incarnation(s);
   }
-  table.touched[s] = table.generation;
+  target.touch(s);
   return s;
 }
 

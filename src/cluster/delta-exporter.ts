@@ -1,12 +1,18 @@
 import { runCollectors } from '../events/index.js';
-import type { Family, HistogramFamily, ScalarFamily, SummaryFamily } from '../reporter/family.js';
-import { ensureCapacity } from '../reporter/growable.js';
-import type { SeriesTable } from '../reporter/series-table.js';
+import {
+  type FamilyMerge,
+  familyMerges,
+  type HistogramFamily,
+  type MetricFamily,
+  type ObservationTap,
+  type ScalarFamily,
+  type SummaryFamily,
+  type SummaryMerge,
+} from '../reporter/index.js';
 import type { Telemeter } from '../telemeter.js';
-import { isShipped, layoutOf, shapeOf } from './family-shape.js';
+import { isShipped } from './family-shape.js';
 import type { EncodedSketch, FamilyDelta, FamilyShape } from './protocol.js';
 import { encodeSketch } from './sketch-codec.js';
-import { UnsentObservations } from './summary-window.js';
 
 /** Series entries per message: bounds the JSON a primary parses in one go, and the work of one apply slice. */
 export const DEFAULT_ENTRIES_PER_MESSAGE = 1024;
@@ -62,17 +68,17 @@ abstract class FamilyTracker {
   readonly name: string;
   readonly shape: FamilyShape;
   readonly layout: number;
-  protected readonly table: SeriesTable;
+  protected readonly family: MetricFamily;
   /** 1 for series whose tag values the primary has in this session. */
   protected announced = new Uint8Array(8);
   /** The table's incarnation of each index when last looked at: another one means the index was reused. */
   private readonly holders: (number | undefined)[] = [];
 
-  constructor(family: Family) {
-    this.name = family.name;
-    this.shape = shapeOf(family);
-    this.layout = layoutOf(family);
-    this.table = family.table;
+  constructor(merge: FamilyMerge) {
+    this.family = merge.family;
+    this.name = merge.family.name;
+    this.shape = merge.shape;
+    this.layout = merge.layout;
   }
 
   /** Writes the changed series into `batch`, yielding each message as it fills. */
@@ -89,9 +95,9 @@ abstract class FamilyTracker {
    * too), and the new one is announced, so its counts never land on the old series in the primary.
    */
   protected holdsSeries(s: number): boolean {
-    const table = this.table;
-    if (!table.holds(s)) return false;
-    const incarnation = table.incarnation(s);
+    const family = this.family;
+    if (!family.holds(s)) return false;
+    const incarnation = family.incarnation(s);
     const before = this.holders[s];
     if (before !== incarnation) {
       if (before !== undefined) {
@@ -116,12 +122,12 @@ abstract class FamilyTracker {
   protected open(batch: DeltaBatch, s: number): FamilyDelta {
     const delta = batch.entry(this);
     if (this.announced.length <= s) {
-      const grown = new Uint8Array(Math.max(this.table.size, this.announced.length * 2));
+      const grown = new Uint8Array(Math.max(this.family.seriesIdLimit, this.announced.length * 2));
       grown.set(this.announced);
       this.announced = grown;
     }
     if (this.announced[s] === 0) {
-      delta.announce.push([s, this.table.tagValuesOf(s)]);
+      delta.announce.push([s, this.family.labelValues(s)]);
       this.announced[s] = 1;
     }
     return delta;
@@ -134,10 +140,7 @@ abstract class FamilyTracker {
  */
 abstract class ScalarTracker extends FamilyTracker {
   protected sent: Float64Array = new Float64Array(8);
-
-  constructor(protected readonly family: ScalarFamily) {
-    super(family);
-  }
+  declare protected readonly family: ScalarFamily;
 
   protected restart(s: number): void {
     this.sent[s] = 0;
@@ -147,12 +150,11 @@ abstract class ScalarTracker extends FamilyTracker {
   protected abstract payload(s: number, value: number): number | undefined;
 
   *collect(batch: DeltaBatch): Generator<FamilyDelta[]> {
-    const size = this.table.size;
+    const size = this.family.seriesIdLimit;
     this.sent = ensureCapacity(this.sent, size);
     for (let s = 0; s < size; s++) {
       if (!this.holdsSeries(s)) continue;
-      // Read after every yield: the store may have grown into a new array meanwhile.
-      const value = this.family.store.values[s];
+      const value = this.family.value(s);
       const payload = this.payload(s, value);
       if (payload !== undefined) {
         this.open(batch, s).data.push(s, payload);
@@ -183,22 +185,19 @@ class HistogramTracker extends FamilyTracker {
   private sentCounts: Float64Array = new Float64Array(8);
   private sentSums: Float64Array = new Float64Array(8);
   private sentTotals: Float64Array = new Float64Array(8);
-
-  constructor(private readonly family: HistogramFamily) {
-    super(family);
-  }
+  declare protected readonly family: HistogramFamily;
 
   protected restart(s: number): void {
-    const slots = this.family.store.slots;
+    const slots = this.family.buckets;
     this.sentCounts.fill(0, s * slots, (s + 1) * slots);
     this.sentSums[s] = 0;
     this.sentTotals[s] = 0;
   }
 
   *collect(batch: DeltaBatch): Generator<FamilyDelta[]> {
-    const store = this.family.store;
-    const slots = store.slots;
-    const size = this.table.size;
+    const family = this.family;
+    const slots = family.buckets;
+    const size = family.seriesIdLimit;
     this.sentCounts = ensureCapacity(this.sentCounts, size * slots);
     const sentCounts = this.sentCounts;
     this.sentSums = ensureCapacity(this.sentSums, size);
@@ -208,26 +207,26 @@ class HistogramTracker extends FamilyTracker {
     for (let s = 0; s < size; s++) {
       if (!this.holdsSeries(s)) continue;
       // Every observation adds to the count, so an unchanged count means an unchanged series.
-      const total = store.count(s);
+      const total = family.count(s);
       if (total === sentTotals[s]) continue;
-      // Read after every yield: the store may have grown or widened its counts meanwhile.
-      const { counts, sums } = store;
+      const sum = family.sum(s);
       const data = this.open(batch, s).data;
-      data.push(s, total - sentTotals[s], sums[s] - sentSums[s], 0);
+      data.push(s, total - sentTotals[s], sum - sentSums[s], 0);
       const pairsAt = data.length - 1;
       let pairs = 0;
       const base = s * slots;
       for (let b = 0; b < slots; b++) {
-        const delta = counts[base + b] - sentCounts[base + b];
+        const count = family.bucketCount(s, b);
+        const delta = count - sentCounts[base + b];
         if (delta !== 0) {
           data.push(b, delta);
           pairs++;
-          sentCounts[base + b] = counts[base + b];
+          sentCounts[base + b] = count;
         }
       }
       data[pairsAt] = pairs;
       sentTotals[s] = total;
-      sentSums[s] = sums[s];
+      sentSums[s] = sum;
       if (batch.full) yield batch.take();
     }
   }
@@ -236,11 +235,13 @@ class HistogramTracker extends FamilyTracker {
 class SummaryTracker extends FamilyTracker {
   private sentSums: Float64Array = new Float64Array(8);
   private sentTotals: Float64Array = new Float64Array(8);
-  private readonly unsent: UnsentObservations;
+  /** The observations not shipped yet: a summary's window cannot be diffed. */
+  private readonly unsent: ObservationTap;
+  declare protected readonly family: SummaryFamily;
 
-  constructor(private readonly family: SummaryFamily) {
-    super(family);
-    this.unsent = new UnsentObservations(family.store);
+  constructor(merge: SummaryMerge) {
+    super(merge);
+    this.unsent = merge.observations();
   }
 
   protected restart(s: number): void {
@@ -249,32 +250,33 @@ class SummaryTracker extends FamilyTracker {
   }
 
   *collect(batch: DeltaBatch): Generator<FamilyDelta[]> {
-    const { sums, totals } = this.family.store;
-    const size = this.table.size;
+    const family = this.family;
+    const size = family.seriesIdLimit;
     this.sentSums = ensureCapacity(this.sentSums, size);
     const sentSums = this.sentSums;
     this.sentTotals = ensureCapacity(this.sentTotals, size);
     const sentTotals = this.sentTotals;
     for (let s = 0; s < size; s++) {
       if (!this.holdsSeries(s)) continue;
-      const sketch = this.unsent.of(s);
-      if (totals[s] === sentTotals[s] && sketch === undefined) continue;
+      const total = family.count(s);
+      const bins = this.unsent.take(s);
+      if (total === sentTotals[s] && bins === undefined) continue;
+      const sum = family.sum(s);
       const delta = this.open(batch, s);
-      delta.data.push(s, totals[s] - sentTotals[s], sums[s] - sentSums[s]);
-      delta.sketches!.push(sketch === undefined ? NO_OBSERVATIONS : encodeSketch(sketch));
-      sketch?.clear();
-      sentTotals[s] = totals[s];
-      sentSums[s] = sums[s];
+      delta.data.push(s, total - sentTotals[s], sum - sentSums[s]);
+      delta.sketches!.push(bins === undefined ? NO_OBSERVATIONS : encodeSketch(bins));
+      sentTotals[s] = total;
+      sentSums[s] = sum;
       if (batch.full) yield batch.take();
     }
   }
 
   override resume(): void {
-    this.unsent.tap();
+    this.unsent.start();
   }
 
   override pause(): void {
-    this.unsent.untap();
+    this.unsent.stop();
   }
 }
 
@@ -289,7 +291,9 @@ export class DeltaExporter {
 
   /** Diffs against zero at first: everything recorded before the first flush ships with it. */
   constructor(telemeter: Telemeter) {
-    this.trackers = telemeter.families.filter(isShipped).map(trackerFor);
+    this.trackers = familyMerges(telemeter)
+      .filter((merge) => isShipped(merge.family))
+      .map(trackerFor);
   }
 
   /**
@@ -328,13 +332,25 @@ export class DeltaExporter {
   }
 }
 
-function trackerFor(family: Family): FamilyTracker {
-  switch (family.kind) {
+function trackerFor(merge: FamilyMerge): FamilyTracker {
+  switch (merge.shape) {
     case 'histogram':
-      return new HistogramTracker(family);
+      return new HistogramTracker(merge);
     case 'summary':
-      return new SummaryTracker(family);
+      return new SummaryTracker(merge);
+    case 'set':
+      return new SetTracker(merge);
     default:
-      return family.store.mode === 'set' ? new SetTracker(family) : new AddTracker(family);
+      return new AddTracker(merge);
   }
+}
+
+/** `array` with room for `length` entries, keeping its contents; grown by half again, as series come one by one. */
+function ensureCapacity(array: Float64Array, length: number): Float64Array {
+  if (length <= array.length) return array;
+  let capacity = Math.max(8, array.length);
+  while (capacity < length) capacity = Math.ceil(capacity * 1.5);
+  const grown = new Float64Array(capacity);
+  grown.set(array);
+  return grown;
 }

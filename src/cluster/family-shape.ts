@@ -1,5 +1,4 @@
-import type { Family } from '../reporter/family.js';
-import type { FamilyShape } from './protocol.js';
+import type { MetricFamily } from '../reporter/index.js';
 
 /**
  * Families that describe one process and are not shipped: `telemeter_series` is recomputed by whoever
@@ -12,28 +11,6 @@ const PROCESS_LOCAL_FAMILIES = new Set([
 ]);
 
 /** Whether a worker ships this family to the primary. */
-export function isShipped(family: Family): boolean {
+export function isShipped(family: MetricFamily): boolean {
   return !PROCESS_LOCAL_FAMILIES.has(family.name);
-}
-
-/**
- * How a family merges. A `sum` exported as a gauge still adds (its store adds), so it merges by adding;
- * only last values (`set` stores) need a gauge aggregation rule.
- */
-export function shapeOf(family: Family): FamilyShape {
-  switch (family.kind) {
-    case 'histogram':
-      return 'histogram';
-    case 'summary':
-      return 'summary';
-    default:
-      return family.store.mode === 'set' ? 'set' : 'add';
-  }
-}
-
-/** The layout both sides must agree on: histogram slots, summary accuracy, 0 otherwise. */
-export function layoutOf(family: Family): number {
-  if (family.kind === 'histogram') return family.store.slots;
-  if (family.kind === 'summary') return family.store.relativeAccuracy;
-  return 0;
 }

@@ -1,4 +1,4 @@
-import type { ScalarFamily } from '../reporter/family.js';
+import type { ScalarMerge } from '../reporter/index.js';
 
 /**
  * How the last values (gauges) of several workers become one exported value:
@@ -21,51 +21,51 @@ export type GaugeContributions = Map<number, number>;
  * last written here) counts as one more contributor.
  */
 export class GaugeMerger {
-  /** Per family: what this merger last wrote, and the primary's own values. */
-  private readonly written = new Map<ScalarFamily, Map<number, number>>();
-  private readonly own = new Map<ScalarFamily, Map<number, number>>();
-  /** Per family: the table's incarnation of each series index when last combined. */
-  private readonly holders = new Map<ScalarFamily, Map<number, number>>();
+  /** Per gauge: what this merger last wrote, and the primary's own values. */
+  private readonly written = new Map<ScalarMerge, Map<number, number>>();
+  private readonly own = new Map<ScalarMerge, Map<number, number>>();
+  /** Per gauge: the table's incarnation of each series index when last combined. */
+  private readonly holders = new Map<ScalarMerge, Map<number, number>>();
 
   constructor(
     readonly aggregation: Exclude<GaugeAggregation, 'worker' | 'last'>,
     /** The contributions of every live worker to a family. */
-    private readonly contributions: (family: ScalarFamily) => Iterable<GaugeContributions>,
+    private readonly contributions: (gauge: ScalarMerge) => Iterable<GaugeContributions>,
   ) {}
 
   /**
    * Called before a worker's value for series `s` is stored: if the index now holds another series than
    * when last combined (the old one expired under `idleTimeout`), every contribution to the old one is dropped.
    */
-  claim(family: ScalarFamily, s: number): void {
-    let holders = this.holders.get(family);
+  claim(gauge: ScalarMerge, s: number): void {
+    let holders = this.holders.get(gauge);
     if (holders === undefined) {
       holders = new Map();
-      this.holders.set(family, holders);
+      this.holders.set(gauge, holders);
     }
-    const incarnation = family.table.incarnation(s);
+    const incarnation = gauge.family.incarnation(s);
     const before = holders.get(s);
     if (before === incarnation) return;
     holders.set(s, incarnation);
     if (before === undefined) return;
-    this.written.get(family)?.delete(s);
-    this.own.get(family)?.delete(s);
-    for (const contribution of this.contributions(family)) contribution.delete(s);
+    this.written.get(gauge)?.delete(s);
+    this.own.get(gauge)?.delete(s);
+    for (const contribution of this.contributions(gauge)) contribution.delete(s);
   }
 
-  /** Recomputes series `s` of `family` from the current contributions. */
-  update(family: ScalarFamily, s: number): void {
-    let written = this.written.get(family);
-    let own = this.own.get(family);
+  /** Recomputes series `s` of `gauge` from the current contributions. */
+  update(gauge: ScalarMerge, s: number): void {
+    let written = this.written.get(gauge);
+    let own = this.own.get(gauge);
     if (written === undefined || own === undefined) {
       written = new Map();
       own = new Map();
-      this.written.set(family, written);
-      this.own.set(family, own);
+      this.written.set(gauge, written);
+      this.own.set(gauge, own);
     }
-    const values = family.store.values;
+    const current = gauge.family.value(s);
     const before = written.get(s);
-    if (before === undefined ? values[s] !== 0 : values[s] !== before) own.set(s, values[s]);
+    if (before === undefined ? current !== 0 : current !== before) own.set(s, current);
 
     let result = this.aggregation === 'sum' ? 0 : Number.NaN;
     let seen = false;
@@ -77,13 +77,13 @@ export class GaugeMerger {
     };
     const primaryValue = own.get(s);
     if (primaryValue !== undefined) fold(primaryValue);
-    for (const contribution of this.contributions(family)) {
+    for (const contribution of this.contributions(gauge)) {
       const value = contribution.get(s);
       if (value !== undefined) fold(value);
     }
     // With no contributor left, a sum is 0; a max or min keeps its last value rather than invent one.
     if (seen || this.aggregation === 'sum') {
-      values[s] = result;
+      gauge.set(s, result);
       written.set(s, result);
     }
   }

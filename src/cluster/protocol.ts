@@ -1,3 +1,5 @@
+import type { MergeShape } from '../reporter/index.js';
+
 /**
  * The messages between a worker's exporter and the primary's aggregator. Every message is plain data that
  * survives both JSON (cluster IPC) and structured clone (worker_threads), and carries a `telemeter` key so an
@@ -11,10 +13,10 @@ export const MESSAGE_KEY = 'telemeter';
 export const PROTOCOL_VERSION = 1;
 
 /**
- * How a family's samples combine across processes:
- * `add` for counters and sums (deltas are added), `set` for last values, `histogram` and `summary`.
+ * How a family's samples combine across processes: the reporter's merge shape, `add` for counters and sums
+ * (deltas are added), `set` for last values, `histogram` and `summary`.
  */
-export type FamilyShape = 'add' | 'set' | 'histogram' | 'summary';
+export type FamilyShape = MergeShape;
 
 /** A sketch of observations as sparse `[binIndex, count, ...]` pairs; `z` counts the zeros. */
 export interface EncodedSketch {

@@ -1,11 +1,21 @@
 /**
  * The reporter's interface to the rest of telemeter, and the only module outside `reporter/` may import: the
- * reporter itself, the read model every exporter reads (families and their series).
- * Tables and stores stay behind it.
+ * reporter itself, the read model every exporter reads (families and their series), and the merge interface
+ * through which the cluster adds other processes' data. Tables and stores stay behind it.
  *
  * @packageDocumentation
  */
 export type { SeriesHandle } from './bound-series.js';
+export {
+  type FamilyMerge,
+  familyMerges,
+  type HistogramMerge,
+  type MergeShape,
+  type ObservationTap,
+  type ScalarMerge,
+  type SketchBins,
+  type SummaryMerge,
+} from './merge.js';
 export type {
   FamilyBase,
   FamilyKind,

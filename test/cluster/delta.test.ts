@@ -5,7 +5,9 @@ import type { GaugeAggregation, GaugeContributions } from '../../src/cluster/gau
 import { clusterTelemeter } from '../../src/cluster/index.js';
 import type { FamilyDelta } from '../../src/cluster/protocol.js';
 import { counter, distribution, execute, type Logger, setLogger, Telemeter } from '../../src/index.js';
-import type { ScalarFamily, SummaryFamily } from '../../src/reporter/family.js';
+import type { StoredSummaryFamily } from '../../src/reporter/family.js';
+import type { ScalarMerge } from '../../src/reporter/index.js';
+import { storedFamilies } from '../../src/reporter/reporter.js';
 import { clusterMetrics, expectedTotals, routeOf } from '../fixtures/cluster-metrics.js';
 import { parseOpenMetricsStrict } from '../support/openmetrics-parser.js';
 import { sample } from '../support/samples.js';
@@ -47,9 +49,9 @@ function primary(gaugeAggregation: GaugeAggregation = 'worker', logger?: Logger)
   });
   telemeters.push(telemeter);
   const appliers: Array<{ applier: DeltaApplier; live: boolean }> = [];
-  const target = mergeTargetFor(telemeter, gaugeAggregation, function* (family: ScalarFamily) {
+  const target = mergeTargetFor(telemeter, gaugeAggregation, function* (gauge: ScalarMerge) {
     for (const a of appliers) {
-      const values: GaugeContributions | undefined = a.live ? a.applier.contributions(family) : undefined;
+      const values: GaugeContributions | undefined = a.live ? a.applier.contributions(gauge) : undefined;
       if (values !== undefined) yield values;
     }
   });
@@ -170,7 +172,9 @@ describe('delta shipping', () => {
 
   it('puts merged observations in the current window slot, so they age out on the primary clock', () => {
     const p = primary();
-    const family = p.telemeter.families.find((f) => f.name === 'shop_request_latency') as SummaryFamily;
+    const family = storedFamilies(p.telemeter).find(
+      (f) => f.name === 'shop_request_latency',
+    ) as StoredSummaryFamily;
     const store = family.store;
     store.rotate(); // the current slot is now 1, not 0
     const a = worker();
@@ -295,7 +299,7 @@ describe('delta shipping', () => {
       for (let i = 0; i < times; i++) execute('expiring.hit', { n: 1 }, { key });
     };
     const expireAll = (t: Telemeter) => {
-      for (let i = 0; i < 3; i++) t.families[0].table.expire(2);
+      for (let i = 0; i < 3; i++) storedFamilies(t)[0].table.expire(2);
     };
 
     hit('a', 3);
