@@ -38,15 +38,6 @@ export function forEachLabel(block: string, visit: (name: string, value: string)
   }
 }
 
-/** The name/value pairs of a rendered label block (see {@link forEachLabel}). */
-export function parseLabelBlock(block: string): Array<[string, string]> {
-  const pairs: Array<[string, string]> = [];
-  forEachLabel(block, (name, value) => {
-    pairs.push([name, value]);
-  });
-  return pairs;
-}
-
 const QUOTE = 34;
 const BACKSLASH = 92;
 

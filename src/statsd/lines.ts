@@ -1,10 +1,8 @@
-import type { Family } from '../reporter/family.js';
-import type { HistogramStore } from '../reporter/histogram-store.js';
-import type { SummaryStore } from '../reporter/summary-store.js';
+import type { HistogramFamily, MetricFamily, SummaryFamily } from '../reporter/index.js';
 import { bucketValues } from './bucket-values.js';
 import { formatDecimal, sampleRateSuffixes } from './decimal.js';
 import type { ResolvedStatsdOptions } from './options.js';
-import { parseLabelBlock, renderTagField, sanitizeMetricName } from './tags.js';
+import { renderTagField, sanitizeMetricName } from './tags.js';
 
 /**
  * One unit of a packet: one StatsD line, or a few that must travel together (a negative gauge's reset, a count
@@ -39,6 +37,8 @@ interface FamilyState {
   /** Histograms: the part of each series' sum already sent as bucket values. Summaries: the sum sent. */
   sentSums: Float64Array;
   readonly tagFields: string[];
+  /** Histograms: the bucket bounds, as `bucketValues` takes them. */
+  readonly bounds: Float64Array;
 }
 
 /**
@@ -55,7 +55,7 @@ export class LineBuilder {
   private upper = new Float64Array(0);
 
   constructor(
-    private readonly families: readonly Family[],
+    private readonly families: readonly MetricFamily[],
     private readonly options: ResolvedStatsdOptions,
   ) {
     this.states = families.map((family) => ({
@@ -63,6 +63,7 @@ export class LineBuilder {
       sent: new Float64Array(0),
       sentSums: new Float64Array(0),
       tagFields: [],
+      bounds: Float64Array.from(family.kind === 'histogram' ? family.bounds : []),
     }));
     this.distributionSuffix = `|${options.distributionType}`;
   }
@@ -73,57 +74,48 @@ export class LineBuilder {
     for (let f = 0; f < this.families.length; f++) {
       const family = this.families[f];
       const state = this.states[f];
-      const size = family.table.size;
+      const size = family.seriesIdLimit;
       this.refreshTags(family, state, size);
       switch (family.kind) {
         case 'counter':
           state.sent = grown(state.sent, size);
-          this.counterLines(lines, state, family.store.values, size);
+          for (let s = 0; s < size; s++) this.counterLine(lines, state, s, family.value(s));
           break;
         case 'gauge': {
-          const values = family.store.values;
-          for (let s = 0; s < size; s++) this.gaugeLine(lines, state.name, values[s], state.tagFields[s]);
+          for (let s = 0; s < size; s++)
+            this.gaugeLine(lines, state.name, family.value(s), state.tagFields[s]);
           break;
         }
         case 'histogram':
-          state.sent = grown(state.sent, size * family.store.slots);
+          state.sent = grown(state.sent, size * family.buckets);
           state.sentSums = grown(state.sentSums, size);
-          this.histogramLines(lines, state, family.store, size);
+          this.histogramLines(lines, state, family, size);
           break;
         case 'summary':
           state.sent = grown(state.sent, size);
           state.sentSums = grown(state.sentSums, size);
-          this.summaryLines(lines, state, family.store, size);
+          this.summaryLines(lines, state, family, size);
           break;
       }
     }
     return lines;
   }
 
-  private refreshTags(family: Family, state: FamilyState, size: number): void {
+  private refreshTags(family: MetricFamily, state: FamilyState, size: number): void {
     const datadog = this.options.format === 'datadog';
     for (let s = state.tagFields.length; s < size; s++) {
-      state.tagFields.push(
-        datadog ? renderTagField(parseLabelBlock(family.table.labelBlocks[s]), this.options.globalTags) : '',
-      );
+      const labels: Array<[string, string]> = [];
+      if (datadog) family.forEachLabel(s, (name, value) => labels.push([name, value]));
+      state.tagFields.push(datadog ? renderTagField(labels, this.options.globalTags) : '');
     }
   }
 
-  private counterLines(lines: Line[], state: FamilyState, values: Float64Array, size: number): void {
-    for (let s = 0; s < size; s++) {
-      const value = values[s];
-      const delta = value - state.sent[s];
-      if (delta === 0 || !Number.isFinite(delta)) continue;
-      lines.push(
-        line(
-          `${state.name}:${formatDecimal(delta)}|c${state.tagFields[s]}`,
-          state.name,
-          state.sent,
-          s,
-          value,
-        ),
-      );
-    }
+  private counterLine(lines: Line[], state: FamilyState, s: number, value: number): void {
+    const delta = value - state.sent[s];
+    if (delta === 0 || !Number.isFinite(delta)) return;
+    lines.push(
+      line(`${state.name}:${formatDecimal(delta)}|c${state.tagFields[s]}`, state.name, state.sent, s, value),
+    );
   }
 
   /**
@@ -138,8 +130,9 @@ export class LineBuilder {
     );
   }
 
-  private histogramLines(lines: Line[], state: FamilyState, store: HistogramStore, size: number): void {
-    const { bounds, slots, counts, sums } = store;
+  private histogramLines(lines: Line[], state: FamilyState, family: HistogramFamily, size: number): void {
+    const { bounds } = state;
+    const slots = family.buckets;
     if (this.buckets.length < slots) {
       this.buckets = new Float64Array(slots);
       this.values = new Float64Array(slots);
@@ -152,12 +145,12 @@ export class LineBuilder {
       const base = s * slots;
       let any = false;
       for (let b = 0; b < slots; b++) {
-        const delta = counts[base + b] - state.sent[base + b];
+        const delta = family.bucketCount(s, b) - state.sent[base + b];
         grownBy[b] = Math.max(delta, 0);
         if (delta > 0) any = true;
       }
       if (!any) continue;
-      bucketValues(bounds, grownBy, sums[s] - state.sentSums[s], values, this.lower, this.upper);
+      bucketValues(bounds, grownBy, family.sum(s) - state.sentSums[s], values, this.lower, this.upper);
       const tags = state.tagFields[s];
       for (let b = 0; b < slots; b++) {
         const count = grownBy[b];
@@ -173,7 +166,7 @@ export class LineBuilder {
           metric: state.name,
           set: state.sent,
           setIndex: base + b,
-          setValue: counts[base + b],
+          setValue: family.bucketCount(s, b),
           add: state.sentSums,
           addIndex: s,
           addValue: count * value,
@@ -187,26 +180,27 @@ export class LineBuilder {
    * `<name>.count` and `<name>.sum` counters (deltas of its lifetime count and sum) and one gauge per quantile,
    * `<name>.p50`, `<name>.p99`, `<name>.p99_9` (only while the window holds observations).
    */
-  private summaryLines(lines: Line[], state: FamilyState, store: SummaryStore, size: number): void {
-    const quantileNames = store.quantiles.map((q) => `${state.name}.p${quantileSuffix(q)}`);
+  private summaryLines(lines: Line[], state: FamilyState, family: SummaryFamily, size: number): void {
+    const { quantiles } = family;
+    const quantileNames = quantiles.map((q) => `${state.name}.p${quantileSuffix(q)}`);
     for (let s = 0; s < size; s++) {
       const tags = state.tagFields[s];
-      const total = store.totals[s];
+      const total = family.count(s);
       const countDelta = total - state.sent[s];
       if (countDelta !== 0 && Number.isFinite(countDelta)) {
         const name = `${state.name}.count`;
         lines.push(line(`${name}:${formatDecimal(countDelta)}|c${tags}`, name, state.sent, s, total));
       }
-      const sum = store.sums[s];
+      const sum = family.sum(s);
       const sumDelta = sum - state.sentSums[s];
       if (sumDelta !== 0 && Number.isFinite(sumDelta)) {
         const name = `${state.name}.sum`;
         lines.push(line(`${name}:${formatDecimal(sumDelta)}|c${tags}`, name, state.sentSums, s, sum));
       }
-      const window = store.window(s);
+      const window = family.window(s);
       if (window.count === 0) continue;
-      for (let q = 0; q < store.quantiles.length; q++) {
-        this.gaugeLine(lines, quantileNames[q], window.quantile(store.quantiles[q]), tags);
+      for (let q = 0; q < quantiles.length; q++) {
+        this.gaugeLine(lines, quantileNames[q], window.quantile(quantiles[q]), tags);
       }
     }
   }

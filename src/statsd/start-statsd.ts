@@ -49,7 +49,7 @@ export interface StatsdPush {
  *   or `ERR_TELEMETER_UNKNOWN_OPTION` naming the option.
  */
 export function startStatsd(telemeter: Telemeter, options: StatsdOptions = {}): StatsdPush {
-  if (typeof telemeter !== 'object' || telemeter === null || !Array.isArray(telemeter.families)) {
+  if (typeof telemeter !== 'object' || telemeter === null || !Array.isArray(telemeter.metricFamilies)) {
     throw new TelemeterTypeError(
       'ERR_TELEMETER_INVALID_ARGUMENT',
       `telemeter/statsd: startStatsd needs a Telemeter as its first argument, got ${describe(telemeter)}`,
@@ -71,7 +71,7 @@ export function startStatsdOver(
     (target.kind === 'unix'
       ? new UnixStreamTransport(target.path)
       : new UdpTransport(target.host, target.port));
-  return new StatsdPusher(telemeter, new LineBuilder(telemeter.families, resolved), socket, resolved);
+  return new StatsdPusher(telemeter, new LineBuilder(telemeter.metricFamilies, resolved), socket, resolved);
 }
 
 class StatsdPusher implements StatsdPush {

@@ -1,5 +1,3 @@
-export { parseLabelBlock } from '../reporter/label-block.js';
-
 // `|` ends a field, `,` ends a tag, `#` opens the tag field, and a line feed ends the line; a colon splits a tag's
 // name from its value at its first occurrence, so it is only unsafe in the name.
 const UNSAFE_IN_TAG_NAME = /[|,#:\r\n]/g;

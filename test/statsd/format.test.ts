@@ -4,7 +4,7 @@ import { bucketValues } from '../../src/statsd/bucket-values.js';
 import { formatDecimal, sampleRateSuffixes } from '../../src/statsd/decimal.js';
 import type { Line } from '../../src/statsd/lines.js';
 import { packLines } from '../../src/statsd/packets.js';
-import { parseLabelBlock, renderTagField, sanitizeMetricName } from '../../src/statsd/tags.js';
+import { renderTagField, sanitizeMetricName } from '../../src/statsd/tags.js';
 
 /** What a server that adds `1 / rate` per line counts for these suffixes. */
 function reconstructed(suffixes: string[]): number {
@@ -117,15 +117,6 @@ describe('bucketValues', () => {
 });
 
 describe('tags', () => {
-  it('reads label blocks back, undoing the exposition escapes', () => {
-    expect(parseLabelBlock('')).toEqual([]);
-    expect(parseLabelBlock('a="1",b="x\\"y\\\\z\\nw",c=""')).toEqual([
-      ['a', '1'],
-      ['b', 'x"y\\z\nw'],
-      ['c', ''],
-    ]);
-  });
-
   it('replaces separators in names and values, keeps colons in values, sorts, and writes no empty |#', () => {
     expect(renderTagField([], [])).toBe('');
     expect(
