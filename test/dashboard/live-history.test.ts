@@ -17,7 +17,8 @@ import {
   summary,
   Telemeter,
 } from '../../src/index.js';
-import type { ScalarFamily } from '../../src/reporter/family.js';
+import type { StoredScalarFamily } from '../../src/reporter/family.js';
+import { storedFamilies } from '../../src/reporter/reporter.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -108,7 +109,7 @@ describe('DashboardHistory', () => {
       counter(e('request.count'), { eventName: e('request'), measurement: 'duration' }),
     ]);
     const history = new DashboardHistory(telemeter);
-    const store = (telemeter.families[0] as ScalarFamily).store;
+    const store = (storedFamilies(telemeter)[0] as StoredScalarFamily).store;
     const fire = (n: number) => {
       for (let i = 0; i < n; i++) execute(event('request'), { duration: 1 });
     };
@@ -187,9 +188,9 @@ describe('DashboardHistory', () => {
     const history = new DashboardHistory(telemeter);
     for (let i = 1; i <= 100; i++) execute(event('db.query.stop'), { duration: i });
     history.sample(0);
-    const family = telemeter.families[0];
+    const family = telemeter.metricFamilies[0];
     if (family.kind !== 'summary') throw new Error('expected a summary family');
-    const window = family.store.window(0);
+    const window = family.window(0);
     const series = metric(history.data(), 0).series[0];
     expect(series.p50).toEqual([window.quantile(0.5)]);
     expect(series.p90).toEqual([window.quantile(0.9)]);
@@ -211,7 +212,7 @@ describe('DashboardHistory', () => {
     expect(data.status.hidden).toBe(7);
 
     // Forget every series (as idleTimeout would), then record a new one.
-    const { table } = telemeter.families[0];
+    const { table } = storedFamilies(telemeter)[0];
     table.expire(1);
     table.expire(1);
     execute(event('queue'), { depth: 42 }, { queue: 'new' });
@@ -283,9 +284,9 @@ describe('DashboardHistory', () => {
     expect(status.uptime).toBeGreaterThan(0);
     expect(history.meta().metrics.map((m) => [m.name, m.view, m.group])).toEqual([
       [
-        telemeter.families[0].definition!.name,
+        telemeter.metricFamilies[0].definition!.name,
         'value',
-        telemeter.families[0].definition!.eventName.split('.')[0],
+        telemeter.metricFamilies[0].definition!.eventName.split('.')[0],
       ],
       ['telemeter.scrapes_total', 'rate', 'telemeter'],
       ['telemeter.scrape_duration_seconds', 'histogram', 'telemeter'],

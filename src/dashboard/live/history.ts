@@ -2,13 +2,13 @@ import { invalidArgument, invalidOption } from '../../errors.js';
 import { type Logger, LogSink, processLog } from '../../logger.js';
 import type { MetricDefinition } from '../../metrics/definitions.js';
 import { checkOptionKeys } from '../../options.js';
-import type { Family, HistogramFamily, ScalarFamily, SummaryFamily } from '../../reporter/family.js';
+import type { MetricFamily } from '../../reporter/index.js';
 import { bucketQuantile } from './bucket-quantile.js';
 import { Timeline } from './timeline.js';
 
 /** What a dashboard reads: the families of a Telemeter (or of anything that holds the same families). */
 export interface DashboardSource {
-  readonly families: readonly Family[];
+  readonly metricFamilies: readonly MetricFamily[];
   /** Where sampling problems are logged: a Telemeter's own logger. Default: the process-wide logger. */
   readonly logger?: Logger;
 }
@@ -201,7 +201,7 @@ class MetricHistory {
   private readonly known: (number | undefined)[] = [];
 
   constructor(
-    readonly family: Family & { definition: MetricDefinition },
+    readonly family: MetricFamily & { definition: MetricDefinition },
     id: number,
     private readonly timeline: Timeline,
     private readonly maxSeries: number,
@@ -215,7 +215,7 @@ class MetricHistory {
           : definition.type === 'distribution'
             ? 'histogram'
             : 'summary';
-    this.width = view === 'histogram' ? (family as HistogramFamily).store.slots : view === 'summary' ? 3 : 1;
+    this.width = family.kind === 'histogram' ? family.buckets : view === 'summary' ? 3 : 1;
     this.info = {
       id,
       name: definition.name,
@@ -225,27 +225,27 @@ class MetricHistory {
       group: definition.eventName.split('.')[0],
       description: family.help,
       unit: definition.unit,
-      tagNames: [...family.table.tagNames],
-      ...(view === 'histogram' ? { bounds: [...(family as HistogramFamily).store.bounds] } : {}),
+      tagNames: [...family.labelNames],
+      ...(family.kind === 'histogram' ? { bounds: [...family.bounds] } : {}),
     };
   }
 
   /** Reads every series into `slot`. `dt` is the time since the previous sample in seconds (NaN on the first). */
   sample(slot: number, dt: number): void {
-    const { table } = this.family;
+    const { family } = this;
     const tick = this.timeline.ticks;
     // A series gone for a whole history span has scrolled out: its place goes to the next new series.
     for (let t = this.tracked.length - 1; t >= 0; t--) {
       if (tick - this.tracked[t].lastSeen >= this.timeline.capacity) this.tracked.splice(t, 1);
     }
     let hidden = 0;
-    for (let i = 0; i < table.size; i++) {
-      if (!table.holds(i)) {
+    for (let i = 0; i < family.seriesIdLimit; i++) {
+      if (!family.holds(i)) {
         this.bySeries[i] = undefined;
         this.known[i] = undefined;
         continue;
       }
-      const incarnation = table.incarnation(i);
+      const incarnation = family.incarnation(i);
       let series = this.bySeries[i];
       if (series !== undefined && series.incarnation !== incarnation) series = undefined;
       // Created since the previous sample: everything it holds was recorded in this interval.
@@ -257,7 +257,7 @@ class MetricHistory {
           this.bySeries[i] = undefined;
           continue;
         }
-        series = this.track(table.tagValuesOf(i), incarnation, isNew);
+        series = this.track(family.labelValues(i), incarnation, isNew);
         this.bySeries[i] = series;
       }
       series.lastSeen = tick;
@@ -283,27 +283,29 @@ class MetricHistory {
 
   private read(series: TrackedSeries, index: number, slot: number, dt: number): void {
     const { values, previous } = series;
-    switch (this.info.view) {
-      case 'value':
-        values[slot] = (this.family as ScalarFamily).store.values[index];
-        return;
-      case 'rate': {
-        const current = (this.family as ScalarFamily).store.values[index];
+    const { family } = this;
+    switch (family.kind) {
+      case 'counter':
+      case 'gauge': {
+        const current = family.value(index);
+        if (this.info.view === 'value') {
+          values[slot] = current;
+          return;
+        }
         let delta = current - previous[0];
         // A counter never goes down; when it does, it restarted from 0 (as Prometheus' rate() assumes).
-        if (delta < 0 && this.family.kind === 'counter') delta = current;
+        if (delta < 0 && family.kind === 'counter') delta = current;
         values[slot] = series.primed ? delta / dt : Number.NaN;
         previous[0] = current;
         series.primed = true;
         return;
       }
       case 'histogram': {
-        const { counts, slots } = (this.family as HistogramFamily).store;
-        const base = index * slots;
+        const slots = family.buckets;
         let reset = false;
-        for (let b = 0; b < slots; b++) if (counts[base + b] < previous[b]) reset = true;
+        for (let b = 0; b < slots; b++) if (family.bucketCount(index, b) < previous[b]) reset = true;
         for (let b = 0; b < slots; b++) {
-          const current = counts[base + b];
+          const current = family.bucketCount(index, b);
           values[slot * slots + b] = series.primed ? current - (reset ? 0 : previous[b]) : Number.NaN;
           previous[b] = current;
         }
@@ -311,7 +313,7 @@ class MetricHistory {
         return;
       }
       case 'summary': {
-        const window = (this.family as SummaryFamily).store.window(index);
+        const window = family.window(index);
         for (let q = 0; q < CHART_QUANTILES.length; q++) {
           values[slot * 3 + q] = window.count === 0 ? Number.NaN : window.quantile(CHART_QUANTILES[q]);
         }
@@ -327,7 +329,7 @@ class MetricHistory {
       filter.has(name) ? [{ position, value: filter.get(name) }] : [],
     );
     const matching = this.tracked.filter((s) => checks.every((c) => s.tags[c.position] === c.value));
-    const live = this.family.table.live;
+    const live = this.family.seriesCount;
     const hidden = this.hidden;
     if (view === 'rate' || view === 'value') {
       const series = matching.map((s) => ({
@@ -370,11 +372,10 @@ class MetricHistory {
   }
 }
 
-function sumOf(family: Family | undefined): number | null {
+function sumOf(family: MetricFamily | undefined): number | null {
   if (family === undefined || family.kind === 'histogram' || family.kind === 'summary') return null;
   let total = 0;
-  const { table, store } = family;
-  for (let i = 0; i < table.size; i++) if (table.holds(i)) total += store.values[i];
+  for (let i = 0; i < family.seriesIdLimit; i++) if (family.holds(i)) total += family.value(i);
   return total;
 }
 
@@ -396,8 +397,8 @@ export class DashboardHistory {
   readonly options: Required<HistoryOptions>;
   readonly timeline: Timeline;
   private readonly metrics: MetricHistory[];
-  private readonly scrapes: Family | undefined;
-  private readonly dropped: Family | undefined;
+  private readonly scrapes: MetricFamily | undefined;
+  private readonly dropped: MetricFamily | undefined;
   private lastClock = Number.NaN;
   private timer: NodeJS.Timeout | undefined;
   private readonly log: LogSink;
@@ -412,21 +413,21 @@ export class DashboardHistory {
     options: HistoryOptions = {},
     where = 'telemeter/dashboard: DashboardHistory',
   ) {
-    if (!Array.isArray((source as { families?: unknown } | null)?.families)) {
+    if (!Array.isArray((source as { metricFamilies?: unknown } | null)?.metricFamilies)) {
       invalidArgument(`${where}: the first argument must be a Telemeter`);
     }
     checkOptionKeys(where, options, HISTORY_OPTIONS);
     this.options = resolveHistoryOptions(options, where);
     this.log = logSinkOf(source.logger);
     this.timeline = new Timeline(this.options.points);
-    const defined = source.families.filter(
-      (f): f is Family & { definition: MetricDefinition } => f.definition !== undefined,
+    const defined = source.metricFamilies.filter(
+      (f): f is MetricFamily & { definition: MetricDefinition } => f.definition !== undefined,
     );
     this.metrics = defined.map(
       (family, id) => new MetricHistory(family, id, this.timeline, this.options.maxSeriesPerMetric),
     );
-    this.scrapes = source.families.find((f) => f.name === 'telemeter_scrapes_total');
-    this.dropped = source.families.find((f) => f.name === 'telemeter_dropped_events_total');
+    this.scrapes = source.metricFamilies.find((f) => f.name === 'telemeter_scrapes_total');
+    this.dropped = source.metricFamilies.find((f) => f.name === 'telemeter_dropped_events_total');
   }
 
   /**
@@ -497,7 +498,7 @@ export class DashboardHistory {
       if (values.size > 0) tags[name] = [...values].sort();
     }
     let series = 0;
-    for (const metric of this.metrics) series += metric.family.table.live;
+    for (const metric of this.metrics) series += metric.family.seriesCount;
     return {
       full,
       times: slots.map((slot) => timeline.times[slot]),
