@@ -19,14 +19,6 @@ import type { SummaryStore } from './summary-store.js';
  */
 export type StoredFamily = StoredScalarFamily | StoredHistogramFamily | StoredSummaryFamily;
 
-/** The names of the stored families before the read model, for the modules that still read them (see index.ts). */
-export type {
-  StoredFamily as Family,
-  StoredHistogramFamily as HistogramFamily,
-  StoredScalarFamily as ScalarFamily,
-  StoredSummaryFamily as SummaryFamily,
-};
-
 /** What every stored family has: its name, its help and unit, and the table of its series. */
 abstract class StoredFamilyBase {
   readonly labelNames: readonly string[];
