@@ -591,10 +591,10 @@ function checkRecorded(telemeter: Telemeter, registry: Registry): string {
   if (/telemeter_dropped_events_total\{/.test(body)) {
     throw new Error('bench: telemeter dropped events during the hot-path run; the figures would be wrong');
   }
-  const d3 = telemeter.families.find((f) => f.name === 'bench_distribution_t3_value');
-  const t5 = telemeter.families.find((f) => f.name === 'bench_counter_t5_value');
-  if (d3?.table.size !== 180 || t5?.table.size !== 720) {
-    throw new Error(`bench: expected 180 and 720 series, got ${d3?.table.size} and ${t5?.table.size}`);
+  const d3 = telemeter.metricFamilies.find((f) => f.name === 'bench_distribution_t3_value');
+  const t5 = telemeter.metricFamilies.find((f) => f.name === 'bench_counter_t5_value');
+  if (d3?.seriesCount !== 180 || t5?.seriesCount !== 720) {
+    throw new Error(`bench: expected 180 and 720 series, got ${d3?.seriesCount} and ${t5?.seriesCount}`);
   }
   if (registry.getMetricsAsArray().length === 0) throw new Error('bench: prom-client registry is empty');
   return 'Checked after the run: telemeter dropped no event; the 3-tag and 5-tag metrics hold 180 and 720 series.';
