@@ -592,7 +592,7 @@ function checkRecorded(telemeter: Telemeter, registry: Registry): string {
     throw new Error('bench: telemeter dropped events during the hot-path run; the figures would be wrong');
   }
   const d3 = telemeter.metricFamilies.find((f) => f.name === 'bench_distribution_t3_value');
-  const t5 = telemeter.metricFamilies.find((f) => f.name === 'bench_counter_t5_value');
+  const t5 = telemeter.metricFamilies.find((f) => f.name === 'bench_counter_t5_value_total');
   if (d3?.seriesCount !== 180 || t5?.seriesCount !== 720) {
     throw new Error(`bench: expected 180 and 720 series, got ${d3?.seriesCount} and ${t5?.seriesCount}`);
   }
