@@ -23,12 +23,19 @@ export type FamilyKind = 'counter' | 'gauge' | 'histogram' | 'summary';
  * should skip that family rather than misread it.
  *
  * ```ts
+ * import { counter, execute, Telemeter } from 'telemeter';
+ *
+ * const orders = counter('shop.orders', { eventName: 'shop.order.stop', measurement: 'duration', tags: ['country'] });
+ * const telemeter = new Telemeter({ metrics: [orders], selfMetrics: false });
+ * execute('shop.order.stop', { duration: 1 }, { country: 'NL' });
  * for (const family of telemeter.metricFamilies) {
  *   if (family.kind !== 'counter') continue;
  *   for (let id = 0; id < family.seriesIdLimit; id++) {
  *     if (family.holds(id)) console.log(family.name, family.labelValues(id), family.value(id));
  *   }
  * }
+ * //=> shop_orders_total [ 'NL' ] 1
+ * telemeter.close();
  * ```
  */
 export type MetricFamily = ScalarFamily | HistogramFamily | SummaryFamily;
