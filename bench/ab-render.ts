@@ -6,6 +6,7 @@
  * which the script checks once per case before timing.
  *
  *   node --expose-gc --import tsx bench/ab-render.ts --base <dir of the other checkout> [--series 100000] [--rounds 9]
+ *     [--kinds distribution,counter,summary]
  *
  * Prints, per case, the median CPU ms of each side and the median of the per-round ratios (this ÷ base).
  */
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     base: { type: 'string' },
     series: { type: 'string', default: '100000' },
     rounds: { type: 'string', default: '9' },
+    kinds: { type: 'string', default: 'distribution,counter,summary' },
   },
 });
 if (values.base === undefined)
@@ -46,12 +48,16 @@ const current = (await import('../src/index.js')) as Library;
 
 type Kind = 'counter' | 'distribution' | 'summary';
 type Format = 'text' | 'openmetrics';
-const CASES: Array<[Kind, Format]> = [
-  ['distribution', 'text'],
-  ['distribution', 'openmetrics'],
-  ['counter', 'text'],
-  ['summary', 'text'],
-];
+const KINDS = values.kinds.split(',');
+const CASES = (
+  [
+    ['distribution', 'text'],
+    ['distribution', 'openmetrics'],
+    ['counter', 'text'],
+    ['summary', 'text'],
+  ] as Array<[Kind, Format]>
+).filter(([kind]) => KINDS.includes(kind));
+if (CASES.length === 0) throw new Error('bench/ab-render: --kinds takes distribution, counter and summary');
 
 /** A Telemeter of `library` holding `SERIES` series of one 3-tag metric, each fed 1–3 seeded values. */
 function build(library: Library, side: string, kind: Kind): InstanceType<Library['Telemeter']> {
