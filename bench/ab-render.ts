@@ -5,13 +5,17 @@
  * consumed chunk by chunk), and the CPU time of each is compared. The bodies of both sides must be byte-identical,
  * which the script checks once per case before timing.
  *
- *   node --expose-gc --import tsx bench/ab-render.ts --base <dir of the other checkout> [--series 100000] [--rounds 9]
- *     [--kinds distribution,counter,summary]
+ * Both sides run their build (`dist/`), as users do and as `npm run bench` measures: build each checkout first.
+ *
+ *   npm run build && (cd <dir of the other checkout> && npm run build)
+ *   node --expose-gc --import tsx bench/ab-render.ts --base <dir of the other checkout> [--series 100000]
+ *     [--rounds 9] [--kinds distribution,counter,summary]
  *
  * Prints, per case, the median CPU ms of each side and the median of the per-round ratios (this ÷ base).
  */
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { logUniform, seededRandom } from './measure.js';
 import { SERIES_TAGS, seriesSet } from './series-set.js';
@@ -42,9 +46,17 @@ if (
   throw new Error('bench/ab-render: --series must be a multiple of 100 in 100..1000000, --rounds 1..99');
 }
 
-type Library = typeof import('../src/index.js');
-const base = (await import(pathToFileURL(join(resolve(values.base), 'src', 'index.ts')).href)) as Library;
-const current = (await import('../src/index.js')) as Library;
+type Library = typeof import('telemeter');
+
+/** The build of the checkout in `dir`, as the package's exports point to it. */
+async function build(dir: string): Promise<Library> {
+  const entry = join(resolve(dir), 'dist', 'index.js');
+  if (!existsSync(entry))
+    throw new Error(`bench/ab-render: ${entry} is missing; run npm run build in ${dir}`);
+  return (await import(pathToFileURL(entry).href)) as Library;
+}
+const base = await build(values.base);
+const current = await build(fileURLToPath(new URL('..', import.meta.url)));
 
 type Kind = 'counter' | 'distribution' | 'summary';
 type Format = 'text' | 'openmetrics';
@@ -60,7 +72,7 @@ const CASES = (
 if (CASES.length === 0) throw new Error('bench/ab-render: --kinds takes distribution, counter and summary');
 
 /** A Telemeter of `library` holding `SERIES` series of one 3-tag metric, each fed 1–3 seeded values. */
-function build(library: Library, side: string, kind: Kind): InstanceType<Library['Telemeter']> {
+function holding(library: Library, side: string, kind: Kind): InstanceType<Library['Telemeter']> {
   const eventName = `ab.render.${side}.${kind}`;
   // The description is given, so the default one (which names the event) does not tell the sides apart.
   const common = { eventName, measurement: 'value', tags: SERIES_TAGS, description: 'A/B.' };
@@ -109,7 +121,7 @@ process.stdout.write(
     '| case | base ms | this ms | this ÷ base (median of rounds) |\n|---|---:|---:|---:|\n',
 );
 for (const [kind, format] of CASES) {
-  const sides = [build(base, 'base', kind), build(current, 'this', kind)];
+  const sides = [holding(base, 'base', kind), holding(current, 'this', kind)];
   const [baseBody, thisBody] = sides.map((t) => t.scrape({ format }));
   if (baseBody !== thisBody) throw new Error(`bench/ab-render: ${kind} ${format}: the two bodies differ`);
   for (const side of sides) renderOnce(side, format);
