@@ -22,6 +22,8 @@ export type StoredFamily = StoredScalarFamily | StoredHistogramFamily | StoredSu
 /** What every stored family has: its name, its help and unit, and the table of its series. */
 abstract class StoredFamilyBase {
   readonly labelNames: readonly string[];
+  /** The table's label blocks, one array for the table's life: a render reads one per series. */
+  private readonly blocks: readonly string[];
 
   constructor(
     readonly name: string,
@@ -33,6 +35,7 @@ abstract class StoredFamilyBase {
     readonly definition: MetricDefinition | undefined,
   ) {
     this.labelNames = table.tagNames;
+    this.blocks = table.labelBlocks;
   }
 
   get seriesCount(): number {
@@ -56,11 +59,11 @@ abstract class StoredFamilyBase {
   }
 
   labelBlock(series: number): string {
-    return this.table.labelBlocks[series];
+    return this.blocks[series];
   }
 
   forEachLabel(series: number, visit: (name: string, value: string) => void): void {
-    forEachLabel(this.table.labelBlocks[series], visit);
+    forEachLabel(this.blocks[series], visit);
   }
 
   labelValues(series: number): string[] {
