@@ -102,6 +102,10 @@ class OtlpExporter implements OtlpPush {
   /** Encodes one export at a time, so exports enter the queue in the order they were read. */
   private producing: Promise<unknown> = Promise.resolve();
   private sending = false;
+  /**
+   * The export being sent or waiting for its retry: never dropped for room, so a receiver that comes back gets
+   * the oldest export kept and then the newest ones, and no answer arrives for an export already counted as dropped.
+   */
   private inFlight: QueuedExport | undefined;
   /** Cancels the retry wait and the request in flight when `stop()` gives up. */
   private readonly abandon = new AbortController();
@@ -254,7 +258,6 @@ class OtlpExporter implements OtlpPush {
         const entry = this.queue[0];
         this.inFlight = entry;
         const result = await sendOnce(this.target, entry.body, this.abandon.signal);
-        this.inFlight = undefined;
         if (this.abandon.signal.aborted) return;
         if (result.outcome === 'delivered') {
           this.remove(entry);
@@ -290,6 +293,7 @@ class OtlpExporter implements OtlpPush {
         const wait =
           result.retryAfter ?? backoffMs(entry.attempts, this.options.retryDelay, this.options.maxRetryDelay);
         await sleep(wait, this.abandon.signal);
+        this.inFlight = undefined;
       }
     } catch (error) {
       this.logger.errorOnce('otlp-send', { err: error }, 'telemeter/otlp: sending failed unexpectedly');

@@ -117,7 +117,7 @@ export class OtlpReceiver {
       this.pending.add(response);
       await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
       this.pending.delete(response);
-      if (response.destroyed) return;
+      if (response.destroyed || request.socket.destroyed) return;
     }
     if (answer.status >= 200 && answer.status < 300) {
       const body = request.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
