@@ -32,9 +32,14 @@ export function periodicWorkByClockForTests(byClock: boolean | undefined): void 
   clockDriven = isCloudflareWorker();
 }
 
-/** Milliseconds on a monotonic clock. */
-export function clockMs(): number {
-  return performance.now();
+/**
+ * Milliseconds on a monotonic clock, or undefined while it stands still at 0: a Worker's clock reads 0 while its
+ * module's top level runs and jumps to the Unix time at its first request, so periods are counted from the first
+ * reading after that.
+ */
+export function clockMs(): number | undefined {
+  const now = performance.now();
+  return now > 0 ? now : undefined;
 }
 
 /**
@@ -51,7 +56,11 @@ export class PeriodicTask {
 
   catchUp(): void {
     const now = clockMs();
-    if (now - this.last < this.periodMs) return;
+    if (now === undefined) return;
+    if (this.last === undefined || now - this.last < this.periodMs) {
+      this.last ??= now;
+      return;
+    }
     this.last = now;
     this.run();
   }

@@ -100,6 +100,7 @@ export class SummaryStore {
  * an observation always lands in the slot of its own time.
  */
 export class ClockedSummaryStore extends SummaryStore {
+  /** When the current slot began; undefined until the clock runs (see `clockMs`). */
   private slotStart = clockMs();
 
   constructor(
@@ -122,7 +123,13 @@ export class ClockedSummaryStore extends SummaryStore {
   }
 
   private catchUp(): void {
-    const elapsed = clockMs() - this.slotStart;
+    const now = clockMs();
+    if (now === undefined) return;
+    if (this.slotStart === undefined) {
+      this.slotStart = now;
+      return;
+    }
+    const elapsed = now - this.slotStart;
     if (elapsed < this.slotMs) return;
     const slots = Math.floor(elapsed / this.slotMs);
     // Rotating through every slot empties the window; more rotations change nothing.

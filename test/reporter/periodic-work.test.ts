@@ -11,6 +11,8 @@ describe('periodic work by the clock', () => {
   const made: Telemeter[] = [];
   beforeEach(() => {
     periodicWorkByClockForTests(true);
+    // The fake clock starts at 0, as a Worker's does while its module's top level runs; the tests below start
+    // it first, but the last one.
     vi.useFakeTimers({ toFake: ['performance', 'setInterval', 'clearInterval'] });
   });
   afterEach(() => {
@@ -43,6 +45,7 @@ describe('periodic work by the clock', () => {
       metrics: [summary('pw2.db.query', { reporterOptions: { maxAgeSeconds: 10, ageBuckets: 2 } })],
     });
     made.push(t);
+    vi.advanceTimersByTime(1_000);
     execute('pw2.db', { query: 100 });
     vi.advanceTimersByTime(5_000);
     execute('pw2.db', { query: 1 });
@@ -68,6 +71,7 @@ describe('periodic work by the clock', () => {
       ],
     });
     made.push(t);
+    vi.advanceTimersByTime(1_000);
     execute('pw3.req', { duration: 5 }, { user: 'gone' });
     for (let i = 0; i < 4; i++) {
       execute('pw3.req', { duration: 5 }, { user: 'active' });
@@ -77,5 +81,20 @@ describe('periodic work by the clock', () => {
     execute('pw3.req', { duration: 5 }, { user: 'active' });
     const users = [...samples(t.scrape()).keys()].filter((k) => k.startsWith('pw3_req_duration_count'));
     expect(users).toEqual(['pw3_req_duration_count{user="active"}']);
+  });
+
+  it("keeps what was observed while the clock read 0 (a Worker's top level) in the first slot of the window", () => {
+    const t = new Telemeter({
+      metrics: [summary('pw4.db.query', { reporterOptions: { maxAgeSeconds: 10, ageBuckets: 2 } })],
+    });
+    made.push(t);
+    execute('pw4.db', { query: 100 });
+    // The first request: a Worker's clock jumps from 0 to the Unix time.
+    vi.advanceTimersByTime(1_796_000_000_000);
+    expect(sample(t.scrape(), 'pw4_db_query{quantile="0.5"}')).toBeGreaterThan(90);
+    vi.advanceTimersByTime(4_000);
+    expect(sample(t.scrape(), 'pw4_db_query{quantile="0.5"}')).toBeGreaterThan(90);
+    vi.advanceTimersByTime(6_000);
+    expect(t.scrape()).toContain('pw4_db_query{quantile="0.5"} NaN');
   });
 });
