@@ -54,10 +54,10 @@ interface Outcome {
  * import { Telemeter, counter, execute } from 'telemeter';
  * import { metricsFetchHandler } from 'telemeter/server';
  *
- * const telemeter = new Telemeter({ metrics: [counter('jobs.done.count')] });
+ * const telemeter = new Telemeter({ metrics: [counter('jobs.done.count', { measurement: 'duration' })] });
  * const metrics = metricsFetchHandler(telemeter);
  * // Bun.serve({ routes: { '/metrics': metrics } }), or route /metrics to it in Deno.serve or a Worker.
- * execute('jobs.done', {});
+ * execute('jobs.done', { duration: 1_000_000 });
  * const response = await metrics(new Request('http://localhost/metrics'));
  * console.log(response.headers.get('content-type')); //=> text/plain; version=0.0.4; charset=utf-8
  * console.log((await response.text()).match(/^jobs_done_count_total .*$/m)?.[0]); //=> jobs_done_count_total 1
@@ -127,7 +127,10 @@ export function metricsFetchHandler(
       }
       const body: Uint8Array<ArrayBuffer> = gzip ? await gzipped(text) : new TextEncoder().encode(text);
       headers['Content-Length'] = String(body.byteLength);
-      return [new Response(body, { status: 200, headers }), ok(format, body.byteLength, gzip)];
+      // `encodeBody: 'manual'` tells a Worker the body is already compressed (it would gzip it again); other
+      // runtimes ignore the key.
+      const init = { status: 200, headers, encodeBody: 'manual' } as ResponseInit;
+      return [new Response(body, init), ok(format, body.byteLength, gzip)];
     } finally {
       inFlight--;
     }
