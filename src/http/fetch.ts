@@ -11,6 +11,15 @@ export type FetchHandler<Rest extends unknown[] = any[]> = (
   ...rest: Rest
 ) => Response | undefined | Promise<Response | undefined>;
 
+/**
+ * What {@link instrumentFetchHandler} returns for a handler of type `Handler`: a function of a `Request` and the
+ * handler's other parameters, returning what the handler returns, so it fits wherever the handler did.
+ */
+export type InstrumentedFetchHandler<Handler extends FetchHandler> = (
+  request: Request,
+  ...rest: Handler extends (request: Request, ...rest: infer Rest) => unknown ? Rest : never
+) => ReturnType<Handler>;
+
 /** Options of {@link instrumentFetchHandler} and {@link instrumentBunRoutes}. */
 export interface FetchHandlerOptions
   extends Pick<ServerInstrumentationOptions, 'eventPrefix' | 'abortedStatus'> {
@@ -63,16 +72,16 @@ const NO_TIMEOUTS = ['timeoutStatus'];
  * `Content-Length` header when it has one (a `new Response(text)` gets its length from the server, later, and
  * is left out of `http_server_response_size_bytes`), and the request size the Request's.
  *
- * The wrapped handler passes `this` and every argument on, and returns what the handler returned (a Response
- * without waiting when the handler answered synchronously).
+ * The wrapped handler has the handler's type, passes `this` and every argument on, and returns what the handler
+ * returned (a Response without waiting when the handler answered synchronously).
  *
  * @throws TelemeterTypeError `ERR_TELEMETER_INVALID_ARGUMENT` when `handler` is not a function;
  * `ERR_TELEMETER_UNKNOWN_OPTION` (with the closest valid key) or `ERR_TELEMETER_INVALID_OPTION` for an option.
  */
-export function instrumentFetchHandler<Rest extends unknown[]>(
-  handler: FetchHandler<Rest>,
+export function instrumentFetchHandler<Handler extends FetchHandler>(
+  handler: Handler,
   options?: FetchHandlerOptions,
-): FetchHandler<Rest> {
+): InstrumentedFetchHandler<Handler> {
   if (typeof handler !== 'function') {
     invalidArgument('telemeter/http: instrumentFetchHandler needs the fetch handler function to wrap');
   }
@@ -82,11 +91,11 @@ export function instrumentFetchHandler<Rest extends unknown[]>(
     [],
     NO_TIMEOUTS,
   );
-  return function telemeterFetchHandler(this: unknown, request: Request, ...rest: Rest) {
+  return function telemeterFetchHandler(this: unknown, request: Request, ...rest: unknown[]) {
     const tracker = core.trackDetached(request.method, pathAndQuery(request.url), request);
     if (tracker === undefined) return handler.call(this, request, ...rest);
     return answer(tracker, request, () => handler.call(this, request, ...rest));
-  };
+  } as unknown as InstrumentedFetchHandler<Handler>;
 }
 
 /** What one key of `Bun.serve`'s `routes` holds: a handler, handlers by method, or a static answer. */

@@ -27,6 +27,7 @@ export { type FastifyPluginOptions, fastifyPlugin } from './fastify.js';
 export {
   type FetchHandler,
   type FetchHandlerOptions,
+  type InstrumentedFetchHandler,
   instrumentBunRoutes,
   instrumentFetchHandler,
 } from './fetch.js';
