@@ -9,6 +9,7 @@
  * - instrumentFetchHandler, instrumentBunRoutes and metricsFetchHandler on Bun.serve, Deno.serve and a Worker,
  *   with real requests: routes, a 404 of the handler's own, a fallback 404, a thrown error, an ignored path, a
  *   client that leaves, counted exactly;
+ * - what `instrumentNodeHttp()` and `instrumentHttpClient()` see of `node:http` and `fetch` on each runtime;
  * - the README's Bun and Deno examples (```ts bun / ```ts deno) run on their runtime.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -49,6 +50,7 @@ beforeAll(async () => {
   app = await installedPackage();
   await Promise.all([
     bundleFixture(app, fixture('every-type'), 'every-type'),
+    bundleFixture(app, fixture('node-http'), 'node-http'),
     bundleFixture(app, fixture('bun-server'), 'bun-server'),
     bundleFixture(app, fixture('deno-server'), 'deno-server'),
     bundleFixture(app, fixture('worker'), 'worker', { worker: true }),
@@ -125,6 +127,21 @@ describe.skipIf(runtimes === undefined)('the core on Bun, Deno and workerd', () 
     expectSameExposition(bun.text, golden.text, 1e-12);
     expectSameExposition(bun.openmetrics, golden.openmetrics, 1e-12);
     await expectJudgesAccept(bun, 'g_');
+  });
+});
+
+describe.skipIf(runtimes === undefined)('telemeter/http on node:http through diagnostics channels', () => {
+  const bin = runtimes as RuntimeBinaries;
+  // What docs/runtimes.md says: Bun publishes no http.server.* channel, and neither Bun's nor Deno's fetch
+  // publishes undici's; node:http client requests are seen everywhere.
+  it.each([
+    ['Node.js', process.execPath, [], { server: 2, client: 2 }],
+    ['Bun', bin?.bun, [], { server: 0, client: 1 }],
+    ['Deno', bin?.deno, DENO_RUN, { server: 2, client: 1 }],
+  ] as const)('on %s, counts what the runtime publishes', async (_name, command, args, expected) => {
+    const run = await runTool(command!, [...args, join(app, 'node-http.mjs')], { timeoutMs: 30_000 });
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual(expected);
   });
 });
 
