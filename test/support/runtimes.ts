@@ -92,6 +92,7 @@ async function install(): Promise<string | undefined> {
     cwd: RUNTIME_CACHE,
     encoding: 'utf8',
     timeout: 9 * 60_000,
+    env: npmEnvironment(),
   });
   if (result.status !== 0) {
     return `npm install in ${relative(ROOT, RUNTIME_CACHE)} failed: ${(result.stderr || String(result.error)).trim()}`;
@@ -108,6 +109,19 @@ async function install(): Promise<string | undefined> {
   }
   writeFileSync(STAMP, JSON.stringify(RUNTIME_PACKAGES));
   return undefined;
+}
+
+/**
+ * This process's environment without what `npm test` sets for the repository's own package (`npm_config_local_prefix`
+ * would send the install into the repository's node_modules), keeping the registry and cache the user chose.
+ */
+function npmEnvironment(): NodeJS.ProcessEnv {
+  const kept = new Set(['npm_config_registry', 'npm_config_cache', 'npm_config_userconfig']);
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.toLowerCase().startsWith('npm_') || kept.has(key.toLowerCase())) env[key] = value;
+  }
+  return env;
 }
 
 let ensured: Promise<RuntimeBinaries | undefined> | undefined;
