@@ -5,8 +5,7 @@ import { contentTypeOf, type ExpositionFormat } from '../exposition/index.js';
 import type { CredentialCheck } from './credentials.js';
 import { IncludedSources } from './included-sources.js';
 import { acceptsGzip, negotiateFormat } from './negotiation.js';
-import type { MetricsHandlerOptions } from './options.js';
-import { resolveHandlerOptions } from './options.js';
+import { HANDLER_KEYS, type MetricsHandlerOptions, resolveHandlerOptions } from './options.js';
 import { BASE_HEADERS } from './plain-responses.js';
 import {
   checkRenderSource,
@@ -24,15 +23,8 @@ export type MetricsFetchHandlerOptions = Omit<MetricsHandlerOptions, 'allow'>;
 export type MetricsFetchHandler = (request: Request) => Promise<Response>;
 
 const ALLOW = 'GET, HEAD';
-const FETCH_HANDLER_KEYS = [
-  'auth',
-  'format',
-  'compression',
-  'maxInFlight',
-  'eventPrefix',
-  'include',
-  'includeTimeout',
-];
+// A Request carries no client address, so there is no `allow`.
+const FETCH_HANDLER_KEYS = HANDLER_KEYS.filter((key) => key !== 'allow');
 
 /** What the scrape's stop event reports, as the Node endpoint reports it. */
 interface Outcome {
