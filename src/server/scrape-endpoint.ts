@@ -26,7 +26,7 @@ const ALLOW = 'GET, HEAD';
 const CLIENT_CLOSED = 499;
 
 /** `?format=` on the request URL: a format, undefined when absent, or null when invalid. */
-function formatParameter(url: string | undefined): ExpositionFormat | undefined | null {
+export function formatParameter(url: string | undefined): ExpositionFormat | undefined | null {
   const query = url?.indexOf('?') ?? -1;
   if (url === undefined || query < 0) return undefined;
   const value = new URLSearchParams(url.slice(query + 1)).get('format');
