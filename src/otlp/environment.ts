@@ -39,7 +39,13 @@ export function processEnvironment(): Variables {
 export function readOtlpEnvironment(env: Variables): OtlpEnvironment {
   const warnings: string[] = [];
   const value = (name: string): string | undefined => {
-    const text = env[name]?.trim();
+    let text: string | undefined;
+    try {
+      text = env[name]?.trim();
+    } catch {
+      // Deno without --allow-env throws on reading a variable: as if it were unset.
+      return undefined;
+    }
     return text === undefined || text === '' ? undefined : text;
   };
   /** The metrics variable if set, else the general one: `[name, value]`. */

@@ -1,6 +1,10 @@
 import type { HistogramFamily, MetricFamily, ScalarFamily, SummaryFamily } from '../reporter/index.js';
-import type { ResourceAttributes } from './resource.js';
-import { TELEMETER_VERSION } from './resource.js';
+import {
+  type PendingResource,
+  type ResourceAttributes,
+  TELEMETER_VERSION,
+  withInstanceId,
+} from './resource.js';
 
 /**
  * One OTLP `ExportMetricsServiceRequest` with one resource and one scope, as plain data that the protobuf and the
@@ -126,10 +130,12 @@ export class ExportBuilder {
   private readonly states = new Map<MetricFamily, Array<SeriesState | undefined>>();
   /** The time of the previous build: a series first seen now began after it. */
   private previousBuild: number | undefined;
+  /** The resource, completed at the first build. */
+  private resource: ResourceAttributes | undefined;
 
   constructor(
     private readonly families: readonly MetricFamily[],
-    private readonly resource: ResourceAttributes,
+    private readonly pendingResource: PendingResource,
     private readonly temporality: 'cumulative' | 'delta',
     /** When the Telemeter began recording (Unix ms); 0 or less when unknown. */
     private readonly telemeterStart: number,
@@ -148,6 +154,7 @@ export class ExportBuilder {
     }
     this.previousBuild = now;
     if (dataPoints === 0) return undefined;
+    this.resource ??= withInstanceId(this.pendingResource);
     return {
       resource: this.resource,
       scope: { name: 'telemeter', version: TELEMETER_VERSION },

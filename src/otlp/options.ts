@@ -2,7 +2,7 @@ import { invalidOption } from '../errors.js';
 import { describe } from '../events/event-name.js';
 import { checkOptionKeys } from '../options.js';
 import { MAX_TIMER_MS, processEnvironment, readOtlpEnvironment } from './environment.js';
-import { type ResourceAttributes, resourceAttributes } from './resource.js';
+import { type PendingResource, resourceAttributes } from './resource.js';
 
 /** Options of `startOtlp`. Each one not given is taken from the `OTEL_*` variable named, else its default. */
 export interface OtlpOptions {
@@ -73,7 +73,7 @@ export interface ResolvedOtlpOptions {
   readonly headers: Readonly<Record<string, string>>;
   readonly interval: number;
   readonly temporality: 'cumulative' | 'delta';
-  readonly resource: ResourceAttributes;
+  readonly resource: PendingResource;
   readonly format: 'protobuf' | 'json';
   readonly gzip: boolean;
   readonly timeout: number;

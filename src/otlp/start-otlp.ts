@@ -144,11 +144,7 @@ class OtlpExporter implements OtlpPush {
       this.timer = undefined;
       return;
     }
-    this.timer = setInterval(() => {
-      void this.produce();
-    }, options.interval);
-    // Exports are for while the application runs; they never keep it running.
-    this.timer.unref?.();
+    this.timer = startTimer(() => void this.produce(), options.interval);
   }
 
   get queued(): number {
@@ -321,6 +317,20 @@ class OtlpExporter implements OtlpPush {
     entry.delivered = delivered;
     for (const resolve of entry.settled.splice(0)) resolve(delivered);
   }
+}
+
+/**
+ * The export timer, which never keeps the process alive; none in a Cloudflare Worker, which refuses timers while
+ * its module's top level runs (where an exporter is started) and cancels a request's timers when the request
+ * ends: there `flush()`, handed to `ctx.waitUntil()`, does the exporting.
+ */
+function startTimer(run: () => void, ms: number): ReturnType<typeof setInterval> | undefined {
+  if ((globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent === 'Cloudflare-Workers') {
+    return undefined;
+  }
+  const timer = setInterval(run, ms);
+  timer.unref?.();
+  return timer;
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts; never keeps the process alive. */
