@@ -11,7 +11,8 @@ export const OTLP_EXPORT_FAILED_EVENT = 'telemeter.otlp.export.failed';
  * Emitted for each export given up: measurements `exports` (1), `dataPoints`; metadata `reason`: `queue_full`
  * (the queue's bound was reached while the receiver could not take them: the oldest go first), `rejected` (the
  * receiver refused it with a status that must not be retried, such as 400) or `stopped` (still queued when
- * `stop()` gave up waiting).
+ * `stop()` gave up waiting). A partial success (a 2xx whose answer counts `rejected_data_points`) emits it with
+ * `exports` 0 and the points rejected, reason `rejected`.
  */
 export const OTLP_EXPORT_DROPPED_EVENT = 'telemeter.otlp.export.dropped';
 /** Emitted before each read of the metrics: measurements `exports` and `bytes` held in the queue. */

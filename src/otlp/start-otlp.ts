@@ -257,6 +257,7 @@ class OtlpExporter implements OtlpPush {
         if (this.abandon.signal.aborted) return;
         if (result.outcome === 'delivered') {
           this.remove(entry);
+          if (result.rejected > 0 || result.message !== '') this.partiallyRejected(entry, result);
           execute(
             OTLP_EXPORT_SENT_EVENT,
             { exports: 1, bytes: entry.bytes, dataPoints: entry.dataPoints },
@@ -297,6 +298,21 @@ class OtlpExporter implements OtlpPush {
       this.inFlight = undefined;
       this.sending = false;
     }
+  }
+
+  /**
+   * A partial success: the receiver took the export but refused some points (or warns). It must not be retried;
+   * the refused points are counted as dropped, reason `rejected`, and the receiver's message logged once.
+   */
+  private partiallyRejected(entry: QueuedExport, result: { rejected: number; message: string }): void {
+    if (result.rejected > 0) {
+      execute(OTLP_EXPORT_DROPPED_EVENT, { exports: 0, dataPoints: result.rejected }, { reason: 'rejected' });
+    }
+    this.logger.warnOnce(
+      `otlp-partial:${result.message}`,
+      {},
+      `telemeter/otlp: ${this.options.url} accepted an export of ${entry.dataPoints} data points but rejected ${result.rejected}${result.message === '' ? '' : `: ${result.message}`}`,
+    );
   }
 
   private remove(entry: QueuedExport): void {

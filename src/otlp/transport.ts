@@ -7,7 +7,13 @@
 
 /** What one request came to. */
 export type AttemptResult =
-  | { readonly outcome: 'delivered' }
+  | {
+      readonly outcome: 'delivered';
+      /** Points the receiver refused in a partial success (`partial_success.rejected_data_points`); 0 for none. */
+      readonly rejected: number;
+      /** The receiver's `partial_success.error_message`, `''` when none. */
+      readonly message: string;
+    }
   | {
       readonly outcome: 'retry';
       readonly reason: string;
@@ -49,9 +55,12 @@ export async function sendOnce(
     });
     const status = response.status;
     if (status >= 200 && status < 300) {
-      // The answer (an ExportMetricsServiceResponse) is read to the end so the connection can be reused.
-      await response.arrayBuffer().catch(() => undefined);
-      return { outcome: 'delivered' };
+      // The answer (an ExportMetricsServiceResponse) is read to the end, which also frees the connection for reuse.
+      const answer = await response.arrayBuffer().catch(() => new ArrayBuffer(0));
+      return {
+        outcome: 'delivered',
+        ...partialSuccess(new Uint8Array(answer), response.headers.get('content-type')),
+      };
     }
     const detail = await answerText(response);
     if (RETRYABLE.has(status)) {
@@ -119,4 +128,91 @@ function networkReason(error: unknown): string {
   let reason: unknown = error;
   while (reason instanceof Error && reason.cause instanceof Error) reason = reason.cause;
   return reason instanceof Error ? reason.message : String(reason);
+}
+
+/**
+ * The `partial_success` of an `ExportMetricsServiceResponse` (field 1: `{1 rejected_data_points int64, 2
+ * error_message string}`), in protobuf or JSON; nothing rejected when the answer is empty or unreadable, since a
+ * 2xx is a success whatever its body.
+ */
+export function partialSuccess(
+  body: Uint8Array,
+  contentType: string | null,
+): { rejected: number; message: string } {
+  const none = { rejected: 0, message: '' };
+  if (body.length === 0) return none;
+  try {
+    if (contentType?.startsWith('application/json')) {
+      const parsed = JSON.parse(new TextDecoder().decode(body)) as {
+        partialSuccess?: { rejectedDataPoints?: number | string; errorMessage?: string };
+      };
+      const partial = parsed.partialSuccess;
+      return {
+        rejected: Number(partial?.rejectedDataPoints ?? 0) || 0,
+        message: String(partial?.errorMessage ?? ''),
+      };
+    }
+    const outer = new FieldReader(body);
+    for (let field = outer.next(); field !== undefined; field = outer.next()) {
+      if (field.number !== 1 || field.bytes === undefined) continue;
+      const inner = new FieldReader(field.bytes);
+      const result = { ...none };
+      for (let f = inner.next(); f !== undefined; f = inner.next()) {
+        if (f.number === 1 && f.varint !== undefined) result.rejected = f.varint;
+        if (f.number === 2 && f.bytes !== undefined) result.message = new TextDecoder().decode(f.bytes);
+      }
+      return result;
+    }
+  } catch {
+    // An answer that is not an ExportMetricsServiceResponse: the 2xx stands.
+  }
+  return none;
+}
+
+/** Just enough of the protobuf wire format to read a response: varint and length-delimited fields, others skipped. */
+class FieldReader {
+  private at = 0;
+  constructor(private readonly bytes: Uint8Array) {}
+
+  next(): { number: number; varint?: number; bytes?: Uint8Array } | undefined {
+    if (this.at >= this.bytes.length) return undefined;
+    const tag = this.varint();
+    const number = Math.floor(tag / 8);
+    switch (tag % 8) {
+      case 0:
+        return { number, varint: this.varint() };
+      case 1:
+        this.skip(8);
+        return { number };
+      case 2: {
+        const length = this.varint();
+        const start = this.at;
+        this.skip(length);
+        return { number, bytes: this.bytes.subarray(start, start + length) };
+      }
+      case 5:
+        this.skip(4);
+        return { number };
+      default:
+        throw new Error('unsupported wire type');
+    }
+  }
+
+  private varint(): number {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (this.at >= this.bytes.length) throw new Error('truncated varint');
+      const byte = this.bytes[this.at++];
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return value;
+      scale *= 128;
+    }
+    throw new Error('varint too long');
+  }
+
+  private skip(length: number): void {
+    if (this.at + length > this.bytes.length) throw new Error('truncated field');
+    this.at += length;
+  }
 }

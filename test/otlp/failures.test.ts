@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { execute, type MetricFamily, sum, Telemeter } from '../../src/index.js';
 import { otlpMetrics, startOtlp } from '../../src/otlp/index.js';
 import { backoffMs, retryAfterMs } from '../../src/otlp/transport.js';
-import { OtlpReceiver } from './receiver.js';
+import { ExportMetricsServiceResponse, OtlpReceiver } from './receiver.js';
 
 const EVENT = 'otlp.failures.job';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -218,6 +218,51 @@ describe('a receiver that answers 429 or 503, or 400', () => {
     expect(sampleValue(telemeter, 'telemeter_otlp_dropped_exports_total', { reason: 'rejected' })).toBe(1);
     expect(sampleValue(telemeter, 'telemeter_otlp_export_failures_total', { reason: '400' })).toBe(1);
     expect(await push.flush()).toBe(true);
+  });
+});
+
+describe('a partial success', () => {
+  it.each([
+    [
+      'protobuf',
+      'application/x-protobuf',
+      ExportMetricsServiceResponse.encode(
+        ExportMetricsServiceResponse.fromObject({
+          partialSuccess: { rejectedDataPoints: 2, errorMessage: 'too old' },
+        }),
+      ).finish(),
+    ],
+    [
+      'JSON',
+      'application/json',
+      JSON.stringify({ partialSuccess: { rejectedDataPoints: '2', errorMessage: 'too old' } }),
+    ],
+  ])('in %s is not retried; its rejected points are counted as dropped', async (_format, type, body) => {
+    const receiver = await receiverOn();
+    receiver.answer = () => ({ status: 200, headers: { 'content-type': type }, body });
+    const telemeter = newTelemeter();
+    const push = startOtlp(telemeter, { ...FAST_RETRY, url: receiver.url });
+    cleanups.push(() => push.stop());
+    execute(EVENT, { n: 1 }, {});
+    expect(await push.flush()).toBe(true);
+    expect(receiver.requests).toBe(1);
+    expect(sampleValue(telemeter, 'telemeter_otlp_dropped_data_points_total', { reason: 'rejected' })).toBe(
+      2,
+    );
+    expect(sampleValue(telemeter, 'telemeter_otlp_exports_total')).toBe(1);
+  });
+
+  it('an empty or foreign 200 body is a full success', async () => {
+    const { partialSuccess } = await import('../../src/otlp/transport.js');
+    expect(partialSuccess(new Uint8Array(), 'application/x-protobuf')).toEqual({ rejected: 0, message: '' });
+    expect(partialSuccess(new TextEncoder().encode('<html>'), 'text/html')).toEqual({
+      rejected: 0,
+      message: '',
+    });
+    expect(partialSuccess(new TextEncoder().encode('{}'), 'application/json')).toEqual({
+      rejected: 0,
+      message: '',
+    });
   });
 });
 

@@ -19,6 +19,10 @@ root.loadSync('opentelemetry/proto/collector/metrics/v1/metrics_service.proto', 
 export const ExportMetricsServiceRequest = root.lookupType(
   'opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest',
 );
+/** opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceResponse. */
+export const ExportMetricsServiceResponse = root.lookupType(
+  'opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceResponse',
+);
 
 /** A decoded request as plain data: int64s as decimal strings, enums as numbers, bytes as base64. */
 export type DecodedRequest = any;
@@ -56,7 +60,7 @@ export type Answer = (n: number) => {
   status: number;
   headers?: Record<string, string>;
   delayMs?: number;
-  body?: string;
+  body?: string | Uint8Array;
 };
 
 export class OtlpReceiver {
