@@ -7,7 +7,7 @@ import type {
   PointAttributes,
   SummaryPoint,
 } from './export-request.js';
-import { unixNanos } from './time.js';
+import { NanosCache } from './time.js';
 
 // Field numbers of opentelemetry-proto v1 (collector/metrics/v1/metrics_service.proto, metrics/v1/metrics.proto,
 // common/v1/common.proto, resource/v1/resource.proto).
@@ -61,6 +61,7 @@ const ANY_DOUBLE = 4;
  * histogram's optional `sum`) or is part of a oneof (`as_double`), so a zero is not read as "absent".
  */
 export function encodeProtobuf(request: ExportRequest): Uint8Array {
+  nanos = new NanosCache();
   const w = new ProtobufWriter(16 * 1024);
   const resourceMetrics = w.beginMessage(REQUEST_RESOURCE_METRICS);
   const resource = w.beginMessage(RESOURCE_METRICS_RESOURCE);
@@ -86,6 +87,9 @@ export function encodeProtobuf(request: ExportRequest): Uint8Array {
   w.endMessage(resourceMetrics);
   return w.finish();
 }
+
+/** Every point of an export shares its time, and most share their start: each converted once per export. */
+let nanos = new NanosCache();
 
 function writeMetric(w: ProtobufWriter, metric: OtlpMetric): void {
   const message = w.beginMessage(SCOPE_METRICS_METRICS);
@@ -127,8 +131,8 @@ function writeMetric(w: ProtobufWriter, metric: OtlpMetric): void {
 
 function writeNumberPoint(w: ProtobufWriter, point: NumberPoint): void {
   const message = w.beginMessage(DATA_POINTS);
-  if (point.start > 0) w.fixed64(NUMBER_START, unixNanos(point.start));
-  w.fixed64(NUMBER_TIME, unixNanos(point.time));
+  if (point.start > 0) w.fixed64(NUMBER_START, nanos.of(point.start));
+  w.fixed64(NUMBER_TIME, nanos.of(point.time));
   w.double(NUMBER_AS_DOUBLE, point.value);
   writeAttributes(w, NUMBER_ATTRIBUTES, point.attributes);
   w.endMessage(message);
@@ -136,8 +140,8 @@ function writeNumberPoint(w: ProtobufWriter, point: NumberPoint): void {
 
 function writeHistogramPoint(w: ProtobufWriter, point: HistogramPoint): void {
   const message = w.beginMessage(DATA_POINTS);
-  if (point.start > 0) w.fixed64(HISTOGRAM_START, unixNanos(point.start));
-  w.fixed64(HISTOGRAM_TIME, unixNanos(point.time));
+  if (point.start > 0) w.fixed64(HISTOGRAM_START, nanos.of(point.start));
+  w.fixed64(HISTOGRAM_TIME, nanos.of(point.time));
   if (point.count !== 0) w.fixed64(HISTOGRAM_COUNT, point.count);
   w.double(HISTOGRAM_SUM, point.sum);
   // Unpacked: one tag per count. Decoders read packed and unpacked repeated fields alike.
@@ -149,8 +153,8 @@ function writeHistogramPoint(w: ProtobufWriter, point: HistogramPoint): void {
 
 function writeSummaryPoint(w: ProtobufWriter, point: SummaryPoint): void {
   const message = w.beginMessage(DATA_POINTS);
-  if (point.start > 0) w.fixed64(SUMMARY_START, unixNanos(point.start));
-  w.fixed64(SUMMARY_TIME, unixNanos(point.time));
+  if (point.start > 0) w.fixed64(SUMMARY_START, nanos.of(point.start));
+  w.fixed64(SUMMARY_TIME, nanos.of(point.time));
   if (point.count !== 0) w.fixed64(SUMMARY_COUNT, point.count);
   if (point.sum !== 0) w.double(SUMMARY_SUM, point.sum);
   for (const { quantile, value } of point.quantiles) {
