@@ -103,6 +103,9 @@ const UCUM: Readonly<Record<string, string>> = {
   hertz: 'Hz',
 };
 
+/** Series read between two pauses of {@link ExportBuilder.steps}: a few milliseconds of work. */
+export const POINTS_PER_STEP = 4096;
+
 /** What the builder keeps per series between exports. */
 interface SeriesState {
   /** The incarnation the state belongs to; a different one at the same id is another series. */
@@ -143,11 +146,25 @@ export class ExportBuilder {
 
   /** The request for the series held now, at `now` (Unix ms); `undefined` when there is no series to send. */
   build(now: number): ExportRequest | undefined {
+    const steps = this.steps(now);
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+    }
+  }
+
+  /**
+   * {@link build} in steps: it pauses (yields) between families and every {@link POINTS_PER_STEP} series, so
+   * the exporter can give the event loop a turn while it reads a Telemeter with many series, as a streamed scrape
+   * does.
+   */
+  *steps(now: number): Generator<void, ExportRequest | undefined> {
     const metrics: OtlpMetric[] = [];
     let dataPoints = 0;
     for (const family of this.families) {
       if (family.seriesCount === 0) continue;
-      const metric = this.metric(family, now);
+      const metric = yield* this.metric(family, now);
+      yield;
       if (metric === undefined) continue;
       metrics.push(metric);
       dataPoints += metric.data.points.length;
@@ -163,7 +180,7 @@ export class ExportBuilder {
     };
   }
 
-  private metric(family: MetricFamily, now: number): OtlpMetric | undefined {
+  private *metric(family: MetricFamily, now: number): Generator<void, OtlpMetric | undefined> {
     const name = family.name;
     const description = family.help;
     const unit = family.unit === undefined ? '' : (UCUM[family.unit] ?? family.unit);
@@ -177,7 +194,7 @@ export class ExportBuilder {
             type: 'sum',
             temporality: this.temporality === 'delta' ? DELTA : CUMULATIVE,
             monotonic: true,
-            points: this.numberPoints(family, now, this.temporality === 'delta', true),
+            points: yield* this.numberPoints(family, now, this.temporality === 'delta', true),
           },
         };
       case 'gauge':
@@ -191,7 +208,7 @@ export class ExportBuilder {
               type: 'sum',
               temporality: CUMULATIVE,
               monotonic: false,
-              points: this.numberPoints(family, now, false, true),
+              points: yield* this.numberPoints(family, now, false, true),
             },
           };
         }
@@ -199,7 +216,7 @@ export class ExportBuilder {
           name,
           description,
           unit,
-          data: { type: 'gauge', points: this.numberPoints(family, now, false, false) },
+          data: { type: 'gauge', points: yield* this.numberPoints(family, now, false, false) },
         };
       case 'histogram':
         return {
@@ -209,7 +226,7 @@ export class ExportBuilder {
           data: {
             type: 'histogram',
             temporality: this.temporality === 'delta' ? DELTA : CUMULATIVE,
-            points: this.histogramPoints(family, now),
+            points: yield* this.histogramPoints(family, now),
           },
         };
       case 'summary':
@@ -217,7 +234,7 @@ export class ExportBuilder {
           name,
           description,
           unit,
-          data: { type: 'summary', points: this.summaryPoints(family, now) },
+          data: { type: 'summary', points: yield* this.summaryPoints(family, now) },
         };
       default:
         // A kind this exporter does not know yet: left out rather than misread.
@@ -225,10 +242,16 @@ export class ExportBuilder {
     }
   }
 
-  private numberPoints(family: ScalarFamily, now: number, delta: boolean, started: boolean): NumberPoint[] {
+  private *numberPoints(
+    family: ScalarFamily,
+    now: number,
+    delta: boolean,
+    started: boolean,
+  ): Generator<void, NumberPoint[]> {
     const points: NumberPoint[] = [];
     const limit = family.seriesIdLimit;
     for (let id = 0; id < limit; id++) {
+      if (id % POINTS_PER_STEP === POINTS_PER_STEP - 1) yield;
       if (!family.holds(id)) continue;
       const value = family.value(id);
       const attributes = attributesOf(family, id);
@@ -251,12 +274,13 @@ export class ExportBuilder {
     return points;
   }
 
-  private histogramPoints(family: HistogramFamily, now: number): HistogramPoint[] {
+  private *histogramPoints(family: HistogramFamily, now: number): Generator<void, HistogramPoint[]> {
     const points: HistogramPoint[] = [];
     const delta = this.temporality === 'delta';
     const buckets = family.buckets;
     const limit = family.seriesIdLimit;
     for (let id = 0; id < limit; id++) {
+      if (id % POINTS_PER_STEP === POINTS_PER_STEP - 1) yield;
       if (!family.holds(id)) continue;
       const state = this.stateOf(family, id, now, delta ? buckets + 2 : 0);
       const count = family.count(id);
@@ -296,10 +320,11 @@ export class ExportBuilder {
     return points;
   }
 
-  private summaryPoints(family: SummaryFamily, now: number): SummaryPoint[] {
+  private *summaryPoints(family: SummaryFamily, now: number): Generator<void, SummaryPoint[]> {
     const points: SummaryPoint[] = [];
     const limit = family.seriesIdLimit;
     for (let id = 0; id < limit; id++) {
+      if (id % POINTS_PER_STEP === POINTS_PER_STEP - 1) yield;
       if (!family.holds(id)) continue;
       const state = this.stateOf(family, id, now, 0);
       const window = family.window(id);

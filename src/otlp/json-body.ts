@@ -1,10 +1,10 @@
-import type {
-  ExportRequest,
-  HistogramPoint,
-  NumberPoint,
-  OtlpMetric,
-  PointAttributes,
-  SummaryPoint,
+import {
+  type ExportRequest,
+  type HistogramPoint,
+  type NumberPoint,
+  POINTS_PER_STEP,
+  type PointAttributes,
+  type SummaryPoint,
 } from './export-request.js';
 import type { ResourceAttributes } from './resource.js';
 import { unixNanos } from './time.js';
@@ -15,48 +15,49 @@ import { unixNanos } from './time.js';
  * `"NaN"`, `"Infinity"`, `"-Infinity"`. Zero-valued optional fields are left out, as proto3 does.
  */
 export function encodeJson(request: ExportRequest): string {
-  return JSON.stringify({
-    resourceMetrics: [
-      {
-        resource: { attributes: resourceAttributes(request.resource) },
-        scopeMetrics: [
-          {
-            scope: { name: request.scope.name, version: request.scope.version },
-            metrics: request.metrics.map(metric),
-          },
-        ],
-      },
-    ],
-  });
+  const steps = encodeJsonSteps(request);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
 }
 
-function metric(m: OtlpMetric): object {
-  const out: Record<string, unknown> = { name: m.name };
-  if (m.description !== '') out.description = m.description;
-  if (m.unit !== '') out.unit = m.unit;
-  const data = m.data;
-  switch (data.type) {
-    case 'gauge':
-      out.gauge = { dataPoints: data.points.map(numberPoint) };
-      break;
-    case 'sum':
-      out.sum = {
-        dataPoints: data.points.map(numberPoint),
-        aggregationTemporality: data.temporality,
-        ...(data.monotonic ? { isMonotonic: true } : {}),
-      };
-      break;
-    case 'histogram':
-      out.histogram = {
-        dataPoints: data.points.map(histogramPoint),
-        aggregationTemporality: data.temporality,
-      };
-      break;
-    case 'summary':
-      out.summary = { dataPoints: data.points.map(summaryPoint) };
-      break;
+/**
+ * {@link encodeJson} in steps, pausing every {@link POINTS_PER_STEP} points: the body is written as pieces, one
+ * `JSON.stringify` per point, since one call over a whole large request would hold the event loop for seconds.
+ */
+export function* encodeJsonSteps(request: ExportRequest): Generator<void, string> {
+  const parts: string[] = [
+    '{"resourceMetrics":[{"resource":',
+    JSON.stringify({ attributes: resourceAttributes(request.resource) }),
+    ',"scopeMetrics":[{"scope":',
+    JSON.stringify({ name: request.scope.name, version: request.scope.version }),
+    ',"metrics":[',
+  ];
+  for (let i = 0; i < request.metrics.length; i++) {
+    const m = request.metrics[i];
+    const head: Record<string, string> = { name: m.name };
+    if (m.description !== '') head.description = m.description;
+    if (m.unit !== '') head.unit = m.unit;
+    // `{"name":…` without its closing brace, then the data member.
+    parts.push(i === 0 ? '' : ',', JSON.stringify(head).slice(0, -1), `,"${m.data.type}":{"dataPoints":[`);
+    const data = m.data;
+    const points: readonly object[] = data.points;
+    const encode: (point: never) => object =
+      data.type === 'histogram' ? histogramPoint : data.type === 'summary' ? summaryPoint : numberPoint;
+    for (let j = 0; j < points.length; j++) {
+      if (j % POINTS_PER_STEP === POINTS_PER_STEP - 1) yield;
+      parts.push(j === 0 ? '' : ',', JSON.stringify(encode(points[j] as never)));
+    }
+    parts.push(']');
+    if (data.type === 'sum' || data.type === 'histogram') {
+      parts.push(`,"aggregationTemporality":${data.temporality}`);
+    }
+    if (data.type === 'sum' && data.monotonic) parts.push(',"isMonotonic":true');
+    parts.push('}}');
   }
-  return out;
+  parts.push(']}]}]}');
+  return parts.join('');
 }
 
 function times(point: { start: number; time: number }): Record<string, string> {

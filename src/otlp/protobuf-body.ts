@@ -1,11 +1,12 @@
 import { ProtobufWriter } from '../protobuf/index.js';
-import type {
-  ExportRequest,
-  HistogramPoint,
-  NumberPoint,
-  OtlpMetric,
-  PointAttributes,
-  SummaryPoint,
+import {
+  type ExportRequest,
+  type HistogramPoint,
+  type NumberPoint,
+  type OtlpMetric,
+  POINTS_PER_STEP,
+  type PointAttributes,
+  type SummaryPoint,
 } from './export-request.js';
 import { NanosCache } from './time.js';
 
@@ -61,6 +62,15 @@ const ANY_DOUBLE = 4;
  * histogram's optional `sum`) or is part of a oneof (`as_double`), so a zero is not read as "absent".
  */
 export function encodeProtobuf(request: ExportRequest): Uint8Array {
+  const steps = encodeProtobufSteps(request);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** {@link encodeProtobuf} in steps: it pauses (yields) every {@link POINTS_PER_STEP} points. */
+export function* encodeProtobufSteps(request: ExportRequest): Generator<void, Uint8Array> {
   nanos = new NanosCache();
   const w = new ProtobufWriter(16 * 1024);
   const resourceMetrics = w.beginMessage(REQUEST_RESOURCE_METRICS);
@@ -82,7 +92,7 @@ export function encodeProtobuf(request: ExportRequest): Uint8Array {
   w.string(SCOPE_NAME, request.scope.name);
   w.string(SCOPE_VERSION, request.scope.version);
   w.endMessage(scope);
-  for (const metric of request.metrics) writeMetric(w, metric);
+  for (const metric of request.metrics) yield* writeMetric(w, metric);
   w.endMessage(scopeMetrics);
   w.endMessage(resourceMetrics);
   return w.finish();
@@ -91,7 +101,7 @@ export function encodeProtobuf(request: ExportRequest): Uint8Array {
 /** Every point of an export shares its time, and most share their start: each converted once per export. */
 let nanos = new NanosCache();
 
-function writeMetric(w: ProtobufWriter, metric: OtlpMetric): void {
+function* writeMetric(w: ProtobufWriter, metric: OtlpMetric): Generator<void, void> {
   const message = w.beginMessage(SCOPE_METRICS_METRICS);
   w.string(METRIC_NAME, metric.name);
   if (metric.description !== '') w.string(METRIC_DESCRIPTION, metric.description);
@@ -100,13 +110,13 @@ function writeMetric(w: ProtobufWriter, metric: OtlpMetric): void {
   switch (data.type) {
     case 'gauge': {
       const gauge = w.beginMessage(METRIC_GAUGE);
-      for (const point of data.points) writeNumberPoint(w, point);
+      yield* eachPoint(data.points, (point) => writeNumberPoint(w, point));
       w.endMessage(gauge);
       break;
     }
     case 'sum': {
       const sum = w.beginMessage(METRIC_SUM);
-      for (const point of data.points) writeNumberPoint(w, point);
+      yield* eachPoint(data.points, (point) => writeNumberPoint(w, point));
       w.uint(AGGREGATION_TEMPORALITY, data.temporality);
       if (data.monotonic) w.bool(SUM_IS_MONOTONIC, true);
       w.endMessage(sum);
@@ -114,19 +124,27 @@ function writeMetric(w: ProtobufWriter, metric: OtlpMetric): void {
     }
     case 'histogram': {
       const histogram = w.beginMessage(METRIC_HISTOGRAM);
-      for (const point of data.points) writeHistogramPoint(w, point);
+      yield* eachPoint(data.points, (point) => writeHistogramPoint(w, point));
       w.uint(AGGREGATION_TEMPORALITY, data.temporality);
       w.endMessage(histogram);
       break;
     }
     case 'summary': {
       const summary = w.beginMessage(METRIC_SUMMARY);
-      for (const point of data.points) writeSummaryPoint(w, point);
+      yield* eachPoint(data.points, (point) => writeSummaryPoint(w, point));
       w.endMessage(summary);
       break;
     }
   }
   w.endMessage(message);
+}
+
+/** Calls `write` for each point, pausing every {@link POINTS_PER_STEP}. */
+function* eachPoint<P>(points: readonly P[], write: (point: P) => void): Generator<void, void> {
+  for (let i = 0; i < points.length; i++) {
+    if (i % POINTS_PER_STEP === POINTS_PER_STEP - 1) yield;
+    write(points[i]);
+  }
 }
 
 function writeNumberPoint(w: ProtobufWriter, point: NumberPoint): void {

@@ -5,9 +5,9 @@ import { describe } from '../events/event-name.js';
 import { type LogSink, processLog } from '../logger.js';
 import type { MetricFamily } from '../reporter/index.js';
 import { ExportBuilder, type ExportRequest } from './export-request.js';
-import { encodeJson } from './json-body.js';
+import { encodeJsonSteps } from './json-body.js';
 import { type OtlpOptions, type ResolvedOtlpOptions, resolveOtlpOptions } from './options.js';
-import { encodeProtobuf } from './protobuf-body.js';
+import { encodeProtobufSteps } from './protobuf-body.js';
 import {
   OTLP_EXPORT_DROPPED_EVENT,
   OTLP_EXPORT_FAILED_EVENT,
@@ -192,7 +192,7 @@ class OtlpExporter implements OtlpPush {
     const next = this.producing.then(async () => {
       try {
         this.telemeter.refreshComputedFamilies();
-        const request = this.builder.build(Date.now());
+        const request = await inTurns(this.builder.steps(Date.now()));
         if (request === undefined) return undefined;
         const entry = await this.encode(request);
         this.enqueue(entry);
@@ -212,7 +212,9 @@ class OtlpExporter implements OtlpPush {
   }
 
   private async encode(request: ExportRequest): Promise<QueuedExport> {
-    const encoded = this.options.format === 'json' ? encodeJson(request) : encodeProtobuf(request);
+    const steps: Generator<void, string | Uint8Array> =
+      this.options.format === 'json' ? encodeJsonSteps(request) : encodeProtobufSteps(request);
+    const encoded = await inTurns(steps);
     const body = this.options.gzip ? await gzip(encoded) : encoded;
     const bytes = typeof body === 'string' ? new TextEncoder().encode(body).length : body.length;
     return {
@@ -347,6 +349,18 @@ function startTimer(run: () => void, ms: number): ReturnType<typeof setInterval>
   const timer = setInterval(run, ms);
   timer.unref?.();
   return timer;
+}
+
+/**
+ * Runs `steps` to its end, giving the event loop a turn at each pause, so that reading and encoding 100,000 series
+ * never holds the application for the whole export (a few milliseconds at a time instead).
+ */
+async function inTurns<T>(steps: Generator<void, T>): Promise<T> {
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts; never keeps the process alive. */
