@@ -342,3 +342,43 @@ describe('decoding', () => {
     expect(() => decodeProtobuf(new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0x0f]))).toThrow();
   });
 });
+
+describe('large exports', () => {
+  it('read and encode in steps, pausing every POINTS_PER_STEP series, to the same bytes as in one go', async () => {
+    const { ExportBuilder, POINTS_PER_STEP } = await import('../../src/otlp/export-request.js');
+    const { encodeProtobuf, encodeProtobufSteps } = await import('../../src/otlp/protobuf-body.js');
+    const { encodeJson, encodeJsonSteps } = await import('../../src/otlp/json-body.js');
+    const many = new Telemeter({
+      metrics: [counter('otlp.many', { eventName: 'otlp.many', measurement: 'n', tags: ['i'] })],
+      selfMetrics: false,
+    });
+    try {
+      const series = 2 * POINTS_PER_STEP + 10;
+      for (let i = 0; i < series; i++) execute('otlp.many', { n: 1 }, { i });
+      const count = <T>(steps: Generator<void, T>): [number, T] => {
+        let pauses = 0;
+        for (;;) {
+          const step = steps.next();
+          if (step.done) return [pauses, step.value];
+          pauses++;
+        }
+      };
+      const builder = new ExportBuilder(many.metricFamilies, [], 'cumulative', many.startTime);
+      const [buildPauses, request] = count(builder.steps(Date.now()));
+      expect(buildPauses).toBeGreaterThanOrEqual(2);
+      if (request === undefined) throw new Error('no request');
+      expect(request.dataPoints).toBe(series);
+      const [protobufPauses, bytes] = count(encodeProtobufSteps(request));
+      expect(protobufPauses).toBe(2);
+      expect(bytes).toEqual(encodeProtobuf(request));
+      const [jsonPauses, json] = count(encodeJsonSteps(request));
+      expect(jsonPauses).toBe(2);
+      expect(json).toBe(encodeJson(request));
+      expect(decodeProtobuf(bytes).resourceMetrics[0].scopeMetrics[0].metrics[0].sum.dataPoints).toHaveLength(
+        series,
+      );
+    } finally {
+      many.close();
+    }
+  });
+});
