@@ -170,19 +170,26 @@ class OtlpExporter implements OtlpPush {
     return this.stopped;
   }
 
-  private async exportAndWait(): Promise<boolean> {
-    if (this.options.disabled) return true;
-    const entry = await this.produce();
-    // Nothing new to send: the data is delivered once what is queued is.
-    const awaited = entry ?? this.queue.at(-1);
-    if (awaited === undefined) return true;
-    if (awaited.done) return awaited.delivered;
+  private exportAndWait(): Promise<boolean> {
+    if (this.options.disabled) return Promise.resolve(true);
     return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), this.options.exportTimeout);
-      timer.unref?.();
-      awaited.settled.push((delivered) => {
+      let settled = false;
+      const finish = (delivered: boolean): void => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         resolve(delivered);
+      };
+      // Referenced, unlike every other timer here, and set before the export is read: a script that awaits
+      // flush() or stop() (a batch job's last line) is kept alive until its data is delivered or exportTimeout
+      // passes, and no longer.
+      const timer = setTimeout(() => finish(false), this.options.exportTimeout);
+      void this.produce().then((entry) => {
+        // Nothing new to send: the data is delivered once what is queued is.
+        const awaited = entry ?? this.queue.at(-1);
+        if (awaited === undefined) finish(true);
+        else if (awaited.done) finish(awaited.delivered);
+        else awaited.settled.push(finish);
       });
     });
   }
@@ -359,7 +366,10 @@ async function inTurns<T>(steps: Generator<void, T>): Promise<T> {
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    await new Promise((resolve) => {
+      // Background work must not keep the process alive; an awaited flush() does (see exportAndWait).
+      (setTimeout(resolve, 0) as { unref?: () => void }).unref?.();
+    });
   }
 }
 

@@ -4,7 +4,8 @@
  * the application never waits (flush resolves false after exportTimeout, recording stays synchronous, and the
  * timer does not keep a process alive). Counts are asserted, never durations.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { execute, type MetricFamily, sum, Telemeter } from '../../src/index.js';
@@ -63,6 +64,14 @@ function sampleValue(
   return undefined;
 }
 
+/** Exports made while the receiver is down: queued, or dropped for room. */
+function exportsMade(telemeter: Telemeter, push: { queued: number }): number {
+  return (
+    push.queued +
+    (sampleValue(telemeter, 'telemeter_otlp_dropped_exports_total', { reason: 'queue_full' }) ?? 0)
+  );
+}
+
 /** Counter values of `otlp_failures_jobs_total` in each accepted export, in arrival order. */
 function jobValues(receiver: OtlpReceiver): number[] {
   return receiver
@@ -96,6 +105,7 @@ describe('a receiver that is down', () => {
       execute(EVENT, { n: 1 }, {});
       // The application never waits: each flush gives up after exportTimeout and reports it.
       expect(await push.flush()).toBe(false);
+      await until(() => exportsMade(telemeter, push) === i, `export ${i} to be queued`);
     }
     expect(push.queued).toBe(3);
     expect(sampleValue(telemeter, 'telemeter_otlp_dropped_exports_total', { reason: 'queue_full' })).toBe(3);
@@ -128,6 +138,7 @@ describe('a receiver that is down', () => {
     for (let i = 1; i <= 5; i++) {
       execute(EVENT, { n: i }, {});
       await push.flush();
+      await until(() => exportsMade(telemeter, push) === i, `export ${i} to be queued`);
     }
     expect(push.queued).toBe(5);
     const receiver = await receiverOn(port);
@@ -151,6 +162,7 @@ describe('a receiver that is down', () => {
     execute(EVENT, { n: 1 }, {});
     await push.flush();
     await push.flush();
+    await until(() => exportsMade(telemeter, push) === 2, 'both exports to be made');
     // Every export is more than a byte: none can be held, each is dropped as it comes, and counted.
     expect(push.queued).toBe(0);
     expect(sampleValue(telemeter, 'telemeter_otlp_dropped_exports_total', { reason: 'queue_full' })).toBe(2);
@@ -304,6 +316,36 @@ describe('the process', () => {
     expect(result.error).toBeUndefined();
     expect(result.stdout.trim()).toBe('done');
     expect(result.status).toBe(0);
+  });
+});
+
+describe('a script that awaits flush()', () => {
+  it("stays alive through the retries until its data is delivered (a batch job's last line)", async () => {
+    const receiver = await receiverOn();
+    receiver.answer = (n) => ({ status: n < 2 ? 503 : 200 });
+    const script = `
+      import { counter, execute, Telemeter } from './src/index.ts';
+      import { startOtlp } from './src/otlp/index.ts';
+      const telemeter = new Telemeter({ metrics: [counter('a.b', { eventName: 'a', measurement: 'n' })] });
+      const otlp = startOtlp(telemeter, { url: '${receiver.url}', retryDelay: 50, env: {} });
+      execute('a', { n: 1 }, {});
+      console.log(await otlp.flush());
+    `;
+    // Asynchronous, so the receiver in this process can answer.
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const [code] = await once(child, 'exit');
+    clearTimeout(timer);
+    expect(stdout.trim()).toBe('true');
+    expect(code).toBe(0);
+    expect(receiver.requests).toBe(3);
   });
 });
 
