@@ -31,8 +31,9 @@ export interface OtlpPush {
   /**
    * Exports the current values now, and resolves once the receiver has accepted them (`true`), or they were given
    * up (`false`: refused by the receiver, or dropped from a full queue), or `exportTimeout` passed first (`false`;
-   * the export stays queued and is retried). Never rejects. Await it, or hand it to a serverless platform's
-   * `waitUntil()`, before the process may be frozen.
+   * the export stays queued and is retried; `exportTimeout` counts from the call). Never rejects. Await it, or
+   * hand it to a serverless platform's `waitUntil()`, before the process may be frozen: while it is pending it
+   * keeps a Node.js process alive, which background exports never do.
    */
   flush(): Promise<boolean>;
   /**
