@@ -15,5 +15,6 @@ export {
   parseExposition,
   reservedNames,
 } from './parse.js';
+export { encodeProtobuf, PROTOBUF_CONTENT_TYPE } from './protobuf.js';
 export { renderExposition } from './render.js';
 export { renderParsedFamily } from './render-parsed.js';
