@@ -9,6 +9,7 @@ import { runHttpOverhead } from './http-overhead.js';
 import { sinkValue } from './measure.js';
 import { runMemory } from './memory.js';
 import { type GoalCheck, goalsTable, markdownTable, mib, type SectionResult, type Table } from './report.js';
+import { runScrapeWire } from './scrape-wire.js';
 
 /**
  * The benchmark suite's single entry: `npm run bench [-- --quick] [-- --only hot-path,export,memory,http,data]`.
@@ -166,7 +167,11 @@ async function main(): Promise<void> {
   const goals: GoalCheck[] = [];
   const sections: Record<Section, () => Promise<SectionResult>> = {
     'hot-path': () => runHotPath({ quick: args.quick, progress }),
-    export: () => runExport({ quick: args.quick, progress }),
+    export: async () => {
+      const text = await runExport({ quick: args.quick, progress });
+      const wire = await runScrapeWire({ quick: args.quick, progress });
+      return { tables: [...text.tables, ...wire.tables], goals: [...text.goals, ...wire.goals] };
+    },
     memory: () => runMemory({ quick: args.quick, progress }),
     http: () => runHttp(args.quick),
     data: () => runDataLayer({ quick: args.quick, progress }),

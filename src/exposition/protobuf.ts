@@ -1,10 +1,6 @@
 import { ProtobufWriter } from '../protobuf/index.js';
 import type { HistogramFamily, MetricFamily, ScalarFamily, SummaryFamily } from '../reporter/index.js';
 
-/** Content-Type of the Prometheus protobuf exposition: length-delimited `io.prometheus.client.MetricFamily`. */
-export const PROTOBUF_CONTENT_TYPE =
-  'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
-
 /** Bytes encoded before the encoder pauses (yields an empty chunk) or hands a chunk out. */
 const CHUNK_SIZE = 64 * 1024;
 
@@ -157,12 +153,14 @@ class FamilyEncoder {
     const writer = this.writer;
     const { bounds } = family;
     const finite = bounds.length;
+    // Room for the Histogram message's length: each bucket takes at most 22 bytes, count, sum and created 32.
+    const bucketBytes = finite * 22 + 32 < 0x80 ? 1 : 2;
     for (let i = 0; i < order.length; i++) {
       const s = order[i];
       if (!family.holds(s)) continue;
-      const metric = writer.beginMessage(FAMILY_METRIC);
+      const metric = writer.beginMessage(FAMILY_METRIC, 2);
       family.forEachLabel(s, this.writeLabel);
-      const histogram = writer.beginMessage(METRIC_HISTOGRAM);
+      const histogram = writer.beginMessage(METRIC_HISTOGRAM, bucketBytes);
       writer.uint(HISTOGRAM_COUNT, count(family.count(s)));
       writer.double(HISTOGRAM_SUM, family.sum(s));
       let cumulative = 0;
@@ -193,7 +191,7 @@ class FamilyEncoder {
     for (let i = 0; i < order.length; i++) {
       const s = order[i];
       if (!family.holds(s)) continue;
-      const metric = writer.beginMessage(FAMILY_METRIC);
+      const metric = writer.beginMessage(FAMILY_METRIC, 2);
       family.forEachLabel(s, this.writeLabel);
       const summary = writer.beginMessage(METRIC_SUMMARY);
       writer.uint(SUMMARY_COUNT, count(family.count(s)));

@@ -25,7 +25,7 @@ export {
   type RouteHandler,
   serveMetrics,
 } from './metrics-server.js';
-export { acceptsGzip, negotiateFormat } from './negotiation.js';
+export { acceptsGzip, type NegotiationOptions, negotiateFormat } from './negotiation.js';
 export type { FormatChoice, MetricsHandlerOptions, ServeMetricsOptions } from './options.js';
 export type { RenderSource } from './render-coalescer.js';
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { execute, monotonicTime, systemTime } from '../events/index.js';
-import { contentTypeOf, type ExpositionFormat } from '../exposition/index.js';
+import { contentTypeOf, type WireFormat } from '../exposition/index.js';
 import { AccessPolicy } from './access-policy.js';
 import type { ChunkLog } from './chunk-log.js';
 import { IncludedSources } from './included-sources.js';
@@ -15,7 +15,7 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
 /** What the stop event reports in its metadata, besides `method`. */
 interface Outcome {
   status: number;
-  format: ExpositionFormat | undefined;
+  format: WireFormat | undefined;
   bytes: number;
   compressed: boolean;
   error?: 'render_failed' | 'client_closed';
@@ -26,15 +26,15 @@ const ALLOW = 'GET, HEAD';
 const CLIENT_CLOSED = 499;
 
 /** `?format=` on the request URL: a format, undefined when absent, or null when invalid. */
-function formatParameter(url: string | undefined): ExpositionFormat | undefined | null {
+function formatParameter(url: string | undefined): WireFormat | undefined | null {
   const query = url?.indexOf('?') ?? -1;
   if (url === undefined || query < 0) return undefined;
   const value = new URLSearchParams(url.slice(query + 1)).get('format');
   if (value === null) return undefined;
-  return value === 'text' || value === 'openmetrics' ? value : null;
+  return value === 'text' || value === 'openmetrics' || value === 'protobuf' ? value : null;
 }
 
-function byteLength(chunk: string | Buffer): number {
+function byteLength(chunk: string | Uint8Array): number {
   return typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
 }
 
@@ -65,6 +65,9 @@ export function createScrapeEndpoint(source: RenderSource, options: ResolvedHand
       ? coalescerFor(source)
       : new RenderCoalescer(source, new IncludedSources(options.include, options.includeTimeout, log));
   let inFlight = 0;
+  // Included sources are text that is parsed and re-rendered as text: such an endpoint offers text alone.
+  const protobuf = options.include === undefined && typeof source.renderProtobuf === 'function';
+  const negotiation = { protobuf };
 
   /** Answers `req`; returns the outcome when answered at once, undefined when a stream reports it later. */
   const serve = (
@@ -72,9 +75,13 @@ export function createScrapeEndpoint(source: RenderSource, options: ResolvedHand
     res: ServerResponse,
     finish: (outcome: Outcome) => void,
   ): Outcome | undefined => {
-    const forced = formatParameter(req.url);
-    const format: ExpositionFormat =
-      forced ?? (options.format === 'negotiate' ? negotiateFormat(req.headers.accept) : options.format);
+    const asked = formatParameter(req.url);
+    // A source that cannot encode protobuf, forced to it, answers in text 0.0.4 (labelled so) rather than fail.
+    const forced = asked === 'protobuf' && !protobuf ? 'text' : asked;
+    const chosen =
+      forced ??
+      (options.format === 'negotiate' ? negotiateFormat(req.headers.accept, negotiation) : options.format);
+    const format: WireFormat = chosen === 'protobuf' && !protobuf ? 'text' : chosen;
     const refusal = access.check(req);
     if (refusal !== 0) {
       const bytes = access.refuse(req, res, refusal);
@@ -106,8 +113,8 @@ export function createScrapeEndpoint(source: RenderSource, options: ResolvedHand
       res.writeHead(200, headers);
       return { status: 200, format, bytes: 0, compressed: gzip };
     }
-    const job = coalescer.acquire(format);
-    const body: ChunkLog<string> | ChunkLog<Buffer> = gzip ? job.gzip() : job.text;
+    const job = coalescer.acquire(format, options.createdSamples);
+    const body: ChunkLog<string | Uint8Array> | ChunkLog<Buffer> = gzip ? job.gzip() : job.body;
     void stream(res, body, headers, (status, bytes, error) => {
       const outcome: Outcome = { status, format, bytes, compressed: gzip && status === 200 };
       if (error !== undefined) outcome.error = error;
@@ -160,11 +167,11 @@ export function createScrapeEndpoint(source: RenderSource, options: ResolvedHand
  */
 async function stream(
   res: ServerResponse,
-  body: ChunkLog<string> | ChunkLog<Buffer>,
+  body: ChunkLog<string | Uint8Array> | ChunkLog<Buffer>,
   headers: Record<string, string>,
   finish: (status: number, bytes: number, error?: 'render_failed' | 'client_closed') => void,
 ): Promise<void> {
-  const reader = (body as ChunkLog<string | Buffer>).read();
+  const reader = (body as ChunkLog<string | Uint8Array>).read();
   let bytes = 0;
   let started = false;
   try {

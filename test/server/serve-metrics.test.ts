@@ -695,7 +695,7 @@ describe('serveMetrics: lifecycle and protection', () => {
     [{ allow: ['fdaa::/16', '1.2.3'] }, /option allow\[1\]/],
     [{ allow: [] }, /option allow/],
     [{ maxInFlight: 0 }, /option maxInFlight/],
-    [{ format: 'json' }, /option format must be 'negotiate', 'text' or 'openmetrics'/],
+    [{ format: 'json' }, /option format must be 'negotiate', 'text', 'openmetrics' or 'protobuf'/],
     [{ compression: 'gzip' }, /option compression must be a boolean/],
     [{ eventPrefix: 'a..b' }, /eventPrefix/],
     [{ tls: { key: 'k' } }, /option tls must give key and cert/],
