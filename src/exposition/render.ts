@@ -52,8 +52,9 @@ export function* renderExposition(
   yield flat(out);
 }
 
-// One generator per kind, each appending to the chunk it is handed and returning what it has not yet yielded: a
-// loop of its own gets V8's inlining budget of its own, so the read model's calls in it are inlined.
+// One generator per kind, each appending to the chunk it is handed and returning what it has not yet yielded. With
+// the three loops in one generator, inside its loop over the families, the counter render measured 1-6% slower than
+// reading the stores directly had; split, it measures the same (BENCHMARKS.md, issue 16).
 //
 // Whether a series is held is asked per series, not once before the yields between chunks: one that expired
 // meanwhile must not be written out.

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { invalidOption } from '../errors.js';
+import { declaredSize, pathAndQuery } from './fetch.js';
 import { ServerCore } from './server-core.js';
 import type { ServerInstrumentationOptions } from './server-options.js';
 
@@ -125,7 +126,7 @@ export function honoMiddleware(
     }
     tracker.setRoute(routeOf(c, readRoutes));
     if (c.error !== undefined) tracker.fail(c.error);
-    tracker.complete(c.res.status, bodySize(c));
+    tracker.complete(c.res.status, declaredSize(c.res.headers));
   };
 }
 
@@ -164,16 +165,4 @@ function isRoute(route: HonoRouteLike): boolean {
     handler = inner as HonoRouteLike['handler'];
   }
   return handler.length < 2;
-}
-
-function pathAndQuery(url: string): string {
-  const start = url.indexOf('/', url.indexOf('//') + 2);
-  return start < 0 ? '/' : url.slice(start);
-}
-
-function bodySize(c: HonoContextLike): number | undefined {
-  const header = c.res.headers.get('content-length');
-  if (header === null) return undefined;
-  const size = Number(header);
-  return size >= 0 && Number.isFinite(size) ? size : undefined;
 }

@@ -24,6 +24,13 @@ export {
 } from './deprecated-names.js';
 export { type ExpressMiddleware, expressMiddleware } from './express.js';
 export { type FastifyPluginOptions, fastifyPlugin } from './fastify.js';
+export {
+  type FetchHandler,
+  type FetchHandlerOptions,
+  type InstrumentedFetchHandler,
+  instrumentBunRoutes,
+  instrumentFetchHandler,
+} from './fetch.js';
 export { type HonoMiddlewareOptions, type HonoRouteLike, honoMiddleware } from './hono.js';
 export { koaMiddleware } from './koa.js';
 export { normalizeMethod, OTHER_METHOD } from './methods.js';

@@ -175,8 +175,9 @@ export class ServerCore {
     readonly adapter: string,
     options: ServerInstrumentationOptions | undefined,
     extraKeys: readonly string[] = [],
+    unreadKeys: readonly string[] = [],
   ) {
-    this.options = resolveServerOptions(adapter, options, extraKeys);
+    this.options = resolveServerOptions(adapter, options, extraKeys, unreadKeys);
     this.inFlight = inFlightOfPrefix(this.options.eventPrefix);
   }
 
@@ -280,13 +281,16 @@ export class ServerCore {
   }
 
   /**
-   * Starts tracking a request that has no `node:http` objects (e.g. Hono on another runtime). The adapter must
-   * call {@link RequestTracker.complete} exactly once. `url` is the request target, used for `ignore`/`route`.
+   * Starts tracking a request that has no `node:http` objects (e.g. Hono on another runtime, or a fetch handler).
+   * The adapter must call {@link RequestTracker.complete} exactly once. `url` is the request target (path and
+   * query), matched against `ignore` paths and `route` templates. `request`, when given (a fetch `Request`), is
+   * what the `ignore` and `route` functions receive and what the events report as `request`.
    */
-  trackDetached(method: string, url: string): RequestTracker | undefined {
-    const shim = { method, url, headers: {} } as IncomingMessage;
-    if (this.isIgnored(shim)) return undefined;
+  trackDetached(method: string, url: string, request?: object): RequestTracker | undefined {
+    const subject = (request ?? { method, url, headers: {} }) as IncomingMessage;
+    if (this.isIgnored(subject, url)) return undefined;
     const tracker = new RequestTracker(this, normalizeMethod(method), undefined, undefined, url);
+    tracker.detachedRequest = request;
     tracker.begin();
     return tracker;
   }
@@ -305,15 +309,18 @@ export class ServerCore {
     return record;
   }
 
-  /** @internal The route of a request the framework did not route, from the `route` option. */
-  fallbackRoute(request: IncomingMessage | undefined, url: string | undefined): string {
+  /**
+   * @internal The route of a request the framework did not route, from the `route` option. `request` is what the
+   * option's function receives: the `node:http` request, or a detached request's own object.
+   */
+  fallbackRoute(request: unknown, url: string | undefined): string {
     const { routeTemplates, routeFunction } = this.options;
     if (routeTemplates !== undefined && url !== undefined) {
       return routeTemplates.match(url) ?? UNMATCHED_ROUTE;
     }
     if (routeFunction !== undefined && request !== undefined) {
       try {
-        const route = routeFunction(request);
+        const route = routeFunction(request as IncomingMessage);
         if (typeof route === 'string' && route !== '') return route;
       } catch (error) {
         processLog.warnOnce(
@@ -326,10 +333,10 @@ export class ServerCore {
     return UNMATCHED_ROUTE;
   }
 
-  private isIgnored(request: IncomingMessage): boolean {
+  private isIgnored(request: IncomingMessage, target?: string): boolean {
     const { ignorePaths, ignorePredicate } = this.options;
     if (ignorePaths !== undefined) {
-      const url = requestTarget(request);
+      const url = target ?? requestTarget(request);
       const query = url.indexOf('?');
       return ignorePaths.has(query < 0 ? url : url.slice(0, query));
     }
@@ -365,6 +372,10 @@ export class RequestTracker {
     undefined;
   /** A slot for the adapter's own per-request state (Express keeps what it assigned to `req.route`). */
   adapterState: unknown = undefined;
+  /** A detached request's own object (a fetch `Request`), reported as the events' `request`. */
+  detachedRequest: unknown = undefined;
+  /** A detached request's answer (a fetch `Response`), reported as the stop event's `response`. */
+  detachedResponse: unknown = undefined;
   /** Set when the server timed the connection out. */
   timedOut = false;
   /** Clock reading at the start, in milliseconds (see events/operation-clock.ts). */
@@ -400,7 +411,12 @@ export class RequestTracker {
       execute(
         startEvent,
         { system_time: systemNs(this.startTime), monotonic_time: monotonicNs(this.startTime) },
-        { method: this.method, protocol: this.protocol, request: this.request, response: this.response },
+        {
+          method: this.method,
+          protocol: this.protocol,
+          request: this.request ?? this.detachedRequest,
+          response: this.response,
+        },
       );
     }
     this.inFlight.count++;
@@ -432,17 +448,17 @@ export class RequestTracker {
         reason: error,
         stacktrace: error instanceof Error ? error.stack : undefined,
         protocol: this.protocol,
-        request: this.request,
+        request: this.request ?? this.detachedRequest,
         response: this.response,
       },
     );
   }
 
   /**
-   * Ends a detached request (see {@link ServerCore.trackDetached}) with its final status and body size.
+   * Ends a detached request (see {@link ServerCore.trackDetached}) with its final status and body sizes.
    * Tracked `node:http` requests end on their own when the response closes.
    */
-  complete(status: number, responseSize?: number, outcome?: RequestOutcome): void {
+  complete(status: number, responseSize?: number, outcome?: RequestOutcome, requestSize?: number): void {
     const resolved = outcome ?? (this.failed ? 'error' : 'completed');
     const label =
       resolved === 'aborted'
@@ -450,7 +466,7 @@ export class RequestTracker {
         : resolved === 'timeout'
           ? this.core.options.timeoutStatus
           : statusLabel(status);
-    this.stop(label, resolved, responseSize, requestBodySize(this.request));
+    this.stop(label, resolved, responseSize, requestSize ?? requestBodySize(this.request));
   }
 
   /**
@@ -530,7 +546,7 @@ export class RequestTracker {
         );
       }
     }
-    return this.core.fallbackRoute(this.request, this.url ?? targetOf(this.request));
+    return this.core.fallbackRoute(this.request ?? this.detachedRequest, this.url ?? targetOf(this.request));
   }
 
   private stop(
@@ -558,8 +574,8 @@ export class RequestTracker {
       status,
       outcome,
       protocol: this.protocol,
-      request: this.request,
-      response: this.response,
+      request: this.request ?? this.detachedRequest,
+      response: this.response ?? this.detachedResponse,
     });
   }
 }

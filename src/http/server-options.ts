@@ -68,6 +68,7 @@ export function eventPrefixOption(where: string, value: unknown, fallback: strin
  * Validates adapter options once, at start-up.
  *
  * @param extraKeys keys an adapter reads itself (they are not rejected as unknown).
+ * @param unreadKeys shared keys this adapter has no use for (they are rejected as unknown).
  * @throws TelemeterTypeError naming the adapter and the option: `ERR_TELEMETER_UNKNOWN_OPTION` for a key no
  *   adapter reads (with the closest valid one), `ERR_TELEMETER_INVALID_OPTION` for an invalid value.
  */
@@ -75,11 +76,16 @@ export function resolveServerOptions(
   adapter: string,
   options: unknown,
   extraKeys: readonly string[] = [],
+  unreadKeys: readonly string[] = [],
 ): ResolvedServerOptions {
   const where = `telemeter/http: ${adapter}`;
   const fail = (option: string, why: string): never => invalidOption(`${where}: option ${option} ${why}`);
   if (options === undefined) options = {};
-  checkOptionKeys(where, options, [...KNOWN_OPTIONS, ...extraKeys]);
+  checkOptionKeys(
+    where,
+    options,
+    [...KNOWN_OPTIONS, ...extraKeys].filter((key) => !unreadKeys.includes(key)),
+  );
   const o = options as ServerInstrumentationOptions;
 
   const eventPrefix = eventPrefixOption(where, o.eventPrefix, SERVER_EVENT_PREFIX);

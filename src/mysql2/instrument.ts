@@ -2,7 +2,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { collectPoolCounts, DB_CONNECTION_EVENTS } from '../db/connection-pool.js';
 import type { DbOperationMetadata } from '../db/operation-events.js';
 import { finishOperation, guarded, startOperation } from '../db/operation-recorder.js';
-import { summarizeSql } from '../db/sql-summary.js';
+import { type SqlSummary, summarizeSql } from '../db/sql-summary.js';
 import { invalidOption, TelemeterTypeError } from '../errors.js';
 import { elapsedNs, execute, hasHandlers, monotonicNs, readClock } from '../events/index.js';
 import { processLog } from '../logger.js';
@@ -48,6 +48,18 @@ interface Pending {
 }
 
 type Loose = Record<string, any>;
+
+/** One statement's metadata on one server, database and pool, and what it was built from. */
+interface StatementMetadata {
+  readonly system: string;
+  readonly database: string;
+  readonly address: unknown;
+  readonly port: unknown;
+  readonly poolName: string | undefined;
+  readonly metadata: DbOperationMetadata;
+}
+
+const MAX_METADATA_PER_STATEMENT = 8;
 
 const KNOWN_OPTIONS = new Set(['pool', 'poolName', 'dbSystemName']);
 const STATEMENT_CHANNELS = ['mysql2:query', 'mysql2:execute'] as const;
@@ -128,6 +140,52 @@ export function instrumentMysql2(options: Mysql2InstrumentationOptions = {}): My
   const systemOf = (context: StatementContext) =>
     mariadbServers.has(serverKey(context)) ? 'mariadb' : defaultSystem;
 
+  // Statements repeat, and summarizeSql answers a repeated one with the same object: the metadata of each
+  // statement, server and pool is built once, where building it per statement cost an object with two spreads.
+  const metadataByStatement = new WeakMap<SqlSummary, StatementMetadata[]>();
+  const metadataOf = (
+    summary: SqlSummary,
+    statement: StatementContext,
+    poolName: string | undefined,
+  ): DbOperationMetadata => {
+    const system = systemOf(statement);
+    const database = typeof statement.database === 'string' ? statement.database : '';
+    const address = statement.serverAddress;
+    const port = statement.serverPort;
+    let known = metadataByStatement.get(summary);
+    if (known === undefined) {
+      known = [];
+      metadataByStatement.set(summary, known);
+    }
+    for (let i = 0; i < known.length; i++) {
+      const entry = known[i];
+      if (
+        entry.system === system &&
+        entry.database === database &&
+        entry.address === address &&
+        entry.port === port &&
+        entry.poolName === poolName
+      ) {
+        return entry.metadata;
+      }
+    }
+    const metadata: DbOperationMetadata & { db_client_connection_pool_name?: string } = {
+      db_system_name: system,
+      db_operation_name: summary.operation,
+      db_collection_name: summary.table,
+      error_type: '',
+      db_namespace: database,
+      server_address: typeof address === 'string' ? address : serverKey(statement),
+      ...(typeof port === 'number' ? { server_port: port } : {}),
+      ...(poolName === undefined ? {} : { db_client_connection_pool_name: poolName }),
+    };
+    // Bounded: a process talks to a few servers and pools; past that, statements are described afresh.
+    if (known.length < MAX_METADATA_PER_STATEMENT) {
+      known.push({ system, database, address, port, poolName, metadata });
+    }
+    return metadata;
+  };
+
   // A checkout whose callback is running: pool.query and pool.execute issue their statement synchronously in
   // it, so a statement that starts inside that window is the pooled one, and its checkout is its queue time.
   let checkoutInProgress: { start: number; end: number; poolName: string } | undefined;
@@ -141,17 +199,7 @@ export function instrumentMysql2(options: Mysql2InstrumentationOptions = {}): My
       const checkout = checkoutInProgress;
       checkoutInProgress = undefined;
       const summary = summarizeSql(typeof statement.query === 'string' ? statement.query : '');
-      const server = serverKey(statement);
-      const metadata: DbOperationMetadata & { db_client_connection_pool_name?: string } = {
-        db_system_name: systemOf(statement),
-        db_operation_name: summary.operation,
-        db_collection_name: summary.table,
-        error_type: '',
-        db_namespace: typeof statement.database === 'string' ? statement.database : '',
-        server_address: typeof statement.serverAddress === 'string' ? statement.serverAddress : server,
-        ...(typeof statement.serverPort === 'number' ? { server_port: statement.serverPort } : {}),
-        ...(checkout === undefined ? {} : { db_client_connection_pool_name: checkout.poolName }),
-      };
+      const metadata = metadataOf(summary, statement, checkout?.poolName);
       const now = readClock();
       if (checkout === undefined) {
         pending.set(context, {
@@ -309,14 +357,16 @@ export function instrumentMysql2(options: Mysql2InstrumentationOptions = {}): My
 
 /** `address:port` of a trace context, as OpenTelemetry names a pool (`address` alone for a socket path). */
 function serverKey(context: { serverAddress?: unknown; serverPort?: unknown }): string {
-  const address =
-    typeof context.serverAddress === 'string' && context.serverAddress !== ''
-      ? context.serverAddress
-      : 'localhost';
-  return context.serverPort === undefined || context.serverPort === null
-    ? address
-    : `${address}:${context.serverPort}`;
+  const { serverAddress, serverPort } = context;
+  // Every statement asks, and a process mostly talks to one server: the last answer is kept.
+  if (serverAddress === lastServer.address && serverPort === lastServer.port) return lastServer.key;
+  const address = typeof serverAddress === 'string' && serverAddress !== '' ? serverAddress : 'localhost';
+  const key = serverPort === undefined || serverPort === null ? address : `${address}:${serverPort}`;
+  lastServer = { address: serverAddress, port: serverPort, key };
+  return key;
 }
+
+let lastServer: { address: unknown; port: unknown; key: string } = { address: {}, port: {}, key: '' };
 
 /** The callback pool behind a pool or a promise pool, when it looks like mysql2's. */
 function poolInternals(value: object): Loose | undefined {

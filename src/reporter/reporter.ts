@@ -22,12 +22,13 @@ import {
 } from './family.js';
 import { HistogramStore } from './histogram-store.js';
 import { labelRenderer } from './label-block.js';
+import { PeriodicTask, periodicWorkByClock } from './periodic-work.js';
 import type { FamilyKind, MetricFamily } from './read-model.js';
 import { MetricRecorder, type RecordFunction } from './recorder.js';
 import { ScalarStore } from './scalar-store.js';
 import { scrapeDefinitions } from './self-definitions.js';
 import { SeriesTable } from './series-table.js';
-import { SummaryStore } from './summary-store.js';
+import { ClockedSummaryStore, SummaryStore } from './summary-store.js';
 
 /** Options of a {@link Reporter} (and of `Telemeter`). */
 export interface ReporterConfig {
@@ -104,7 +105,11 @@ export class Reporter {
    */
   readonly logger: LogSink;
   private readonly handlerIds: string[] = [];
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly timers: ReturnType<typeof setInterval>[] = [];
+  /** Whether periodic work is caught up from the clock instead of run on intervals (see periodic-work.ts). */
+  private readonly byClock = periodicWorkByClock();
+  /** With {@link byClock}: the idle-series sweeps, run when the families are next read. */
+  private readonly clockedSweeps: PeriodicTask[] = [];
   private readonly droppedFamily: StoredScalarFamily;
   private readonly overflowFamily: StoredScalarFamily;
   private readonly seriesFamily: StoredScalarFamily;
@@ -262,6 +267,14 @@ export class Reporter {
     for (const timer of this.timers) clearInterval(timer);
   }
 
+  /** Runs `work` every `ms` for as long as this reporter is open, without keeping the process alive. */
+  private every(ms: number, work: () => void): void {
+    const timer = setInterval(work, ms);
+    // Only Node's timers (and Bun's and Deno's) can be unreferenced; a browser's interval is a number.
+    (timer as { unref?: () => void }).unref?.();
+    this.timers.push(timer);
+  }
+
   /**
    * The families with their storage.
    *
@@ -280,6 +293,7 @@ export class Reporter {
    */
   refreshComputedFamilies(): void {
     runCollectors();
+    if (!this.closed) for (const sweep of this.clockedSweeps) sweep.catchUp();
     for (const family of this.userFamilies) {
       if (family.definition === undefined) continue;
       const series = this.seriesFamily.table.resolveValues([family.definition.name]);
@@ -383,9 +397,9 @@ export class Reporter {
     const suffix = unitSuffix(definition.unit);
     if (options.idleTimeout !== undefined) {
       // Two sweeps per timeout: a series expires after between one and one and a half timeouts of silence.
-      const timer = setInterval(() => table.expire(2), options.idleTimeout / 2);
-      timer.unref();
-      this.timers.push(timer);
+      const sweep = () => table.expire(2);
+      if (this.byClock) this.clockedSweeps.push(new PeriodicTask(options.idleTimeout / 2, sweep));
+      else this.every(options.idleTimeout / 2, sweep);
     }
     const help = definition.description ?? defaultHelp(definition);
 
@@ -411,16 +425,15 @@ export class Reporter {
         return new StoredHistogramFamily(name, help, unitFor(name, suffix), table, definition, store);
       }
       case 'summary': {
-        const store = new SummaryStore(
-          [...(options.quantiles ?? DEFAULT_QUANTILES)].sort((a, b) => a - b),
-          options.relativeAccuracy ?? 0.01,
-          options.ageBuckets ?? 5,
-        );
+        const quantiles = [...(options.quantiles ?? DEFAULT_QUANTILES)].sort((a, b) => a - b);
+        const accuracy = options.relativeAccuracy ?? 0.01;
+        const ageBuckets = options.ageBuckets ?? 5;
+        const slotMs = ((options.maxAgeSeconds ?? 600) * 1000) / ageBuckets;
+        const store = this.byClock
+          ? new ClockedSummaryStore(quantiles, accuracy, ageBuckets, slotMs)
+          : new SummaryStore(quantiles, accuracy, ageBuckets);
         growing(table, store);
-        const slotMs = ((options.maxAgeSeconds ?? 600) * 1000) / store.ageBuckets;
-        const timer = setInterval(() => store.rotate(), slotMs);
-        timer.unref();
-        this.timers.push(timer);
+        if (!this.byClock) this.every(slotMs, () => store.rotate());
         return new StoredSummaryFamily(name, help, unitFor(name, suffix), table, definition, store);
       }
       default:

@@ -1,5 +1,6 @@
 import { ensureCapacity } from './growable.js';
 import { LogSketch, SketchMapping, signOf } from './log-sketch.js';
+import { clockMs } from './periodic-work.js';
 
 /**
  * Summaries: an exact lifetime sum and count per series, and quantiles over a sliding window.
@@ -90,5 +91,49 @@ export class SummaryStore {
       if (sketch !== undefined) merged.merge(sketch);
     }
     return merged;
+  }
+}
+
+/**
+ * A summary store whose window slides by the clock rather than by a timer calling `rotate()`: each observation and
+ * each read of a window first rotates once for every slot that has ended since the last (see periodic-work.ts), so
+ * an observation always lands in the slot of its own time.
+ */
+export class ClockedSummaryStore extends SummaryStore {
+  /** When the current slot began; undefined until the clock runs (see `clockMs`). */
+  private slotStart = clockMs();
+
+  constructor(
+    quantiles: readonly number[],
+    relativeAccuracy: number,
+    ageBuckets: number,
+    private readonly slotMs: number,
+  ) {
+    super(quantiles, relativeAccuracy, ageBuckets);
+  }
+
+  override currentSketch(series: number): LogSketch {
+    this.catchUp();
+    return super.currentSketch(series);
+  }
+
+  override window(series: number): LogSketch {
+    this.catchUp();
+    return super.window(series);
+  }
+
+  private catchUp(): void {
+    const now = clockMs();
+    if (now === undefined) return;
+    if (this.slotStart === undefined) {
+      this.slotStart = now;
+      return;
+    }
+    const elapsed = now - this.slotStart;
+    if (elapsed < this.slotMs) return;
+    const slots = Math.floor(elapsed / this.slotMs);
+    // Rotating through every slot empties the window; more rotations change nothing.
+    for (let i = Math.min(slots, this.ageBuckets); i > 0; i--) this.rotate();
+    this.slotStart += slots * this.slotMs;
   }
 }

@@ -109,7 +109,9 @@ export function eventLoopMeasurement(options: EventLoopMeasurementOptions = {}):
       const now = performance.eventLoopUtilization();
       const period = performance.eventLoopUtilization(now, utilizationBaseline);
       utilizationBaseline = now;
-      if (Number.isFinite(period.utilization)) {
+      // Bun and Deno implement eventLoopUtilization() as a stub that always reads zero: no time passed, active or
+      // idle, over a whole poll period. That is no measurement, and is not reported as a utilization of 0.
+      if (period.active + period.idle > 0 && Number.isFinite(period.utilization)) {
         execute(RUNTIME_EVENTS.eventLoopUtilization, {
           utilization: period.utilization,
           active: period.active * 1e6,

@@ -11,6 +11,11 @@ import { checkRenderSource, logSinkOf, type RenderSource } from './render-coales
 import { createScrapeEndpoint } from './scrape-endpoint.js';
 
 export type { AuthOptions } from './credentials.js';
+export {
+  type MetricsFetchHandler,
+  type MetricsFetchHandlerOptions,
+  metricsFetchHandler,
+} from './fetch-handler.js';
 export type {
   IncludedSource,
   IncludeFailure,

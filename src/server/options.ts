@@ -121,7 +121,8 @@ export interface ResolvedServeOptions extends ResolvedHandlerOptions {
   readonly closeTimeout: number;
 }
 
-const HANDLER_KEYS = [
+/** The options of `metricsHandler`; `metricsFetchHandler` takes them all but `allow`. */
+export const HANDLER_KEYS: readonly string[] = [
   'auth',
   'allow',
   'format',

@@ -26,12 +26,36 @@ const ALLOW = 'GET, HEAD';
 const CLIENT_CLOSED = 499;
 
 /** `?format=` on the request URL: a format, undefined when absent, or null when invalid. */
-function formatParameter(url: string | undefined): WireFormat | undefined | null {
+export function formatParameter(url: string | undefined): WireFormat | undefined | null {
   const query = url?.indexOf('?') ?? -1;
   if (url === undefined || query < 0) return undefined;
   const value = new URLSearchParams(url.slice(query + 1)).get('format');
   if (value === null) return undefined;
   return value === 'text' || value === 'openmetrics' || value === 'protobuf' ? value : null;
+}
+
+/**
+ * Whether an endpoint of `source` may answer in protobuf: the source can encode it, and the endpoint includes no
+ * other libraries (their expositions are text, parsed and re-rendered as text).
+ */
+export function offersProtobuf(source: RenderSource, options: ResolvedHandlerOptions): boolean {
+  return options.include === undefined && typeof source.renderProtobuf === 'function';
+}
+
+/**
+ * The format a request gets: `?format=`, else the `format` option, else negotiated from `Accept` (`forced` is
+ * what {@link formatParameter} read; an invalid one counts as none, and the caller answers 400). Where protobuf
+ * is not offered, a request forced to it gets text 0.0.4 (labelled so).
+ */
+export function requestFormat(
+  forced: WireFormat | undefined | null,
+  accept: string | undefined,
+  options: ResolvedHandlerOptions,
+  protobuf: boolean,
+): WireFormat {
+  const chosen =
+    forced ?? (options.format === 'negotiate' ? negotiateFormat(accept, { protobuf }) : options.format);
+  return chosen === 'protobuf' && !protobuf ? 'text' : chosen;
 }
 
 function byteLength(chunk: string | Uint8Array): number {
@@ -65,9 +89,7 @@ export function createScrapeEndpoint(source: RenderSource, options: ResolvedHand
       ? coalescerFor(source)
       : new RenderCoalescer(source, new IncludedSources(options.include, options.includeTimeout, log));
   let inFlight = 0;
-  // Included sources are text that is parsed and re-rendered as text: such an endpoint offers text alone.
-  const protobuf = options.include === undefined && typeof source.renderProtobuf === 'function';
-  const negotiation = { protobuf };
+  const protobuf = offersProtobuf(source, options);
 
   /** Answers `req`; returns the outcome when answered at once, undefined when a stream reports it later. */
   const serve = (
@@ -75,13 +97,8 @@ export function createScrapeEndpoint(source: RenderSource, options: ResolvedHand
     res: ServerResponse,
     finish: (outcome: Outcome) => void,
   ): Outcome | undefined => {
-    const asked = formatParameter(req.url);
-    // A source that cannot encode protobuf, forced to it, answers in text 0.0.4 (labelled so) rather than fail.
-    const forced = asked === 'protobuf' && !protobuf ? 'text' : asked;
-    const chosen =
-      forced ??
-      (options.format === 'negotiate' ? negotiateFormat(req.headers.accept, negotiation) : options.format);
-    const format: WireFormat = chosen === 'protobuf' && !protobuf ? 'text' : chosen;
+    const forced = formatParameter(req.url);
+    const format = requestFormat(forced, req.headers.accept, options, protobuf);
     const refusal = access.check(req);
     if (refusal !== 0) {
       const bytes = access.refuse(req, res, refusal);

@@ -37,13 +37,19 @@ interface FamilyState {
   /** Histograms: the part of each series' sum already sent as bucket values. Summaries: the sum sent. */
   sentSums: Float64Array;
   readonly tagFields: string[];
+  /**
+   * The incarnation of each series id when its tag field was rendered: an id whose series expired
+   * (`idleTimeout`) may name a new series later, which starts from zero with tags of its own.
+   */
+  readonly incarnations: number[];
   /** Histograms: the bucket bounds, as `bucketValues` takes them. */
   readonly bounds: Float64Array;
 }
 
 /**
  * Turns a Telemeter's families into StatsD lines, each flush, and keeps the "last sent" state the deltas are
- * computed against. Series only ever get added, so state arrays grow and indices stay valid.
+ * computed against. State is kept per series id; an id that expired and now names another series (its
+ * incarnation changed) starts again from zero, with the new series' tags.
  */
 export class LineBuilder {
   private readonly states: FamilyState[];
@@ -63,6 +69,7 @@ export class LineBuilder {
       sent: new Float64Array(0),
       sentSums: new Float64Array(0),
       tagFields: [],
+      incarnations: [],
       bounds: Float64Array.from(family.kind === 'histogram' ? family.bounds : []),
     }));
     this.distributionSuffix = `|${options.distributionType}`;
@@ -75,25 +82,26 @@ export class LineBuilder {
       const family = this.families[f];
       const state = this.states[f];
       const size = family.seriesIdLimit;
-      this.refreshTags(family, state, size);
+      const slots = family.kind === 'histogram' ? family.buckets : 1;
+      state.sent = grown(state.sent, size * slots);
+      state.sentSums = grown(state.sentSums, size);
+      this.refreshSeries(family, state, size, slots);
       switch (family.kind) {
         case 'counter':
-          state.sent = grown(state.sent, size);
-          for (let s = 0; s < size; s++) this.counterLine(lines, state, s, family.value(s));
+          for (let s = 0; s < size; s++) {
+            if (family.holds(s)) this.counterLine(lines, state, s, family.value(s));
+          }
           break;
         case 'gauge': {
-          for (let s = 0; s < size; s++)
-            this.gaugeLine(lines, state.name, family.value(s), state.tagFields[s]);
+          for (let s = 0; s < size; s++) {
+            if (family.holds(s)) this.gaugeLine(lines, state.name, family.value(s), state.tagFields[s]);
+          }
           break;
         }
         case 'histogram':
-          state.sent = grown(state.sent, size * family.buckets);
-          state.sentSums = grown(state.sentSums, size);
           this.histogramLines(lines, state, family, size);
           break;
         case 'summary':
-          state.sent = grown(state.sent, size);
-          state.sentSums = grown(state.sentSums, size);
           this.summaryLines(lines, state, family, size);
           break;
       }
@@ -101,13 +109,30 @@ export class LineBuilder {
     return lines;
   }
 
-  private refreshTags(family: MetricFamily, state: FamilyState, size: number): void {
-    const datadog = this.options.format === 'datadog';
-    for (let s = state.tagFields.length; s < size; s++) {
-      const labels: Array<[string, string]> = [];
-      if (datadog) family.forEachLabel(s, (name, value) => labels.push([name, value]));
-      state.tagFields.push(datadog ? renderTagField(labels, this.options.globalTags) : '');
+  /**
+   * Renders the tag field of each new series id, and of each id that names another series than when it was
+   * rendered; such an id's "last sent" values go back to zero, since its new series started from zero.
+   */
+  private refreshSeries(family: MetricFamily, state: FamilyState, size: number, slots: number): void {
+    for (let s = 0; s < size; s++) {
+      // An id that holds no series now keeps its state until it names one again.
+      if (!family.holds(s)) continue;
+      const incarnation = family.incarnation(s);
+      if (s < state.tagFields.length) {
+        if (state.incarnations[s] === incarnation) continue;
+        state.sent.fill(0, s * slots, (s + 1) * slots);
+        state.sentSums[s] = 0;
+      }
+      state.tagFields[s] = this.tagFieldOf(family, s);
+      state.incarnations[s] = incarnation;
     }
+  }
+
+  private tagFieldOf(family: MetricFamily, series: number): string {
+    if (this.options.format !== 'datadog') return '';
+    const labels: Array<[string, string]> = [];
+    family.forEachLabel(series, (name, value) => labels.push([name, value]));
+    return renderTagField(labels, this.options.globalTags);
   }
 
   private counterLine(lines: Line[], state: FamilyState, s: number, value: number): void {
@@ -142,6 +167,7 @@ export class LineBuilder {
     const grownBy = this.buckets;
     const values = this.values;
     for (let s = 0; s < size; s++) {
+      if (!family.holds(s)) continue;
       const base = s * slots;
       let any = false;
       for (let b = 0; b < slots; b++) {
@@ -184,6 +210,7 @@ export class LineBuilder {
     const { quantiles } = family;
     const quantileNames = quantiles.map((q) => `${state.name}.p${quantileSuffix(q)}`);
     for (let s = 0; s < size; s++) {
+      if (!family.holds(s)) continue;
       const tags = state.tagFields[s];
       const total = family.count(s);
       const countDelta = total - state.sent[s];

@@ -2,6 +2,9 @@
  * The code examples of the documentation, as runnable programs: every ```ts (or js) block of README.md and
  * docs/*.md, and every ```ts block in a TSDoc comment under src/. An example states what it prints with `//=>`
  * comments, one per line of output it promises, and test/docs/snippets.test.ts runs it and holds it to them.
+ *
+ * An example written for another runtime names it after the language: ```ts bun or ```ts deno. Those run on that
+ * runtime, in test/runtimes/runtimes.test.ts, instead of on Node.js.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -15,27 +18,39 @@ export interface Snippet {
   readonly code: string;
   /** What it promises to print, in order: the text after each `//=>`. */
   readonly expected: readonly string[];
+  /** The runtime it is written for, when not Node.js. */
+  readonly runtime?: 'bun' | 'deno';
 }
 
 const RUNNABLE = /^(ts|typescript|js|javascript|mjs)$/;
+const RUNTIMES = new Set(['bun', 'deno']);
 const EXPECTATION = /\/\/=>\s?(.*)$/;
 
 function blocks(file: string, text: string, lineOffset = 0): Snippet[] {
   const lines = text.split('\n');
   const found: Snippet[] = [];
   for (let i = 0; i < lines.length; i++) {
-    const open = /^\s*```(\S*)\s*$/.exec(lines[i]);
+    const open = /^\s*```(\S*)(?:\s+(\S+))?\s*$/.exec(lines[i]);
     if (open === null) continue;
     const start = i;
     let end = i + 1;
     while (end < lines.length && !/^\s*```\s*$/.test(lines[end])) end++;
+    const runtime = open[2];
+    if (runtime !== undefined && !RUNTIMES.has(runtime)) {
+      throw new Error(`${relative(ROOT, file)}:${start + 1 + lineOffset}: unknown runtime "${runtime}"`);
+    }
     if (RUNNABLE.test(open[1])) {
       const code = lines.slice(start + 1, end).join('\n');
       const expected = code
         .split('\n')
         .map((line) => EXPECTATION.exec(line)?.[1]?.trimEnd())
         .filter((e): e is string => e !== undefined);
-      found.push({ where: `${relative(ROOT, file)}:${start + 1 + lineOffset}`, code, expected });
+      const where = `${relative(ROOT, file)}:${start + 1 + lineOffset}`;
+      found.push(
+        runtime === undefined
+          ? { where, code, expected }
+          : { where, code, expected, runtime: runtime as 'bun' | 'deno' },
+      );
     }
     i = end;
   }

@@ -1,5 +1,6 @@
+import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Telemeter } from '../../src/index.js';
 import { type DelayHistogramLike, groupDelaySamples } from '../../src/runtime/delay-samples.js';
 import { eventLoopMeasurement, RUNTIME_EVENTS, runtimeMetrics } from '../../src/runtime/index.js';
@@ -114,6 +115,24 @@ describe('event_loop measurement', () => {
     expect(u.active).toBeGreaterThanOrEqual(50e6);
     expect(u.utilization).toBeCloseTo(u.active / (u.active + u.idle), 6);
     expect(lag.measurements.lag).toBeGreaterThan(0);
+  });
+
+  it('reports no utilization where the runtime only has a stub that reads zero (Bun, Deno)', async () => {
+    const stub = vi
+      .spyOn(performance, 'eventLoopUtilization')
+      .mockImplementation(() => ({ idle: 0, active: 0, utilization: 0 }));
+    const events = capture(RUNTIME_EVENTS.eventLoopUtilization, RUNTIME_EVENTS.eventLoopLag);
+    const measurement = eventLoopMeasurement({ resolution: 5 });
+    stops.push(
+      () => measurement.stop?.(),
+      () => events.stop(),
+      () => stub.mockRestore(),
+    );
+    await sleep(20);
+    measurement.measure();
+    await waitFor(() => events.events.some((e) => e.name === RUNTIME_EVENTS.eventLoopLag), 'the lag event');
+    expect(stub).toHaveBeenCalled();
+    expect(events.events.filter((e) => e.name === RUNTIME_EVENTS.eventLoopUtilization)).toEqual([]);
   });
 
   it('emits nothing once stopped, not even the lag of a poll just before', async () => {

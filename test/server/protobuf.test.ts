@@ -5,7 +5,12 @@
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { attach, counter, detach, distribution, execute, type Metadata, Telemeter } from '../../src/index.js';
-import { type MetricsServer, type ServeMetricsOptions, serveMetrics } from '../../src/server/index.js';
+import {
+  type MetricsServer,
+  metricsFetchHandler,
+  type ServeMetricsOptions,
+  serveMetrics,
+} from '../../src/server/index.js';
 import { decodeFamilies } from '../support/protobuf-exposition.js';
 import { send } from './http-client.js';
 
@@ -127,5 +132,37 @@ describe('the endpoint in protobuf', () => {
     await expect(start(t, { createdSamples: 'yes' as unknown as boolean })).rejects.toThrow(
       /option createdSamples must be a boolean/,
     );
+  });
+
+  it('is sent by metricsFetchHandler too: negotiated, gzipped, forced, and never with include', async () => {
+    const t = telemeter();
+    const handler = metricsFetchHandler(t);
+    const stops = recordStops();
+    const proto = await handler(
+      new Request('http://x/metrics', { headers: { accept: PROMETHEUS_2_42_NATIVE } }),
+    );
+    expect(proto.headers.get('content-type')).toBe(PROTOBUF_TYPE);
+    const bytes = Buffer.from(await proto.arrayBuffer());
+    expect(bytes).toEqual(Buffer.concat([...t.renderProtobuf()]));
+    expect(proto.headers.get('content-length')).toBe(String(bytes.length));
+    expect(stops.at(-1)).toMatchObject({ status: 200, format: 'protobuf', bytes: bytes.length });
+    const zipped = await handler(
+      new Request('http://x/metrics', {
+        headers: { accept: PROMETHEUS_2_42_NATIVE, 'accept-encoding': 'gzip' },
+      }),
+    );
+    expect(gunzipSync(Buffer.from(await zipped.arrayBuffer()))).toEqual(bytes);
+    const forced = await handler(new Request('http://x/metrics?format=protobuf'));
+    expect(forced.headers.get('content-type')).toBe(PROTOBUF_TYPE);
+    const text = await handler(new Request('http://x/metrics', { headers: { accept: PROMETHEUS_2_42 } }));
+    expect(await text.text()).toBe(t.scrape({ format: 'openmetrics' }));
+
+    const registry = { contentType: 'text/plain; version=0.0.4; charset=utf-8', metrics: () => 'other 1\n' };
+    const including = metricsFetchHandler(t, { include: [registry], createdSamples: true });
+    const om = await including(
+      new Request('http://x/metrics', { headers: { accept: PROMETHEUS_2_42_NATIVE } }),
+    );
+    expect(om.headers.get('content-type')).toBe('application/openmetrics-text; version=1.0.0; charset=utf-8');
+    expect(await om.text()).toMatch(/^pbs_orders_count_created\{status="paid"\} /m);
   });
 });
