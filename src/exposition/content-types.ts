@@ -14,11 +14,17 @@ export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1
 export const PROTOBUF_CONTENT_TYPE =
   'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
 
-/** The Content-Type that labels a body in `format`; scrapers choose their parser from it. */
-export function contentTypeOf(format: WireFormat): string {
+/**
+ * The Content-Type that labels a body in `format`; scrapers choose their parser from it. `escaping` (Prometheus
+ * 3's `escaping=allow-utf-8`, `underscores`, ...) is named on OpenMetrics 1.0.0, which must say how its names
+ * were escaped when the scraper asked for a scheme; text 0.0.4 and protobuf never carry it.
+ */
+export function contentTypeOf(format: WireFormat, escaping?: string): string {
   switch (format) {
     case 'openmetrics':
-      return OPENMETRICS_CONTENT_TYPE;
+      return escaping === undefined
+        ? OPENMETRICS_CONTENT_TYPE
+        : `${OPENMETRICS_CONTENT_TYPE}; escaping=${escaping}`;
     case 'protobuf':
       return PROTOBUF_CONTENT_TYPE;
     default:

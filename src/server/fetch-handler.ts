@@ -4,7 +4,7 @@ import { execute, monotonicTime, systemTime } from '../events/index.js';
 import { contentTypeOf, type WireFormat } from '../exposition/index.js';
 import type { CredentialCheck } from './credentials.js';
 import { IncludedSources } from './included-sources.js';
-import { acceptsGzip } from './negotiation.js';
+import { acceptsGzip, negotiateEscaping } from './negotiation.js';
 import { HANDLER_KEYS, type MetricsHandlerOptions, resolveHandlerOptions } from './options.js';
 import { BASE_HEADERS } from './plain-responses.js';
 import {
@@ -101,7 +101,7 @@ export function metricsFetchHandler(
       const gzip = resolved.compression && acceptsGzip(request.headers.get('accept-encoding') ?? undefined);
       const headers: Record<string, string> = {
         ...BASE_HEADERS,
-        'Content-Type': contentTypeOf(format),
+        'Content-Type': contentTypeOf(format, negotiateEscaping(request.headers.get('accept') ?? undefined)),
         Vary: 'Accept, Accept-Encoding',
       };
       if (gzip) headers['Content-Encoding'] = 'gzip';

@@ -6,6 +6,8 @@ interface MediaRange {
   readonly version: string | undefined;
   /** protobuf's `proto=` (the message type) and `encoding=` (`delimited`, or the old `text`). */
   readonly proto: string | undefined;
+  /** Prometheus 3's `escaping=`: how the scraper wants names outside the legacy character set written. */
+  readonly escaping: string | undefined;
   readonly encoding: string | undefined;
   readonly q: number;
 }
@@ -78,6 +80,7 @@ function parseAccept(header: string): MediaRange[] {
     let version: string | undefined;
     let proto: string | undefined;
     let encoding: string | undefined;
+    let escaping: string | undefined;
     for (const param of params) {
       const eq = param.indexOf('=');
       if (eq < 0) continue;
@@ -87,10 +90,11 @@ function parseAccept(header: string): MediaRange[] {
       else if (name === 'version') version = value;
       else if (name === 'proto') proto = value.toLowerCase();
       else if (name === 'encoding') encoding = value.toLowerCase();
-      // Other parameters (charset, escaping=allow-utf-8, ...) do not change which body we send.
+      else if (name === 'escaping') escaping = value.toLowerCase();
+      // Other parameters (charset, ...) do not change which body we send.
     }
     if (q === undefined) continue;
-    ranges.push({ type, subtype, version, proto, encoding, q });
+    ranges.push({ type, subtype, version, proto, encoding, escaping, q });
   }
   return ranges;
 }
@@ -171,6 +175,41 @@ export function negotiateFormat(accept: string | undefined, options: Negotiation
     }
   }
   return best;
+}
+
+/**
+ * How names outside the legacy character set are written (Prometheus 3's content negotiation):
+ * `allow-utf-8` as they are (quoted), `underscores` with each invalid character as `_`, `dots` with `.` as
+ * `_dot_` and `_` as `__`, `values` as `U__` and hexadecimal code points.
+ */
+export type EscapingScheme = 'allow-utf-8' | 'underscores' | 'dots' | 'values';
+
+const ANSWERED_ESCAPING: Readonly<Record<string, EscapingScheme>> = {
+  'allow-utf-8': 'allow-utf-8',
+  underscores: 'underscores',
+  values: 'values',
+  // `dots` would rewrite every `_` of a valid name to `__`; telemeter writes its names as they are, and says so.
+  dots: 'underscores',
+};
+
+/**
+ * The escaping scheme to name in the Content-Type of an OpenMetrics 1.0.0 answer, from the `escaping=` parameter
+ * of `Accept` (the first known value on any of its ranges, as prometheus/common reads it); undefined when the
+ * header has none, and the Content-Type stays as it always was.
+ *
+ * telemeter's names are always in the legacy character set (`[a-zA-Z_:][a-zA-Z0-9_:]*`), which `allow-utf-8`,
+ * `underscores` and `values` all leave as they are: the body is the same under each, and the answer names the
+ * scheme asked for. Under `dots` a valid name would still change (`a_b` is `a__b`): telemeter answers with its
+ * names unchanged and names `underscores`, which a scraper then reads them by.
+ */
+export function negotiateEscaping(accept: string | undefined): EscapingScheme | undefined {
+  if (accept === undefined || accept === '' || !accept.toLowerCase().includes('escaping')) return undefined;
+  for (const range of parseAccept(accept)) {
+    if (range.escaping === undefined) continue;
+    const scheme = ANSWERED_ESCAPING[range.escaping];
+    if (scheme !== undefined) return scheme;
+  }
+  return undefined;
 }
 
 /** True when an `Accept-Encoding` header allows gzip (`gzip`, `x-gzip` or `*` with a q-value above 0). */

@@ -4,7 +4,7 @@ import { contentTypeOf, type WireFormat } from '../exposition/index.js';
 import { AccessPolicy } from './access-policy.js';
 import type { ChunkLog } from './chunk-log.js';
 import { IncludedSources } from './included-sources.js';
-import { acceptsGzip, negotiateFormat } from './negotiation.js';
+import { acceptsGzip, negotiateEscaping, negotiateFormat } from './negotiation.js';
 import type { ResolvedHandlerOptions } from './options.js';
 import { BASE_HEADERS, sendStatus } from './plain-responses.js';
 import { coalescerFor, logSinkOf, RenderCoalescer, type RenderSource } from './render-coalescer.js';
@@ -122,7 +122,7 @@ export function createScrapeEndpoint(source: RenderSource, options: ResolvedHand
     const gzip = options.compression && acceptsGzip(req.headers['accept-encoding']);
     const headers: Record<string, string> = {
       ...BASE_HEADERS,
-      'Content-Type': contentTypeOf(format),
+      'Content-Type': contentTypeOf(format, negotiateEscaping(req.headers.accept)),
       Vary: 'Accept, Accept-Encoding',
     };
     if (gzip) headers['Content-Encoding'] = 'gzip';

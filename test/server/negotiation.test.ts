@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { acceptsGzip, negotiateFormat } from '../../src/server/index.js';
+import { acceptsGzip, negotiateEscaping, negotiateFormat } from '../../src/server/index.js';
 
 const PROMETHEUS_2_42 =
   'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
@@ -83,6 +83,34 @@ describe('negotiateFormat', () => {
     ['protobuf alone', PROTOBUF, 'text'],
   ])('without protobuf on offer, %s → %s', (_name, accept, expected) => {
     expect(negotiateFormat(accept, { protobuf: false })).toBe(expected);
+  });
+});
+
+describe('negotiateEscaping', () => {
+  it.each([
+    ['Prometheus 3', PROMETHEUS_3, 'allow-utf-8'],
+    ['Prometheus 3, PrometheusProto first', PROMETHEUS_3_PROTO_FIRST, 'allow-utf-8'],
+    ['Prometheus 2.42', PROMETHEUS_2_42, undefined],
+    ['VictoriaMetrics', VICTORIA_METRICS, undefined],
+    ['no Accept', undefined, undefined],
+    ['underscores', 'application/openmetrics-text;version=1.0.0;escaping=underscores', 'underscores'],
+    ['values', 'application/openmetrics-text;version=1.0.0;escaping=values', 'values'],
+    // Telemeter does not rewrite valid names the dots way (a_b → a__b): it answers underscores.
+    ['dots', 'application/openmetrics-text;version=1.0.0;escaping=dots', 'underscores'],
+    ['quoted and upper case', 'application/openmetrics-text; ESCAPING="Allow-UTF-8"', 'allow-utf-8'],
+    ['an unknown scheme is ignored', 'application/openmetrics-text;escaping=rot13', undefined],
+    [
+      'the first known value wins',
+      'text/plain;escaping=nope,application/openmetrics-text;escaping=values',
+      'values',
+    ],
+    [
+      'a range with an invalid q is dropped, escaping and all',
+      'application/openmetrics-text;escaping=underscores;q=7',
+      undefined,
+    ],
+  ])('%s → %s', (_name, accept, expected) => {
+    expect(negotiateEscaping(accept)).toBe(expected);
   });
 });
 

@@ -165,4 +165,28 @@ describe('the endpoint in protobuf', () => {
     expect(om.headers.get('content-type')).toBe('application/openmetrics-text; version=1.0.0; charset=utf-8');
     expect(await om.text()).toMatch(/^pbs_orders_count_created\{status="paid"\} /m);
   });
+
+  it('names the escaping scheme asked for on OpenMetrics, never on 0.0.4 or protobuf, and keeps the body', async () => {
+    const t = telemeter();
+    const server = await start(t);
+    const ask = async (accept: string) => {
+      const reply = await send(server.url, { headers: { Accept: accept } });
+      return [reply.headers['content-type'], reply.text] as const;
+    };
+    const om = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+    const [type, body] = await ask('application/openmetrics-text;version=1.0.0;escaping=allow-utf-8');
+    expect(type).toBe(`${om}; escaping=allow-utf-8`);
+    expect(body).toBe(t.scrape({ format: 'openmetrics' }));
+    expect((await ask('application/openmetrics-text;escaping=dots'))[0]).toBe(`${om}; escaping=underscores`);
+    expect((await ask('text/plain;version=1.0.0;escaping=allow-utf-8'))[0]).toBe(
+      'text/plain; version=0.0.4; charset=utf-8',
+    );
+    expect((await ask(`${PROTOBUF_TYPE};escaping=allow-utf-8`))[0]).toBe(PROTOBUF_TYPE);
+    const fetched = await metricsFetchHandler(t)(
+      new Request('http://x/metrics', {
+        headers: { accept: 'application/openmetrics-text;escaping=values' },
+      }),
+    );
+    expect(fetched.headers.get('content-type')).toBe(`${om}; escaping=values`);
+  });
 });
