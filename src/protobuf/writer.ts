@@ -128,21 +128,21 @@ export class ProtobufWriter {
   }
 
   /**
-   * `fixed64` (and `sfixed64` with a value ≥ 0): eight bytes, little-endian. A number is exact up to 2^53; a
-   * `bigint` (such as `process.hrtime.bigint()` arithmetic, or nanoseconds since the epoch) is exact to 2^64.
+   * `fixed64` or `sfixed64`: eight bytes, little-endian, two's complement for a negative value. A number is exact
+   * up to 2^53 in magnitude; a `bigint` (nanoseconds since the epoch, `process.hrtime.bigint()` arithmetic) is
+   * exact over the whole 64 bits.
    */
   fixed64(field: number, value: number | bigint): void {
     this.tag(field, FIXED64);
-    this.ensure(8);
-    if (typeof value === 'bigint') {
-      this.view.setBigUint64(this.position, value, true);
-      this.position += 8;
-      return;
-    }
-    const low = value % TWO_POW_32;
-    this.view.setUint32(this.position, low, true);
-    this.view.setUint32(this.position + 4, (value - low) / TWO_POW_32, true);
-    this.position += 8;
+    this.fixed64Value(value);
+  }
+
+  /** A `repeated` `fixed64`/`sfixed64` field, packed (OTLP's `bucket_counts`). Writes nothing for an empty list. */
+  packedFixed64s(field: number, values: ArrayLike<number> | readonly bigint[]): void {
+    if (values.length === 0) return;
+    this.tag(field, LENGTH_DELIMITED);
+    this.varint(values.length * 8);
+    for (let i = 0; i < values.length; i++) this.fixed64Value(values[i]);
   }
 
   /** `string`: length-delimited UTF-8. */
@@ -270,6 +270,20 @@ export class ProtobufWriter {
       buffer[position++] = v;
     }
     this.position = position;
+  }
+
+  private fixed64Value(value: number | bigint): void {
+    this.ensure(8);
+    if (typeof value === 'bigint') {
+      this.view.setBigUint64(this.position, BigInt.asUintN(64, value), true);
+    } else if (value >= 0) {
+      const low = value % TWO_POW_32;
+      this.view.setUint32(this.position, low, true);
+      this.view.setUint32(this.position + 4, (value - low) / TWO_POW_32, true);
+    } else {
+      this.view.setBigInt64(this.position, BigInt(Math.trunc(value)), true);
+    }
+    this.position += 8;
   }
 
   private byte(value: number): void {
