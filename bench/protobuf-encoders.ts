@@ -1,29 +1,22 @@
-import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { distribution, execute, type HistogramFamily, Telemeter } from 'telemeter';
-import { serveMetrics } from 'telemeter/server';
-import { cpuNs, logUniform, median, StallProbe, seededRandom, settledBytes, sleep } from './measure.js';
+import { cpuNs, logUniform, median, seededRandom } from './measure.js';
 import { goalsTable, markdownTable, mib, ms, type SectionResult, type Table, times } from './report.js';
 import { SERIES_TAGS, seriesSet } from './series-set.js';
 
 /**
- * Part of the export section: the protobuf exposition of a 3-tag histogram (1k–100k series) against text.
- *
- * 1. The encoder choice: telemeter's own protobuf writer against protobufjs (objects built from the read model,
- *    then `MetricFamily.encodeDelimited`), CPU to the whole body, in one process.
- * 2. The scrape as a scraper sees it: `serveMetrics` in this process, `curl` in another (as Prometheus is) asking
- *    for text 0.0.4 or for protobuf; curl's time to the last byte, and the longest event-loop stall here.
+ * Part of the export section: the encoder choice for the protobuf exposition. A 3-tag histogram (1k–100k series)
+ * encoded whole by telemeter's own writer (`renderProtobuf()`), by protobufjs (objects built from the read model,
+ * then `MetricFamily.encodeDelimited`), and as text for scale: CPU to the whole body, in one process. The scrape
+ * of the same body over the wire is in the scrape section (scrape-wall.ts).
  */
 
-export interface ScrapeWireOptions {
+export interface ProtobufEncodersOptions {
   readonly quick: boolean;
   readonly progress: (message: string) => void;
 }
 
-const PROTOBUF_ACCEPT =
-  'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,text/plain;version=0.0.4;q=0.5';
-const TEXT_ACCEPT = 'text/plain;version=0.0.4;q=1,*/*;q=0.1';
 const PROTO_FILE = fileURLToPath(new URL('../test/fixtures/prometheus-metrics.proto', import.meta.url));
 
 function histogramTelemeter(size: number): Telemeter {
@@ -109,65 +102,10 @@ function encodeOnce(encode: () => number): EncodeReading {
   return { cpuMs: (cpuNs() - start) / 1e6, bytes };
 }
 
-interface WireReading {
-  /** curl's time_total: from starting the connection to the last byte. */
-  readonly totalMs: number;
-  readonly bytes: number;
-  readonly stallMs: number;
-  readonly cpuStallMs: number;
-}
-
-function curl(url: string, accept: string): Promise<{ totalMs: number; bytes: number; contentType: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      'curl',
-      [
-        '-s',
-        '-o',
-        '/dev/null',
-        '--max-time',
-        '60',
-        '-H',
-        `Accept: ${accept}`,
-        '-w',
-        '%{time_total} %{size_download} %{content_type}',
-        url,
-      ],
-      { timeout: 70_000 },
-      (error, stdout) => {
-        if (error) return reject(new Error(`bench: curl failed: ${error.message}`));
-        const [total, bytes, ...type] = stdout.trim().split(' ');
-        resolve({ totalMs: Number(total) * 1000, bytes: Number(bytes), contentType: type.join(' ') });
-      },
-    );
-  });
-}
-
-async function scrapeOnce(url: string, accept: string, expectType: RegExp): Promise<WireReading> {
-  await settledBytes();
-  const probe = new StallProbe();
-  probe.start();
-  await sleep(5);
-  const reading = await curl(url, accept);
-  await sleep(3);
-  const probed = probe.stop();
-  if (!expectType.test(reading.contentType)) {
-    throw new Error(`bench: asked ${accept}, got Content-Type ${reading.contentType}`);
-  }
-  return {
-    totalMs: reading.totalMs,
-    bytes: reading.bytes,
-    stallMs: probed.maxGapMs,
-    cpuStallMs: probed.maxCpuGapMs,
-  };
-}
-
-export async function runScrapeWire(options: ScrapeWireOptions): Promise<SectionResult> {
+export async function runProtobufEncoders(options: ProtobufEncodersOptions): Promise<SectionResult> {
   const sizes = options.quick ? [1_000] : [1_000, 10_000, 100_000];
   const encodeRounds = options.quick ? 1 : 5;
-  const wireRounds = options.quick ? 1 : 5;
   const encodeRows: string[][] = [];
-  const wireRows: string[][] = [];
   const goals: SectionResult['goals'][number][] = [];
   const pbjs = protobufjsEncoder();
 
@@ -214,48 +152,6 @@ export async function runScrapeWire(options: ScrapeWireOptions): Promise<Section
           met: ownCpu <= pbjsCpu,
         });
       }
-
-      const server = await serveMetrics(telemeter, { port: 0, host: '127.0.0.1', compression: false });
-      try {
-        const formats: [string, string, RegExp][] = [
-          ['text 0.0.4', TEXT_ACCEPT, /^text\/plain/],
-          ['protobuf', PROTOBUF_ACCEPT, /^application\/vnd\.google\.protobuf/],
-        ];
-        const wire = new Map<string, WireReading[]>();
-        for (const [, accept, type] of formats) await scrapeOnce(server.url, accept, type);
-        for (let round = 0; round < wireRounds; round++) {
-          for (let k = 0; k < formats.length; k++) {
-            const [name, accept, type] = formats[(k + round) % formats.length];
-            wire.set(name, [...(wire.get(name) ?? []), await scrapeOnce(server.url, accept, type)]);
-          }
-        }
-        const textMs = median(wire.get('text 0.0.4')!.map((r) => r.totalMs));
-        for (const [name] of formats) {
-          const list = wire.get(name)!;
-          const total = median(list.map((r) => r.totalMs));
-          const stall = Math.max(...list.map((r) => r.stallMs));
-          const cpuStall = Math.max(...list.map((r) => r.cpuStallMs));
-          wireRows.push([
-            size.toLocaleString('en-US'),
-            name,
-            ms(total),
-            mib(list[0].bytes),
-            ms(stall),
-            ms(cpuStall),
-            times(total / textMs),
-            String(list.length),
-          ]);
-          if (size === sizes[sizes.length - 1] && name === 'protobuf') {
-            goals.push({
-              goal: `${size.toLocaleString('en-US')} histogram series over protobuf: no event-loop stall over 20 ms`,
-              measured: `${ms(cpuStall)} ms of CPU (${ms(stall)} ms wall, preemption included); last byte at ${ms(total)} ms (text ${ms(textMs)} ms)`,
-              met: cpuStall <= 20,
-            });
-          }
-        }
-      } finally {
-        await server.close();
-      }
     } finally {
       telemeter.close();
     }
@@ -272,32 +168,13 @@ export async function runScrapeWire(options: ScrapeWireOptions): Promise<Section
         'protobufjs builds one plain object per series, bucket and label, and encodes each family with `encodeDelimited`, as its README shows; the schema is test/fixtures/prometheus-metrics.proto.',
       ],
     },
-    {
-      title: 'The scrape as the scraper sees it: curl in another process, serveMetrics here (no gzip)',
-      header: [
-        'series',
-        'format',
-        'time to last byte ms (median, curl)',
-        'body MiB',
-        'longest event-loop stall ms (max)',
-        'same, in CPU ms (max)',
-        '÷ text',
-        'rounds',
-      ],
-      textColumns: 2,
-      rows: wireRows,
-      notes: [
-        'curl `time_total` on loopback, with `Accept` as VictoriaMetrics sends it (text) or protobuf first as a Prometheus with native histograms sends it. One unmeasured scrape of each format first.',
-        'The stall is measured in the serving process by a 1 ms interval timer, as in the export table.',
-      ],
-    },
   ];
   return { tables, goals };
 }
 
-// `npm run bench:one -- bench/scrape-wire.ts [--quick]`: this part of the export section alone.
+// `npm run bench:one -- bench/protobuf-encoders.ts [--quick]`: this part of the export section alone.
 if (process.argv[1] !== undefined && process.argv[1] === fileURLToPath(import.meta.url)) {
-  const result = await runScrapeWire({
+  const result = await runProtobufEncoders({
     quick: process.argv.includes('--quick'),
     progress: (message) => process.stderr.write(`[bench] ${message}\n`),
   });
