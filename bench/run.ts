@@ -8,6 +8,7 @@ import { runHotPath } from './hot-path.js';
 import { runHttpOverhead } from './http-overhead.js';
 import { sinkValue } from './measure.js';
 import { runMemory } from './memory.js';
+import { runProtobufEncoders } from './protobuf-encoders.js';
 import { type GoalCheck, goalsTable, markdownTable, mib, type SectionResult, type Table } from './report.js';
 import { runScrapeSection } from './scrape-wall.js';
 
@@ -167,7 +168,11 @@ async function main(): Promise<void> {
   const goals: GoalCheck[] = [];
   const sections: Record<Section, () => Promise<SectionResult>> = {
     'hot-path': () => runHotPath({ quick: args.quick, progress }),
-    export: () => runExport({ quick: args.quick, progress }),
+    export: async () => {
+      const text = await runExport({ quick: args.quick, progress });
+      const protobuf = await runProtobufEncoders({ quick: args.quick, progress });
+      return { tables: [...text.tables, ...protobuf.tables], goals: [...text.goals, ...protobuf.goals] };
+    },
     scrape: () => runScrapeSection({ quick: args.quick, progress }),
     memory: () => runMemory({ quick: args.quick, progress }),
     http: () => runHttp(args.quick),

@@ -3,10 +3,10 @@
  * exporter encode with. It knows the wire format (varints, zigzag, fixed 64-bit, length-delimited fields), not any
  * schema: callers write field by field, in field-number order as protobuf encoders do.
  *
- * Nested messages are written in place. {@link ProtobufWriter.beginMessage} reserves a length prefix and
- * {@link ProtobufWriter.endMessage} fills it in, so a message is never encoded twice to learn its size. The
- * reserved prefix is the varint's largest length for the size it may reach (5 bytes for up to 4 GiB), and the
- * bytes written are moved back when the final size needs fewer: a move of one message, not a second encoding.
+ * Nested messages are written in place. {@link ProtobufWriter.beginMessage} leaves room for a length prefix and
+ * {@link ProtobufWriter.endMessage} fills it in, so a message is never encoded twice to learn its size. The room
+ * is a guess the caller makes (one byte unless told): when the length needs more or fewer bytes, the message is
+ * moved once, when it ends, which costs a copy, not a second encoding.
  *
  * ```
  * import { ProtobufWriter } from '../protobuf/index.js';
@@ -29,7 +29,7 @@ const VARINT = 0;
 const FIXED64 = 1;
 const LENGTH_DELIMITED = 2;
 
-/** Bytes reserved for a nested message's length: a varint of up to 2^35 - 1, more than a Uint8Array holds. */
+/** The longest length prefix: a varint of up to 2^35 - 1, more than a Uint8Array holds. */
 const LENGTH_PREFIX_BYTES = 5;
 
 const TWO_POW_32 = 2 ** 32;
@@ -128,21 +128,21 @@ export class ProtobufWriter {
   }
 
   /**
-   * `fixed64` (and `sfixed64` with a value ≥ 0): eight bytes, little-endian. A number is exact up to 2^53; a
-   * `bigint` (such as `process.hrtime.bigint()` arithmetic, or nanoseconds since the epoch) is exact to 2^64.
+   * `fixed64` or `sfixed64`: eight bytes, little-endian, two's complement for a negative value. A number is exact
+   * up to 2^53 in magnitude; a `bigint` (nanoseconds since the epoch, `process.hrtime.bigint()` arithmetic) is
+   * exact over the whole 64 bits.
    */
   fixed64(field: number, value: number | bigint): void {
     this.tag(field, FIXED64);
-    this.ensure(8);
-    if (typeof value === 'bigint') {
-      this.view.setBigUint64(this.position, value, true);
-      this.position += 8;
-      return;
-    }
-    const low = value % TWO_POW_32;
-    this.view.setUint32(this.position, low, true);
-    this.view.setUint32(this.position + 4, (value - low) / TWO_POW_32, true);
-    this.position += 8;
+    this.fixed64Value(value);
+  }
+
+  /** A `repeated` `fixed64`/`sfixed64` field, packed (OTLP's `bucket_counts`). Writes nothing for an empty list. */
+  packedFixed64s(field: number, values: ArrayLike<number> | readonly bigint[]): void {
+    if (values.length === 0) return;
+    this.tag(field, LENGTH_DELIMITED);
+    this.varint(values.length * 8);
+    for (let i = 0; i < values.length; i++) this.fixed64Value(values[i]);
   }
 
   /** `string`: length-delimited UTF-8. */
@@ -218,22 +218,29 @@ export class ProtobufWriter {
    * Begins a nested message (or any length-delimited field written piecewise) as field `field`; write its
    * fields, then close it with {@link endMessage}. With `field` -1 no tag is written: only the length prefix, as
    * a length-delimited stream of messages (the Prometheus exposition's `encoding=delimited`) frames each one.
+   *
+   * `lengthBytes` (1 to 5, default 1) is the room left for the length: 1 for a message under 128 bytes, 2 under
+   * 16 KiB, 3 under 2 MiB. A message whose length needs another size is moved once when it ends, so a wrong
+   * guess costs a copy of the message, never a wrong encoding.
    */
-  beginMessage(field: number): MessageMark {
+  beginMessage(field: number, lengthBytes = 1): MessageMark {
     if (field >= 0) this.tag(field, LENGTH_DELIMITED);
     this.ensure(LENGTH_PREFIX_BYTES);
-    const mark = this.position;
-    this.position += LENGTH_PREFIX_BYTES;
+    const at = this.position;
+    this.position += lengthBytes;
+    const mark = at * 8 + lengthBytes;
     this.open.push(mark);
     return mark;
   }
 
-  /** Ends the message `mark` began: writes its length, and moves its bytes back over the unused prefix. */
+  /** Ends the message `mark` began: writes its length before it, moving its bytes if the length did not fit. */
   endMessage(mark: MessageMark): void {
     const last = this.open.pop();
     if (last !== mark) throw new Error('ProtobufWriter: endMessage() out of order');
-    const start = mark + LENGTH_PREFIX_BYTES;
-    this.placeLength(mark, start, this.position - start);
+    const reserved = mark % 8;
+    const at = (mark - reserved) / 8;
+    const start = at + reserved;
+    this.placeLength(at, start, this.position - start);
   }
 
   /** A field's tag: its number and wire type. */
@@ -265,6 +272,20 @@ export class ProtobufWriter {
     this.position = position;
   }
 
+  private fixed64Value(value: number | bigint): void {
+    this.ensure(8);
+    if (typeof value === 'bigint') {
+      this.view.setBigUint64(this.position, BigInt.asUintN(64, value), true);
+    } else if (value >= 0) {
+      const low = value % TWO_POW_32;
+      this.view.setUint32(this.position, low, true);
+      this.view.setUint32(this.position + 4, (value - low) / TWO_POW_32, true);
+    } else {
+      this.view.setBigInt64(this.position, BigInt(Math.trunc(value)), true);
+    }
+    this.position += 8;
+  }
+
   private byte(value: number): void {
     this.ensure(1);
     this.buffer[this.position++] = value;
@@ -290,20 +311,25 @@ export class ProtobufWriter {
   }
 
   /**
-   * Writes `length` as a varint at `at`, where the content (`length` bytes) starts at `contentStart`, and moves
-   * the content back to follow the varint directly.
+   * Writes `length` as a varint at `at`, where the content (`length` bytes) starts at `contentStart`, moving the
+   * content to follow the varint directly when the room left for it was not the varint's size.
    */
   private placeLength(at: number, contentStart: number, length: number): void {
-    const size = varintSize(length);
+    const size = length < 0x80 ? 1 : length < 0x4000 ? 2 : varintSize(length);
+    const end = at + size + length;
+    if (at + size !== contentStart) {
+      if (end > this.buffer.length) this.ensure(end - this.position);
+      this.buffer.copyWithin(at + size, contentStart, contentStart + length);
+    }
+    const buffer = this.buffer;
     let position = at;
     let v = length;
     while (v > 0x7f) {
-      this.buffer[position++] = (v & 0x7f) | 0x80;
+      buffer[position++] = (v & 0x7f) | 0x80;
       v >>>= 7;
     }
-    this.buffer[position++] = v;
-    if (position !== contentStart) this.buffer.copyWithin(position, contentStart, contentStart + length);
-    this.position = at + size + length;
+    buffer[position] = v;
+    this.position = end;
   }
 
   private ensure(bytes: number): void {

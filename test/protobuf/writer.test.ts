@@ -22,6 +22,8 @@ const { root } = protobuf.parse(`
     repeated sint64 ss = 11;
     Scalars child = 12;
     repeated Scalars children = 13;
+    sfixed64 sf = 14;
+    repeated fixed64 fs = 15;
   }
 `);
 const Scalars = root.lookupType('Scalars');
@@ -86,6 +88,20 @@ describe('ProtobufWriter', () => {
     const nanos = 1_765_000_000_123_456_789n;
     expect(decode(written((w) => w.fixed64(6, nanos))).f).toBe(String(nanos));
     expect(decode(written((w) => w.fixed64(6, 2n ** 64n - 1n))).f).toBe(String(2n ** 64n - 1n));
+  });
+
+  it("writes sfixed64 in two's complement, from numbers and bigints, and packed fixed64 lists", () => {
+    for (const v of [-1, -2, -(2 ** 40) - 3, 7, 0]) {
+      expect(decode(written((w) => w.fixed64(14, v))).sf ?? '0').toBe(String(v));
+    }
+    expect(decode(written((w) => w.fixed64(14, -(2n ** 63n)))).sf).toBe(String(-(2n ** 63n)));
+    const packed = decode(written((w) => w.packedFixed64s(15, [0, 1, 2 ** 40, 2 ** 53 - 1])));
+    expect(packed.fs).toEqual(['0', '1', String(2 ** 40), String(2 ** 53 - 1)]);
+    expect(decode(written((w) => w.packedFixed64s(15, [5n, 2n ** 64n - 1n]))).fs).toEqual([
+      '5',
+      String(2n ** 64n - 1n),
+    ]);
+    expect(written((w) => w.packedFixed64s(15, [])).length).toBe(0);
   });
 
   it('writes booleans', () => {
