@@ -140,8 +140,6 @@ export class ExportBuilder {
     private readonly families: readonly MetricFamily[],
     private readonly pendingResource: PendingResource,
     private readonly temporality: 'cumulative' | 'delta',
-    /** When the Telemeter began recording (Unix ms); 0 or less when unknown. */
-    private readonly telemeterStart: number,
   ) {}
 
   /** The request for the series held now, at `now` (Unix ms); `undefined` when there is no series to send. */
@@ -350,7 +348,7 @@ export class ExportBuilder {
     const incarnation = family.incarnation(id);
     let state = states[id];
     if (state === undefined || state.incarnation !== incarnation) {
-      const start = this.seriesStart(now);
+      const start = this.seriesStart(family, id, now);
       state = {
         incarnation,
         start,
@@ -363,15 +361,15 @@ export class ExportBuilder {
   }
 
   /**
-   * When a series first seen now began. The read model has no per-series creation time yet, so: the Telemeter's
-   * start for the series of the first export, and the previous export for a series that appeared since (it did
-   * not exist then, so its value was zero there: a start before its creation is still exact). When the read model
-   * gains `created(series)`, this is the one place to use it.
+   * When a series first seen now began: its creation time. Where the clock read 0 then (a Worker's module top
+   * level), the previous export if there was one (the series' value counts from before it, so the start is a
+   * little late, and its first rate a little high), else now: a start equal to the time, which OTLP reads as a
+   * reset at an unknown time.
    */
-  private seriesStart(now: number): number {
-    if (this.previousBuild !== undefined) return this.previousBuild;
-    // A Worker's clock reads 0 at its module's top level, where a Telemeter may be made.
-    return this.telemeterStart > 0 && this.telemeterStart < now ? this.telemeterStart : now;
+  private seriesStart(family: MetricFamily, id: number, now: number): number {
+    const created = family.created(id);
+    if (created > 0 && created <= now) return created;
+    return this.previousBuild ?? now;
   }
 }
 

@@ -162,8 +162,7 @@ function writeHistogramPoint(w: ProtobufWriter, point: HistogramPoint): void {
   w.fixed64(HISTOGRAM_TIME, nanos.of(point.time));
   if (point.count !== 0) w.fixed64(HISTOGRAM_COUNT, point.count);
   w.double(HISTOGRAM_SUM, point.sum);
-  // Unpacked: one tag per count. Decoders read packed and unpacked repeated fields alike.
-  for (const count of point.bucketCounts) w.fixed64(HISTOGRAM_BUCKET_COUNTS, count);
+  w.packedFixed64s(HISTOGRAM_BUCKET_COUNTS, point.bucketCounts);
   w.packedDoubles(HISTOGRAM_EXPLICIT_BOUNDS, point.bounds);
   writeAttributes(w, HISTOGRAM_ATTRIBUTES, point.attributes);
   w.endMessage(message);

@@ -21,8 +21,6 @@ export interface OtlpSource {
   readonly metricFamilies: readonly MetricFamily[];
   /** Brings gauges reported on read up to date, as before a scrape. */
   refreshComputedFamilies(): void;
-  /** When the Telemeter began recording (Unix ms): the start of the cumulative series of the first export. */
-  readonly startTime?: number;
   readonly logger?: LogSink;
 }
 
@@ -120,12 +118,7 @@ class OtlpExporter implements OtlpPush {
     for (const warning of options.warnings) {
       this.logger.warnOnce(`otlp-env:${warning}`, {}, `telemeter/otlp: ${warning}`);
     }
-    this.builder = new ExportBuilder(
-      telemeter.metricFamilies,
-      options.resource,
-      options.temporality,
-      telemeter.startTime ?? 0,
-    );
+    this.builder = new ExportBuilder(telemeter.metricFamilies, options.resource, options.temporality);
     this.target = {
       url: options.url,
       headers: options.headers,

@@ -104,12 +104,6 @@ export class Reporter {
    * and it remembers what it logged once (a skipped event, an overflow) for this Telemeter alone.
    */
   readonly logger: LogSink;
-  /**
-   * When this Telemeter was made, in Unix milliseconds: the start of the cumulative series it records (OTLP's
-   * `start_time_unix_nano`), until the read model has a creation time per series. 0 where the clock read 0 then
-   * (a Worker's module top level).
-   */
-  readonly startTime: number = Date.now();
   private readonly handlerIds: string[] = [];
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   /** Whether periodic work is caught up from the clock instead of run on intervals (see periodic-work.ts). */

@@ -16,6 +16,7 @@ import {
 } from '../../src/index.js';
 import { startOtlp } from '../../src/otlp/index.js';
 import { TELEMETER_VERSION } from '../../src/otlp/resource.js';
+import { unixNanos } from '../../src/otlp/time.js';
 import { attributesOf, type DecodedRequest, decodeProtobuf, nanosToMs, OtlpReceiver } from './receiver.js';
 
 const EVENT = 'otlp.test.request';
@@ -227,7 +228,7 @@ describe('startOtlp, cumulative (the default), protobuf', () => {
     });
   });
 
-  it('repeats the Telemeter start as the start of every cumulative point, and advances the time', async () => {
+  it("starts each series' points at its creation time, repeated by every cumulative point, and advances the time", async () => {
     record(0);
     const push = startOtlp(telemeter, { url: receiver.url, interval: 3_600_000, env: {} });
     await push.flush();
@@ -238,9 +239,13 @@ describe('startOtlp, cumulative (the default), protobuf', () => {
     const [first, second] = receiver.accepted.map((r) =>
       metricsOf(r.decoded).get('otlp_test_requests_total'),
     );
-    const start = BigInt(Math.floor(telemeter.startTime)) * 1_000_000n;
-    for (const point of [...first.sum.dataPoints, ...second.sum.dataPoints]) {
-      expect(BigInt(point.startTimeUnixNano)).toBe(start);
+    const family = telemeter.metricFamilies.find((f) => f.name === 'otlp_test_requests_total');
+    if (family === undefined) throw new Error('no family');
+    for (const id of seriesOf(family)) {
+      const created = unixNanos(family.created(id));
+      expect(created).toBeGreaterThan(0n);
+      expect(BigInt(pointFor(first.sum.dataPoints, family, id).startTimeUnixNano)).toBe(created);
+      expect(BigInt(pointFor(second.sum.dataPoints, family, id).startTimeUnixNano)).toBe(created);
     }
     expect(BigInt(second.sum.dataPoints[0].timeUnixNano)).toBeGreaterThan(
       BigInt(first.sum.dataPoints[0].timeUnixNano),
@@ -363,7 +368,7 @@ describe('large exports', () => {
           pauses++;
         }
       };
-      const builder = new ExportBuilder(many.metricFamilies, [], 'cumulative', many.startTime);
+      const builder = new ExportBuilder(many.metricFamilies, [], 'cumulative');
       const [buildPauses, request] = count(builder.steps(Date.now()));
       expect(buildPauses).toBeGreaterThanOrEqual(2);
       if (request === undefined) throw new Error('no request');
