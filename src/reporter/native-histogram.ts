@@ -121,25 +121,20 @@ const TWO_TO_64 = 2 ** 64;
  * reaches. Rounding down makes `frac <= bounds[j]` exactly `frac <= 2^(j/2^n - 1)` for any double `frac`, so the
  * index is the one the spec's real-number definition gives (client_golang's table is rounded to nearest, which can
  * differ for the one double between the true bound and a bound rounded up).
- * `segments[s]` is the bucket of the fraction 0.5 + s/2048: buckets are wider than 1/2048 of an octave up to
- * schema 8, so a fraction's bucket is its segment's or the next, one comparison apart.
+ * `segments[s]` is twice the bucket of the fraction 0.5 + s/2048, plus 1 when a bound falls inside the segment:
+ * buckets are wider than a segment up to schema 8, so a fraction's bucket is its segment's, or the next one when
+ * the segment holds a bound and the fraction is above it. At schema 3, 8 segments of 1024 need that comparison.
  */
-interface SchemaTable {
-  readonly bounds: Float64Array;
-  readonly segments: Uint16Array;
-}
-
 const SEGMENT_BITS = 10;
-// Built on first use: the exact bounds take BigInt powers (about 14 ms for all eight schemas, most of it schema 8).
-const tables: Array<SchemaTable | undefined> = [];
+// By schema, built on first use (the exact bounds take BigInt powers: about 14 ms for all eight schemas, most of it
+// schema 8), empty until then. A store builds the tables of its initial schema and every coarser one when it is
+// made, so recording reads them without a check: a series' schema only ever goes down from there.
+const BOUNDS: Float64Array[] = Array.from({ length: MAX_SCHEMA + 1 }, () => new Float64Array(0));
+const SEGMENTS: Uint16Array[] = Array.from({ length: MAX_SCHEMA + 1 }, () => new Uint16Array(0));
 
-function schemaTable(schema: number): SchemaTable {
-  let table = tables[schema];
-  if (table === undefined) {
-    table = buildSchemaTable(schema);
-    tables[schema] = table;
-  }
-  return table;
+/** Builds the tables of schemas 1 … `schema`. */
+function ensureTables(schema: number): void {
+  for (let n = 1; n <= schema; n++) if (BOUNDS[n].length === 0) buildSchemaTable(n);
 }
 
 /** Whether `fraction` (in [0.5, 1)) is <= 2^(j/2^n - 1), in exact integer arithmetic: both sides to the 2^n. */
@@ -149,7 +144,7 @@ function atMostBound(fraction: number, j: number, schema: number): boolean {
   return mantissa ** BigInt(buckets) <= 1n << BigInt(j - buckets + 53 * buckets);
 }
 
-function buildSchemaTable(schema: number): SchemaTable {
+function buildSchemaTable(schema: number): void {
   const buckets = 2 ** schema;
   const bounds = new Float64Array(buckets + 1);
   const ulp = 2 ** -53;
@@ -165,9 +160,11 @@ function buildSchemaTable(schema: number): SchemaTable {
   for (let s = 0; s < segments.length; s++) {
     const fraction = 0.5 + s / (2 << SEGMENT_BITS);
     while (bounds[k] < fraction) k++;
-    segments[s] = k;
+    const boundInside = bounds[k] < fraction + 1 / (2 << SEGMENT_BITS);
+    segments[s] = (k << 1) | (boundInside ? 1 : 0);
   }
-  return { bounds, segments };
+  BOUNDS[schema] = bounds;
+  SEGMENTS[schema] = segments;
 }
 
 /** The index of the overflow bucket `(MaxFloat64, +Inf]` at `schema`; MaxFloat64 is in the one before. */
@@ -182,6 +179,12 @@ export function overflowIndex(schema: number): number {
  * rounded up to a multiple of `2^-n` and divided by it. +Infinity is the overflow bucket.
  */
 export function bucketIndex(magnitude: number, schema: number): number {
+  ensureTables(schema);
+  return indexOf(magnitude, schema);
+}
+
+/** {@link bucketIndex} once the tables of `schema` are built. */
+function indexOf(magnitude: number, schema: number): number {
   scratch[0] = magnitude;
   let high = scratchWords[HI];
   let exponent = (high >>> 20) - 1022;
@@ -194,10 +197,12 @@ export function bucketIndex(magnitude: number, schema: number): number {
     return overflowIndex(schema);
   }
   if (schema > 0) {
-    const table = schemaTable(schema);
-    let k = table.segments[(high >>> (20 - SEGMENT_BITS)) & ((1 << SEGMENT_BITS) - 1)];
-    scratchWords[HI] = (high & 0x800fffff) | 0x3fe00000;
-    if (scratch[0] > table.bounds[k]) k++;
+    const segment = SEGMENTS[schema][(high >>> (20 - SEGMENT_BITS)) & ((1 << SEGMENT_BITS) - 1)];
+    let k = segment >> 1;
+    if ((segment & 1) !== 0) {
+      scratchWords[HI] = (high & 0x800fffff) | 0x3fe00000;
+      if (scratch[0] > BOUNDS[schema][k]) k++;
+    }
     return ((exponent - 1) << schema) + k;
   }
   if ((high & 0xfffff) === 0 && scratchWords[1 - HI] === 0) exponent--;
@@ -219,7 +224,8 @@ export function upperBound(index: number, schema: number): number {
   const step = index - octave * 2 ** schema;
   // 2^(octave + step/2^n) = 2^(octave + 1) · bounds[step], the second factor taken as 2·bounds[step] so that
   // 2^(octave + 1) cannot overflow where the product does not.
-  return 2 * schemaTable(schema).bounds[step] * 2 ** octave;
+  ensureTables(schema);
+  return 2 * BOUNDS[schema][step] * 2 ** octave;
 }
 
 /** The index at `schema - delta` of the bucket `index` at `schema`: `ceil(index / 2^delta)`. */
@@ -343,7 +349,8 @@ export class NativeHistogramStore {
   private schemas = new Int8Array(0);
   private zeroThresholds = new Float64Array(0);
   private zeroCounts = new Float64Array(0);
-  private counts = new Float64Array(0);
+  /** NaN observations: in `count` but in no bucket. A series' count is computed when read, so recording writes one number less. */
+  private nanCounts = new Float64Array(0);
   private sums = new Float64Array(0);
   private populated = new Uint32Array(0);
   private positiveOffsets = new Int32Array(0);
@@ -363,6 +370,7 @@ export class NativeHistogramStore {
     this.initialZeroThreshold = resolved.zeroThreshold;
     this.maxBucketCount = resolved.maxBucketCount;
     this.maxSpan = Math.max(4 * resolved.maxBucketCount, 256);
+    ensureTables(this.initialSchema);
   }
 
   /** Makes room for series `0 … seriesCount - 1`. */
@@ -374,7 +382,7 @@ export class NativeHistogramStore {
     this.schemas = copyInto(new Int8Array(capacity), this.schemas);
     this.zeroThresholds = copyInto(new Float64Array(capacity), this.zeroThresholds);
     this.zeroCounts = copyInto(new Float64Array(capacity), this.zeroCounts);
-    this.counts = copyInto(new Float64Array(capacity), this.counts);
+    this.nanCounts = copyInto(new Float64Array(capacity), this.nanCounts);
     this.sums = copyInto(new Float64Array(capacity), this.sums);
     this.populated = copyInto(new Uint32Array(capacity), this.populated);
     this.positiveOffsets = copyInto(new Int32Array(capacity), this.positiveOffsets);
@@ -395,7 +403,7 @@ export class NativeHistogramStore {
     this.schemas[series] = this.initialSchema;
     this.zeroThresholds[series] = this.initialZeroThreshold;
     this.zeroCounts[series] = 0;
-    this.counts[series] = 0;
+    this.nanCounts[series] = 0;
     this.sums[series] = 0;
     this.populated[series] = 0;
     this.positive[series] = EMPTY_WINDOW;
@@ -406,11 +414,10 @@ export class NativeHistogramStore {
 
   /** Records one observation. NaN counts in `count` and `sum` only; ±Infinity in the overflow buckets. */
   observe(series: number, value: number): void {
-    this.counts[series]++;
     this.sums[series] += value;
     const threshold = this.zeroThresholds[series];
     if (value > threshold) {
-      const index = bucketIndex(value, this.schemas[series]);
+      const index = indexOf(value, this.schemas[series]);
       const window = this.positive[series];
       const cell = index - this.positiveOffsets[series];
       if (cell >= 0 && cell < window.length) {
@@ -422,8 +429,10 @@ export class NativeHistogramStore {
       }
       this.addToBucket(series, 1, index, 1);
     } else if (value < -threshold) {
-      this.addToBucket(series, -1, bucketIndex(-value, this.schemas[series]), 1);
-    } else if (!Number.isNaN(value)) {
+      this.addToBucket(series, -1, indexOf(-value, this.schemas[series]), 1);
+    } else if (Number.isNaN(value)) {
+      this.nanCounts[series]++;
+    } else {
       this.zeroCounts[series]++;
     }
   }
@@ -442,7 +451,11 @@ export class NativeHistogramStore {
 
   /** Observations recorded, NaN included. */
   count(series: number): number {
-    return this.counts[series];
+    let count = this.zeroCounts[series] + this.nanCounts[series];
+    for (const window of [this.positive[series], this.negative[series]]) {
+      for (let cell = 0; cell < window.length; cell++) count += window[cell];
+    }
+    return count + this.positiveOverflows[series] + this.negativeOverflows[series];
   }
 
   sum(series: number): number {
@@ -480,7 +493,7 @@ export class NativeHistogramStore {
       schema: this.schemas[series],
       zeroThreshold: this.zeroThresholds[series],
       zeroCount: this.zeroCounts[series],
-      count: this.counts[series],
+      count: this.count(series),
       sum: this.sums[series],
       positive: this.buckets(series, 1),
       negative: this.buckets(series, -1),
@@ -519,7 +532,11 @@ export class NativeHistogramStore {
    */
   private addAll(series: number, data: NativeHistogramData): void {
     this.zeroCounts[series] += data.zeroCount;
-    this.counts[series] += data.count;
+    // The part of `count` in no bucket (NaN observations).
+    let bucketed = data.zeroCount;
+    for (const count of data.positive.counts) bucketed += count;
+    for (const count of data.negative.counts) bucketed += count;
+    this.nanCounts[series] += data.count - bucketed;
     this.sums[series] += data.sum;
     for (const sign of [1, -1] as const) {
       const { indices, counts } = sign > 0 ? data.positive : data.negative;
@@ -574,9 +591,9 @@ export class NativeHistogramStore {
         target = downscaleIndex(target, 1);
         continue;
       }
-      // Room to grow on the side the window just grew toward (both, for a first bucket): half the span again.
+      // Room to grow on the side the window just grew toward (both, for a first bucket): a quarter of the span.
       const span = newHigh - newLow + 1;
-      const slack = Math.max(0, Math.min(this.maxSpan - span, Math.max(4, span >> 1)));
+      const slack = Math.max(0, Math.min(this.maxSpan - span, Math.max(4, span >> 2)));
       const start = window.length === 0 ? newLow - (slack >> 1) : target < low ? newLow - slack : newLow;
       const grown: Window = this.wide ? new Float64Array(span + slack) : new Uint32Array(span + slack);
       for (let c = 0; c < window.length; c++) if (window[c] !== 0) grown[offset + c - start] = window[c];
