@@ -416,10 +416,13 @@ export class NativeHistogramStore {
   observe(series: number, value: number): void {
     this.sums[series] += value;
     const threshold = this.zeroThresholds[series];
-    if (value > threshold) {
-      const index = indexOf(value, this.schemas[series]);
-      const window = this.positive[series];
-      const cell = index - this.positiveOffsets[series];
+    const positive = value > threshold;
+    if (positive || value < -threshold) {
+      // One call site for the index, so that it inlines with `observe` into the caller: a double passed to a call
+      // that is not inlined is boxed, an allocation per observation.
+      const index = indexOf(positive ? value : -value, this.schemas[series]);
+      const window = positive ? this.positive[series] : this.negative[series];
+      const cell = index - (positive ? this.positiveOffsets[series] : this.negativeOffsets[series]);
       if (cell >= 0 && cell < window.length) {
         const count = window[cell] + 1;
         if (count > 1 && (count <= MAX_UINT32 || this.wide)) {
@@ -427,9 +430,7 @@ export class NativeHistogramStore {
           return;
         }
       }
-      this.addToBucket(series, 1, index, 1);
-    } else if (value < -threshold) {
-      this.addToBucket(series, -1, indexOf(-value, this.schemas[series]), 1);
+      this.addToBucket(series, positive ? 1 : -1, index, 1);
     } else if (Number.isNaN(value)) {
       this.nanCounts[series]++;
     } else {
