@@ -8,9 +8,10 @@ import { invalidOption } from '../errors.js';
  * in the zero bucket. The index is computed exactly as the spec defines it (see {@link bucketIndex}), so a value
  * equal to a power of the base lands in the bucket it closes, at every schema from -4 to 8.
  *
- * Layout: the per-series scalars (schema, zero threshold, zero count, count, sum, populated buckets) are flat typed
- * arrays indexed by series; the buckets of each side are a dense window (a typed array and the index of its first
- * element), so recording a value into a populated range is one index computation and one array store. Counts are
+ * Layout: the per-series scalars (schema, zero threshold, zero count, NaN count, sum, populated buckets, the two
+ * ±Infinity buckets) are flat typed arrays indexed by series; the other buckets of each sign are a dense window (a
+ * typed array and the index of its first element), so recording a value into a populated range is one index
+ * computation and one array store. The count is computed when read, not written per observation. Counts are
  * 32-bit until one would pass 2^32 - 1; then every window of the store moves to float64, once (as
  * `HistogramStore` does), so no count wraps.
  *
@@ -27,7 +28,7 @@ import { invalidOption } from '../errors.js';
  * A dense window also reduces the resolution when it would span more than `max(4 × maxBucketCount, 256)` indices on
  * one side, however few of them are populated, so a series never holds more than a few KiB (values far apart, at
  * a fine schema, would otherwise make a window of hundreds of thousands of mostly empty cells). Schema -4 spans at
- * most 134 indices per side, so this bound never needs the zero bucket.
+ * most 132 indices per side (from the smallest subnormal to MaxFloat64), so this bound never needs the zero bucket.
  */
 
 /** The coarsest and the finest standard exponential schema. */
@@ -334,7 +335,8 @@ function resolveOptions(options: NativeHistogramOptions, name: string) {
  * Native histograms of many series, addressed by series number (0, 1, …) as the reporter's other stores are.
  * `grow(n)` makes room for series 0 … n-1; a new series is empty at the initial schema and zero threshold.
  *
- * Recording ({@link observe}) never throws and never allocates once a series' buckets cover the values it sees.
+ * Recording ({@link observe}) into a series below the `grow` count never throws, and never allocates once the
+ * series' windows cover the values it sees.
  * Reading ({@link read}) gives plain data for encoders, with {@link toSpansAndDeltas} (protobuf) and
  * {@link toOtlpBuckets} (OTLP) beside it; {@link merge} adds another series' data exactly.
  */
@@ -349,7 +351,7 @@ export class NativeHistogramStore {
   private schemas = new Int8Array(0);
   private zeroThresholds = new Float64Array(0);
   private zeroCounts = new Float64Array(0);
-  /** NaN observations: in `count` but in no bucket. A series' count is computed when read, so recording writes one number less. */
+  /** NaN observations, in `count` but in no bucket (the count is summed when read: one write less per observation). */
   private nanCounts = new Float64Array(0);
   private sums = new Float64Array(0);
   private populated = new Uint32Array(0);

@@ -476,6 +476,43 @@ describe('merge', () => {
     expect(fine.zeroCount(0)).toBe(6);
   });
 
+  it('keeps every observation when schemas and zero thresholds differ: counted once, in the zero bucket or above it', () => {
+    const threshold = fc.constantFrom(0, 2 ** -128, 1e-6, 0.001, 0.3, 2);
+    fc.assert(
+      fc.property(
+        fc.array(latency, { maxLength: 150 }),
+        fc.array(latency, { maxLength: 150 }),
+        fc.tuple(fc.integer({ min: -4, max: 8 }), threshold),
+        fc.tuple(fc.integer({ min: -4, max: 8 }), threshold),
+        (a, b, [schemaA, zeroA], [schemaB, zeroB]) => {
+          const first = new NativeHistogramStore({
+            schema: schemaA,
+            zeroThreshold: zeroA,
+            maxBucketCount: 1000,
+          });
+          const second = new NativeHistogramStore({
+            schema: schemaB,
+            zeroThreshold: zeroB,
+            maxBucketCount: 1000,
+          });
+          record(first, 0, a);
+          record(second, 0, b);
+          first.merge(0, second.read(0));
+          const data = first.read(0);
+          expect(data.schema).toBe(Math.min(schemaA, schemaB));
+          expect(data.zeroThreshold).toBeGreaterThanOrEqual(Math.max(zeroA, zeroB));
+          expect(data.count).toBe(a.length + b.length);
+          const bucketed = [...data.positive.counts, ...data.negative.counts].reduce((x, y) => x + y, 0);
+          expect(data.zeroCount + bucketed).toBe(a.length + b.length);
+          // Values within either threshold are zeros of the merge (which may take more, widened past a bucket).
+          const zeros = [...a, ...b].filter((v) => Math.abs(v) <= Math.max(zeroA, zeroB)).length;
+          expect(data.zeroCount).toBeGreaterThanOrEqual(zeros);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
   it('adds into an empty series as a copy, whatever its options', () => {
     const source = new NativeHistogramStore({ schema: 2, zeroThreshold: 0.25 });
     record(source, 0, [0.1, 1, 7, -7]);
