@@ -8,15 +8,17 @@ import { runHotPath } from './hot-path.js';
 import { runHttpOverhead } from './http-overhead.js';
 import { sinkValue } from './measure.js';
 import { runMemory } from './memory.js';
+import { runProtobufEncoders } from './protobuf-encoders.js';
 import { type GoalCheck, goalsTable, markdownTable, mib, type SectionResult, type Table } from './report.js';
+import { runScrapeSection } from './scrape-wall.js';
 
 /**
- * The benchmark suite's single entry: `npm run bench [-- --quick] [-- --only hot-path,export,memory,http,data]`.
+ * The benchmark suite's single entry: `npm run bench [-- --quick] [-- --only hot-path,export,scrape,memory,http,data]`.
  * Runs the chosen sections one after another in this process and prints markdown tables to stdout
  * (progress goes to stderr). Nothing is written to disk.
  */
 
-const SECTIONS = ['hot-path', 'export', 'memory', 'http', 'data'] as const;
+const SECTIONS = ['hot-path', 'export', 'scrape', 'memory', 'http', 'data'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Args {
@@ -166,7 +168,12 @@ async function main(): Promise<void> {
   const goals: GoalCheck[] = [];
   const sections: Record<Section, () => Promise<SectionResult>> = {
     'hot-path': () => runHotPath({ quick: args.quick, progress }),
-    export: () => runExport({ quick: args.quick, progress }),
+    export: async () => {
+      const text = await runExport({ quick: args.quick, progress });
+      const protobuf = await runProtobufEncoders({ quick: args.quick, progress });
+      return { tables: [...text.tables, ...protobuf.tables], goals: [...text.goals, ...protobuf.goals] };
+    },
+    scrape: () => runScrapeSection({ quick: args.quick, progress }),
     memory: () => runMemory({ quick: args.quick, progress }),
     http: () => runHttp(args.quick),
     data: () => runDataLayer({ quick: args.quick, progress }),

@@ -35,6 +35,8 @@ export {
   type ExpositionFormat,
   OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_TEXT_CONTENT_TYPE,
+  PROTOBUF_CONTENT_TYPE,
+  type WireFormat,
 } from './exposition/index.js';
 export { type LogFields, type Logger, type LogSink, setLogger } from './logger.js';
 export {

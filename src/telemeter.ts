@@ -1,5 +1,6 @@
 import { invalidOption } from './errors.js';
 import type { ExpositionFormat } from './exposition/content-types.js';
+import { encodeProtobuf } from './exposition/protobuf.js';
 import { renderExposition } from './exposition/render.js';
 import { checkOptionKeys } from './options.js';
 import { Reporter, type ReporterConfig, TELEMETER_OPTIONS } from './reporter/index.js';
@@ -13,6 +14,12 @@ export type TelemeterOptions = ReporterConfig;
 export interface ScrapeOptions {
   /** `'text'` (Prometheus 0.0.4, the default) or `'openmetrics'` (OpenMetrics 1.0). */
   readonly format?: ExpositionFormat;
+  /**
+   * OpenMetrics only: add a `_created` sample to each counter, histogram and summary series, the time it was
+   * created in seconds since the epoch (what lets `rate()` see a restart). Off by default, as in client_golang:
+   * each is one more series for Prometheus to store. The protobuf format always carries it, as a field.
+   */
+  readonly createdSamples?: boolean;
 }
 
 /**
@@ -51,14 +58,46 @@ export class Telemeter extends Reporter {
    * exposition and let the event loop run between chunks.
    */
   *render(options: ScrapeOptions = {}): Generator<string> {
-    checkOptionKeys('telemeter: scrape', options, ['format']);
+    checkOptionKeys('telemeter: scrape', options, ['format', 'createdSamples']);
     const format = options.format ?? 'text';
     if (format !== 'text' && format !== 'openmetrics') {
       invalidOption(
         `telemeter: scrape: option format must be 'text' or 'openmetrics', got "${String(format)}"`,
       );
     }
+    const createdSamples = options.createdSamples ?? false;
+    if (typeof createdSamples !== 'boolean') {
+      invalidOption(
+        `telemeter: scrape: option createdSamples must be a boolean, got "${String(createdSamples)}"`,
+      );
+    }
     this.refreshComputedFamilies();
-    yield* renderExposition(this.metricFamilies, format);
+    yield* renderExposition(this.metricFamilies, format, createdSamples);
+  }
+
+  /**
+   * Encodes every metric in the Prometheus protobuf exposition (`application/vnd.google.protobuf;
+   * proto=io.prometheus.client.MetricFamily; encoding=delimited`): length-delimited `MetricFamily` messages, in
+   * chunks of about 64 KiB, and empty chunks between the steps of a large family (turns for the event loop).
+   * `telemeter/server` sends it to scrapers that ask for it (a Prometheus with native histograms enabled);
+   * the names and values are those of the text formats, and counters, histograms and summaries carry their
+   * series' `created_timestamp`.
+   *
+   * ```ts
+   * import { counter, execute, Telemeter } from 'telemeter';
+   *
+   * const telemeter = new Telemeter({
+   *   metrics: [counter('jobs.done.count', { eventName: 'jobs.done', measurement: 'n' })],
+   *   selfMetrics: false,
+   * });
+   * execute('jobs.done', { n: 1 });
+   * const body = Buffer.concat([...telemeter.renderProtobuf()]);
+   * console.log(body.includes('jobs_done_count_total')); //=> true
+   * telemeter.close();
+   * ```
+   */
+  *renderProtobuf(): Generator<Uint8Array> {
+    this.refreshComputedFamilies();
+    yield* encodeProtobuf(this.metricFamilies);
   }
 }

@@ -151,6 +151,11 @@ export class ClusterAggregator {
     return this.telemeter.render(options);
   }
 
+  /** Encodes the merged metrics in the Prometheus protobuf exposition, as they are now (see `Telemeter.renderProtobuf`). */
+  renderProtobuf(): Generator<Uint8Array> {
+    return this.telemeter.renderProtobuf();
+  }
+
   /** Collects, then renders the merged metrics as one string. */
   async scrape(options: ScrapeOptions = {}): Promise<string> {
     await this.collect();

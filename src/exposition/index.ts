@@ -3,6 +3,8 @@ export {
   type ExpositionFormat,
   OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_TEXT_CONTENT_TYPE,
+  PROTOBUF_CONTENT_TYPE,
+  type WireFormat,
 } from './content-types.js';
 export { formatCanonical, formatValue } from './number-format.js';
 export {
@@ -15,5 +17,6 @@ export {
   parseExposition,
   reservedNames,
 } from './parse.js';
+export { encodeProtobuf } from './protobuf.js';
 export { renderExposition } from './render.js';
 export { renderParsedFamily } from './render-parsed.js';

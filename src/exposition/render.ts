@@ -12,14 +12,18 @@ const CHUNK_SIZE = 64 * 1024;
  * One walk serves both formats; they differ only where the specs differ: OpenMetrics names a counter's family
  * without the `_total` that its samples keep in both formats, writes `# UNIT`, escapes `"` in HELP, leaves out what
  * it forbids for negative observations (a histogram's `_sum` and `_count` when the sum is negative or a bucket is, a
- * summary's negative `_sum` and negative quantiles), and ends with `# EOF`. Label blocks were rendered when each series was created; `le` and `quantile` strings are
+ * summary's negative `_sum` and negative quantiles), and ends with `# EOF`. With `createdSamples`, OpenMetrics
+ * adds each counter, histogram and summary series' `_created` sample (0.0.4 has none). Label blocks were rendered when each series was created; `le` and `quantile` strings are
  * rendered once per family here. Each series is written whole, so its buckets, sum and count agree in a chunk.
  */
 export function* renderExposition(
   families: readonly MetricFamily[],
   format: ExpositionFormat,
+  createdSamples = false,
 ): Generator<string> {
   const om = format === 'openmetrics';
+  // `_created` is an OpenMetrics sample; 0.0.4 has none (a Prometheus would store it as a gauge-like series).
+  const created = om && createdSamples;
   let out = '';
   for (const family of families) {
     out += header(family, om);
@@ -34,13 +38,13 @@ export function* renderExposition(
     switch (family.kind) {
       case 'counter':
       case 'gauge':
-        out = yield* scalarLines(family, step.value, out);
+        out = yield* scalarLines(family, step.value, out, created && family.kind === 'counter');
         break;
       case 'histogram':
-        out = yield* histogramLines(family, step.value, out, om);
+        out = yield* histogramLines(family, step.value, out, om, created);
         break;
       case 'summary':
-        out = yield* summaryLines(family, step.value, out, om);
+        out = yield* summaryLines(family, step.value, out, om, created);
         break;
     }
   }
@@ -55,12 +59,20 @@ export function* renderExposition(
 // Whether a series is held is asked per series, not once before the yields between chunks: one that expired
 // meanwhile must not be written out.
 
-function* scalarLines(family: ScalarFamily, order: Uint32Array, out: string): Generator<string, string> {
+function* scalarLines(
+  family: ScalarFamily,
+  order: Uint32Array,
+  out: string,
+  created: boolean,
+): Generator<string, string> {
   const { name } = family;
+  const createdName = `${counterFamilyName(name)}_created`;
   for (let i = 0; i < order.length; i++) {
     const s = order[i];
     if (!family.holds(s)) continue;
-    out += sampleLine(name, family.labelBlock(s), formatValue(family.value(s)));
+    const block = family.labelBlock(s);
+    out += sampleLine(name, block, formatValue(family.value(s)));
+    if (created) out += createdLine(createdName, block, family.created(s));
     if (out.length >= CHUNK_SIZE) {
       yield flat(out);
       out = '';
@@ -74,8 +86,10 @@ function* histogramLines(
   order: Uint32Array,
   out: string,
   om: boolean,
+  created: boolean,
 ): Generator<string, string> {
   const { name, bounds, buckets } = family;
+  const createdName = `${name}_created`;
   const les = [...bounds.map((b) => `le="${formatCanonical(b)}"`), 'le="+Inf"'];
   const bucketName = `${name}_bucket`;
   const omitSum = om && bounds[0] < 0;
@@ -96,6 +110,7 @@ function* histogramLines(
       out += sampleLine(`${name}_sum`, block, formatValue(sum));
       out += sampleLine(`${name}_count`, block, formatValue(cumulative));
     }
+    if (created) out += createdLine(createdName, block, family.created(s));
     if (out.length >= CHUNK_SIZE) {
       yield flat(out);
       out = '';
@@ -109,8 +124,10 @@ function* summaryLines(
   order: Uint32Array,
   out: string,
   om: boolean,
+  created: boolean,
 ): Generator<string, string> {
   const { name, quantiles } = family;
+  const createdName = `${name}_created`;
   const quantileLabels = quantiles.map((q) => `quantile="${formatCanonical(q)}"`);
   for (let i = 0; i < order.length; i++) {
     const s = order[i];
@@ -126,6 +143,7 @@ function* summaryLines(
     const sum = family.sum(s);
     if (!(om && sum < 0)) out += sampleLine(`${name}_sum`, block, formatValue(sum));
     out += sampleLine(`${name}_count`, block, formatValue(family.count(s)));
+    if (created) out += createdLine(createdName, block, family.created(s));
     if (out.length >= CHUNK_SIZE) {
       yield flat(out);
       out = '';
@@ -155,6 +173,14 @@ function header(family: MetricFamily, om: boolean): string {
 
 function sampleLine(name: string, block: string, value: string): string {
   return block === '' ? `${name} ${value}\n` : `${name}{${block}} ${value}\n`;
+}
+
+/**
+ * OpenMetrics' `_created` sample: the series' creation time in seconds since the epoch, to the millisecond.
+ * Nothing when the time is unknown (0).
+ */
+function createdLine(name: string, block: string, milliseconds: number): string {
+  return milliseconds > 0 ? sampleLine(name, block, formatValue(milliseconds / 1000)) : '';
 }
 
 /** 0.0.4 escapes only backslash and line feed in HELP (`\"` is an error there); OpenMetrics also escapes `"`. */

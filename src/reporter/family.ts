@@ -58,6 +58,10 @@ abstract class StoredFamilyBase {
     return this.table.orderSteps();
   }
 
+  created(series: number): number {
+    return this.table.created[series];
+  }
+
   labelBlock(series: number): string {
     return this.blocks[series];
   }

@@ -72,6 +72,15 @@ export interface FamilyBase {
    */
   incarnation(series: number): number;
   /**
+   * When `series` was created, in milliseconds since the Unix epoch: the start of its counts, which only ever
+   * restart with a new series (one that expired under `idleTimeout` and came back is a new series, with a new
+   * time). Protobuf writes it as `created_timestamp`, OpenMetrics as `_created` when asked to. A gauge has one
+   * too, which the formats do not use. 0 when the clock read 0 when the series was created (a Cloudflare
+   * Worker's clock does at its module's top level, where series without tags are created): no time known.
+   * Recorded once per series, when it is created, so recording pays nothing for it.
+   */
+  created(series: number): number;
+  /**
    * The ids of the series held, ordered by their label block, so every scrape lists series in the same order. A
    * generator that pauses (yields) while it sorts many new series, so a streaming encoder can hand the event loop
    * a turn between steps; its return value is the order. The order is cached until a series is added or expires;

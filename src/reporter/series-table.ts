@@ -43,6 +43,12 @@ export class SeriesTable {
    * marker value in `touched`, which every recording overwrites: a pin must survive any mix of writers.
    */
   private pinned: Uint8Array = new Uint8Array(8);
+  /**
+   * When each series was created, in milliseconds since the Unix epoch (0 where the clock read 0: a Worker's at
+   * its module's top level). Written once per series, when it is created or its index reused, never on a
+   * recording: what protobuf's `created_timestamp` and OpenMetrics' `_created` report.
+   */
+  created: Float64Array = new Float64Array(8);
   /** Current sweep generation, advanced by `expire`. */
   generation = 1;
   /** Rendered label block of each series, without braces; `''` when it has no labels. */
@@ -252,7 +258,9 @@ export class SeriesTable {
       this.alive = ensureCapacity(this.alive, this.size);
       this.touched = ensureCapacity(this.touched, this.size);
       this.pinned = ensureCapacity(this.pinned, this.size);
+      this.created = ensureCapacity(this.created, this.size);
     }
+    this.created[index] = Date.now();
     this.labelBlocks[index] = this.renderLabels(values);
     this.alive[index] = 1;
     this.touched[index] = this.generation;

@@ -1,10 +1,10 @@
 import { STATUS_CODES } from 'node:http';
 import { invalidOption } from '../errors.js';
 import { execute, monotonicTime, systemTime } from '../events/index.js';
-import { contentTypeOf, type ExpositionFormat } from '../exposition/index.js';
+import { contentTypeOf, type WireFormat } from '../exposition/index.js';
 import type { CredentialCheck } from './credentials.js';
 import { IncludedSources } from './included-sources.js';
-import { acceptsGzip, negotiateFormat } from './negotiation.js';
+import { acceptsGzip, negotiateEscaping } from './negotiation.js';
 import { HANDLER_KEYS, type MetricsHandlerOptions, resolveHandlerOptions } from './options.js';
 import { BASE_HEADERS } from './plain-responses.js';
 import {
@@ -14,7 +14,7 @@ import {
   RenderCoalescer,
   type RenderSource,
 } from './render-coalescer.js';
-import { formatParameter } from './scrape-endpoint.js';
+import { formatParameter, offersProtobuf, requestFormat } from './scrape-endpoint.js';
 
 /** Options of {@link metricsFetchHandler}: those of `metricsHandler`, less `allow`. */
 export type MetricsFetchHandlerOptions = Omit<MetricsHandlerOptions, 'allow'>;
@@ -29,7 +29,7 @@ const FETCH_HANDLER_KEYS = HANDLER_KEYS.filter((key) => key !== 'allow');
 /** What the scrape's stop event reports, as the Node endpoint reports it. */
 interface Outcome {
   status: number;
-  format: ExpositionFormat | undefined;
+  format: WireFormat | undefined;
   bytes: number;
   compressed: boolean;
   error?: 'render_failed';
@@ -38,8 +38,8 @@ interface Outcome {
 /**
  * The metrics endpoint as a fetch handler (`Request` in, `Response` out), for servers that are not `node:http`:
  * `Bun.serve`, `Deno.serve`, a Cloudflare Worker. It answers every request it is given (route `/metrics` to it)
- * with the rules of `metricsHandler`: `auth`, the method check, `Accept` negotiation between OpenMetrics 1.0 and
- * text 0.0.4 (`?format=` forces one), gzip when `Accept-Encoding` allows it, renders coalesced with the other
+ * with the rules of `metricsHandler`: `auth`, the method check, `Accept` negotiation between protobuf, OpenMetrics
+ * 1.0 and text 0.0.4 (`?format=` forces one), `createdSamples`, gzip when `Accept-Encoding` allows it, renders coalesced with the other
  * endpoints of the same Telemeter, `maxInFlight`, and the scrape events behind `telemeter_scrapes_total`.
  *
  * ```ts
@@ -79,15 +79,12 @@ export function metricsFetchHandler(
     resolved.include === undefined
       ? coalescerFor(telemeter)
       : new RenderCoalescer(telemeter, new IncludedSources(resolved.include, resolved.includeTimeout, log));
+  const protobuf = offersProtobuf(telemeter, resolved);
   let inFlight = 0;
 
   const serve = async (request: Request, method: string): Promise<[Response, Outcome]> => {
     const forced = formatParameter(request.url);
-    const format: ExpositionFormat =
-      forced ??
-      (resolved.format === 'negotiate'
-        ? negotiateFormat(request.headers.get('accept') ?? undefined)
-        : resolved.format);
+    const format = requestFormat(forced, request.headers.get('accept') ?? undefined, resolved, protobuf);
     if (credentials !== undefined && !credentials.verify(request.headers.get('authorization') ?? undefined)) {
       return plain(
         method,
@@ -104,20 +101,21 @@ export function metricsFetchHandler(
       const gzip = resolved.compression && acceptsGzip(request.headers.get('accept-encoding') ?? undefined);
       const headers: Record<string, string> = {
         ...BASE_HEADERS,
-        'Content-Type': contentTypeOf(format),
+        'Content-Type': contentTypeOf(format, negotiateEscaping(request.headers.get('accept') ?? undefined)),
         Vary: 'Accept, Accept-Encoding',
       };
       if (gzip) headers['Content-Encoding'] = 'gzip';
       if (method === 'HEAD') return [new Response(null, { status: 200, headers }), ok(format, 0, gzip)];
-      let text = '';
+      const parts: (string | Uint8Array)[] = [];
       try {
-        for await (const chunk of coalescer.acquire(format).text.read()) text += chunk;
+        for await (const chunk of coalescer.acquire(format, resolved.createdSamples).body.read())
+          parts.push(chunk);
       } catch {
         // The coalescer has already logged the failure once for every scrape that shared the render.
         const [response, outcome] = plain(method, 503, format);
         return [response, { ...outcome, error: 'render_failed' }];
       }
-      const body: Uint8Array<ArrayBuffer> = gzip ? await gzipped(text) : new TextEncoder().encode(text);
+      const body: Uint8Array<ArrayBuffer> = gzip ? await gzipped(parts) : await bytesOf(parts);
       headers['Content-Length'] = String(body.byteLength);
       // `encodeBody: 'manual'` tells a Worker the body is already compressed (it would gzip it again); other
       // runtimes ignore the key.
@@ -150,7 +148,7 @@ export function metricsFetchHandler(
   };
 }
 
-function ok(format: ExpositionFormat, bytes: number, compressed: boolean): Outcome {
+function ok(format: WireFormat, bytes: number, compressed: boolean): Outcome {
   return { status: 200, format, bytes, compressed };
 }
 
@@ -161,7 +159,7 @@ function ok(format: ExpositionFormat, bytes: number, compressed: boolean): Outco
 function plain(
   method: string,
   status: number,
-  format: ExpositionFormat | undefined,
+  format: WireFormat | undefined,
   extraHeaders: readonly (readonly [string, string])[] = [],
 ): [Response, Outcome] {
   const body = new TextEncoder().encode(`${STATUS_CODES[status] ?? 'Error'}\n`);
@@ -173,8 +171,14 @@ function plain(
   return [response, { status, format, bytes: method === 'HEAD' ? 0 : body.byteLength, compressed: false }];
 }
 
-/** `text` compressed with gzip by the platform's `CompressionStream` (Node, Bun, Deno and Workers all have it). */
-async function gzipped(text: string): Promise<Uint8Array<ArrayBuffer>> {
-  const stream = new Blob([text]).stream().pipeThrough(new CompressionStream('gzip'));
+/** The body's chunks (text as UTF-8, protobuf as it is) in one byte array. */
+async function bytesOf(parts: readonly (string | Uint8Array)[]): Promise<Uint8Array<ArrayBuffer>> {
+  if (parts.every((part) => typeof part === 'string')) return new TextEncoder().encode(parts.join(''));
+  return new Uint8Array(await new Blob(parts as BlobPart[]).arrayBuffer());
+}
+
+/** The body compressed with gzip by the platform's `CompressionStream` (Node, Bun, Deno and Workers all have it). */
+async function gzipped(parts: readonly (string | Uint8Array)[]): Promise<Uint8Array<ArrayBuffer>> {
+  const stream = new Blob(parts as BlobPart[]).stream().pipeThrough(new CompressionStream('gzip'));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }

@@ -30,7 +30,13 @@ export {
   type RouteHandler,
   serveMetrics,
 } from './metrics-server.js';
-export { acceptsGzip, negotiateFormat } from './negotiation.js';
+export {
+  acceptsGzip,
+  type EscapingScheme,
+  type NegotiationOptions,
+  negotiateEscaping,
+  negotiateFormat,
+} from './negotiation.js';
 export type { FormatChoice, MetricsHandlerOptions, ServeMetricsOptions } from './options.js';
 export type { RenderSource } from './render-coalescer.js';
 

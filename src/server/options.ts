@@ -7,7 +7,7 @@ import { type AuthOptions, CredentialCheck } from './credentials.js';
 import { checkIncludedSources, type IncludedSource } from './included-sources.js';
 
 /** Which exposition format to send: negotiated from `Accept`, or always one. */
-export type FormatChoice = 'negotiate' | 'text' | 'openmetrics';
+export type FormatChoice = 'negotiate' | 'text' | 'openmetrics' | 'protobuf';
 
 /** Options of `metricsHandler`, and the scrape part of `serveMetrics`. */
 export interface MetricsHandlerOptions {
@@ -21,10 +21,18 @@ export interface MetricsHandlerOptions {
    */
   readonly allow?: readonly string[];
   /**
-   * `'negotiate'` (default) follows `Accept`; `'text'` or `'openmetrics'` always sends that format.
-   * A request can still force one with `?format=text` or `?format=openmetrics`.
+   * `'negotiate'` (default) follows `Accept`; `'text'`, `'openmetrics'` or `'protobuf'` always sends that
+   * format. A request can still force one with `?format=text`, `?format=openmetrics` or `?format=protobuf`.
+   * Protobuf goes only to scrapers that ask for it by name (a Prometheus with native histograms on), and never
+   * from an endpoint with `include` (whose body is text), which sends 0.0.4 instead.
    */
   readonly format?: FormatChoice;
+  /**
+   * Add OpenMetrics `_created` samples: each counter, histogram and summary series' creation time, as
+   * `<family>_created`. Off by default, as in client_golang, because each is one more series a Prometheus
+   * stores; the protobuf format carries the same time as a field, always.
+   */
+  readonly createdSamples?: boolean;
   /** gzip the body when `Accept-Encoding` allows it. Default true. */
   readonly compression?: boolean;
   /** Scrapes served at once; more get 503. Default 10. */
@@ -88,6 +96,7 @@ export interface ResolvedHandlerOptions {
   readonly credentials: CredentialCheck | undefined;
   readonly allowlist: AddressAllowlist | undefined;
   readonly format: FormatChoice;
+  readonly createdSamples: boolean;
   readonly compression: boolean;
   readonly maxInFlight: number;
   readonly eventPrefix: string;
@@ -117,6 +126,7 @@ export const HANDLER_KEYS: readonly string[] = [
   'auth',
   'allow',
   'format',
+  'createdSamples',
   'compression',
   'maxInFlight',
   'eventPrefix',
@@ -166,8 +176,11 @@ export function resolveHandlerOptions(
   const opts = (options === undefined ? {} : options) as MetricsHandlerOptions;
   checkOptionKeys(`telemeter/server: ${where}`, opts, allowedKeys);
   const format = opts.format ?? 'negotiate';
-  if (format !== 'negotiate' && format !== 'text' && format !== 'openmetrics') {
-    fail(`option format must be 'negotiate', 'text' or 'openmetrics', got ${describe(format)}`);
+  if (format !== 'negotiate' && format !== 'text' && format !== 'openmetrics' && format !== 'protobuf') {
+    fail(`option format must be 'negotiate', 'text', 'openmetrics' or 'protobuf', got ${describe(format)}`);
+  }
+  if (opts.createdSamples !== undefined && typeof opts.createdSamples !== 'boolean') {
+    fail(`option createdSamples must be a boolean, got ${describe(opts.createdSamples)}`);
   }
   if (opts.compression !== undefined && typeof opts.compression !== 'boolean') {
     fail(`option compression must be a boolean, got ${describe(opts.compression)}`);
@@ -183,6 +196,7 @@ export function resolveHandlerOptions(
     credentials: opts.auth === undefined ? undefined : new CredentialCheck(opts.auth, 'auth'),
     allowlist: opts.allow === undefined ? undefined : new AddressAllowlist(opts.allow, 'allow'),
     format,
+    createdSamples: opts.createdSamples ?? false,
     compression: opts.compression ?? true,
     maxInFlight: integer(opts.maxInFlight, 'maxInFlight', 1, 1_000_000, 10),
     eventPrefix: prefix,

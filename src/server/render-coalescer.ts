@@ -2,14 +2,23 @@ import { once } from 'node:events';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { createGzip } from 'node:zlib';
 import { invalidArgument } from '../errors.js';
-import type { ExpositionFormat } from '../exposition/index.js';
+import type { ExpositionFormat, WireFormat } from '../exposition/index.js';
 import { type Logger, LogSink, processLog } from '../logger.js';
 import { ChunkLog } from './chunk-log.js';
 import { ExportedNameScanner, type IncludedSources, withoutEof } from './included-sources.js';
 
 /** What the server renders: a `Telemeter`, or anything with the same `render` generator. */
 export interface RenderSource {
-  render(options: { format: ExpositionFormat }): Iterable<string>;
+  /**
+   * The text exposition in chunks. `createdSamples` is passed only when an endpoint asks for OpenMetrics
+   * `_created` samples (its `createdSamples` option).
+   */
+  render(options: { format: ExpositionFormat; createdSamples?: boolean }): Iterable<string>;
+  /**
+   * The Prometheus protobuf exposition in chunks (an empty chunk is a pause). Without it, the endpoint offers
+   * the text formats alone.
+   */
+  renderProtobuf?(): Iterable<Uint8Array>;
   /**
    * Brings the values up to date before a render, e.g. a cluster aggregator asking its workers to flush.
    * A rejection is logged and the scrape renders what it has.
@@ -50,11 +59,15 @@ export function logSinkOf(source: RenderSource): LogSink {
 
 /** One render of one format, shared by every scrape that joins it while it runs. */
 export class RenderJob {
-  /** The exposition text, chunk by chunk. */
-  readonly text = new ChunkLog<string>();
+  /** The exposition, chunk by chunk: strings for the text formats, bytes for protobuf. */
+  readonly body = new ChunkLog<string | Uint8Array>();
   private gzipped: ChunkLog<Buffer> | undefined;
 
-  constructor(readonly format: ExpositionFormat) {}
+  constructor(
+    readonly format: WireFormat,
+    /** OpenMetrics `_created` samples (the endpoint's `createdSamples` option). */
+    readonly createdSamples = false,
+  ) {}
 
   /**
    * The same body compressed with gzip, made on first request by one zlib stream that every gzip
@@ -70,7 +83,7 @@ export class RenderJob {
     zip.on('error', (error) => log.fail(error));
     void (async () => {
       try {
-        for await (const chunk of this.text.read()) {
+        for await (const chunk of this.body.read()) {
           if (!zip.write(chunk)) await once(zip, 'drain');
         }
         zip.end();
@@ -89,7 +102,7 @@ export class RenderJob {
  * render is forgotten at once, so the next scrape always sees fresh values.
  */
 export class RenderCoalescer {
-  private readonly running = new Map<ExpositionFormat, RenderJob>();
+  private readonly running = new Map<string, RenderJob>();
   private readonly log: LogSink;
 
   /** With `included`, each render is telemeter's families followed by the included sources' (`include` option). */
@@ -101,16 +114,17 @@ export class RenderCoalescer {
   }
 
   /** The render of `format` in flight, or a new one. */
-  acquire(format: ExpositionFormat): RenderJob {
-    const current = this.running.get(format);
+  acquire(format: WireFormat, createdSamples = false): RenderJob {
+    const key = jobKey(format, createdSamples);
+    const current = this.running.get(key);
     if (current !== undefined) return current;
-    const job = new RenderJob(format);
-    this.running.set(format, job);
-    void this.produce(job);
+    const job = new RenderJob(format, createdSamples);
+    this.running.set(key, job);
+    void this.produce(job, key);
     return job;
   }
 
-  private async produce(job: RenderJob): Promise<void> {
+  private async produce(job: RenderJob, key: string): Promise<void> {
     // Read the included sources first: their own collection (often async) overlaps telemeter's render.
     const readings = this.included?.read();
     if (typeof this.source.collect === 'function') {
@@ -124,18 +138,24 @@ export class RenderCoalescer {
       }
     }
     try {
-      const chunks = this.source.render({ format: job.format })[Symbol.iterator]();
-      const scanner = readings === undefined ? undefined : new ExportedNameScanner(job.format);
+      if (job.format === 'protobuf') {
+        await this.produceProtobuf(job);
+        return;
+      }
+      const format = job.format;
+      const options = job.createdSamples ? { format, createdSamples: true } : { format };
+      const chunks = this.source.render(options)[Symbol.iterator]();
+      const scanner = readings === undefined ? undefined : new ExportedNameScanner(format);
       // With included sources, one chunk is held back, so the `# EOF` at the end of the last can be cut.
       let held = '';
       for (;;) {
         const step = chunks.next();
         if (step.done) break;
         if (scanner === undefined) {
-          if (step.value.length > 0) job.text.push(step.value);
+          if (step.value.length > 0) job.body.push(step.value);
         } else if (step.value.length > 0) {
           scanner.scan(step.value);
-          if (held.length > 0) job.text.push(held);
+          if (held.length > 0) job.body.push(held);
           held = step.value;
         }
         // A large registry renders in many chunks; letting the event loop run between them keeps
@@ -143,26 +163,41 @@ export class RenderCoalescer {
         await nextTurn();
       }
       if (scanner !== undefined && readings !== undefined && this.included !== undefined) {
-        const om = job.format === 'openmetrics';
+        const om = format === 'openmetrics';
         const tail = om ? withoutEof(held) : held;
-        if (tail.length > 0) job.text.push(tail);
-        for (const chunk of this.included.merge(await readings, scanner.names, job.format)) {
-          if (chunk.length > 0) job.text.push(chunk);
+        if (tail.length > 0) job.body.push(tail);
+        for (const chunk of this.included.merge(await readings, scanner.names, format)) {
+          if (chunk.length > 0) job.body.push(chunk);
           await nextTurn();
         }
-        if (om) job.text.push('# EOF\n');
+        if (om) job.body.push('# EOF\n');
       }
-      job.text.end();
+      job.body.end();
     } catch (error) {
       this.log.error(
         { err: error },
         `telemeter/server: rendering ${job.format} metrics failed; the scrape gets 503`,
       );
-      job.text.fail(error);
+      job.body.fail(error);
     } finally {
-      if (this.running.get(job.format) === job) this.running.delete(job.format);
+      if (this.running.get(key) === job) this.running.delete(key);
     }
   }
+
+  /** The protobuf body: the source's chunks, a turn of the event loop after each (pauses included). */
+  private async produceProtobuf(job: RenderJob): Promise<void> {
+    const render = this.source.renderProtobuf;
+    if (render === undefined) throw new Error('the render source has no renderProtobuf');
+    for (const chunk of render.call(this.source)) {
+      if (chunk.length > 0) job.body.push(chunk);
+      await nextTurn();
+    }
+    job.body.end();
+  }
+}
+
+function jobKey(format: WireFormat, createdSamples: boolean): string {
+  return createdSamples && format === 'openmetrics' ? 'openmetrics+created' : format;
 }
 
 const coalescers = new WeakMap<RenderSource, RenderCoalescer>();

@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { execute, monotonicTime, systemTime } from '../events/index.js';
-import { contentTypeOf, type ExpositionFormat } from '../exposition/index.js';
+import { contentTypeOf, type WireFormat } from '../exposition/index.js';
 import { AccessPolicy } from './access-policy.js';
 import type { ChunkLog } from './chunk-log.js';
 import { IncludedSources } from './included-sources.js';
-import { acceptsGzip, negotiateFormat } from './negotiation.js';
+import { acceptsGzip, negotiateEscaping, negotiateFormat } from './negotiation.js';
 import type { ResolvedHandlerOptions } from './options.js';
 import { BASE_HEADERS, sendStatus } from './plain-responses.js';
 import { coalescerFor, logSinkOf, RenderCoalescer, type RenderSource } from './render-coalescer.js';
@@ -15,7 +15,7 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
 /** What the stop event reports in its metadata, besides `method`. */
 interface Outcome {
   status: number;
-  format: ExpositionFormat | undefined;
+  format: WireFormat | undefined;
   bytes: number;
   compressed: boolean;
   error?: 'render_failed' | 'client_closed';
@@ -26,15 +26,39 @@ const ALLOW = 'GET, HEAD';
 const CLIENT_CLOSED = 499;
 
 /** `?format=` on the request URL: a format, undefined when absent, or null when invalid. */
-export function formatParameter(url: string | undefined): ExpositionFormat | undefined | null {
+export function formatParameter(url: string | undefined): WireFormat | undefined | null {
   const query = url?.indexOf('?') ?? -1;
   if (url === undefined || query < 0) return undefined;
   const value = new URLSearchParams(url.slice(query + 1)).get('format');
   if (value === null) return undefined;
-  return value === 'text' || value === 'openmetrics' ? value : null;
+  return value === 'text' || value === 'openmetrics' || value === 'protobuf' ? value : null;
 }
 
-function byteLength(chunk: string | Buffer): number {
+/**
+ * Whether an endpoint of `source` may answer in protobuf: the source can encode it, and the endpoint includes no
+ * other libraries (their expositions are text, parsed and re-rendered as text).
+ */
+export function offersProtobuf(source: RenderSource, options: ResolvedHandlerOptions): boolean {
+  return options.include === undefined && typeof source.renderProtobuf === 'function';
+}
+
+/**
+ * The format a request gets: `?format=`, else the `format` option, else negotiated from `Accept` (`forced` is
+ * what {@link formatParameter} read; an invalid one counts as none, and the caller answers 400). Where protobuf
+ * is not offered, a request forced to it gets text 0.0.4 (labelled so).
+ */
+export function requestFormat(
+  forced: WireFormat | undefined | null,
+  accept: string | undefined,
+  options: ResolvedHandlerOptions,
+  protobuf: boolean,
+): WireFormat {
+  const chosen =
+    forced ?? (options.format === 'negotiate' ? negotiateFormat(accept, { protobuf }) : options.format);
+  return chosen === 'protobuf' && !protobuf ? 'text' : chosen;
+}
+
+function byteLength(chunk: string | Uint8Array): number {
   return typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
 }
 
@@ -65,6 +89,7 @@ export function createScrapeEndpoint(source: RenderSource, options: ResolvedHand
       ? coalescerFor(source)
       : new RenderCoalescer(source, new IncludedSources(options.include, options.includeTimeout, log));
   let inFlight = 0;
+  const protobuf = offersProtobuf(source, options);
 
   /** Answers `req`; returns the outcome when answered at once, undefined when a stream reports it later. */
   const serve = (
@@ -73,8 +98,7 @@ export function createScrapeEndpoint(source: RenderSource, options: ResolvedHand
     finish: (outcome: Outcome) => void,
   ): Outcome | undefined => {
     const forced = formatParameter(req.url);
-    const format: ExpositionFormat =
-      forced ?? (options.format === 'negotiate' ? negotiateFormat(req.headers.accept) : options.format);
+    const format = requestFormat(forced, req.headers.accept, options, protobuf);
     const refusal = access.check(req);
     if (refusal !== 0) {
       const bytes = access.refuse(req, res, refusal);
@@ -98,7 +122,7 @@ export function createScrapeEndpoint(source: RenderSource, options: ResolvedHand
     const gzip = options.compression && acceptsGzip(req.headers['accept-encoding']);
     const headers: Record<string, string> = {
       ...BASE_HEADERS,
-      'Content-Type': contentTypeOf(format),
+      'Content-Type': contentTypeOf(format, negotiateEscaping(req.headers.accept)),
       Vary: 'Accept, Accept-Encoding',
     };
     if (gzip) headers['Content-Encoding'] = 'gzip';
@@ -106,8 +130,8 @@ export function createScrapeEndpoint(source: RenderSource, options: ResolvedHand
       res.writeHead(200, headers);
       return { status: 200, format, bytes: 0, compressed: gzip };
     }
-    const job = coalescer.acquire(format);
-    const body: ChunkLog<string> | ChunkLog<Buffer> = gzip ? job.gzip() : job.text;
+    const job = coalescer.acquire(format, options.createdSamples);
+    const body: ChunkLog<string | Uint8Array> | ChunkLog<Buffer> = gzip ? job.gzip() : job.body;
     void stream(res, body, headers, (status, bytes, error) => {
       const outcome: Outcome = { status, format, bytes, compressed: gzip && status === 200 };
       if (error !== undefined) outcome.error = error;
@@ -160,11 +184,11 @@ export function createScrapeEndpoint(source: RenderSource, options: ResolvedHand
  */
 async function stream(
   res: ServerResponse,
-  body: ChunkLog<string> | ChunkLog<Buffer>,
+  body: ChunkLog<string | Uint8Array> | ChunkLog<Buffer>,
   headers: Record<string, string>,
   finish: (status: number, bytes: number, error?: 'render_failed' | 'client_closed') => void,
 ): Promise<void> {
-  const reader = (body as ChunkLog<string | Buffer>).read();
+  const reader = (body as ChunkLog<string | Uint8Array>).read();
   let bytes = 0;
   let started = false;
   try {

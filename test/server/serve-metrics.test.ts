@@ -260,13 +260,14 @@ describe('serveMetrics: address allowlist', () => {
 describe('serveMetrics: negotiation and compression', () => {
   it.each([
     ['Prometheus 2.42', PROMETHEUS_2_42, OPENMETRICS],
-    ['Prometheus 3', PROMETHEUS_3, OPENMETRICS],
+    // Prometheus 3 asks for escaping=allow-utf-8: the answer names the scheme; the body is the same.
+    ['Prometheus 3', PROMETHEUS_3, `${OPENMETRICS}; escaping=allow-utf-8`],
     ['curl', '*/*', TEXT],
     ['no Accept', undefined, TEXT],
   ])('%s gets the right format, labelled exactly', async (_name, accept, contentType) => {
     const t = telemeter();
     const server = await start(t);
-    const format = contentType === OPENMETRICS ? 'openmetrics' : 'text';
+    const format = contentType.startsWith(OPENMETRICS) ? 'openmetrics' : 'text';
     const expected = t.scrape({ format });
     const reply = await send(server.url, { headers: accept === undefined ? {} : { accept } });
     expect(reply.headers['content-type']).toBe(contentType);
@@ -695,7 +696,7 @@ describe('serveMetrics: lifecycle and protection', () => {
     [{ allow: ['fdaa::/16', '1.2.3'] }, /option allow\[1\]/],
     [{ allow: [] }, /option allow/],
     [{ maxInFlight: 0 }, /option maxInFlight/],
-    [{ format: 'json' }, /option format must be 'negotiate', 'text' or 'openmetrics'/],
+    [{ format: 'json' }, /option format must be 'negotiate', 'text', 'openmetrics' or 'protobuf'/],
     [{ compression: 'gzip' }, /option compression must be a boolean/],
     [{ eventPrefix: 'a..b' }, /eventPrefix/],
     [{ tls: { key: 'k' } }, /option tls must give key and cert/],
