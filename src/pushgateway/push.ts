@@ -1,6 +1,6 @@
 import { invalidArgument } from '../errors.js';
 import { describe } from '../events/event-name.js';
-import { PROMETHEUS_TEXT_CONTENT_TYPE } from '../exposition/content-types.js';
+import { PROMETHEUS_TEXT_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE } from '../exposition/content-types.js';
 import {
   type DeleteFromGatewayOptions,
   type GatewayRequest,
@@ -13,6 +13,8 @@ import { PushgatewayError } from './pushgateway-error.js';
 /** What can be pushed: a `Telemeter`, or anything with the same `render` generator (a cluster aggregator). */
 export interface PushSource {
   render(options: { format: 'text' }): Iterable<string>;
+  /** Delimited protobuf `MetricFamily` messages, for `format: 'protobuf'`. */
+  renderProtobuf?(): Iterable<Uint8Array>;
   /** Brings the values up to date before the render, as a cluster aggregator's `collect()` does. */
   collect?(): Promise<unknown>;
 }
@@ -22,7 +24,8 @@ const MAX_ANSWER_BYTES = 1024;
 
 /**
  * Pushes the metrics of `telemeter` to a Prometheus Pushgateway, as one group: the series a scrape of the same
- * Telemeter would return right now, as Prometheus text 0.0.4, to `<url>/metrics/job/<job>{/<label>/<value>}`.
+ * Telemeter would return right now, as Prometheus text 0.0.4 (or protobuf, with `format: 'protobuf'`), to
+ * `<url>/metrics/job/<job>{/<label>/<value>}`.
  *
  * - `method: 'put'` (the default, the gateway's "push") replaces every metric of the group: a metric pushed by an
  *   earlier run and absent from this body is gone. `'post'` ("push-add") replaces only the metric names in this
@@ -50,6 +53,11 @@ export function pushToGateway(telemeter: PushSource, options: PushToGatewayOptio
     );
   }
   const request = resolvePushOptions(options);
+  if (request.format === 'protobuf' && typeof telemeter.renderProtobuf !== 'function') {
+    invalidArgument(
+      "telemeter/pushgateway: pushToGateway: option format 'protobuf' needs a source with renderProtobuf (a Telemeter)",
+    );
+  }
   return pushRendered(telemeter, request);
 }
 
@@ -69,21 +77,33 @@ export function deleteFromGateway(options: DeleteFromGatewayOptions): Promise<vo
 
 async function pushRendered(source: PushSource, request: GatewayRequest): Promise<void> {
   if (typeof source.collect === 'function') await source.collect();
-  // A batch job's exposition is small: one string, sent with a Content-Length, suits every gateway and proxy.
-  const chunks: string[] = [];
-  for (const chunk of source.render({ format: 'text' })) chunks.push(chunk);
-  const text = chunks.join('');
-  await send(request, request.gzip ? await gzipped(text) : text);
+  // A batch job's exposition is small: one body, sent with a Content-Length, suits every gateway and proxy.
+  let body: string | Uint8Array<ArrayBuffer>;
+  if (request.format === 'protobuf') {
+    const chunks = [...source.renderProtobuf!()];
+    const bytes = new Uint8Array(chunks.reduce((total, chunk) => total + chunk.length, 0));
+    let offset = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.length;
+    }
+    body = bytes;
+  } else body = [...source.render({ format: 'text' })].join('');
+  await send(request, request.gzip ? await gzipped(body) : body);
 }
 
-function gzipped(text: string): Promise<ArrayBuffer> {
-  return new Response(new Blob([text]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer();
+function gzipped(body: string | Uint8Array<ArrayBuffer>): Promise<ArrayBuffer> {
+  return new Response(new Blob([body]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer();
 }
 
-async function send(request: GatewayRequest, body: string | ArrayBuffer | undefined): Promise<void> {
+async function send(
+  request: GatewayRequest,
+  body: string | Uint8Array<ArrayBuffer> | ArrayBuffer | undefined,
+): Promise<void> {
   const headers: Record<string, string> = { ...request.headers };
   if (body !== undefined) {
-    headers['content-type'] = PROMETHEUS_TEXT_CONTENT_TYPE;
+    headers['content-type'] =
+      request.format === 'protobuf' ? PROTOBUF_CONTENT_TYPE : PROMETHEUS_TEXT_CONTENT_TYPE;
     if (request.gzip) headers['content-encoding'] = 'gzip';
   }
   const signal = AbortSignal.timeout(request.timeout);

@@ -104,76 +104,83 @@ describe.skipIf(!hasPushgateway)('pushToGateway and deleteFromGateway with a rea
       await prometheus?.stop();
     });
 
-    it("stores every metric type of a batch job exactly as the job's own scrape shows it", async () => {
-      const telemeter = make([
-        counter('nightly.rows', { eventName: 'nightly.row', measurement: 'bytes', tags: ['table'] }),
-        sum('nightly.row.bytes', { tags: ['table'] }),
-        lastValue('nightly.last_success_timestamp_seconds', {
-          eventName: 'nightly.success',
-          measurement: 'at',
-        }),
-        summary('nightly.row.duration', { unit: ['native', 'second'] }),
-        distribution('nightly.row.size', {
-          eventName: 'nightly.row',
-          measurement: 'bytes',
-          unit: 'byte',
-          reporterOptions: { buckets: [100, 1000] },
-        }),
-      ]);
-      const rows: Array<[string, number, number]> = [
-        ['orders', 0.1, 1_250_000],
-        ['orders', 0.2, 3_500_000],
-        ['orders', 2048, 7_000_000],
-        ['customers', 1e-7, 900_000],
-        ['customers', 999.75, 12_345_678],
-      ];
-      for (const [table, bytes, duration] of rows) execute('nightly.row', { bytes, duration }, { table });
-      execute('nightly.success', { at: 1_754_321_098.123 });
+    it.each([
+      ['text', 'nightly'],
+      ['protobuf', 'nightly_pb'],
+    ] as const)(
+      "stores every metric type of a batch job pushed as %s exactly as the job's own scrape shows it",
+      async (format, job) => {
+        const telemeter = make([
+          counter('nightly.rows', { eventName: 'nightly.row', measurement: 'bytes', tags: ['table'] }),
+          sum('nightly.row.bytes', { tags: ['table'] }),
+          lastValue('nightly.last_success_timestamp_seconds', {
+            eventName: 'nightly.success',
+            measurement: 'at',
+          }),
+          summary('nightly.row.duration', { unit: ['native', 'second'] }),
+          distribution('nightly.row.size', {
+            eventName: 'nightly.row',
+            measurement: 'bytes',
+            unit: 'byte',
+            reporterOptions: { buckets: [100, 1000] },
+          }),
+        ]);
+        const rows: Array<[string, number, number]> = [
+          ['orders', 0.1, 1_250_000],
+          ['orders', 0.2, 3_500_000],
+          ['orders', 2048, 7_000_000],
+          ['customers', 1e-7, 900_000],
+          ['customers', 999.75, 12_345_678],
+        ];
+        for (const [table, bytes, duration] of rows) execute('nightly.row', { bytes, duration }, { table });
+        execute('nightly.success', { at: 1_754_321_098.123 });
 
-      const pushedAt = Date.now();
-      await pushToGateway(telemeter, {
-        url: gateway.url,
-        job: 'nightly',
-        grouping: { shard: 'eu/west' },
-        gzip: true,
-      });
-      await prometheus.waitForScrapesAfter(pushedAt);
+        const pushedAt = Date.now();
+        await pushToGateway(telemeter, {
+          url: gateway.url,
+          job,
+          grouping: { shard: 'eu/west' },
+          gzip: true,
+          format,
+        });
+        await prometheus.waitForScrapesAfter(pushedAt);
 
-      // What Prometheus stores is what the job's own scrape shows, with the group's labels added.
-      const expected = new Map<string, number>();
-      for (const [key, value] of samples(telemeter.scrape())) {
-        const { name, labels } = parseKey(key);
-        expected.set(seriesKey(name, { ...labels, job: 'nightly', shard: 'eu/west' }), value);
-      }
-      const stored = new Map<string, number>();
-      for (const series of await prometheus.query('{job="nightly",__name__!~"push_.*"}')) {
-        const { __name__: name, ...labels } = series.metric as Record<string, string>;
-        stored.set(seriesKey(name, labels), promNumber(series.value[1]));
-      }
-      expect(stored.size).toBeGreaterThan(20);
-      expect(stored).toEqual(expected);
-      expect(stored.get('nightly_row_bytes_total{job="nightly",shard="eu/west",table="orders"}')).toBe(
-        2048.3,
-      );
-      expect(stored.get('nightly_row_size_bucket{job="nightly",le="100",shard="eu/west"}')).toBe(3);
-      expect(stored.get('nightly_last_success_timestamp_seconds{job="nightly",shard="eu/west"}')).toBe(
-        1_754_321_098.123,
-      );
+        // What Prometheus stores is what the job's own scrape shows, with the group's labels added.
+        const expected = new Map<string, number>();
+        for (const [key, value] of samples(telemeter.scrape())) {
+          const { name, labels } = parseKey(key);
+          expected.set(seriesKey(name, { ...labels, job, shard: 'eu/west' }), value);
+        }
+        const stored = new Map<string, number>();
+        for (const series of await prometheus.query(`{job="${job}",__name__!~"push_.*"}`)) {
+          const { __name__: name, ...labels } = series.metric as Record<string, string>;
+          stored.set(seriesKey(name, labels), promNumber(series.value[1]));
+        }
+        expect(stored.size).toBeGreaterThan(20);
+        expect(stored).toEqual(expected);
+        expect(stored.get(`nightly_row_bytes_total{job="${job}",shard="eu/west",table="orders"}`)).toBe(
+          2048.3,
+        );
+        expect(stored.get(`nightly_row_size_bucket{job="${job}",le="100",shard="eu/west"}`)).toBe(3);
+        expect(stored.get(`nightly_last_success_timestamp_seconds{job="${job}",shard="eu/west"}`)).toBe(
+          1_754_321_098.123,
+        );
 
-      const pushTime = await prometheus.queryValue('push_time_seconds{job="nightly",shard="eu/west"}');
-      expect(pushTime).toBeGreaterThanOrEqual(Math.floor(pushedAt / 1000));
-      const types = new Map<string, string>(
-        (await prometheus.metadata('pushgateway')).map((entry: { metric: string; type: string }) => [
-          entry.metric,
-          entry.type,
-        ]),
-      );
-      expect(types.get('nightly_rows_total')).toBe('counter');
-      expect(types.get('nightly_row_bytes_total')).toBe('counter');
-      expect(types.get('nightly_last_success_timestamp_seconds')).toBe('gauge');
-      expect(types.get('nightly_row_duration')).toBe('summary');
-      expect(types.get('nightly_row_size')).toBe('histogram');
-    });
+        const pushTime = await prometheus.queryValue(`push_time_seconds{job="${job}",shard="eu/west"}`);
+        expect(pushTime).toBeGreaterThanOrEqual(Math.floor(pushedAt / 1000));
+        const types = new Map<string, string>(
+          (await prometheus.metadata('pushgateway')).map((entry: { metric: string; type: string }) => [
+            entry.metric,
+            entry.type,
+          ]),
+        );
+        expect(types.get('nightly_rows_total')).toBe('counter');
+        expect(types.get('nightly_row_bytes_total')).toBe('counter');
+        expect(types.get('nightly_last_success_timestamp_seconds')).toBe('gauge');
+        expect(types.get('nightly_row_duration')).toBe('summary');
+        expect(types.get('nightly_row_size')).toBe('histogram');
+      },
+    );
 
     it('the alert rules of docs/pushgateway.md pass promtool and tell a success from a failed last run', async () => {
       const { yaml, exprs } = documentedRules();

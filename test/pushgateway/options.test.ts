@@ -75,7 +75,11 @@ describe('pushToGateway options are checked at call time, naming the option', ()
       "option method must be 'put' (replace the group) or 'post'",
     ],
     ['an upper-case method', { ...base, method: 'PUT' }, "option method must be 'put'"],
-    ['another format', { ...base, format: 'protobuf' }, 'option format must be \'text\', got "protobuf"'],
+    [
+      'another format',
+      { ...base, format: 'json' },
+      "option format must be 'text' or 'protobuf', got \"json\"",
+    ],
     ['gzip as a string', { ...base, gzip: 'yes' }, 'option gzip must be true or false, got "yes"'],
     [
       'a zero timeout',
@@ -126,6 +130,13 @@ describe('pushToGateway options are checked at call time, naming the option', ()
         /^telemeter\/pushgateway: pushToGateway needs a Telemeter as its first argument/,
       );
     }
+  });
+
+  it("refuses format 'protobuf' for a source that renders only text", () => {
+    const textOnly = { render: () => ['# EOF\n'] };
+    const error = thrown(() => pushToGateway(textOnly, { ...base, format: 'protobuf' }));
+    expect(error.code).toBe('ERR_TELEMETER_INVALID_ARGUMENT');
+    expect(error.message).toContain("option format 'protobuf' needs a source with renderProtobuf");
   });
 
   it('deleteFromGateway checks the same group options, and refuses the push-only ones', () => {
