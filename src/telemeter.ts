@@ -62,7 +62,9 @@ export class Telemeter extends Reporter {
     const format = options.format ?? 'text';
     if (format !== 'text' && format !== 'openmetrics') {
       invalidOption(
-        `telemeter: scrape: option format must be 'text' or 'openmetrics', got "${String(format)}"`,
+        `telemeter: scrape: option format must be 'text' or 'openmetrics', got "${String(format)}"${
+          format === 'protobuf' ? '; protobuf is bytes: use renderProtobuf()' : ''
+        }`,
       );
     }
     const createdSamples = options.createdSamples ?? false;
