@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { bucketQuantile } from '../../src/dashboard/live/bucket-quantile.js';
 import { DashboardHistory, type MetricData } from '../../src/dashboard/live/history.js';
 import { Timeline } from '../../src/dashboard/live/timeline.js';
+import { addCollector } from '../../src/events/index.js';
 import {
   counter,
   distribution,
@@ -238,6 +239,20 @@ describe('DashboardHistory', () => {
     const stale = history.data(1000);
     expect(stale.full).toBe(true);
     expect(stale.times).toEqual([3000, 4000, 5000, 6000, 7000]);
+  });
+
+  it('samples the gauges that instrumentation reports on read (collectors) as a scrape would', () => {
+    const { telemeter, event } = setup((e) => [
+      lastValue(e('requests.inflight'), { eventName: e('inflight'), measurement: 'count' }),
+    ]);
+    let inFlight = 3;
+    const unregister = addCollector(() => execute(event('inflight'), { count: inFlight }));
+    cleanups.push(unregister);
+    const history = new DashboardHistory(telemeter, { points: 5 });
+    history.sample(1000);
+    inFlight = 5;
+    history.sample(2000);
+    expect(metric(history.data(undefined), 0).series[0].values).toEqual([3, 5]);
   });
 
   it('filters by tag values, and leaves metrics without the tag alone', () => {

@@ -9,6 +9,11 @@ import { Timeline } from './timeline.js';
 /** What a dashboard reads: the families of a Telemeter (or of anything that holds the same families). */
 export interface DashboardSource {
   readonly metricFamilies: readonly MetricFamily[];
+  /**
+   * Brings computed values up to date before a sample (a Telemeter's: the gauges reported on read, such as
+   * requests in flight and pool connections, and series counts), as a scrape does.
+   */
+  refreshComputedFamilies?(): void;
   /** Where sampling problems are logged: a Telemeter's own logger. Default: the process-wide logger. */
   readonly logger?: Logger;
 }
@@ -397,6 +402,8 @@ export class DashboardHistory {
   readonly options: Required<HistoryOptions>;
   readonly timeline: Timeline;
   private readonly metrics: MetricHistory[];
+  /** The source's refresh of computed values, run before each sample. */
+  private readonly refresh: (() => void) | undefined;
   private readonly scrapes: MetricFamily | undefined;
   private readonly dropped: MetricFamily | undefined;
   private lastClock = Number.NaN;
@@ -426,6 +433,10 @@ export class DashboardHistory {
     this.metrics = defined.map(
       (family, id) => new MetricHistory(family, id, this.timeline, this.options.maxSeriesPerMetric),
     );
+    this.refresh =
+      typeof source.refreshComputedFamilies === 'function'
+        ? () => source.refreshComputedFamilies!()
+        : undefined;
     this.scrapes = source.metricFamilies.find((f) => f.name === 'telemeter_scrapes_total');
     this.dropped = source.metricFamilies.find((f) => f.name === 'telemeter_dropped_events_total');
   }
@@ -439,6 +450,7 @@ export class DashboardHistory {
     this.lastClock = clock;
     const slot = this.timeline.advance(time);
     const seconds = dt > 0 ? dt : Number.NaN;
+    this.refresh?.();
     for (const metric of this.metrics) metric.sample(slot, seconds);
   }
 
