@@ -9,44 +9,37 @@ import { processLog } from '../logger.js';
  * changes happen on the hot path (twice per HTTP request, two or three times per pooled query); the reads happen
  * a few times a minute.
  */
-const collectors = new Set<() => void>();
+/** Each registration, with the key its failure is logged under once. */
+const collectors = new Set<{ readonly collect: () => void; readonly logKey: string }>();
+let registrations = 0;
 
 /**
  * Registers `collect`, which {@link runCollectors} calls before each read of the metrics; returns the function
  * that unregisters it. `collect` should emit events and nothing else.
  */
 export function addCollector(collect: () => void): () => void {
-  // A wrapper per registration, so that registering one function twice gives two independent registrations.
-  const registered = () => collect();
-  collectors.add(registered);
+  // An entry per registration, so that registering one function twice gives two independent registrations.
+  const entry = { collect, logKey: `collector:${++registrations}` };
+  collectors.add(entry);
   return () => {
-    collectors.delete(registered);
+    collectors.delete(entry);
   };
 }
 
 /**
- * Calls every registered collector. Never throws: a failing collector is logged (once per collector) and the
+ * Calls every registered collector. Never throws: a failing collector is logged (once per registration) and the
  * others still run.
  */
 export function runCollectors(): void {
-  for (const collect of collectors) {
+  for (const { collect, logKey } of collectors) {
     try {
       collect();
     } catch (error) {
       processLog.errorOnce(
-        `collector:${collectorIds.get(collect) ?? assignId(collect)}`,
+        logKey,
         { err: error },
         'telemeter: a collector failed while reading the current value of a gauge',
       );
     }
   }
-}
-
-const collectorIds = new WeakMap<() => void, number>();
-let lastId = 0;
-
-function assignId(collect: () => void): number {
-  const id = ++lastId;
-  collectorIds.set(collect, id);
-  return id;
 }
