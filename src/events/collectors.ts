@@ -7,9 +7,8 @@ import { processLog } from '../logger.js';
  * A gauge is only ever seen at the moment it is read (a scrape, a StatsD flush, a cluster delta), and its last
  * value then is the state's value then, whether it was reported at every change or just before the read. The
  * changes happen on the hot path (twice per HTTP request, two or three times per pooled query); the reads happen
- * a few times a minute.
+ * a few times a minute. Each registration is kept with the key its failure is logged under, once.
  */
-/** Each registration, with the key its failure is logged under once. */
 const collectors = new Set<{ readonly collect: () => void; readonly logKey: string }>();
 let registrations = 0;
 
