@@ -2,9 +2,11 @@ import type { MetricDefinition } from '../metrics/definitions.js';
 import { counterFamilyName, counterSeriesName } from '../metrics/names.js';
 import type { HistogramStore } from './histogram-store.js';
 import { forEachLabel } from './label-block.js';
+import type { NativeHistogramData } from './native-histogram.js';
 import type {
   FamilyKind,
   HistogramFamily,
+  HistogramLayout,
   ScalarFamily,
   SummaryFamily,
   SummaryWindow,
@@ -100,6 +102,7 @@ export class StoredScalarFamily extends StoredFamilyBase implements ScalarFamily
 
 export class StoredHistogramFamily extends StoredFamilyBase implements HistogramFamily {
   readonly kind = 'histogram';
+  readonly layout: HistogramLayout = 'classic';
   readonly bounds: readonly number[];
   readonly buckets: number;
 
@@ -114,6 +117,10 @@ export class StoredHistogramFamily extends StoredFamilyBase implements Histogram
     super(name, help, unit, table, definition);
     this.bounds = Object.freeze(Array.from(store.bounds));
     this.buckets = store.slots;
+  }
+
+  nativeHistogram(_series: number): NativeHistogramData | undefined {
+    return undefined;
   }
 
   bucketCount(series: number, bucket: number): number {

@@ -16,10 +16,12 @@ export {
   type SketchBins,
   type SummaryMerge,
 } from './merge.js';
+export type { BucketSpan, NativeBuckets, NativeHistogramData } from './native-histogram.js';
 export type {
   FamilyBase,
   FamilyKind,
   HistogramFamily,
+  HistogramLayout,
   MetricFamily,
   ScalarFamily,
   SummaryFamily,

@@ -1,4 +1,5 @@
 import type { MetricDefinition } from '../metrics/definitions.js';
+import type { NativeHistogramData } from './native-histogram.js';
 
 /**
  * What a family exposes as, in Prometheus's terms. A `sum` exported with `prometheusType: 'gauge'` is a `gauge`
@@ -116,11 +117,26 @@ export interface ScalarFamily extends FamilyBase {
 }
 
 /**
- * A distribution, exposed as a classic histogram: fixed buckets with inclusive upper bounds (`le`), a sum and a
- * count per series.
+ * Which buckets a histogram family keeps: classic buckets with fixed bounds (`le`), native buckets (Prometheus's
+ * sparse exponential buckets), or both. Set per distribution by `reporterOptions.histogram`.
+ */
+export type HistogramLayout = 'classic' | 'native' | 'both';
+
+/**
+ * A distribution: a histogram with a sum and a count per series, and classic buckets with inclusive upper bounds
+ * (`le`), native buckets, or both ({@link layout}). A native-only family has no finite bounds: its one classic
+ * bucket is `+Inf`, which holds the count, so a reader that knows only classic buckets still gets the count and the
+ * sum (what client_golang exposes in text for a native-only histogram).
  */
 export interface HistogramFamily extends FamilyBase {
   readonly kind: 'histogram';
+  /** Which buckets the family keeps. */
+  readonly layout: HistogramLayout;
+  /**
+   * The native histogram of `series` as plain data, in a new object per call; undefined when {@link layout} is
+   * `'classic'`.
+   */
+  nativeHistogram(series: number): NativeHistogramData | undefined;
   /** The finite upper bounds, ascending. Bucket `b` holds the values in `(bounds[b - 1], bounds[b]]`. */
   readonly bounds: readonly number[];
   /** Buckets per series: `bounds.length + 1`, the last one being `+Inf`. */
