@@ -7,6 +7,13 @@ import { type Logger, LogSink, processLog } from '../logger.js';
 import { ChunkLog } from './chunk-log.js';
 import { ExportedNameScanner, type IncludedSources, withoutEof } from './included-sources.js';
 
+/**
+ * Text chunks become UTF-8 bytes once, as they are rendered: every scrape sharing the render, and its gzip stream,
+ * then writes the same bytes, and a render of 100 MB is held outside the JavaScript heap while it is sent (held as
+ * strings, the garbage collector copied and traced it on each pass, which cost more than the encoding).
+ */
+const utf8 = new TextEncoder();
+
 /** What the server renders: a `Telemeter`, or anything with the same `render` generator. */
 export interface RenderSource {
   /**
@@ -152,10 +159,10 @@ export class RenderCoalescer {
         const step = chunks.next();
         if (step.done) break;
         if (scanner === undefined) {
-          if (step.value.length > 0) job.body.push(step.value);
+          if (step.value.length > 0) job.body.push(utf8.encode(step.value));
         } else if (step.value.length > 0) {
           scanner.scan(step.value);
-          if (held.length > 0) job.body.push(held);
+          if (held.length > 0) job.body.push(utf8.encode(held));
           held = step.value;
         }
         // A large registry renders in many chunks; letting the event loop run between them keeps
@@ -165,12 +172,12 @@ export class RenderCoalescer {
       if (scanner !== undefined && readings !== undefined && this.included !== undefined) {
         const om = format === 'openmetrics';
         const tail = om ? withoutEof(held) : held;
-        if (tail.length > 0) job.body.push(tail);
+        if (tail.length > 0) job.body.push(utf8.encode(tail));
         for (const chunk of this.included.merge(await readings, scanner.names, format)) {
-          if (chunk.length > 0) job.body.push(chunk);
+          if (chunk.length > 0) job.body.push(utf8.encode(chunk));
           await nextTurn();
         }
-        if (om) job.body.push('# EOF\n');
+        if (om) job.body.push(utf8.encode('# EOF\n'));
       }
       job.body.end();
     } catch (error) {
