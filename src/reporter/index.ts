@@ -16,7 +16,13 @@ export {
   type SketchBins,
   type SummaryMerge,
 } from './merge.js';
-export type { BucketSpan, NativeBuckets, NativeHistogramData } from './native-histogram.js';
+export {
+  type BucketSpan,
+  type NativeBuckets,
+  type NativeHistogramData,
+  type SpansAndDeltas,
+  toSpansAndDeltas,
+} from './native-histogram.js';
 export type {
   FamilyBase,
   FamilyKind,

@@ -92,7 +92,19 @@ function compileRecord(
       return ${R.ok};
     };`;
   return generate<RecordFunction>(
-    ['keep', 'getter', 'ratio', 'tagValues', 'root', 'miss', 'store', 'table', 'branchStep', 'thrown'],
+    [
+      'keep',
+      'getter',
+      'ratio',
+      'tagValues',
+      'root',
+      'miss',
+      'store',
+      'table',
+      'branchStep',
+      'thrown',
+      'native',
+    ],
     source,
     [
       keep,
@@ -105,6 +117,7 @@ function compileRecord(
       family.table,
       branchStep,
       thrown,
+      family.kind === 'histogram' ? family.store.native : undefined,
     ],
   );
 }
@@ -182,7 +195,14 @@ function plainRecord(
 function observeSource(family: StoredFamily, value: string): string {
   switch (family.kind) {
     case 'histogram':
-      return histogramObserveSource(family.store.bounds, family.store.slots);
+      return (
+        histogramObserveSource(family.store.bounds, family.store.slots) +
+        // The value is staged in the native store's Float64Array rather than passed: a double passed to a call
+        // that V8 does not inline is boxed (test/reporter/allocation.test.ts holds it to no allocation).
+        (family.store.native === undefined
+          ? ''
+          : '\n    native.staged[0] = value;\n    native.observeStaged(series);')
+      );
     case 'summary':
       return summaryObserveSource(family.store.mapping);
     default:
