@@ -43,6 +43,8 @@ export {
   type BucketSpec,
   counter,
   distribution,
+  type ExemplarFunction,
+  type ExemplarLabels,
   lastValue,
   type MeasurementGetter,
   type MetricDefinition,
@@ -54,6 +56,7 @@ export {
   type Unit,
 } from './metrics/index.js';
 export type {
+  Exemplar,
   FamilyBase,
   FamilyKind,
   HistogramFamily,

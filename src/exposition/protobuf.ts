@@ -1,5 +1,11 @@
 import { ProtobufWriter } from '../protobuf/index.js';
-import type { HistogramFamily, MetricFamily, ScalarFamily, SummaryFamily } from '../reporter/index.js';
+import type {
+  Exemplar,
+  HistogramFamily,
+  MetricFamily,
+  ScalarFamily,
+  SummaryFamily,
+} from '../reporter/index.js';
 
 /** Bytes encoded before the encoder pauses (yields an empty chunk) or hands a chunk out. */
 const CHUNK_SIZE = 64 * 1024;
@@ -28,6 +34,7 @@ const LABEL_NAME = 1;
 const LABEL_VALUE = 2;
 const GAUGE_VALUE = 1;
 const COUNTER_VALUE = 1;
+const COUNTER_EXEMPLAR = 2;
 const COUNTER_CREATED = 3;
 const SUMMARY_COUNT = 1;
 const SUMMARY_SUM = 2;
@@ -41,6 +48,9 @@ const HISTOGRAM_BUCKET = 3;
 const HISTOGRAM_CREATED = 15;
 const BUCKET_CUMULATIVE_COUNT = 1;
 const BUCKET_UPPER_BOUND = 2;
+const BUCKET_EXEMPLAR = 3;
+const EXEMPLAR_VALUE = 2;
+const EXEMPLAR_TIMESTAMP = 3;
 const TIMESTAMP_SECONDS = 1;
 const TIMESTAMP_NANOS = 2;
 
@@ -50,7 +60,8 @@ const TIMESTAMP_NANOS = 2;
  *
  * Names are those of Prometheus text 0.0.4 (a counter is `x_total` here too), labels are pairs with the global
  * tags, and counters, summaries and histograms carry `created_timestamp` (the series' creation time). Classic
- * histogram buckets leave out `+Inf`, which the format makes optional: the count is there. Families without
+ * histogram buckets leave out `+Inf`, which the format makes optional (the count is there), unless it carries an
+ * exemplar. Exemplars go in `Counter.exemplar` and `Bucket.exemplar`, with the time they were recorded. Families without
  * series are left out (Prometheus skips them).
  *
  * A family is one message, and its length comes first: a family of many series is encoded in 64 KiB pieces, with
@@ -73,6 +84,7 @@ export function* encodeProtobuf(families: readonly MetricFamily[]): Generator<Ui
 /** The state of one encoding: a writer reused for every family, and the label visitor bound once. */
 class FamilyEncoder {
   private readonly writer = new ProtobufWriter(CHUNK_SIZE * 2);
+  // Also writes an exemplar's labels: Exemplar.label is field 1, as Metric.label is.
   private readonly writeLabel = (name: string, value: string): void => {
     const writer = this.writer;
     const mark = writer.beginMessage(METRIC_LABEL);
@@ -128,6 +140,7 @@ class FamilyEncoder {
   ): Generator<Uint8Array> {
     const writer = this.writer;
     const counter = family.kind === 'counter';
+    const exemplars = family.exemplars;
     for (let i = 0; i < order.length; i++) {
       const s = order[i];
       if (!family.holds(s)) continue;
@@ -135,7 +148,8 @@ class FamilyEncoder {
       family.forEachLabel(s, this.writeLabel);
       const value = writer.beginMessage(counter ? METRIC_COUNTER : METRIC_GAUGE);
       writer.double(counter ? COUNTER_VALUE : GAUGE_VALUE, family.value(s));
-      if (counter) this.created(COUNTER_CREATED, family.created(s));
+      if (exemplars) this.exemplar(COUNTER_EXEMPLAR, family.exemplar(s));
+      if (counter) this.timestamp(COUNTER_CREATED, family.created(s));
       writer.endMessage(value);
       writer.endMessage(metric);
       if (writer.length >= CHUNK_SIZE) {
@@ -151,7 +165,7 @@ class FamilyEncoder {
     pieces: Uint8Array[],
   ): Generator<Uint8Array> {
     const writer = this.writer;
-    const { bounds } = family;
+    const { bounds, exemplars } = family;
     const finite = bounds.length;
     // Room for the Histogram message's length: each bucket takes at most 22 bytes, count, sum and created 32.
     const bucketBytes = finite * 22 + 32 < 0x80 ? 1 : 2;
@@ -169,9 +183,19 @@ class FamilyEncoder {
         const bucket = writer.beginMessage(HISTOGRAM_BUCKET);
         writer.uint(BUCKET_CUMULATIVE_COUNT, count(cumulative));
         writer.double(BUCKET_UPPER_BOUND, bounds[b]);
+        if (exemplars) this.exemplar(BUCKET_EXEMPLAR, family.exemplar(s, b));
         writer.endMessage(bucket);
       }
-      this.created(HISTOGRAM_CREATED, family.created(s));
+      // The +Inf bucket, optional in the format, is written only to carry its exemplar.
+      const last = exemplars ? family.exemplar(s, finite) : undefined;
+      if (last !== undefined) {
+        const bucket = writer.beginMessage(HISTOGRAM_BUCKET);
+        writer.uint(BUCKET_CUMULATIVE_COUNT, count(family.count(s)));
+        writer.double(BUCKET_UPPER_BOUND, Number.POSITIVE_INFINITY);
+        this.exemplar(BUCKET_EXEMPLAR, last);
+        writer.endMessage(bucket);
+      }
+      this.timestamp(HISTOGRAM_CREATED, family.created(s));
       writer.endMessage(histogram);
       writer.endMessage(metric);
       if (writer.length >= CHUNK_SIZE) {
@@ -203,7 +227,7 @@ class FamilyEncoder {
         writer.double(QUANTILE_VALUE, window.quantile(quantiles[q]));
         writer.endMessage(quantile);
       }
-      this.created(SUMMARY_CREATED, family.created(s));
+      this.timestamp(SUMMARY_CREATED, family.created(s));
       writer.endMessage(summary);
       writer.endMessage(metric);
       if (writer.length >= CHUNK_SIZE) {
@@ -213,8 +237,19 @@ class FamilyEncoder {
     }
   }
 
+  /** An `Exemplar` message: its labels, its value and when it was recorded. Nothing when there is none. */
+  private exemplar(field: number, exemplar: Exemplar | undefined): void {
+    if (exemplar === undefined) return;
+    const writer = this.writer;
+    const mark = writer.beginMessage(field);
+    exemplar.forEachLabel(this.writeLabel);
+    writer.double(EXEMPLAR_VALUE, exemplar.value);
+    this.timestamp(EXEMPLAR_TIMESTAMP, exemplar.timestamp);
+    writer.endMessage(mark);
+  }
+
   /** A `google.protobuf.Timestamp` from milliseconds since the epoch; nothing when the time is unknown (0). */
-  private created(field: number, milliseconds: number): void {
+  private timestamp(field: number, milliseconds: number): void {
     if (!(milliseconds > 0)) return;
     const writer = this.writer;
     const seconds = Math.floor(milliseconds / 1000);

@@ -18,6 +18,7 @@ export {
 } from './merge.js';
 export type { BucketSpan, NativeBuckets, NativeHistogramData } from './native-histogram.js';
 export type {
+  Exemplar,
   FamilyBase,
   FamilyKind,
   HistogramFamily,
