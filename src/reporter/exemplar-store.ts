@@ -32,8 +32,13 @@ export class ExemplarStore {
   ) {}
 
   grow(series: number): void {
-    this.values = ensureCapacity(this.values, (series + 1) * this.slots);
-    this.times = ensureCapacity(this.times, (series + 1) * this.slots);
+    const cells = (series + 1) * this.slots;
+    this.values = ensureCapacity(this.values, cells);
+    this.times = ensureCapacity(this.times, cells);
+    // Filled up front: an array written at an index past its end turns sparse, and V8 then keeps it as a
+    // dictionary, which measured several times slower to write on every exemplar.
+    const labels = this.labels;
+    while (labels.length < this.values.length) labels.push(undefined);
   }
 
   reset(series: number): void {
@@ -55,13 +60,20 @@ export class ExemplarStore {
     for (const name in labels) {
       if (!Object.hasOwn(labels, name)) continue;
       const text = (labels as Record<string, unknown>)[name];
-      if (typeof text !== 'string' || !isValidLabelName(name)) return DropReason.invalidExemplar;
+      if (typeof text !== 'string') return DropReason.invalidExemplar;
+      const opening = openingOf(name);
+      if (opening === undefined) return DropReason.invalidExemplar;
       // Label names are ASCII: one code point per character.
       budget -= name.length;
-      budget = spendCodePoints(text, budget);
-      if (budget < 0) return DropReason.exemplarTooLong;
-      const value = text.isWellFormed() ? text : text.toWellFormed();
-      block += `${block === '' ? '' : ','}${name}="${escapeLabelValue(value)}"`;
+      const scan = scanValue(text, budget);
+      if (scan < 0) return DropReason.exemplarTooLong;
+      budget = scan >>> 2;
+      // Most values (hex trace ids) need neither escaping nor repair: the scan said so, so no regular expression runs.
+      const value =
+        (scan & NEEDS_ESCAPE) === 0
+          ? text
+          : escapeLabelValue((scan & LONE_SURROGATE) === 0 ? text : text.toWellFormed());
+      block = block === '' ? `${opening}${value}"` : `${block},${opening}${value}"`;
     }
     this.labels[cell] = block;
     this.values[cell] = value;
@@ -77,21 +89,43 @@ export class ExemplarStore {
   }
 }
 
+/** Valid exemplar label names seen so far, each with its `name="` opening: names repeat, so each is checked once. */
+const openings = new Map<string, string>();
+const MAX_REMEMBERED_NAMES = 256;
+
+function openingOf(name: string): string | undefined {
+  const known = openings.get(name);
+  if (known !== undefined) return known;
+  if (!isValidLabelName(name)) return undefined;
+  const opening = `${name}="`;
+  if (openings.size < MAX_REMEMBERED_NAMES) openings.set(name, opening);
+  return opening;
+}
+
+/** Flags of {@link scanValue}'s result. */
+const NEEDS_ESCAPE = 1;
+const LONE_SURROGATE = 2;
+
 /**
- * `budget` less the code points of `text`, stopping once it is below zero: a hostile megabyte-long value costs no
- * more than a 128-character one. A surrogate pair is one code point; a lone surrogate is one too (written as U+FFFD).
+ * One pass over a label value: `budget` less its code points, shifted left by two, with {@link NEEDS_ESCAPE} when it
+ * holds a backslash, a double quote, a line feed or a lone surrogate, and {@link LONE_SURROGATE} for the latter; or
+ * -1 once the budget runs out, so a hostile megabyte-long value costs no more than a 128-character one. A surrogate
+ * pair is one code point; a lone surrogate is one too (written as U+FFFD).
  */
-function spendCodePoints(text: string, budget: number): number {
+function scanValue(text: string, budget: number): number {
   let left = budget;
-  for (let i = 0; i < text.length && left >= 0; i++) {
+  let flags = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (--left < 0) return -1;
     const unit = text.charCodeAt(i);
-    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    if (unit === 0x5c || unit === 0x22 || unit === 0x0a) flags |= NEEDS_ESCAPE;
+    else if (unit >= 0xd800 && unit <= 0xdfff) {
+      const next = i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
+      if (unit <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) i++;
+      else flags |= NEEDS_ESCAPE | LONE_SURROGATE;
     }
-    left--;
   }
-  return left;
+  return (left << 2) | flags;
 }
 
 class StoredExemplar implements Exemplar {
