@@ -81,6 +81,17 @@ export class ExemplarStore {
     return DropReason.ok;
   }
 
+  /**
+   * Keeps an exemplar another process recorded (and validated), when it is at least as recent as the one `cell`
+   * holds: with several workers, the latest wins.
+   */
+  put(cell: number, labelBlock: string, value: number, timestamp: number): void {
+    if (this.labels[cell] !== undefined && this.times[cell] > timestamp) return;
+    this.labels[cell] = labelBlock;
+    this.values[cell] = value;
+    this.times[cell] = timestamp;
+  }
+
   /** The exemplar of `cell`, or undefined when it has none. A new object per call. */
   read(cell: number): Exemplar | undefined {
     const block = this.labels[cell];
