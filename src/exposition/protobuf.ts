@@ -46,6 +46,7 @@ const HISTOGRAM_COUNT = 1;
 const HISTOGRAM_SUM = 2;
 const HISTOGRAM_BUCKET = 3;
 const HISTOGRAM_CREATED = 15;
+const HISTOGRAM_EXEMPLARS = 16;
 const BUCKET_CUMULATIVE_COUNT = 1;
 const BUCKET_UPPER_BOUND = 2;
 const BUCKET_EXEMPLAR = 3;
@@ -196,6 +197,7 @@ class FamilyEncoder {
         writer.endMessage(bucket);
       }
       this.timestamp(HISTOGRAM_CREATED, family.created(s));
+      if (exemplars && family.layout !== 'classic') this.nativeExemplars(family, s);
       writer.endMessage(histogram);
       writer.endMessage(metric);
       if (writer.length >= CHUNK_SIZE) {
@@ -235,6 +237,21 @@ class FamilyEncoder {
         yield PAUSE;
       }
     }
+  }
+
+  /**
+   * A native histogram's exemplars (`Histogram.exemplars`, field 16, each with its timestamp as the field
+   * requires): those of every classic bucket, oldest first. Prometheus 2.42 predates the field and reads the
+   * classic buckets' (written too); later versions read these for a native series.
+   */
+  private nativeExemplars(family: HistogramFamily, s: number): void {
+    const kept: Exemplar[] = [];
+    for (let b = 0; b < family.buckets; b++) {
+      const exemplar = family.exemplar(s, b);
+      if (exemplar !== undefined) kept.push(exemplar);
+    }
+    kept.sort((a, b) => a.timestamp - b.timestamp);
+    for (const exemplar of kept) this.exemplar(HISTOGRAM_EXEMPLARS, exemplar);
   }
 
   /** An `Exemplar` message: its labels, its value and when it was recorded. Nothing when there is none. */

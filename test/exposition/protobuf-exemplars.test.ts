@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encodeProtobuf } from '../../src/exposition/index.js';
-import type { Exemplar, Telemeter } from '../../src/index.js';
+import type { Exemplar, HistogramFamily, Telemeter } from '../../src/index.js';
 import { type DecodedExemplar, type DecodedFamily, decodeFamilies } from '../support/protobuf-exposition.js';
 import { exemplarFixture } from './exemplar-fixture.js';
 
@@ -106,5 +106,26 @@ describe('exemplars in protobuf', () => {
         .get('pbx3_req_duration_seconds')!
         .metric.every((m) => m.histogram!.bucket.length === 2),
     ).toBe(true);
+  });
+
+  it('a native histogram also carries its exemplars in Histogram.exemplars, oldest first; a classic one does not', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const t = exemplarFixture('pbx4', (ms) => vi.setSystemTime(ms));
+    open.push(t);
+    const classic = t.metricFamilies.find((f) => f.name === 'pbx4_req_duration_seconds') as HistogramFamily;
+    // The read model as a family with native buckets shows it (the layout is what the encoder asks).
+    const native = Object.create(classic, { layout: { value: 'both' } }) as HistogramFamily;
+    const decode = (family: HistogramFamily) =>
+      decodeFamilies(Buffer.concat([...encodeProtobuf([family])]))[0].metric.map((m) => m.histogram!);
+    expect(decode(classic).map((h) => h.exemplars)).toEqual([undefined, undefined]);
+    const [a, b] = decode(native);
+    expect(a.exemplars).toEqual([
+      expectedExemplar(classic.exemplar(0, 0)),
+      expectedExemplar(classic.exemplar(0, 1)),
+    ]);
+    expect(a.exemplars!.map((e) => e.value)).toEqual([0.05, 0.5]);
+    expect(b.exemplars).toEqual([expectedExemplar(classic.exemplar(1, 2))]);
+    // The classic buckets keep theirs, for Prometheus 2.42.
+    expect(a.bucket.map((bucket) => bucket.exemplar?.value)).toEqual([0.05, 0.5]);
   });
 });

@@ -35,6 +35,7 @@ export interface DecodedMetric {
     sample_count: number;
     sample_sum: number;
     bucket: { cumulative_count: number; upper_bound: number; exemplar?: DecodedExemplar }[];
+    exemplars?: DecodedExemplar[];
     created_timestamp?: Timestamp;
     schema?: number;
   };
