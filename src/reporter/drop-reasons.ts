@@ -53,7 +53,7 @@ export const DROP_REASON_HINTS: readonly string[] = [
   'the measurement function threw',
   'a counter-typed sum cannot decrease; use reporterOptions.prometheusType: "gauge"',
   'an unexpected error',
-  'the exemplar function threw; the measurement was recorded without an exemplar',
+  'the exemplar function (or a getter of what it returned) threw; the measurement was recorded without an exemplar',
   'the exemplar function returned neither undefined nor an object of valid label names to strings; the measurement was recorded without an exemplar',
   'the exemplar labels (names and values) exceed 128 code points, the OpenMetrics limit; the measurement was recorded without an exemplar',
 ];

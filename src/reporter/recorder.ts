@@ -96,10 +96,12 @@ function compileRecord(
       ${
         exemplar === undefined
           ? `return ${R.ok};`
-          : `let labels;
-             try { labels = exemplar(metadata, measurements); } catch (error) { thrown.error = error; return ${R.exemplarError}; }
-             if (labels === undefined) return ${R.ok};
-             return exemplars.record(${family.kind === 'histogram' ? 'cell' : 'series'}, ${countsEvents ? '1' : 'value'}, labels);`
+          : `// Reading the labels runs user code too (a getter, a proxy): inside the try, like the function.
+             try {
+               const labels = exemplar(metadata, measurements);
+               if (labels === undefined) return ${R.ok};
+               return exemplars.record(${family.kind === 'histogram' ? 'cell' : 'series'}, ${countsEvents ? '1' : 'value'}, labels);
+             } catch (error) { thrown.error = error; return ${R.exemplarError}; }`
       }
     };`;
   return generate<RecordFunction>(
@@ -202,17 +204,16 @@ function plainRecord(
     const recorded = countsEvents ? 1 : value;
     store.observe(series, recorded);
     if (exemplar === undefined || exemplars === undefined) return R.ok;
-    let labels: unknown;
     try {
-      labels = exemplar(metadata, measurements);
+      const labels = exemplar(metadata, measurements);
+      if (labels === undefined) return R.ok;
+      const cell =
+        family.kind === 'histogram' ? series * family.store.slots + family.store.bucketOf(value) : series;
+      return exemplars.record(cell, recorded, labels);
     } catch (error) {
       thrown.error = error;
       return R.exemplarError;
     }
-    if (labels === undefined) return R.ok;
-    const cell =
-      family.kind === 'histogram' ? series * family.store.slots + family.store.bucketOf(value) : series;
-    return exemplars.record(cell, recorded, labels);
   };
 }
 

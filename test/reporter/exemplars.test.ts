@@ -235,6 +235,27 @@ describe('exemplars that cannot be exposed', () => {
     ['129 code points', { trace_id: 'x'.repeat(121) }, 'exemplar_too_long'],
     ['a megabyte', { trace_id: 'x'.repeat(1 << 20) }, 'exemplar_too_long'],
     ['121 astral code points', { trace_id: '😀'.repeat(121) }, 'exemplar_too_long'],
+    [
+      'an object whose getter throws',
+      {
+        get trace_id() {
+          throw new Error('getter');
+        },
+      },
+      'exemplar_error',
+    ],
+    [
+      'a proxy that throws',
+      new Proxy(
+        {},
+        {
+          ownKeys() {
+            throw new Error('proxy');
+          },
+        },
+      ),
+      'exemplar_error',
+    ],
   ];
 
   it.each(hostile)('%s: the event is recorded, the exemplar left out and counted', (_, returned, reason) => {
