@@ -43,6 +43,8 @@ export {
   type BucketSpec,
   counter,
   distribution,
+  type ExemplarFunction,
+  type ExemplarLabels,
   lastValue,
   type MeasurementGetter,
   type MetricDefinition,
@@ -55,6 +57,7 @@ export {
   type Unit,
 } from './metrics/index.js';
 export type {
+  Exemplar,
   FamilyBase,
   FamilyKind,
   HistogramFamily,

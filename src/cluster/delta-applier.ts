@@ -117,12 +117,18 @@ export class DeltaApplier {
       switch (target.shape) {
         case 'histogram':
           applyHistogram(link, target, data);
+          applyExemplars(link, delta.exemplars, (s, bucket, block, value, time) => {
+            if (bucket < target.family.buckets) target.putExemplar(s, bucket, block, value, time);
+          });
           break;
         case 'summary':
           applySummary(link, target, data, Array.isArray(delta.sketches) ? delta.sketches : []);
           break;
         case 'add':
           applyAdd(link, target, data);
+          applyExemplars(link, delta.exemplars, (s, bucket, block, value, time) => {
+            if (bucket === 0) target.putExemplar(s, block, value, time);
+          });
           break;
         default:
           this.applySet(link, target, data);
@@ -216,6 +222,45 @@ export class DeltaApplier {
         link.gauges.set(s, value);
         merger.update(target, s);
       }
+    }
+  }
+}
+
+/** The longest label block an exemplar within the 128 code point limit renders to (every character escaped). */
+const MAX_EXEMPLAR_BLOCK = 4 * 128 + 4 * 64;
+/**
+ * A label block as the read model renders one (`name="value",…`, values escaped): what the primary writes into its
+ * exposition as it is, so a malformed one (a raw line feed, a stray quote) must not get through.
+ */
+const LABEL_BLOCK = /^(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"(?:,(?!$)|$))*$/;
+
+/** Hands each well-formed exemplar entry of a delta (`id, bucket, labelBlock, value, timestamp`) to `put`. */
+function applyExemplars(
+  link: FamilyLink,
+  exemplars: unknown,
+  put: (series: number, bucket: number, labelBlock: string, value: number, timestamp: number) => void,
+): void {
+  if (!Array.isArray(exemplars)) return;
+  for (let i = 0; i + 4 < exemplars.length; i += 5) {
+    const s = seriesOf(link, exemplars[i]);
+    const [bucket, block, value, timestamp] = [
+      exemplars[i + 1],
+      exemplars[i + 2],
+      exemplars[i + 3],
+      exemplars[i + 4],
+    ];
+    if (
+      s >= 0 &&
+      Number.isInteger(bucket) &&
+      bucket >= 0 &&
+      typeof block === 'string' &&
+      block.length <= MAX_EXEMPLAR_BLOCK &&
+      LABEL_BLOCK.test(block) &&
+      isFiniteNumber(value) &&
+      isFiniteNumber(timestamp) &&
+      timestamp > 0
+    ) {
+      put(s, bucket, block, value, timestamp);
     }
   }
 }

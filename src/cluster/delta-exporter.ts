@@ -56,6 +56,7 @@ class DeltaBatch {
         announce: [],
         data: [],
         ...(tracker.shape === 'summary' ? { sketches: [] } : {}),
+        ...(tracker.exemplars ? { exemplars: [] } : {}),
       };
       this.message.push(this.current);
     }
@@ -73,12 +74,42 @@ abstract class FamilyTracker {
   protected announced = new Uint8Array(8);
   /** The table's incarnation of each index when last looked at: another one means the index was reused. */
   private readonly holders: (number | undefined)[] = [];
+  /** Whether the family keeps exemplars, which then ship with the series that changed. */
+  readonly exemplars: boolean;
+  /** The time of the exemplar last sent for each cell (series × buckets), 0 for none. */
+  private sentExemplars: Float64Array = new Float64Array(8);
 
   constructor(merge: FamilyMerge) {
     this.family = merge.family;
     this.name = merge.family.name;
     this.shape = merge.shape;
     this.layout = merge.layout;
+    this.exemplars =
+      (merge.family.kind === 'counter' || merge.family.kind === 'histogram') && merge.family.exemplars;
+  }
+
+  /**
+   * Adds the exemplars of series `s` recorded since they were last sent to `delta`. An exemplar comes with an
+   * event that changes its series, so looking at changed series finds them all (but one that added 0 to a sum).
+   */
+  protected shipExemplars(delta: FamilyDelta, s: number): void {
+    const family = this.family;
+    if (!this.exemplars || delta.exemplars === undefined) return;
+    const slots = family.kind === 'histogram' ? family.buckets : 1;
+    this.sentExemplars = ensureCapacity(this.sentExemplars, (s + 1) * slots);
+    for (let b = 0; b < slots; b++) {
+      const exemplar =
+        family.kind === 'histogram' ? family.exemplar(s, b) : (family as ScalarFamily).exemplar(s);
+      if (exemplar === undefined || exemplar.timestamp === this.sentExemplars[s * slots + b]) continue;
+      delta.exemplars.push(s, b, exemplar.labelBlock, exemplar.value, exemplar.timestamp);
+      this.sentExemplars[s * slots + b] = exemplar.timestamp;
+    }
+  }
+
+  /** Forgets the exemplars sent for index `s` (its series expired; another may take the index). */
+  protected forgetExemplars(s: number): void {
+    const slots = this.family.kind === 'histogram' ? this.family.buckets : 1;
+    if (this.sentExemplars.length >= (s + 1) * slots) this.sentExemplars.fill(0, s * slots, (s + 1) * slots);
   }
 
   /** Writes the changed series into `batch`, yielding each message as it fills. */
@@ -102,6 +133,7 @@ abstract class FamilyTracker {
     if (before !== incarnation) {
       if (before !== undefined) {
         this.restart(s);
+        this.forgetExemplars(s);
         if (s < this.announced.length) this.announced[s] = 0;
       }
       this.holders[s] = incarnation;
@@ -157,7 +189,9 @@ abstract class ScalarTracker extends FamilyTracker {
       const value = this.family.value(s);
       const payload = this.payload(s, value);
       if (payload !== undefined) {
-        this.open(batch, s).data.push(s, payload);
+        const delta = this.open(batch, s);
+        delta.data.push(s, payload);
+        this.shipExemplars(delta, s);
         this.sent[s] = value;
         if (batch.full) yield batch.take();
       }
@@ -210,7 +244,8 @@ class HistogramTracker extends FamilyTracker {
       const total = family.count(s);
       if (total === sentTotals[s]) continue;
       const sum = family.sum(s);
-      const data = this.open(batch, s).data;
+      const delta = this.open(batch, s);
+      const data = delta.data;
       data.push(s, total - sentTotals[s], sum - sentSums[s], 0);
       const pairsAt = data.length - 1;
       let pairs = 0;
@@ -225,6 +260,7 @@ class HistogramTracker extends FamilyTracker {
         }
       }
       data[pairsAt] = pairs;
+      this.shipExemplars(delta, s);
       sentTotals[s] = total;
       sentSums[s] = sum;
       if (batch.full) yield batch.take();

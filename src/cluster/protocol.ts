@@ -43,6 +43,11 @@ export interface FamilyDelta {
   readonly announce: Array<[number, string[]]>;
   readonly data: number[];
   readonly sketches?: EncodedSketch[];
+  /**
+   * Exemplars recorded since the previous message, of families that keep them, as flat
+   * `id, bucket, labelBlock, value, timestamp` runs (bucket 0 for a counter). Primaries that predate it ignore it.
+   */
+  readonly exemplars?: (number | string)[];
 }
 
 /** Worker → primary: the exporter started. Over worker_threads it carries the port the exporter talks on. */

@@ -1,5 +1,6 @@
 import { ProtobufWriter, zigzag } from '../protobuf/index.js';
 import type {
+  Exemplar,
   HistogramFamily,
   MetricFamily,
   NativeBuckets,
@@ -35,6 +36,7 @@ const LABEL_NAME = 1;
 const LABEL_VALUE = 2;
 const GAUGE_VALUE = 1;
 const COUNTER_VALUE = 1;
+const COUNTER_EXEMPLAR = 2;
 const COUNTER_CREATED = 3;
 const SUMMARY_COUNT = 1;
 const SUMMARY_SUM = 2;
@@ -55,8 +57,12 @@ const HISTOGRAM_POSITIVE_SPAN = 12;
 const HISTOGRAM_POSITIVE_DELTA = 13;
 const SPAN_OFFSET = 1;
 const SPAN_LENGTH = 2;
+const HISTOGRAM_EXEMPLARS = 16;
 const BUCKET_CUMULATIVE_COUNT = 1;
 const BUCKET_UPPER_BOUND = 2;
+const BUCKET_EXEMPLAR = 3;
+const EXEMPLAR_VALUE = 2;
+const EXEMPLAR_TIMESTAMP = 3;
 const TIMESTAMP_SECONDS = 1;
 const TIMESTAMP_NANOS = 2;
 
@@ -66,7 +72,8 @@ const TIMESTAMP_NANOS = 2;
  *
  * Names are those of Prometheus text 0.0.4 (a counter is `x_total` here too), labels are pairs with the global
  * tags, and counters, summaries and histograms carry `created_timestamp` (the series' creation time). Classic
- * histogram buckets leave out `+Inf`, which the format makes optional: the count is there. Families without
+ * histogram buckets leave out `+Inf`, which the format makes optional (the count is there), unless it carries an
+ * exemplar. Exemplars go in `Counter.exemplar` and `Bucket.exemplar`, with the time they were recorded. Families without
  * series are left out (Prometheus skips them).
  *
  * A distribution with native buckets writes them in the same `Histogram` (schema, zero bucket, spans and deltas),
@@ -97,6 +104,7 @@ export function* encodeProtobuf(families: readonly MetricFamily[]): Generator<Ui
 /** The state of one encoding: a writer reused for every family, and the label visitor bound once. */
 class FamilyEncoder {
   private readonly writer = new ProtobufWriter(CHUNK_SIZE * 2);
+  // Also writes an exemplar's labels: Exemplar.label is field 1, as Metric.label is.
   private readonly writeLabel = (name: string, value: string): void => {
     const writer = this.writer;
     const mark = writer.beginMessage(METRIC_LABEL);
@@ -151,6 +159,7 @@ class FamilyEncoder {
   ): Generator<Uint8Array> {
     const writer = this.writer;
     const counter = family.kind === 'counter';
+    const exemplars = family.exemplars;
     for (let i = 0; i < order.length; i++) {
       const s = order[i];
       if (!family.holds(s)) continue;
@@ -158,7 +167,8 @@ class FamilyEncoder {
       family.forEachLabel(s, this.writeLabel);
       const value = writer.beginMessage(counter ? METRIC_COUNTER : METRIC_GAUGE);
       writer.double(counter ? COUNTER_VALUE : GAUGE_VALUE, family.value(s));
-      if (counter) this.created(COUNTER_CREATED, family.created(s));
+      if (exemplars) this.exemplar(COUNTER_EXEMPLAR, family.exemplar(s));
+      if (counter) this.timestamp(COUNTER_CREATED, family.created(s));
       writer.endMessage(value);
       writer.endMessage(metric);
       if (writer.length >= CHUNK_SIZE) {
@@ -174,7 +184,7 @@ class FamilyEncoder {
     pieces: Uint8Array[],
   ): Generator<Uint8Array> {
     const writer = this.writer;
-    const { bounds } = family;
+    const { bounds, exemplars } = family;
     const finite = bounds.length;
     const native = family.layout !== 'classic';
     // Room for the Histogram message's length: each bucket takes at most 22 bytes, count, sum and created 32; native
@@ -195,10 +205,21 @@ class FamilyEncoder {
         const bucket = writer.beginMessage(HISTOGRAM_BUCKET);
         writer.uint(BUCKET_CUMULATIVE_COUNT, count(cumulative));
         writer.double(BUCKET_UPPER_BOUND, bounds[b]);
+        if (exemplars) this.exemplar(BUCKET_EXEMPLAR, family.exemplar(s, b));
+        writer.endMessage(bucket);
+      }
+      // The +Inf bucket, optional in the format, is written only to carry its exemplar.
+      const last = exemplars ? family.exemplar(s, finite) : undefined;
+      if (last !== undefined) {
+        const bucket = writer.beginMessage(HISTOGRAM_BUCKET);
+        writer.uint(BUCKET_CUMULATIVE_COUNT, count(family.count(s)));
+        writer.double(BUCKET_UPPER_BOUND, Number.POSITIVE_INFINITY);
+        this.exemplar(BUCKET_EXEMPLAR, last);
         writer.endMessage(bucket);
       }
       if (native) this.nativeBuckets(family.nativeHistogram(s));
-      this.created(HISTOGRAM_CREATED, family.created(s));
+      this.timestamp(HISTOGRAM_CREATED, family.created(s));
+      if (exemplars && family.layout !== 'classic') this.nativeExemplars(family, s);
       writer.endMessage(histogram);
       writer.endMessage(metric);
       if (writer.length >= CHUNK_SIZE) {
@@ -230,7 +251,7 @@ class FamilyEncoder {
         writer.double(QUANTILE_VALUE, window.quantile(quantiles[q]));
         writer.endMessage(quantile);
       }
-      this.created(SUMMARY_CREATED, family.created(s));
+      this.timestamp(SUMMARY_CREATED, family.created(s));
       writer.endMessage(summary);
       writer.endMessage(metric);
       if (writer.length >= CHUNK_SIZE) {
@@ -302,8 +323,34 @@ class FamilyEncoder {
     writer.endMessage(deltas);
   }
 
+  /**
+   * A native histogram's exemplars (`Histogram.exemplars`, field 16, each with its timestamp as the field
+   * requires): those of every classic bucket, oldest first. Prometheus 2.42 predates the field and reads the
+   * classic buckets' (written too); later versions read these for a native series.
+   */
+  private nativeExemplars(family: HistogramFamily, s: number): void {
+    const kept: Exemplar[] = [];
+    for (let b = 0; b < family.buckets; b++) {
+      const exemplar = family.exemplar(s, b);
+      if (exemplar !== undefined) kept.push(exemplar);
+    }
+    kept.sort((a, b) => a.timestamp - b.timestamp);
+    for (const exemplar of kept) this.exemplar(HISTOGRAM_EXEMPLARS, exemplar);
+  }
+
+  /** An `Exemplar` message: its labels, its value and when it was recorded. Nothing when there is none. */
+  private exemplar(field: number, exemplar: Exemplar | undefined): void {
+    if (exemplar === undefined) return;
+    const writer = this.writer;
+    const mark = writer.beginMessage(field);
+    exemplar.forEachLabel(this.writeLabel);
+    writer.double(EXEMPLAR_VALUE, exemplar.value);
+    this.timestamp(EXEMPLAR_TIMESTAMP, exemplar.timestamp);
+    writer.endMessage(mark);
+  }
+
   /** A `google.protobuf.Timestamp` from milliseconds since the epoch; nothing when the time is unknown (0). */
-  private created(field: number, milliseconds: number): void {
+  private timestamp(field: number, milliseconds: number): void {
     if (!(milliseconds > 0)) return;
     const writer = this.writer;
     const seconds = Math.floor(milliseconds / 1000);

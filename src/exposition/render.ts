@@ -1,5 +1,11 @@
 import { counterFamilyName } from '../metrics/names.js';
-import type { HistogramFamily, MetricFamily, ScalarFamily, SummaryFamily } from '../reporter/index.js';
+import type {
+  Exemplar,
+  HistogramFamily,
+  MetricFamily,
+  ScalarFamily,
+  SummaryFamily,
+} from '../reporter/index.js';
 import type { ExpositionFormat } from './content-types.js';
 import { formatCanonical, formatValue } from './number-format.js';
 
@@ -12,7 +18,8 @@ const CHUNK_SIZE = 64 * 1024;
  * One walk serves both formats; they differ only where the specs differ: OpenMetrics names a counter's family
  * without the `_total` that its samples keep in both formats, writes `# UNIT`, escapes `"` in HELP, leaves out what
  * it forbids for negative observations (a histogram's `_sum` and `_count` when the sum is negative or a bucket is, a
- * summary's negative `_sum` and negative quantiles), and ends with `# EOF`. With `createdSamples`, OpenMetrics
+ * summary's negative `_sum` and negative quantiles), writes the exemplars of families that keep them on `_total` and
+ * `_bucket` lines (the only samples OpenMetrics 1.0 and Prometheus 2.42 accept them on), and ends with `# EOF`. With `createdSamples`, OpenMetrics
  * adds each counter, histogram and summary series' `_created` sample (0.0.4 has none). Label blocks were rendered when each series was created; `le` and `quantile` strings are
  * rendered once per family here. Each series is written whole, so its buckets, sum and count agree in a chunk.
  */
@@ -38,10 +45,16 @@ export function* renderExposition(
     switch (family.kind) {
       case 'counter':
       case 'gauge':
-        out = yield* scalarLines(family, step.value, out, created && family.kind === 'counter');
+        out = yield* scalarLines(
+          family,
+          step.value,
+          out,
+          created && family.kind === 'counter',
+          om && family.exemplars,
+        );
         break;
       case 'histogram':
-        out = yield* histogramLines(family, step.value, out, om, created);
+        out = yield* histogramLines(family, step.value, out, om, created, om && family.exemplars);
         break;
       case 'summary':
         out = yield* summaryLines(family, step.value, out, om, created);
@@ -64,6 +77,7 @@ function* scalarLines(
   order: Uint32Array,
   out: string,
   created: boolean,
+  exemplars: boolean,
 ): Generator<string, string> {
   const { name } = family;
   const createdName = `${counterFamilyName(name)}_created`;
@@ -71,7 +85,10 @@ function* scalarLines(
     const s = order[i];
     if (!family.holds(s)) continue;
     const block = family.labelBlock(s);
-    out += sampleLine(name, block, formatValue(family.value(s)));
+    if (exemplars) {
+      const sample = block === '' ? name : `${name}{${block}}`;
+      out += `${sample} ${formatValue(family.value(s))}${exemplarSuffix(family.exemplar(s))}\n`;
+    } else out += sampleLine(name, block, formatValue(family.value(s)));
     if (created) out += createdLine(createdName, block, family.created(s));
     if (out.length >= CHUNK_SIZE) {
       yield flat(out);
@@ -87,6 +104,7 @@ function* histogramLines(
   out: string,
   om: boolean,
   created: boolean,
+  exemplars: boolean,
 ): Generator<string, string> {
   const { name, bounds, buckets } = family;
   const createdName = `${name}_created`;
@@ -99,9 +117,16 @@ function* histogramLines(
     const block = family.labelBlock(s);
     const prefix = block === '' ? `${bucketName}{` : `${bucketName}{${block},`;
     let cumulative = 0;
-    for (let b = 0; b < buckets; b++) {
-      cumulative += family.bucketCount(s, b);
-      out += `${prefix}${les[b]}} ${formatValue(cumulative)}\n`;
+    if (exemplars) {
+      for (let b = 0; b < buckets; b++) {
+        cumulative += family.bucketCount(s, b);
+        out += `${prefix}${les[b]}} ${formatValue(cumulative)}${exemplarSuffix(family.exemplar(s, b))}\n`;
+      }
+    } else {
+      for (let b = 0; b < buckets; b++) {
+        cumulative += family.bucketCount(s, b);
+        out += `${prefix}${les[b]}} ${formatValue(cumulative)}\n`;
+      }
     }
     // OpenMetrics forbids a negative sum, and a sum at all where buckets are negative; its count comes and goes
     // with its sum. The +Inf bucket still holds the count.
@@ -173,6 +198,16 @@ function header(family: MetricFamily, om: boolean): string {
 
 function sampleLine(name: string, block: string, value: string): string {
   return block === '' ? `${name} ${value}\n` : `${name}{${block}} ${value}\n`;
+}
+
+/**
+ * An OpenMetrics exemplar, ` # {trace_id="…"} 0.67 1520879607.789`, or nothing. The timestamp is when the
+ * exemplar was recorded, never the scrape's: Prometheus stores an exemplar again whenever its timestamp changes,
+ * so one stamped at each scrape would fill its exemplar buffer with copies.
+ */
+function exemplarSuffix(exemplar: Exemplar | undefined): string {
+  if (exemplar === undefined) return '';
+  return ` # {${exemplar.labelBlock}} ${formatValue(exemplar.value)} ${formatValue(exemplar.timestamp / 1000)}`;
 }
 
 /**

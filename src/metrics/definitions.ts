@@ -4,6 +4,7 @@ import type { Measurements, Metadata } from '../events/types.js';
 import { processLog } from '../logger.js';
 import { checkOptionKeys } from '../options.js';
 import { type BucketSpec, resolveBuckets } from './buckets.js';
+import { openTelemetryExemplar } from './opentelemetry-exemplar.js';
 import { conversionRatio, type Unit } from './units.js';
 
 /** The five metric types of Telemetry.Metrics. */
@@ -52,6 +53,7 @@ export interface ReporterOptions {
 }
 
 /**
+/**
  * Options of a distribution's native buckets (`reporterOptions.nativeHistogram`); every one is optional. Bucket `i`
  * of schema `n` holds the values in `(2^((i-1)·2^-n), 2^(i·2^-n)]`, and the negative mirror.
  */
@@ -76,6 +78,19 @@ export interface NativeHistogramOptions {
   readonly maxBucketCount?: number;
 }
 
+/**
+ * The labels of an exemplar, usually `{ trace_id, span_id }`: label names as Prometheus allows them, string values.
+ * Their names and values together hold at most 128 code points (the OpenMetrics limit).
+ */
+export type ExemplarLabels = Readonly<Record<string, string>>;
+
+/**
+ * Picks the exemplar of an event: its labels, or undefined for none. Runs after the event was recorded; what it
+ * throws or returns that cannot be exposed costs the exemplar, never the measurement (see
+ * {@link MetricOptions.exemplar}).
+ */
+export type ExemplarFunction = (metadata: Metadata, measurements: Measurements) => ExemplarLabels | undefined;
+
 /** The options shared by every metric constructor, as in Telemetry.Metrics. */
 export interface MetricOptions {
   /** Event to listen to. Defaults to the name without its last segment. */
@@ -94,6 +109,17 @@ export interface MetricOptions {
   readonly description?: string;
   /** A unit label (`'request'`), or a `[from, to]` conversion between time or byte units. */
   readonly unit?: Unit | readonly [Unit, Unit];
+  /**
+   * Keeps the last exemplar of each counter series or histogram bucket, linking the metric to a trace: a function
+   * of `(metadata, measurements)` returning the exemplar's labels (exactly those are exposed) or undefined, or
+   * `'opentelemetry'` for `{ trace_id, span_id }` of the active, sampled OpenTelemetry span (needs
+   * `@opentelemetry/api`). For counters, counter-typed sums and distributions only: OpenMetrics 1.0 allows exemplars
+   * on counters and histogram buckets alone. Exposed in OpenMetrics text and protobuf, never in text 0.0.4. An
+   * exemplar that cannot be exposed (the function threw, returned a non-object, a non-string value, an invalid
+   * label name, or more than 128 code points of names and values) is left out and counted in
+   * `telemeter_exemplars_dropped_total`; the measurement is recorded either way.
+   */
+  readonly exemplar?: ExemplarFunction | 'opentelemetry';
   readonly reporterOptions?: ReporterOptions;
 }
 
@@ -112,6 +138,8 @@ export interface MetricDefinition {
   readonly description: string | undefined;
   /** The unit after conversion (`'millisecond'` for `['native', 'millisecond']`), or `'unit'`. */
   readonly unit: string;
+  /** The exemplar function (`'opentelemetry'` resolved to one), or undefined when the metric keeps no exemplars. */
+  readonly exemplar: ExemplarFunction | undefined;
   readonly reporterOptions: ReporterOptions;
 }
 
@@ -140,6 +168,7 @@ const KNOWN_OPTIONS = new Set([
   'drop',
   'description',
   'unit',
+  'exemplar',
   'reporterOptions',
 ]);
 
@@ -233,6 +262,8 @@ function define(type: MetricType, name: unknown, options: MetricOptions = {}): M
   // Bounds are checked here, at definition time. Other types have none (checked above): their defaults cannot fail.
   resolveBuckets(reporterOptions.buckets, unit, name);
 
+  const exemplar = resolveExemplar(type, reporterOptions, options.exemplar, fail);
+
   if (type === 'distribution' && measurement === 'system_time') {
     processLog.warnOnce(
       `system-time:${name}`,
@@ -252,12 +283,42 @@ function define(type: MetricType, name: unknown, options: MetricOptions = {}): M
     keep,
     description: options.description,
     unit,
+    exemplar,
     reporterOptions: Object.freeze(
       reporterOptions.nativeHistogram === undefined
         ? { ...reporterOptions }
         : { ...reporterOptions, nativeHistogram: Object.freeze({ ...reporterOptions.nativeHistogram }) },
     ),
   });
+}
+
+/**
+ * The exemplar function of a definition, checked: only counters and histograms may carry exemplars in OpenMetrics
+ * 1.0, and Prometheus 2.42 fails the whole scrape on one anywhere else (a sample not ending in `_total` or `_bucket`).
+ */
+function resolveExemplar(
+  type: MetricType,
+  reporterOptions: ReporterOptions,
+  exemplar: unknown,
+  fail: (option: string, why: string) => never,
+): ExemplarFunction | undefined {
+  if (exemplar === undefined) return undefined;
+  const exportedAs =
+    type === 'sum' ? (reporterOptions.prometheusType ?? 'counter') : type === 'last_value' ? 'gauge' : type;
+  if (!(exportedAs === 'counter' || exportedAs === 'distribution')) {
+    fail(
+      'exemplar',
+      `applies to counters, sums exported as counters and distributions only, not to a ${type}${type === 'sum' ? " with prometheusType: 'gauge'" : ''}: OpenMetrics 1.0 allows exemplars on counters and histogram buckets alone`,
+    );
+  }
+  if (typeof exemplar === 'function') return exemplar as ExemplarFunction;
+  if (exemplar === 'opentelemetry') {
+    return openTelemetryExemplar((why) => fail('exemplar', why));
+  }
+  return fail(
+    'exemplar',
+    `must be a function (metadata, measurements) => labels | undefined, or 'opentelemetry', got ${describe(exemplar)}`,
+  );
 }
 
 /** The longest delay a Node.js timer takes; a longer one fires after 1 ms instead, with a warning. */

@@ -2,6 +2,8 @@ export { type BucketSpec, defaultBuckets, resolveBuckets } from './buckets.js';
 export {
   counter,
   distribution,
+  type ExemplarFunction,
+  type ExemplarLabels,
   lastValue,
   type MeasurementGetter,
   type MetricDefinition,

@@ -10,7 +10,19 @@ export const DropReason = {
   measurementError: 7,
   negativeCounter: 8,
   internalError: 9,
+  // The event was recorded; only its exemplar was left out. Counted in telemeter_exemplars_dropped_total.
+  exemplarError: 10,
+  invalidExemplar: 11,
+  exemplarTooLong: 12,
 } as const;
+
+/** The first reason that concerns an exemplar rather than the event (see {@link isExemplarReason}). */
+const FIRST_EXEMPLAR_REASON = DropReason.exemplarError;
+
+/** Whether `reason` says an exemplar was left out, the event itself having been recorded. */
+export function isExemplarReason(reason: number): boolean {
+  return reason >= FIRST_EXEMPLAR_REASON;
+}
 
 export type DropReasonCode = (typeof DropReason)[keyof typeof DropReason];
 
@@ -25,6 +37,9 @@ export const DROP_REASON_LABELS: readonly string[] = [
   'measurement_error',
   'negative_counter',
   'internal_error',
+  'exemplar_error',
+  'invalid_exemplar',
+  'exemplar_too_long',
 ];
 
 export const DROP_REASON_HINTS: readonly string[] = [
@@ -38,4 +53,7 @@ export const DROP_REASON_HINTS: readonly string[] = [
   'the measurement function threw',
   'a counter-typed sum cannot decrease; use reporterOptions.prometheusType: "gauge"',
   'an unexpected error',
+  'the exemplar function (or a getter of what it returned) threw; the measurement was recorded without an exemplar',
+  'the exemplar function returned neither undefined nor an object of valid label names to strings; the measurement was recorded without an exemplar',
+  'the exemplar labels (names and values) exceed 128 code points, the OpenMetrics limit; the measurement was recorded without an exemplar',
 ];

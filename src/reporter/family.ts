@@ -1,9 +1,11 @@
 import type { MetricDefinition } from '../metrics/definitions.js';
 import { counterFamilyName, counterSeriesName } from '../metrics/names.js';
+import type { ExemplarStore } from './exemplar-store.js';
 import type { HistogramStore } from './histogram-store.js';
 import { forEachLabel } from './label-block.js';
 import type { NativeHistogramData } from './native-histogram.js';
 import type {
+  Exemplar,
   FamilyKind,
   HistogramFamily,
   HistogramLayout,
@@ -87,9 +89,14 @@ export class StoredScalarFamily extends StoredFamilyBase implements ScalarFamily
     definition: MetricDefinition | undefined,
     readonly kind: 'counter' | 'gauge',
     readonly store: ScalarStore,
+    /** The family's exemplars, when its definition asks for them. */
+    readonly exemplarStore?: ExemplarStore,
   ) {
     super(name, help, unit, table, definition);
+    this.exemplars = exemplarStore !== undefined;
   }
+
+  readonly exemplars: boolean;
 
   get cumulative(): boolean {
     return this.store.mode === 'add';
@@ -97,6 +104,10 @@ export class StoredScalarFamily extends StoredFamilyBase implements ScalarFamily
 
   value(series: number): number {
     return this.store.values[series];
+  }
+
+  exemplar(series: number): Exemplar | undefined {
+    return this.exemplarStore?.read(series);
   }
 }
 
@@ -113,11 +124,20 @@ export class StoredHistogramFamily extends StoredFamilyBase implements Histogram
     table: SeriesTable,
     definition: MetricDefinition | undefined,
     readonly store: HistogramStore,
+    /** The family's exemplars, one per bucket, when its definition asks for them. */
+    readonly exemplarStore?: ExemplarStore,
   ) {
     super(name, help, unit, table, definition);
     this.bounds = Object.freeze(Array.from(store.bounds));
     this.buckets = store.slots;
     this.layout = store.native === undefined ? 'classic' : store.bounds.length === 0 ? 'native' : 'both';
+    this.exemplars = exemplarStore !== undefined;
+  }
+
+  readonly exemplars: boolean;
+
+  exemplar(series: number, bucket: number): Exemplar | undefined {
+    return this.exemplarStore?.read(series * this.buckets + bucket);
   }
 
   nativeHistogram(series: number): NativeHistogramData | undefined {

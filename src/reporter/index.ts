@@ -24,6 +24,7 @@ export {
   toSpansAndDeltas,
 } from './native-histogram.js';
 export type {
+  Exemplar,
   FamilyBase,
   FamilyKind,
   HistogramFamily,

@@ -5,7 +5,7 @@ import {
   StoredSummaryFamily,
 } from './family.js';
 import { LogSketch } from './log-sketch.js';
-import type { HistogramFamily, ScalarFamily, SummaryFamily } from './read-model.js';
+import type { Exemplar, HistogramFamily, ScalarFamily, SummaryFamily } from './read-model.js';
 import { type Reporter, storedFamilies } from './reporter.js';
 import type { SummaryStore } from './summary-store.js';
 
@@ -43,6 +43,11 @@ export interface ScalarMerge extends MergeBase {
   add(series: number, delta: number): void;
   /** Replaces the value of `series` (last values). */
   set(series: number, value: number): void;
+  /**
+   * Keeps another process's exemplar of `series` (see {@link Exemplar}) unless the one held is more recent; nothing
+   * when the family keeps no exemplars. `labelBlock` must be one that process's read model gave.
+   */
+  putExemplar(series: number, labelBlock: string, value: number, timestamp: number): void;
 }
 
 export interface HistogramMerge extends MergeBase {
@@ -51,6 +56,8 @@ export interface HistogramMerge extends MergeBase {
   /** Adds `delta` observations to one bucket (not cumulative) of `series`; its count follows. */
   addToBucket(series: number, bucket: number, delta: number): void;
   addToSum(series: number, delta: number): void;
+  /** As {@link ScalarMerge.putExemplar}, for one bucket of `series`. */
+  putExemplar(series: number, bucket: number, labelBlock: string, value: number, timestamp: number): void;
 }
 
 export interface SummaryMerge extends MergeBase {
@@ -110,6 +117,10 @@ class ScalarMergeImpl extends MergeImpl implements ScalarMerge {
   set(series: number, value: number): void {
     this.family.store.set(series, value);
   }
+
+  putExemplar(series: number, labelBlock: string, value: number, timestamp: number): void {
+    this.family.exemplarStore?.put(series, labelBlock, value, timestamp);
+  }
 }
 
 class HistogramMergeImpl extends MergeImpl implements HistogramMerge {
@@ -127,6 +138,10 @@ class HistogramMergeImpl extends MergeImpl implements HistogramMerge {
 
   addToSum(series: number, delta: number): void {
     this.family.store.sums[series] += delta;
+  }
+
+  putExemplar(series: number, bucket: number, labelBlock: string, value: number, timestamp: number): void {
+    this.family.exemplarStore?.put(series * this.layout + bucket, labelBlock, value, timestamp);
   }
 }
 

@@ -104,6 +104,24 @@ export interface FamilyBase {
   labelValues(series: number): string[];
 }
 
+/**
+ * The last exemplar of a counter series or a histogram bucket: the labels the definition's `exemplar` function
+ * returned (a trace and span id, usually), the value recorded with them, and when.
+ */
+export interface Exemplar {
+  /**
+   * The labels as OpenMetrics writes them between braces, in the order the function returned them, values escaped
+   * (`trace_id="4bf92f3577b34da6a3ce929d0e0e4736",span_id="00f067aa0ba902b7"`); `''` for an exemplar without labels.
+   */
+  readonly labelBlock: string;
+  /** What the event recorded: the observed value in a histogram, the increment (1 for a `counter`) in a counter. */
+  readonly value: number;
+  /** When it was recorded, in milliseconds since the Unix epoch. */
+  readonly timestamp: number;
+  /** Calls `visit` with each label name and value, unescaped, in the order of {@link labelBlock}. */
+  forEachLabel(visit: (name: string, value: string) => void): void;
+}
+
 /** A counter or a gauge: one number per series. */
 export interface ScalarFamily extends FamilyBase {
   readonly kind: 'counter' | 'gauge';
@@ -114,6 +132,10 @@ export interface ScalarFamily extends FamilyBase {
   readonly cumulative: boolean;
   /** The value of `series`. */
   value(series: number): number;
+  /** Whether the family keeps exemplars (its definition has an `exemplar` option); never for a gauge. */
+  readonly exemplars: boolean;
+  /** The last exemplar of `series`, in a new object per call; undefined when it has none. */
+  exemplar(series: number): Exemplar | undefined;
 }
 
 /**
@@ -150,6 +172,14 @@ export interface HistogramFamily extends FamilyBase {
   sum(series: number): number;
   /** Observations of `series`: the total over its buckets. */
   count(series: number): number;
+  /** Whether the family keeps exemplars (its definition has an `exemplar` option). */
+  readonly exemplars: boolean;
+  /**
+   * The last exemplar of bucket `bucket` of `series` (0 ≤ bucket < {@link buckets}; its value lies in that bucket),
+   * in a new object per call; undefined when it has none. A native-only family keeps its exemplars in its one
+   * classic bucket, `+Inf`.
+   */
+  exemplar(series: number, bucket: number): Exemplar | undefined;
 }
 
 /**

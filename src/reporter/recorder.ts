@@ -2,12 +2,16 @@ import { generate, sourceTag } from '../compile.js';
 import type { Measurements, Metadata } from '../events/types.js';
 import type { MetricDefinition } from '../metrics/definitions.js';
 import { DropReason, type DropReasonCode } from './drop-reasons.js';
+import type { ExemplarStore } from './exemplar-store.js';
 import type { StoredFamily } from './family.js';
 import { MAX_UINT32 } from './histogram-store.js';
 import { MIN_INDEXABLE, type SketchMapping } from './log-sketch.js';
 import { branchStep, MISSING_TAG, trieWalkSource } from './series-table.js';
 
-/** Applies one metric to one event and says why it did not record, or `DropReason.ok`. Never throws. */
+/**
+ * Applies one metric to one event and says why it did not record (or, having recorded, why it left out the
+ * exemplar), or `DropReason.ok`. Never throws.
+ */
 export type RecordFunction = (measurements: Measurements, metadata: Metadata) => DropReasonCode;
 
 /**
@@ -47,7 +51,7 @@ function compileRecord(
   family: StoredFamily,
   thrown: ThrownError,
 ): RecordFunction | undefined {
-  const { measurement, keep, tagValues, unitRatio } = definition;
+  const { measurement, keep, tagValues, unitRatio, exemplar } = definition;
   const countsEvents = definition.type === 'counter';
   const monotonic = definition.type === 'sum' && family.kind === 'counter';
   const idle = definition.reporterOptions.idleTimeout !== undefined;
@@ -89,7 +93,16 @@ function compileRecord(
       if (series < 0) return series === ${MISSING_TAG} ? ${R.missingTag} : ${R.invalidTag};
       ${idle ? 'table.touched[series] = table.generation;' : ''}
       ${observeSource(family, countsEvents ? '1' : 'value')}
-      return ${R.ok};
+      ${
+        exemplar === undefined
+          ? `return ${R.ok};`
+          : `// Reading the labels runs user code too (a getter, a proxy): inside the try, like the function.
+             try {
+               const labels = exemplar(metadata, measurements);
+               if (labels === undefined) return ${R.ok};
+               return exemplars.record(${family.kind === 'histogram' ? 'cell' : 'series'}, ${countsEvents ? '1' : 'value'}, labels);
+             } catch (error) { thrown.error = error; return ${R.exemplarError}; }`
+      }
     };`;
   return generate<RecordFunction>(
     [
@@ -104,6 +117,8 @@ function compileRecord(
       'branchStep',
       'thrown',
       'native',
+      'exemplar',
+      'exemplars',
     ],
     source,
     [
@@ -118,8 +133,15 @@ function compileRecord(
       branchStep,
       thrown,
       family.kind === 'histogram' ? family.store.native : undefined,
+      exemplar,
+      exemplarStoreOf(family),
     ],
   );
+}
+
+/** The family's exemplar store, which the reporter builds exactly when the definition has an `exemplar`. */
+function exemplarStoreOf(family: StoredFamily): ExemplarStore | undefined {
+  return family.kind === 'summary' ? undefined : family.exemplarStore;
 }
 
 /**
@@ -132,11 +154,12 @@ function plainRecord(
   family: StoredFamily,
   thrown: ThrownError,
 ): RecordFunction {
-  const { measurement, keep, tagValues, unitRatio } = definition;
+  const { measurement, keep, tagValues, unitRatio, exemplar } = definition;
   const countsEvents = definition.type === 'counter';
   const monotonic = definition.type === 'sum' && family.kind === 'counter';
   const idle = definition.reporterOptions.idleTimeout !== undefined;
   const { table, store } = family;
+  const exemplars = exemplarStoreOf(family);
   const R = DropReason;
   return (measurements, metadata) => {
     if (keep !== undefined) {
@@ -180,8 +203,19 @@ function plainRecord(
     const series = table.resolve(tags);
     if (series < 0) return series === MISSING_TAG ? R.missingTag : R.invalidTag;
     if (idle) table.touched[series] = table.generation;
-    store.observe(series, countsEvents ? 1 : value);
-    return R.ok;
+    const recorded = countsEvents ? 1 : value;
+    store.observe(series, recorded);
+    if (exemplar === undefined || exemplars === undefined) return R.ok;
+    try {
+      const labels = exemplar(metadata, measurements);
+      if (labels === undefined) return R.ok;
+      const cell =
+        family.kind === 'histogram' ? series * family.store.slots + family.store.bucketOf(value) : series;
+      return exemplars.record(cell, recorded, labels);
+    } catch (error) {
+      thrown.error = error;
+      return R.exemplarError;
+    }
   };
 }
 

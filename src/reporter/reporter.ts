@@ -12,7 +12,8 @@ import { counterFamilyName, counterSeriesName, isValidLabelName, prometheusName 
 import { unitSuffix } from '../metrics/units.js';
 import { checkOptionKeys } from '../options.js';
 import { BoundSeries, type SeriesHandle } from './bound-series.js';
-import { DROP_REASON_HINTS, DROP_REASON_LABELS, DropReason } from './drop-reasons.js';
+import { DROP_REASON_HINTS, DROP_REASON_LABELS, DropReason, isExemplarReason } from './drop-reasons.js';
+import { ExemplarStore } from './exemplar-store.js';
 import {
   type StoredFamily,
   StoredHistogramFamily,
@@ -67,6 +68,7 @@ const THROWN_BY_USER_FUNCTION: ReadonlySet<number> = new Set([
   DropReason.keepError,
   DropReason.measurementError,
   DropReason.tagValuesError,
+  DropReason.exemplarError,
 ]);
 const DEFAULT_QUANTILES = [0.5, 0.9, 0.95, 0.99];
 const RESERVED_SELF_NAMES = [
@@ -74,6 +76,8 @@ const RESERVED_SELF_NAMES = [
   'telemeter_series_overflow_total',
   'telemeter_series',
 ];
+/** Exported only by a Telemeter with a metric that keeps exemplars, so every other exposition stays as it was. */
+const EXEMPLARS_DROPPED = 'telemeter_exemplars_dropped_total';
 
 let instanceSequence = 0;
 
@@ -114,6 +118,8 @@ export class Reporter {
   private readonly droppedFamily: StoredScalarFamily;
   private readonly overflowFamily: StoredScalarFamily;
   private readonly seriesFamily: StoredScalarFamily;
+  /** Exemplars left out, by metric and reason: with self-metrics, when a metric keeps exemplars. */
+  private readonly exemplarsDroppedFamily: StoredScalarFamily | undefined;
   private readonly userFamilies: StoredFamily[] = [];
   private readonly recorders: MetricRecorder[] = [];
   private closed = false;
@@ -163,8 +169,9 @@ export class Reporter {
         owners.set(sampleName, owner);
       }
     };
+    const keepsExemplars = given.some((definition) => definition?.exemplar !== undefined);
     if (selfMetrics) {
-      for (const name of RESERVED_SELF_NAMES) {
+      for (const name of keepsExemplars ? [...RESERVED_SELF_NAMES, EXEMPLARS_DROPPED] : RESERVED_SELF_NAMES) {
         claim(
           { name, kind: name.endsWith('_total') ? 'counter' : 'gauge' },
           `telemeter's own metric "${name}"`,
@@ -211,8 +218,23 @@ export class Reporter {
       ['metric'],
       render,
     );
+    this.exemplarsDroppedFamily = keepsExemplars
+      ? selfFamily(
+          EXEMPLARS_DROPPED,
+          'counter',
+          "Exemplars left out because a metric's exemplar function threw or returned labels that cannot be exposed, by metric and reason; the events themselves were recorded.",
+          ['metric', 'reason'],
+          render,
+        )
+      : undefined;
     const families = selfMetrics
-      ? [...this.userFamilies, this.droppedFamily, this.overflowFamily, this.seriesFamily]
+      ? [
+          ...this.userFamilies,
+          this.droppedFamily,
+          this.overflowFamily,
+          this.seriesFamily,
+          ...(this.exemplarsDroppedFamily === undefined ? [] : [this.exemplarsDroppedFamily]),
+        ]
       : [...this.userFamilies];
     storage.set(this, families);
     this.metricFamilies = Object.freeze([...families]);
@@ -339,23 +361,31 @@ export class Reporter {
     return generated ?? plainHandler(records, noteDrop);
   }
 
-  /** Counts a skipped event, and logs the first of each metric and reason. Never throws, like the handler. */
+  /**
+   * Counts a skipped event (or a left-out exemplar, in its own family), and logs the first of each metric and
+   * reason. Never throws, like the handler.
+   */
   private noteDrop(recorder: MetricRecorder, reason: number, error?: unknown): void {
     try {
+      const exemplar = isExemplarReason(reason);
+      // Without self-metrics there is no exemplar family: the first of each is still logged.
+      const family = exemplar ? (this.exemplarsDroppedFamily ?? this.droppedFamily) : this.droppedFamily;
       let series = recorder.droppedSeries[reason];
       if (series < 0) {
         const name = recorder.definition.name;
-        series = this.droppedFamily.table.resolveValues([name, DROP_REASON_LABELS[reason]]);
+        series = family.table.resolveValues([name, DROP_REASON_LABELS[reason]]);
         recorder.droppedSeries[reason] = series;
         // A user function's error is left by the record function; an internal error comes with the call.
         const cause = THROWN_BY_USER_FUNCTION.has(reason) ? recorder.thrown.error : error;
         this.logger.warnOnce(
           `drop:${name}:${reason}`,
           cause === undefined ? { metric: name } : { metric: name, err: cause },
-          `metric "${name}" skipped an event (${DROP_REASON_LABELS[reason]}: ${DROP_REASON_HINTS[reason]}); further ones are counted in telemeter_dropped_events_total`,
+          exemplar
+            ? `metric "${name}" left out an exemplar (${DROP_REASON_LABELS[reason]}: ${DROP_REASON_HINTS[reason]}); further ones are counted in ${EXEMPLARS_DROPPED}`
+            : `metric "${name}" skipped an event (${DROP_REASON_LABELS[reason]}: ${DROP_REASON_HINTS[reason]}); further ones are counted in telemeter_dropped_events_total`,
         );
       }
-      this.droppedFamily.store.values[series] += 1;
+      family.store.values[series] += 1;
     } catch {
       // Counting a drop failed (memory, most likely): the event is lost either way, and the caller must not see it.
     }
@@ -411,13 +441,16 @@ export class Reporter {
         const kind: 'counter' | 'gauge' =
           definition.type === 'last_value' ? 'gauge' : (options.prometheusType ?? 'counter');
         const store = new ScalarStore(definition.type === 'last_value' ? 'set' : 'add');
-        growing(table, store);
         if (kind === 'gauge') {
+          growing(table, store);
           return new StoredScalarFamily(name, help, unitFor(name, suffix), table, definition, kind, store);
         }
+        // definitions.ts refuses an exemplar on anything exported as a gauge.
+        const exemplars = definition.exemplar === undefined ? undefined : new ExemplarStore(1);
+        growing(table, store, exemplars);
         const exported = counterSeriesName(name);
         const unit = unitFor(counterFamilyName(exported), suffix);
-        return new StoredScalarFamily(exported, help, unit, table, definition, kind, store);
+        return new StoredScalarFamily(exported, help, unit, table, definition, kind, store, exemplars);
       }
       case 'distribution': {
         const layout = options.histogram ?? 'classic';
@@ -429,8 +462,17 @@ export class Reporter {
             ? undefined
             : new NativeHistogramStore(options.nativeHistogram ?? {}, definition.name);
         const store = new HistogramStore(Float64Array.from(bounds), native);
-        growing(table, store);
-        return new StoredHistogramFamily(name, help, unitFor(name, suffix), table, definition, store);
+        const exemplars = definition.exemplar === undefined ? undefined : new ExemplarStore(store.slots);
+        growing(table, store, exemplars);
+        return new StoredHistogramFamily(
+          name,
+          help,
+          unitFor(name, suffix),
+          table,
+          definition,
+          store,
+          exemplars,
+        );
       }
       case 'summary': {
         const quantiles = [...(options.quantiles ?? DEFAULT_QUANTILES)].sort((a, b) => a - b);
@@ -450,13 +492,26 @@ export class Reporter {
   }
 }
 
-/** Wires a table to its store so every new series gets storage. */
+/** Wires a table to its store (and its exemplars, if kept) so every new series gets storage. */
 function growing(
   table: SeriesTable,
   store: { grow(series: number): void; reset(series: number): void },
+  exemplars?: ExemplarStore,
 ): void {
-  table.onGrow = (size) => store.grow(size);
-  table.onReset = (series) => store.reset(series);
+  if (exemplars === undefined) {
+    table.onGrow = (size) => store.grow(size);
+    table.onReset = (series) => store.reset(series);
+  } else {
+    table.onGrow = (size) => {
+      store.grow(size);
+      exemplars.grow(size);
+    };
+    table.onReset = (series) => {
+      store.reset(series);
+      exemplars.reset(series);
+    };
+    exemplars.grow(table.size);
+  }
   store.grow(table.size);
 }
 

@@ -94,3 +94,52 @@ describe('hot path allocations for an existing series', () => {
     }
   });
 });
+
+describe('hot path allocations with exemplars', () => {
+  it('a metric whose exemplar function returns undefined, next to one without the option, allocates nothing per event', async () => {
+    const telemeter = new Telemeter({
+      metrics: [
+        counter('alloc.ex.count', {
+          eventName: 'alloc.ex.stop',
+          measurement: 'duration',
+          tags: ['route'],
+          // Sampled out: most events of a traced service carry no exemplar.
+          exemplar: (metadata) => (metadata.sampled === true ? { trace_id: 'x' } : undefined),
+        }),
+        distribution('alloc.ex.stop.duration', {
+          unit: ['native', 'millisecond'],
+          tags: ['route'],
+          exemplar: (metadata) => (metadata.sampled === true ? { trace_id: 'x' } : undefined),
+        }),
+        distribution('alloc.ex.stop.plain', {
+          eventName: 'alloc.ex.stop',
+          measurement: 'duration',
+          tags: ['route'],
+        }),
+      ],
+    });
+    try {
+      const measurements = [{ duration: 1_200_000 }, { duration: 45_000_000 }, { duration: 3_000_000_000 }];
+      const metadata = [{ route: '/cart' }, { route: '/cart' }, { route: '/products/:id' }];
+      execute('alloc.ex.stop', measurements[0], { route: '/cart', sampled: true });
+      const loop = (n: number) => {
+        for (let i = 0; i < n; i++) execute('alloc.ex.stop', measurements[i % 3], metadata[i % 3]);
+      };
+      let best = { bytesPerEvent: Number.POSITIVE_INFINITY, collections: Number.POSITIVE_INFINITY };
+      for (let round = 0; round < 5 && !(best.bytesPerEvent < 0.5 && best.collections === 0); round++) {
+        loop(1_000_000);
+        const result = await measure(() => loop(EVENTS));
+        if (result.bytesPerEvent < best.bytesPerEvent) best = result;
+      }
+      expect(best.bytesPerEvent).toBeLessThan(0.5);
+      expect(best.collections).toBe(0);
+      // The one sampled event's exemplar is still there: the loop recorded into the same series.
+      expect(telemeter.scrape({ format: 'openmetrics' })).toContain('alloc_ex_count_total{route="/cart"}');
+      expect(telemeter.scrape({ format: 'openmetrics' })).toMatch(
+        /alloc_ex_count_total\{route="\/cart"\} \d+ # \{trace_id="x"\} 1 /,
+      );
+    } finally {
+      telemeter.close();
+    }
+  });
+});

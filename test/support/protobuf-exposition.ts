@@ -16,10 +16,15 @@ export interface Timestamp {
   seconds?: number;
   nanos?: number;
 }
+export interface DecodedExemplar {
+  label: { name: string; value: string }[];
+  value: number;
+  timestamp?: Timestamp;
+}
 export interface DecodedMetric {
   label: { name: string; value: string }[];
   gauge?: { value: number };
-  counter?: { value: number; created_timestamp?: Timestamp };
+  counter?: { value: number; exemplar?: DecodedExemplar; created_timestamp?: Timestamp };
   summary?: {
     sample_count: number;
     sample_sum: number;
@@ -29,7 +34,8 @@ export interface DecodedMetric {
   histogram?: {
     sample_count: number;
     sample_sum: number;
-    bucket: { cumulative_count: number; upper_bound: number }[];
+    bucket: { cumulative_count: number; upper_bound: number; exemplar?: DecodedExemplar }[];
+    exemplars?: DecodedExemplar[];
     created_timestamp?: Timestamp;
     schema?: number;
     zero_threshold?: number;
