@@ -180,18 +180,27 @@ export function overflowIndex(schema: number): number {
  * rounded up to a multiple of `2^-n` and divided by it. +Infinity is the overflow bucket.
  */
 export function bucketIndex(magnitude: number, schema: number): number {
-  ensureTables(schema);
+  // Checked here rather than by ensureTables' loop, so that this stays small enough to inline into callers.
+  if (schema > 0 && BOUNDS[schema].length === 0) ensureTables(schema);
   return indexOf(magnitude, schema);
 }
 
 /** {@link bucketIndex} once the tables of `schema` are built. */
 function indexOf(magnitude: number, schema: number): number {
   scratch[0] = magnitude;
+  return scratchIndex(schema);
+}
+
+/**
+ * {@link indexOf} of the magnitude in the shared `scratch`: callers that may not be inlined pass the double
+ * through the typed array, where it stays unboxed, rather than as an argument (see {@link IndexTables}).
+ */
+function scratchIndex(schema: number): number {
   let high = scratchWords[HI];
   let exponent = (high >>> 20) - 1022;
   if (exponent === -1022) {
     // Subnormal: scale into the normal range, where the exponent field is exact.
-    scratch[0] = magnitude * TWO_TO_64;
+    scratch[0] *= TWO_TO_64;
     high = scratchWords[HI];
     exponent = (high >>> 20) - 1022 - 64;
   } else if (exponent === 1025) {
@@ -209,6 +218,63 @@ function indexOf(magnitude: number, schema: number): number {
   if ((high & 0xfffff) === 0 && scratchWords[1 - HI] === 0) exponent--;
   const shift = -schema;
   return (exponent + (1 << shift) - 1) >> shift;
+}
+
+/**
+ * What generated code reads to compute {@link bucketIndex} inline at one schema (see {@link bucketIndexSource}):
+ * the shared scratch double and its words, the schema's tables, and `scratchIndex` for the rare values the inline
+ * code leaves to it (subnormals and the overflow bucket).
+ */
+export interface IndexTables {
+  /** Where `scratchIndex` reads its magnitude. */
+  readonly scratch: Float64Array;
+  readonly words: Uint32Array;
+  readonly bounds: Float64Array;
+  readonly segments: Uint16Array;
+  /** The index of the magnitude written to `scratch[0]`: no double crosses the call. */
+  readonly scratchIndex: () => number;
+}
+
+/** The {@link IndexTables} of `schema` (-4…8), its tables built. */
+export function indexTables(schema: number): IndexTables {
+  ensureTables(schema);
+  return {
+    scratch,
+    words: scratchWords,
+    bounds: BOUNDS[Math.max(0, schema)],
+    segments: SEGMENTS[Math.max(0, schema)],
+    scratchIndex: () => scratchIndex(schema),
+  };
+}
+
+/**
+ * JavaScript statements that set `result` (a declared variable) to {@link bucketIndex} of the expression
+ * `magnitude` (> 0, evaluated once) at `schema`, reading the {@link IndexTables} named `tables`: the same steps
+ * as `indexOf`, with the schema's constants as literals, for generated recorders (a call that V8 does not inline
+ * boxes the double it passes). A test holds the two to the same index.
+ */
+export function bucketIndexSource(magnitude: string, schema: number, tables: string, result: string): string {
+  const normal =
+    schema > 0
+      ? `const segment = ${tables}.segments[(bitsHigh >>> ${20 - SEGMENT_BITS}) & ${(1 << SEGMENT_BITS) - 1}];
+         ${result} = segment >> 1;
+         if ((segment & 1) !== 0) {
+           ${tables}.words[${HI}] = (bitsHigh & 0x800fffff) | 0x3fe00000;
+           if (${tables}.scratch[0] > ${tables}.bounds[${result}]) ${result}++;
+         }
+         ${result} += (bitsExponent - 1) << ${schema};`
+      : `if ((bitsHigh & 0xfffff) === 0 && ${tables}.words[${1 - HI}] === 0) bitsExponent--;
+         ${result} = (bitsExponent + ${(1 << -schema) - 1}) >> ${-schema};`;
+  return `{
+    const bitsOf = ${magnitude};
+    ${tables}.scratch[0] = bitsOf;
+    const bitsHigh = ${tables}.words[${HI}];
+    let bitsExponent = (bitsHigh >>> 20) - 1022;
+    if (bitsExponent === -1022 || bitsExponent === 1025) ${result} = ${tables}.scratchIndex();
+    else {
+      ${normal}
+    }
+  }`;
 }
 
 /**

@@ -22,6 +22,8 @@ import {
 } from './family.js';
 import { HistogramStore } from './histogram-store.js';
 import { labelRenderer } from './label-block.js';
+import { DEFAULT_SKETCH_SCHEMA, schemaForAccuracy } from './log-sketch.js';
+import { MAX_SCHEMA } from './native-histogram.js';
 import { PeriodicTask, periodicWorkByClock } from './periodic-work.js';
 import type { FamilyKind, MetricFamily } from './read-model.js';
 import { MetricRecorder, type RecordFunction } from './recorder.js';
@@ -426,12 +428,16 @@ export class Reporter {
       }
       case 'summary': {
         const quantiles = [...(options.quantiles ?? DEFAULT_QUANTILES)].sort((a, b) => a - b);
-        const accuracy = options.relativeAccuracy ?? 0.01;
+        // Validated with the definition: an accuracy finer than the finest schema's is refused there.
+        const schema =
+          options.relativeAccuracy === undefined
+            ? DEFAULT_SKETCH_SCHEMA
+            : (schemaForAccuracy(options.relativeAccuracy) ?? MAX_SCHEMA);
         const ageBuckets = options.ageBuckets ?? 5;
         const slotMs = ((options.maxAgeSeconds ?? 600) * 1000) / ageBuckets;
         const store = this.byClock
-          ? new ClockedSummaryStore(quantiles, accuracy, ageBuckets, slotMs)
-          : new SummaryStore(quantiles, accuracy, ageBuckets);
+          ? new ClockedSummaryStore(quantiles, schema, ageBuckets, slotMs)
+          : new SummaryStore(quantiles, schema, ageBuckets);
         growing(table, store);
         if (!this.byClock) this.every(slotMs, () => store.rotate());
         return new StoredSummaryFamily(name, help, unitFor(name, suffix), table, definition, store);

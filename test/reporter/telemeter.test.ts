@@ -154,11 +154,11 @@ describe('summary', () => {
     const t = make([summary('r9.db.query', { reporterOptions: { quantiles: [0.5, 0.9, 0.99] } })]);
     for (let i = 1; i <= 1000; i++) execute('r9.db', { query: i });
     const body = t.scrape();
-    // The nearest-rank q-quantile of 1..1000 is ⌈1000·q⌉; the sketch promises 1% relative error.
+    // The nearest-rank q-quantile of 1..1000 is ⌈1000·q⌉; the sketch's default schema (5) promises 1.08%.
     for (const q of [0.5, 0.9, 0.99]) {
       const exact = Math.ceil(1000 * q);
       expect(Math.abs(sample(body, `r9_db_query{quantile="${q}"}`) - exact) / exact).toBeLessThanOrEqual(
-        0.0101,
+        0.0109,
       );
     }
     expect(sample(body, 'r9_db_query_sum')).toBe(500500);
@@ -193,7 +193,7 @@ describe('summary', () => {
     for (const [q, exact] of expected) {
       const got = sample(body, `r9b_temp_delta{quantile="${q}"}`);
       if (exact === 0) expect(got).toBe(0);
-      else expect(Math.abs(got - exact) / Math.abs(exact)).toBeLessThanOrEqual(0.0101);
+      else expect(Math.abs(got - exact) / Math.abs(exact)).toBeLessThanOrEqual(0.0109);
     }
     expect(sample(body, 'r9b_temp_delta_count')).toBe(values.length);
     expect(sample(body, 'r9b_temp_delta_sum')).toBe(values.reduce((a, b) => a + b, 0));
