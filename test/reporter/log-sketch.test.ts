@@ -8,7 +8,7 @@ import {
   SketchMapping,
   schemaForAccuracy,
 } from '../../src/reporter/log-sketch.js';
-import { bucketIndex, upperBound } from '../../src/reporter/native-histogram.js';
+import { bucketIndex, NativeHistogramStore, upperBound } from '../../src/reporter/native-histogram.js';
 import { codeGenerationAllowed } from '../support/code-generation.js';
 
 /** The schema a relativeAccuracy of 0.01 gives: 6 (0.54%). */
@@ -104,6 +104,32 @@ describe('LogSketch', () => {
         expect(sketch.mapping.indexOf(bound)).toBe(bucketIndex(bound, schema));
       }
     }
+  });
+
+  it('holds the same buckets as a native histogram of its schema given the same values', () => {
+    fc.assert(
+      fc.property(
+        fc.array(finiteValue, { maxLength: 300 }),
+        fc.integer({ min: -4, max: 8 }),
+        (values, schema) => {
+          const sketch = new LogSketch(schema, 1 << 16);
+          const native = new NativeHistogramStore({ schema, maxBucketCount: 100_000 });
+          native.grow(1);
+          for (const v of values) {
+            sketch.add(v);
+            native.observe(0, v);
+          }
+          const data = native.read(0);
+          expect(data.schema).toBe(schema);
+          const pairs = (side: 'positive' | 'negative') =>
+            data[side].indices.flatMap((index, k) => [index, data[side].counts[k]]);
+          expect(binsOf(sketch)).toEqual(pairs('positive'));
+          expect(binsOf(sketch, 'negative')).toEqual(pairs('negative'));
+          expect(sketch.zeroCount).toBe(data.zeroCount);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it('maps a relative accuracy to the coarsest schema within it', () => {
