@@ -224,12 +224,14 @@ function summaryObserveSource(mapping: SketchMapping): string {
     store.sums[series] += value;
     store.totals[series] += 1;
     if (value > ${MIN_INDEXABLE}) {
+      const sketchTables = store.mapping.tables;
       let bin;
-      ${mapping.indexSource('value', 'store.mapping.tables', 'bin')}
+      ${mapping.indexSource('value', 'sketchTables', 'bin')}
       store.observeBin(series, 1, bin);
     } else if (value < -${MIN_INDEXABLE}) {
+      const sketchTables = store.mapping.tables;
       let bin;
-      ${mapping.indexSource('-value', 'store.mapping.tables', 'bin')}
+      ${mapping.indexSource('-value', 'sketchTables', 'bin')}
       store.observeBin(series, -1, bin);
     } else store.observeBin(series, 0, 0);`;
 }
