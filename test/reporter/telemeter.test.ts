@@ -14,6 +14,7 @@ import {
   Telemeter,
   type TelemeterOptions,
 } from '../../src/index.js';
+import { accuracyOfSchema } from '../../src/reporter/log-sketch.js';
 import { sample, samples } from '../support/samples.js';
 
 const open: Telemeter[] = [];
@@ -163,6 +164,42 @@ describe('summary', () => {
     }
     expect(sample(body, 'r9_db_query_sum')).toBe(500500);
     expect(sample(body, 'r9_db_query_count')).toBe(1000);
+  });
+
+  it('picks the coarsest schema within relativeAccuracy, from -4 to 8, and keeps every quantile within its bound', () => {
+    const cases: Array<[number | undefined, number]> = [
+      [undefined, 5],
+      [0.99999, -4],
+      [0.5, 0],
+      [0.05, 3],
+      [0.011, 5],
+      [0.01, 6],
+      [0.0014, 8],
+    ];
+    const t = make(
+      cases.map(([relativeAccuracy], i) =>
+        summary(`r9s${i}.db.query`, {
+          eventName: 'r9s.db',
+          measurement: 'query',
+          reporterOptions: { quantiles: [0.01, 0.5, 0.99], ...(relativeAccuracy && { relativeAccuracy }) },
+        }),
+      ),
+    );
+    const values = Array.from({ length: 1000 }, (_, i) => (i - 100) * 0.37);
+    for (const query of values) execute('r9s.db', { query });
+    const body = t.scrape();
+    cases.forEach(([, schema], i) => {
+      const family = t.metricFamilies.find((f) => f.name === `r9s${i}_db_query`);
+      if (family?.kind !== 'summary') throw new Error('no summary family');
+      expect([family.schema, family.relativeAccuracy]).toEqual([schema, accuracyOfSchema(schema)]);
+      for (const q of [0.01, 0.5, 0.99]) {
+        const exact = values[Math.ceil(q * values.length) - 1];
+        const got = sample(body, `r9s${i}_db_query{quantile="${q}"}`);
+        expect(Math.abs(got - exact) / Math.abs(exact)).toBeLessThanOrEqual(
+          family.relativeAccuracy * (1 + 1e-12),
+        );
+      }
+    });
   });
 
   it('records negative values, zeros and values just below 1 as exactly as positive ones', () => {
