@@ -180,27 +180,27 @@ export function overflowIndex(schema: number): number {
  * rounded up to a multiple of `2^-n` and divided by it. +Infinity is the overflow bucket.
  */
 export function bucketIndex(magnitude: number, schema: number): number {
-  // Checked here rather than by ensureTables' loop, so that this stays small enough to inline into callers.
-  if (schema > 0 && BOUNDS[schema].length === 0) ensureTables(schema);
+  ensureTables(schema);
   return indexOf(magnitude, schema);
 }
 
 /** {@link bucketIndex} once the tables of `schema` are built. */
 function indexOf(magnitude: number, schema: number): number {
   scratch[0] = magnitude;
-  return scratchIndex(schema);
+  return indexOfScratch(schema);
 }
 
 /**
- * {@link indexOf} of the magnitude in the shared `scratch`: callers that may not be inlined pass the double
- * through the typed array, where it stays unboxed, rather than as an argument (see {@link IndexTables}).
+ * {@link indexOf} of the magnitude already in `scratch[0]`: the recording path writes it there rather than pass a
+ * double to a call V8 may not inline (which boxes it).
  */
-function scratchIndex(schema: number): number {
+function indexOfScratch(schema: number): number {
+  const magnitude = scratch[0];
   let high = scratchWords[HI];
   let exponent = (high >>> 20) - 1022;
   if (exponent === -1022) {
     // Subnormal: scale into the normal range, where the exponent field is exact.
-    scratch[0] *= TWO_TO_64;
+    scratch[0] = magnitude * TWO_TO_64;
     high = scratchWords[HI];
     exponent = (high >>> 20) - 1022 - 64;
   } else if (exponent === 1025) {
@@ -243,7 +243,7 @@ export function indexTables(schema: number): IndexTables {
     words: scratchWords,
     bounds: BOUNDS[Math.max(0, schema)],
     segments: SEGMENTS[Math.max(0, schema)],
-    scratchIndex: () => scratchIndex(schema),
+    scratchIndex: () => indexOfScratch(schema),
   };
 }
 
