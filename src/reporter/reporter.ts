@@ -22,8 +22,7 @@ import {
 } from './family.js';
 import { HistogramStore } from './histogram-store.js';
 import { labelRenderer } from './label-block.js';
-import { DEFAULT_SKETCH_SCHEMA, schemaForAccuracy } from './log-sketch.js';
-import { MAX_SCHEMA } from './native-histogram.js';
+import { summarySchema } from './log-sketch.js';
 import { PeriodicTask, periodicWorkByClock } from './periodic-work.js';
 import type { FamilyKind, MetricFamily } from './read-model.js';
 import { MetricRecorder, type RecordFunction } from './recorder.js';
@@ -428,11 +427,7 @@ export class Reporter {
       }
       case 'summary': {
         const quantiles = [...(options.quantiles ?? DEFAULT_QUANTILES)].sort((a, b) => a - b);
-        // Validated with the definition: an accuracy finer than the finest schema's is refused there.
-        const schema =
-          options.relativeAccuracy === undefined
-            ? DEFAULT_SKETCH_SCHEMA
-            : (schemaForAccuracy(options.relativeAccuracy) ?? MAX_SCHEMA);
+        const schema = summarySchema(options.relativeAccuracy);
         const ageBuckets = options.ageBuckets ?? 5;
         const slotMs = ((options.maxAgeSeconds ?? 600) * 1000) / ageBuckets;
         const store = this.byClock
