@@ -146,7 +146,7 @@ export class DeltaApplier {
       this.target.logger.warnOnce(
         `cluster:mismatch:${name}`,
         {},
-        `telemeter/cluster: metric family "${name}" is defined differently in a worker and in the primary (type, buckets or summary relativeAccuracy); its worker data is skipped`,
+        `telemeter/cluster: metric family "${name}" is defined differently in a worker and in the primary (type, buckets or relativeAccuracy); its worker data is skipped`,
       );
     } else {
       link = {

@@ -137,15 +137,6 @@ export function schemaForAccuracy(relativeAccuracy: number): number | undefined 
   return undefined;
 }
 
-/**
- * The schema of a summary asking for `relativeAccuracy` ({@link DEFAULT_SKETCH_SCHEMA} when it asks for none);
- * the definition has refused accuracies finer than schema 8's.
- */
-export function summarySchema(relativeAccuracy: number | undefined): number {
-  if (relativeAccuracy === undefined) return DEFAULT_SKETCH_SCHEMA;
-  return schemaForAccuracy(relativeAccuracy) ?? MAX_SCHEMA;
-}
-
 /** The bins of one schema: one instance per schema, shared by all its sketches. */
 export class SketchMapping {
   private static readonly bySchema = new Map<number, SketchMapping>();

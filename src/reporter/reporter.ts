@@ -22,14 +22,13 @@ import {
 } from './family.js';
 import { HistogramStore } from './histogram-store.js';
 import { labelRenderer } from './label-block.js';
-import { summarySchema } from './log-sketch.js';
 import { PeriodicTask, periodicWorkByClock } from './periodic-work.js';
 import type { FamilyKind, MetricFamily } from './read-model.js';
 import { MetricRecorder, type RecordFunction } from './recorder.js';
 import { ScalarStore } from './scalar-store.js';
 import { scrapeDefinitions } from './self-definitions.js';
 import { SeriesTable } from './series-table.js';
-import { ClockedSummaryStore, SummaryStore } from './summary-store.js';
+import { ClockedSummaryStore, SummaryStore, summarySchema } from './summary-store.js';
 
 /** Options of a {@link Reporter} (and of `Telemeter`). */
 export interface ReporterConfig {

@@ -1,6 +1,16 @@
 import { ensureCapacity } from './growable.js';
-import { LogSketch, SketchMapping, signOf } from './log-sketch.js';
+import { DEFAULT_SKETCH_SCHEMA, LogSketch, SketchMapping, schemaForAccuracy, signOf } from './log-sketch.js';
+import { MAX_SCHEMA } from './native-histogram.js';
 import { clockMs } from './periodic-work.js';
+
+/**
+ * The schema of a summary asking for `relativeAccuracy` ({@link DEFAULT_SKETCH_SCHEMA} when it asks for none);
+ * the definition has refused accuracies finer than schema 8's.
+ */
+export function summarySchema(relativeAccuracy: number | undefined): number {
+  if (relativeAccuracy === undefined) return DEFAULT_SKETCH_SCHEMA;
+  return schemaForAccuracy(relativeAccuracy) ?? MAX_SCHEMA;
+}
 
 /**
  * Summaries: an exact lifetime sum and count per series, and quantiles over a sliding window.
