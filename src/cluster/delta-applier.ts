@@ -70,7 +70,7 @@ export function mergeTargetFor(
  * the worker, and never go down while the primary lives.
  *
  * Nothing a message carries can throw: a family the primary does not define, or defines differently (other
- * type, buckets or accuracy), is skipped with one warning; malformed entries are skipped.
+ * type, buckets or summary schema), is skipped with one warning; malformed entries are skipped.
  */
 export class DeltaApplier {
   private readonly links = new Map<string, FamilyLink | null>();

@@ -38,7 +38,11 @@ export interface EncodedSketch {
 export interface FamilyDelta {
   readonly name: string;
   readonly shape: FamilyShape;
-  /** Histogram slots (bounds + `+Inf`), or summary relative accuracy, so a mismatch is caught. */
+  /**
+   * Histogram slots (bounds + `+Inf`), or a summary's schema, so a mismatch is caught. (Before summaries moved to
+   * native histogram schemas this was their relative accuracy, a fraction, which no schema equals: such a worker
+   * is refused, not misread.)
+   */
   readonly layout: number;
   readonly announce: Array<[number, string[]]>;
   readonly data: number[];

@@ -7,7 +7,7 @@ export function encodeSketch(bins: SketchBins): EncodedSketch {
 }
 
 /**
- * Adds an encoded sketch's counts into the window of `series`, whose family must have the accuracy the sketch was
+ * Adds an encoded sketch's counts into the window of `series`, whose family must have the schema the sketch was
  * made with (the caller checks it once per family). Bins are counts, so merging is exact: quantiles come from the
  * merged distribution, never from adding up per-worker quantiles. Malformed pairs are skipped.
  */

@@ -39,7 +39,12 @@ export interface ReporterOptions {
   readonly maxAgeSeconds?: number;
   /** Number of slots the summary window rotates through. Default 5. */
   readonly ageBuckets?: number;
-  /** Relative error bound of summary quantiles. Default 0.01 (1%). */
+  /**
+   * Relative error bound of summary quantiles. Quantiles come from base-2 exponential buckets (Prometheus' native
+   * histogram schemas); this picks the coarsest schema whose bound `(base - 1) / (base + 1)` is at most it: 0.011
+   * gives schema 5 (1.08%), 0.01 gives schema 6 (0.54%, twice the buckets). At least 0.001354 (schema 8).
+   * Default: schema 5, 1.08%.
+   */
   readonly relativeAccuracy?: number;
   /** Most series (tag combinations) this metric keeps; further ones fold into one overflow series. */
   readonly maxSeries?: number;
@@ -323,6 +328,8 @@ function resolveExemplar(
 
 /** The longest delay a Node.js timer takes; a longer one fires after 1 ms instead, with a warning. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The relative error bound of a summary at schema 8, the finest: `(base - 1) / (base + 1)`, `base = 2^(2^-8)`. */
+const FINEST_SUMMARY_ACCURACY = (2 ** (1 / 256) - 1) / (2 ** (1 / 256) + 1);
 const MIN_IDLE_TIMEOUT_MS = 1000;
 // A series expires after between one and one and a half timeouts of silence, swept every half timeout.
 const MAX_IDLE_TIMEOUT_MS = 2 * MAX_TIMER_MS;
@@ -388,11 +395,15 @@ function validateReporterOptions(
   }
   if (
     relativeAccuracy !== undefined &&
-    !(typeof relativeAccuracy === 'number' && relativeAccuracy > 0 && relativeAccuracy < 1)
+    !(
+      typeof relativeAccuracy === 'number' &&
+      relativeAccuracy >= FINEST_SUMMARY_ACCURACY &&
+      relativeAccuracy < 1
+    )
   ) {
     fail(
       'reporterOptions.relativeAccuracy',
-      `must be a number between 0 and 1 (exclusive), got ${describe(relativeAccuracy)}`,
+      `must be a number from 0.001354 (the bound of schema 8, the finest) to below 1, got ${describe(relativeAccuracy)}`,
     );
   }
   if (maxSeries !== undefined && !(Number.isInteger(maxSeries) && maxSeries >= 1)) {

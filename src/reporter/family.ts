@@ -162,6 +162,7 @@ export class StoredSummaryFamily extends StoredFamilyBase implements SummaryFami
   readonly kind = 'summary';
   readonly quantiles: readonly number[];
   readonly relativeAccuracy: number;
+  readonly schema: number;
 
   constructor(
     name: string,
@@ -174,6 +175,7 @@ export class StoredSummaryFamily extends StoredFamilyBase implements SummaryFami
     super(name, help, unit, table, definition);
     this.quantiles = Object.freeze([...store.quantiles]);
     this.relativeAccuracy = store.relativeAccuracy;
+    this.schema = store.schema;
   }
 
   window(series: number): SummaryWindow {

@@ -1,27 +1,40 @@
-import { invalidArgument } from '../errors.js';
+import {
+  bucketIndex,
+  bucketIndexSource,
+  downscaleIndex,
+  type IndexTables,
+  indexTables,
+  MAX_SCHEMA,
+  MIN_SCHEMA,
+  upperBound,
+} from './native-histogram.js';
 
 /**
- * A quantile sketch with a relative-error guarantee (the DDSketch construction):
- * every value `x` goes to bin `ceil(log_γ |x|)` with `γ = (1 + α) / (1 − α)`, and a bin is read back as
- * `2γ^i / (γ + 1)`, which is within `α` of any value in it. Bins are plain counts, so two sketches with the
- * same accuracy merge exactly by adding counts: this is what lets summaries merge across windows and processes.
+ * A quantile sketch with a relative-error guarantee, on the base-2 exponential buckets of Prometheus' native
+ * histograms: at schema `n`, every value `x` goes to bucket `i` with `base^(i-1) < |x| <= base^i`,
+ * `base = 2^(2^-n)` (the index computed exactly as the spec defines it, see `bucketIndex`), and a bucket is read
+ * back as `2·base^i / (base + 1)`, which is within `(base - 1) / (base + 1)` of any value in it (1.08% at schema 5,
+ * 0.54% at schema 6). Bins are plain counts, so sketches merge exactly by adding counts: this is what lets
+ * summaries merge across windows and processes, and a sketch of a finer schema merges into a coarser one exactly
+ * (neighbouring buckets add up, as native histograms reduce their resolution).
  *
  * Memory is bounded by `maxBins` per sign: past it, the lowest bins collapse into one, which only
  * loses accuracy for the smallest magnitudes (far below any quantile that matters for latency).
  *
  * A summary keeps several sketches per series (one per window slot), so a sketch is kept small: the constants of
- * its accuracy are shared (see {@link SketchMapping}), an empty bin store holds no array of its own, and bins are
+ * its schema are shared (see {@link SketchMapping}), an empty bin store holds no array of its own, and bins are
  * 32-bit counts until one would overflow.
  */
 export class LogSketch {
-  readonly mapping: SketchMapping;
+  mapping: SketchMapping;
   readonly positive: BinStore;
   readonly negative: BinStore;
   zeroCount = 0;
   count = 0;
 
-  constructor(relativeAccuracy: number, maxBins = 2048) {
-    this.mapping = SketchMapping.of(relativeAccuracy);
+  /** `schema`: an integer from -4 to 8 (see {@link schemaForAccuracy}). */
+  constructor(schema: number, maxBins = 2048) {
+    this.mapping = SketchMapping.of(schema);
     this.positive = new BinStore(maxBins);
     this.negative = new BinStore(maxBins);
   }
@@ -32,7 +45,8 @@ export class LogSketch {
 
   /**
    * Adds one value by its bin: `sign` is 1, -1, or 0 for a value counted as zero; `index` is
-   * `mapping.indexOf(|value|)`. Recorders compute both themselves, so no call carries the double.
+   * `mapping.indexOf(|value|)` at this sketch's schema. Recorders compute both themselves, so no call carries the
+   * double.
    */
   addBin(sign: number, index: number): void {
     if (sign > 0) this.positive.add(index);
@@ -41,14 +55,27 @@ export class LogSketch {
     this.count++;
   }
 
-  /** Adds every count of `other`, which must have the same relative accuracy. */
+  /**
+   * Adds every count of `other`, at the lower of the two schemas: a finer `other` is added bucket pair by bucket
+   * pair; a coarser one first reduces this sketch to its schema. Either way no count is lost.
+   */
   merge(other: LogSketch): void {
-    if (other.mapping !== this.mapping)
-      invalidArgument('telemeter: cannot merge sketches of different accuracy');
-    this.positive.merge(other.positive);
-    this.negative.merge(other.negative);
+    const schema = other.mapping.schema;
+    if (schema < this.mapping.schema) this.downscale(schema);
+    const delta = schema - this.mapping.schema;
+    this.positive.merge(other.positive, delta);
+    this.negative.merge(other.negative, delta);
     this.zeroCount += other.zeroCount;
     this.count += other.count;
+  }
+
+  /** Reduces the resolution to `schema` (lower than the current one), merging neighbouring buckets. */
+  downscale(schema: number): void {
+    const delta = this.mapping.schema - schema;
+    if (delta <= 0) return;
+    this.positive.downscale(delta);
+    this.negative.downscale(delta);
+    this.mapping = SketchMapping.of(schema);
   }
 
   clear(): void {
@@ -90,22 +117,49 @@ export function signOf(value: number): number {
   return value > MIN_INDEXABLE ? 1 : value < -MIN_INDEXABLE ? -1 : 0;
 }
 
-/** The bins of one relative accuracy: one instance per accuracy, shared by all its sketches. */
-export class SketchMapping {
-  private static readonly byAccuracy = new Map<number, SketchMapping>();
-  readonly gamma: number;
-  readonly multiplier: number;
+/** The schema of a summary that does not ask for an accuracy: 1.08%, 32 buckets per power of two. */
+export const DEFAULT_SKETCH_SCHEMA = 5;
 
-  private constructor(readonly relativeAccuracy: number) {
-    this.gamma = (1 + relativeAccuracy) / (1 - relativeAccuracy);
-    this.multiplier = 1 / Math.log(this.gamma);
+/** The relative error bound of a sketch at `schema`: `(base - 1) / (base + 1)`, `base = 2^(2^-schema)`. */
+export function accuracyOfSchema(schema: number): number {
+  const base = 2 ** (2 ** -schema);
+  return (base - 1) / (base + 1);
+}
+
+/**
+ * The coarsest schema (fewest buckets, so the least memory) whose relative error bound is at most
+ * `relativeAccuracy`: 0.011 → 5, 0.01 → 6, 0.001354 (the finest) → 8; undefined below that.
+ */
+export function schemaForAccuracy(relativeAccuracy: number): number | undefined {
+  for (let schema = MIN_SCHEMA; schema <= MAX_SCHEMA; schema++) {
+    if (accuracyOfSchema(schema) <= relativeAccuracy) return schema;
+  }
+  return undefined;
+}
+
+/** The bins of one schema: one instance per schema, shared by all its sketches. */
+export class SketchMapping {
+  private static readonly bySchema = new Map<number, SketchMapping>();
+  /** `2^(2^-schema)`: each bucket's upper bound over its lower bound. */
+  readonly base: number;
+  /** The bound on the relative error of {@link binValue} for any value in the bin (see {@link accuracyOfSchema}). */
+  readonly relativeAccuracy: number;
+  /** What {@link indexSource} reads. */
+  readonly tables: IndexTables;
+  private readonly midpoint: number;
+
+  private constructor(readonly schema: number) {
+    this.base = 2 ** (2 ** -schema);
+    this.relativeAccuracy = accuracyOfSchema(schema);
+    this.midpoint = 2 / (this.base + 1);
+    this.tables = indexTables(schema);
   }
 
-  static of(relativeAccuracy: number): SketchMapping {
-    let mapping = SketchMapping.byAccuracy.get(relativeAccuracy);
+  static of(schema: number): SketchMapping {
+    let mapping = SketchMapping.bySchema.get(schema);
     if (mapping === undefined) {
-      mapping = new SketchMapping(relativeAccuracy);
-      SketchMapping.byAccuracy.set(relativeAccuracy, mapping);
+      mapping = new SketchMapping(schema);
+      SketchMapping.bySchema.set(schema, mapping);
     }
     return mapping;
   }
@@ -115,24 +169,23 @@ export class SketchMapping {
     return signOf(value) === 0 ? 0 : this.indexOf(Math.abs(value));
   }
 
-  /** The bin of a magnitude above MIN_INDEXABLE. */
+  /** The bin of a magnitude above MIN_INDEXABLE: the native histogram bucket index at this schema. */
   indexOf(magnitude: number): number {
-    // `|| 0` turns the -0 that Math.ceil gives just below 1 into 0. One -0 in a store's integer fields would
-    // make V8 keep those fields as boxed doubles, in every store: 3 heap numbers each.
-    return Math.ceil(Math.log(magnitude) * this.multiplier) || 0;
+    return bucketIndex(magnitude, this.schema);
   }
 
   /**
-   * {@link indexOf} as JavaScript source over the expression `magnitude`, with the multiplier as a literal,
-   * for generated recorders. A test holds the two to the same bins.
+   * {@link indexOf} as JavaScript statements that set the declared variable `result` from the expression
+   * `magnitude`, reading this mapping's `tables` through the expression `tables`, for generated recorders.
    */
-  indexSource(magnitude: string): string {
-    return `(Math.ceil(Math.log(${magnitude}) * ${String(this.multiplier)}) || 0)`;
+  indexSource(magnitude: string, tables: string, result: string): string {
+    return bucketIndexSource(magnitude, this.schema, tables, result);
   }
 
-  /** The value a bin stands for, within the accuracy of every value in it. */
+  /** The value a bin stands for, within the accuracy of every value in it: `2·base^i / (base + 1)`. */
   binValue(index: number): number {
-    return (2 * this.gamma ** index) / (this.gamma + 1);
+    // The upper bound times 2/(base + 1), not 2·bound/(base + 1): twice the top bucket's bound is Infinity.
+    return upperBound(index, this.schema) * this.midpoint;
   }
 }
 
@@ -173,9 +226,23 @@ export class BinStore {
     if (index > this.maxUsed) this.maxUsed = index;
   }
 
-  merge(other: BinStore): void {
+  /** Adds every count of `other`, whose indices are `delta` schemas finer than this store's. */
+  merge(other: BinStore, delta = 0): void {
     for (let i = 0; i < other.counts.length; i++) {
-      if (other.counts[i] !== 0) this.add(i + other.offset, other.counts[i]);
+      if (other.counts[i] !== 0) this.add(downscaleIndex(i + other.offset, delta), other.counts[i]);
+    }
+  }
+
+  /** Moves every count to its bucket `delta` schemas coarser (`ceil(i / 2^delta)`). */
+  downscale(delta: number): void {
+    const old = this.counts;
+    const oldOffset = this.offset;
+    this.counts = NO_BINS;
+    this.offset = 0;
+    this.minUsed = 0;
+    this.maxUsed = 0;
+    for (let i = 0; i < old.length; i++) {
+      if (old[i] !== 0) this.add(downscaleIndex(i + oldOffset, delta), old[i]);
     }
   }
 

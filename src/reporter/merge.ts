@@ -23,8 +23,8 @@ export type MergeShape = 'add' | 'set' | 'histogram' | 'summary';
 interface MergeBase {
   readonly shape: MergeShape;
   /**
-   * What both sides of a merge must agree on besides the shape: the buckets per series of a histogram, the relative
-   * accuracy of a summary, 0 otherwise.
+   * What both sides of a merge must agree on besides the shape: the buckets per series of a histogram, the schema
+   * of a summary's sketches, 0 otherwise.
    */
   readonly layout: number;
   /**
@@ -151,7 +151,7 @@ class SummaryMergeImpl extends MergeImpl implements SummaryMerge {
 
   constructor(readonly family: StoredSummaryFamily) {
     super(family);
-    this.layout = family.relativeAccuracy;
+    this.layout = family.schema;
   }
 
   addToTotals(series: number, count: number, sum: number): void {
@@ -175,8 +175,8 @@ class SummaryMergeImpl extends MergeImpl implements SummaryMerge {
 
 /**
  * Observations as sketch bins: `positive` and `negative` list `binIndex, count` pairs of the bins that hold any
- * (bin `i` stands for magnitudes around `γ^i`, `γ = (1 + α) / (1 − α)` for the relative accuracy `α`); `zeroCount`
- * counts the values too close to zero for a bin.
+ * (bin `i` holds the magnitudes in `(base^(i-1), base^i]`, `base = 2^(2^-schema)`: the native histogram bucket
+ * `i` at the summary's schema); `zeroCount` counts the values too close to zero for a bin.
  */
 export interface SketchBins {
   readonly positive: number[];
@@ -215,7 +215,7 @@ export class ObservationTap {
     this.tapped = true;
     this.everTapped = true;
     const original = store.observeBin;
-    const accuracy = store.relativeAccuracy;
+    const schema = store.schema;
     store.observeBin = function observeAndKeep(
       this: SummaryStore,
       series: number,
@@ -225,7 +225,7 @@ export class ObservationTap {
       original.call(this, series, sign, index);
       let sketch = pending[series];
       if (sketch === undefined) {
-        sketch = new LogSketch(accuracy);
+        sketch = new LogSketch(schema);
         pending[series] = sketch;
       }
       sketch.addBin(sign, index);

@@ -221,6 +221,63 @@ function indexOfScratch(schema: number): number {
 }
 
 /**
+ * What generated code reads to compute {@link bucketIndex} inline at one schema (see {@link bucketIndexSource}):
+ * the shared scratch double and its words, the schema's tables, and `scratchIndex` for the rare values the inline
+ * code leaves to it (subnormals and the overflow bucket).
+ */
+export interface IndexTables {
+  /** Where `scratchIndex` reads its magnitude. */
+  readonly scratch: Float64Array;
+  readonly words: Uint32Array;
+  readonly bounds: Float64Array;
+  readonly segments: Uint16Array;
+  /** The index of the magnitude written to `scratch[0]`: no double crosses the call. */
+  readonly scratchIndex: () => number;
+}
+
+/** The {@link IndexTables} of `schema` (-4…8), its tables built. */
+export function indexTables(schema: number): IndexTables {
+  ensureTables(schema);
+  return {
+    scratch,
+    words: scratchWords,
+    bounds: BOUNDS[Math.max(0, schema)],
+    segments: SEGMENTS[Math.max(0, schema)],
+    scratchIndex: () => indexOfScratch(schema),
+  };
+}
+
+/**
+ * JavaScript statements that set `result` (a declared variable) to {@link bucketIndex} of the expression
+ * `magnitude` (> 0, evaluated once) at `schema`, reading the {@link IndexTables} named `tables`: the same steps
+ * as `indexOf`, with the schema's constants as literals, for generated recorders (a call that V8 does not inline
+ * boxes the double it passes). A test holds the two to the same index.
+ */
+export function bucketIndexSource(magnitude: string, schema: number, tables: string, result: string): string {
+  const normal =
+    schema > 0
+      ? `const segment = ${tables}.segments[(bitsHigh >>> ${20 - SEGMENT_BITS}) & ${(1 << SEGMENT_BITS) - 1}];
+         ${result} = segment >> 1;
+         if ((segment & 1) !== 0) {
+           ${tables}.words[${HI}] = (bitsHigh & 0x800fffff) | 0x3fe00000;
+           if (${tables}.scratch[0] > ${tables}.bounds[${result}]) ${result}++;
+         }
+         ${result} += (bitsExponent - 1) << ${schema};`
+      : `if ((bitsHigh & 0xfffff) === 0 && ${tables}.words[${1 - HI}] === 0) bitsExponent--;
+         ${result} = (bitsExponent + ${(1 << -schema) - 1}) >> ${-schema};`;
+  return `{
+    const bitsOf = ${magnitude};
+    ${tables}.scratch[0] = bitsOf;
+    const bitsHigh = ${tables}.words[${HI}];
+    let bitsExponent = (bitsHigh >>> 20) - 1022;
+    if (bitsExponent === -1022 || bitsExponent === 1025) ${result} = ${tables}.scratchIndex();
+    else {
+      ${normal}
+    }
+  }`;
+}
+
+/**
  * The upper bound of bucket `index` at `schema`, rounded down to a double (so `v <= upperBound` is exactly
  * `v <= base^index`); MaxFloat64 for the bucket that holds it and +Infinity for the overflow bucket. The lower bound
  * of bucket `i` is `upperBound(i - 1)`.

@@ -190,8 +190,16 @@ export interface SummaryFamily extends FamilyBase {
   readonly kind: 'summary';
   /** The quantiles exported, ascending, each in [0, 1]. */
   readonly quantiles: readonly number[];
-  /** The bound on each quantile's relative error (0.01 is 1%). */
+  /**
+   * The bound on each quantile's relative error (0.01 is 1%): that of {@link schema}, at most the
+   * `relativeAccuracy` the definition asked for.
+   */
   readonly relativeAccuracy: number;
+  /**
+   * The native histogram schema of the window's buckets (-4 to 8): bucket `i` holds `(base^(i-1), base^i]`,
+   * `base = 2^(2^-schema)`, and a quantile is reported as its bucket's `2·base^i / (base + 1)`.
+   */
+  readonly schema: number;
   /**
    * The window of `series`: every observation still in the sliding window, merged into one new sketch per call.
    * Read all quantiles of a series from one window.

@@ -268,14 +268,26 @@ function histogramObserveSource(bounds: Float64Array, slots: number): string {
     } else store.observeInBucket(series, bucket, value);`;
 }
 
-/** Source of a summary observation: exact sum and count in place, then the value's bin into the window. */
+/**
+ * Source of a summary observation: exact sum and count in place, then the value's bin into the window. The bin is
+ * the exact native histogram bucket index, computed inline from the value's exponent and mantissa bits (see
+ * `bucketIndexSource`) rather than by a call, which would box the double.
+ */
 function summaryObserveSource(mapping: SketchMapping): string {
   return `
     store.sums[series] += value;
     store.totals[series] += 1;
-    if (value > ${MIN_INDEXABLE}) store.observeBin(series, 1, ${mapping.indexSource('value')});
-    else if (value < -${MIN_INDEXABLE}) store.observeBin(series, -1, ${mapping.indexSource('-value')});
-    else store.observeBin(series, 0, 0);`;
+    if (value > ${MIN_INDEXABLE}) {
+      const sketchTables = store.mapping.tables;
+      let bin;
+      ${mapping.indexSource('value', 'sketchTables', 'bin')}
+      store.observeBin(series, 1, bin);
+    } else if (value < -${MIN_INDEXABLE}) {
+      const sketchTables = store.mapping.tables;
+      let bin;
+      ${mapping.indexSource('-value', 'sketchTables', 'bin')}
+      store.observeBin(series, -1, bin);
+    } else store.observeBin(series, 0, 0);`;
 }
 
 /** A bound as a JavaScript literal that reads back as the same double. */

@@ -30,7 +30,7 @@ import { MetricRecorder, type RecordFunction } from './recorder.js';
 import { ScalarStore } from './scalar-store.js';
 import { scrapeDefinitions } from './self-definitions.js';
 import { SeriesTable } from './series-table.js';
-import { ClockedSummaryStore, SummaryStore } from './summary-store.js';
+import { ClockedSummaryStore, SummaryStore, summarySchema } from './summary-store.js';
 
 /** Options of a {@link Reporter} (and of `Telemeter`). */
 export interface ReporterConfig {
@@ -476,12 +476,12 @@ export class Reporter {
       }
       case 'summary': {
         const quantiles = [...(options.quantiles ?? DEFAULT_QUANTILES)].sort((a, b) => a - b);
-        const accuracy = options.relativeAccuracy ?? 0.01;
+        const schema = summarySchema(options.relativeAccuracy);
         const ageBuckets = options.ageBuckets ?? 5;
         const slotMs = ((options.maxAgeSeconds ?? 600) * 1000) / ageBuckets;
         const store = this.byClock
-          ? new ClockedSummaryStore(quantiles, accuracy, ageBuckets, slotMs)
-          : new SummaryStore(quantiles, accuracy, ageBuckets);
+          ? new ClockedSummaryStore(quantiles, schema, ageBuckets, slotMs)
+          : new SummaryStore(quantiles, schema, ageBuckets);
         growing(table, store);
         if (!this.byClock) this.every(slotMs, () => store.rotate());
         return new StoredSummaryFamily(name, help, unitFor(name, suffix), table, definition, store);

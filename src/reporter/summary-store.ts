@@ -1,6 +1,16 @@
 import { ensureCapacity } from './growable.js';
-import { LogSketch, SketchMapping, signOf } from './log-sketch.js';
+import { DEFAULT_SKETCH_SCHEMA, LogSketch, SketchMapping, schemaForAccuracy, signOf } from './log-sketch.js';
+import { MAX_SCHEMA } from './native-histogram.js';
 import { clockMs } from './periodic-work.js';
+
+/**
+ * The schema of a summary asking for `relativeAccuracy` ({@link DEFAULT_SKETCH_SCHEMA} when it asks for none);
+ * the definition has refused accuracies finer than schema 8's.
+ */
+export function summarySchema(relativeAccuracy: number | undefined): number {
+  if (relativeAccuracy === undefined) return DEFAULT_SKETCH_SCHEMA;
+  return schemaForAccuracy(relativeAccuracy) ?? MAX_SCHEMA;
+}
 
 /**
  * Summaries: an exact lifetime sum and count per series, and quantiles over a sliding window.
@@ -21,15 +31,19 @@ export class SummaryStore {
    */
   private readonly sketches: (LogSketch | undefined)[] = [];
   private current = 0;
-  /** The bins of this store's accuracy, for recorders that compute a value's bin themselves. */
+  /** The bins of this store's schema, for recorders that compute a value's bin themselves. */
   readonly mapping: SketchMapping;
+  /** The bound on each quantile's relative error, from the schema (see `accuracyOfSchema`). */
+  readonly relativeAccuracy: number;
 
+  /** `schema`: the native histogram schema of the window's sketches, -4 to 8 (see `schemaForAccuracy`). */
   constructor(
     readonly quantiles: readonly number[],
-    readonly relativeAccuracy: number,
+    readonly schema: number,
     readonly ageBuckets: number,
   ) {
-    this.mapping = SketchMapping.of(relativeAccuracy);
+    this.mapping = SketchMapping.of(schema);
+    this.relativeAccuracy = this.mapping.relativeAccuracy;
   }
 
   grow(series: number): void {
@@ -49,7 +63,15 @@ export class SummaryStore {
   observe(series: number, value: number): void {
     this.sums[series] += value;
     this.totals[series] += 1;
-    this.observeBin(series, signOf(value), this.mapping.binOf(value));
+    const sign = signOf(value);
+    let index = 0;
+    if (sign !== 0) {
+      // Through the typed array rather than as an argument: a call that is not inlined would box the double.
+      const tables = this.mapping.tables;
+      tables.scratch[0] = sign > 0 ? value : -value;
+      index = tables.scratchIndex();
+    }
+    this.observeBin(series, sign, index);
   }
 
   /**
@@ -68,7 +90,7 @@ export class SummaryStore {
     const slot = series * this.ageBuckets + this.current;
     let sketch = this.sketches[slot];
     if (sketch === undefined) {
-      sketch = new LogSketch(this.relativeAccuracy);
+      sketch = new LogSketch(this.schema);
       this.sketches[slot] = sketch;
     }
     return sketch;
@@ -84,7 +106,7 @@ export class SummaryStore {
 
   /** The window of one series, merged into a single sketch. */
   window(series: number): LogSketch {
-    const merged = new LogSketch(this.relativeAccuracy);
+    const merged = new LogSketch(this.schema);
     const first = series * this.ageBuckets;
     for (let slot = first; slot < first + this.ageBuckets; slot++) {
       const sketch = this.sketches[slot];
@@ -105,11 +127,11 @@ export class ClockedSummaryStore extends SummaryStore {
 
   constructor(
     quantiles: readonly number[],
-    relativeAccuracy: number,
+    schema: number,
     ageBuckets: number,
     private readonly slotMs: number,
   ) {
-    super(quantiles, relativeAccuracy, ageBuckets);
+    super(quantiles, schema, ageBuckets);
   }
 
   override currentSketch(series: number): LogSketch {

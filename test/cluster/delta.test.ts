@@ -4,7 +4,15 @@ import { DeltaExporter } from '../../src/cluster/delta-exporter.js';
 import type { GaugeAggregation, GaugeContributions } from '../../src/cluster/gauge-merge.js';
 import { clusterTelemeter } from '../../src/cluster/index.js';
 import type { FamilyDelta } from '../../src/cluster/protocol.js';
-import { counter, distribution, execute, type Logger, setLogger, Telemeter } from '../../src/index.js';
+import {
+  counter,
+  distribution,
+  execute,
+  type Logger,
+  setLogger,
+  summary,
+  Telemeter,
+} from '../../src/index.js';
 import type { StoredSummaryFamily } from '../../src/reporter/family.js';
 import type { ScalarMerge } from '../../src/reporter/index.js';
 import { storedFamilies } from '../../src/reporter/reporter.js';
@@ -345,5 +353,35 @@ describe('delta shipping', () => {
     expect(warnings.filter((w) => w.includes('shop_request_value'))).toHaveLength(1);
     // The primary Telemeter's own logger, not the process-wide one.
     expect(elsewhere).toEqual([]);
+  });
+
+  it('merges a summary whose relativeAccuracy gives the same schema, and skips one of another schema', () => {
+    const warnings: string[] = [];
+    const p = primary('worker', { warn: (_f, m) => warnings.push(m), error: (_f, m) => warnings.push(m) });
+    const withAccuracy = (relativeAccuracy: number) =>
+      new Telemeter({
+        metrics: [
+          ...clusterMetrics().filter((d) => d.name !== 'shop.request.latency'),
+          summary('shop.request.latency', {
+            eventName: 'shop.request.stop',
+            measurement: 'value',
+            reporterOptions: { quantiles: [0.5, 0.9, 0.99], relativeAccuracy },
+          }),
+        ],
+      });
+    // The primary has the default, schema 5 (1.08%); 0.02 asks for the same schema, 0.01 for schema 6.
+    const same = withAccuracy(0.02);
+    const finer = withAccuracy(0.01);
+    telemeters.push(same, finer);
+    const links = [p.connect(same), p.connect(finer)];
+    record(same, 1, 100);
+    record(finer, 1000, 2000);
+    for (const link of links) link.flush();
+    const body = p.telemeter.scrape();
+    expect(sample(body, 'shop_request_latency_count')).toBe(100);
+    const median = sample(body, 'shop_request_latency{quantile="0.5"}');
+    expect(Math.abs(median - 50) / 50).toBeLessThanOrEqual(0.0109);
+    expect(warnings.filter((w) => w.includes('shop_request_latency'))).toHaveLength(1);
+    expect(warnings.join('\n')).toMatch(/defined differently in a worker and in the primary/);
   });
 });

@@ -473,22 +473,27 @@ describe('each option is checked on its own, and its error names the metric, the
     [
       'a relativeAccuracy given as a string',
       () => summary('a.b', { reporterOptions: { relativeAccuracy: '0.01' as never } }),
-      'telemeter: metric "a.b": option reporterOptions.relativeAccuracy must be a number between 0 and 1 (exclusive), got "0.01"',
+      'telemeter: metric "a.b": option reporterOptions.relativeAccuracy must be a number from 0.001354 (the bound of schema 8, the finest) to below 1, got "0.01"',
     ],
     [
       'a relativeAccuracy of 0',
       () => summary('a.b', { reporterOptions: { relativeAccuracy: 0 } }),
-      'option reporterOptions.relativeAccuracy must be a number between 0 and 1 (exclusive), got 0',
+      'option reporterOptions.relativeAccuracy must be a number from 0.001354 (the bound of schema 8, the finest) to below 1, got 0',
     ],
     [
       'a relativeAccuracy of 1',
       () => summary('a.b', { reporterOptions: { relativeAccuracy: 1 } }),
-      'option reporterOptions.relativeAccuracy must be a number between 0 and 1 (exclusive), got 1',
+      'option reporterOptions.relativeAccuracy must be a number from 0.001354 (the bound of schema 8, the finest) to below 1, got 1',
+    ],
+    [
+      'a relativeAccuracy finer than schema 8 can give',
+      () => summary('a.b', { reporterOptions: { relativeAccuracy: 0.001 } }),
+      'option reporterOptions.relativeAccuracy must be a number from 0.001354 (the bound of schema 8, the finest) to below 1, got 0.001',
     ],
     [
       'a negative relativeAccuracy',
       () => summary('a.b', { reporterOptions: { relativeAccuracy: -0.5 } }),
-      'option reporterOptions.relativeAccuracy must be a number between 0 and 1 (exclusive), got -0.5',
+      'option reporterOptions.relativeAccuracy must be a number from 0.001354 (the bound of schema 8, the finest) to below 1, got -0.5',
     ],
     [
       'a fractional maxSeries',

@@ -65,7 +65,7 @@ describe('the merge interface', () => {
       ['mg1_balance', 'add', 0],
       ['mg1_depth', 'set', 0],
       ['mg1_size', 'histogram', 3],
-      ['mg1_latency', 'summary', 0.02],
+      ['mg1_latency', 'summary', 5], // the schema: 0.02 asks for schema 5 (1.08%)
     ]);
     expect(familyMerges(t).map((m) => m.family)).toEqual(t.metricFamilies);
   });

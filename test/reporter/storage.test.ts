@@ -236,7 +236,7 @@ async function bytesPerSeries(
 
 describe('summary storage', () => {
   it('keeps each series its own window slots: a rotation clears one slot of each, a reset only its own', () => {
-    const store = new SummaryStore([0.5], 0.01, 3);
+    const store = new SummaryStore([0.5], 6, 3);
     store.grow(3);
     for (let s = 0; s < 3; s++) store.observe(s, 10 * (s + 1));
     store.rotate();
@@ -252,7 +252,7 @@ describe('summary storage', () => {
   });
 
   it('keeps the sum, count and window of every series as the store grows past its first capacity', () => {
-    const store = new SummaryStore([0.5], 0.01, 2);
+    const store = new SummaryStore([0.5], 6, 2);
     for (let series = 1; series <= 40; series++) {
       store.grow(series);
       store.observe(series - 1, series * 10);
@@ -267,7 +267,7 @@ describe('summary storage', () => {
   });
 
   it('drops the observations of a slot that rotates out of the window from every quantile, small ones too', () => {
-    const store = new SummaryStore([0, 0.5, 1], 0.01, 2);
+    const store = new SummaryStore([0, 0.5, 1], 6, 2);
     store.grow(1);
     for (const v of [0.001, 0, -5]) store.observe(0, v);
     store.rotate();
