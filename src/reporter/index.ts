@@ -16,7 +16,15 @@ export {
   type SketchBins,
   type SummaryMerge,
 } from './merge.js';
-export type { BucketSpan, NativeBuckets, NativeHistogramData } from './native-histogram.js';
+export { nativeDifference } from './native-delta.js';
+export {
+  type BucketSpan,
+  downscaleData,
+  type NativeBuckets,
+  type NativeHistogramData,
+  type OtlpBuckets,
+  toOtlpBuckets,
+} from './native-histogram.js';
 export type {
   FamilyBase,
   FamilyKind,
