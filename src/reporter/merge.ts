@@ -5,6 +5,7 @@ import {
   StoredSummaryFamily,
 } from './family.js';
 import { LogSketch } from './log-sketch.js';
+import type { NativeHistogramData, NativeHistogramStore } from './native-histogram.js';
 import type { HistogramFamily, ScalarFamily, SummaryFamily } from './read-model.js';
 import { type Reporter, storedFamilies } from './reporter.js';
 import type { SummaryStore } from './summary-store.js';
@@ -51,6 +52,13 @@ export interface HistogramMerge extends MergeBase {
   /** Adds `delta` observations to one bucket (not cumulative) of `series`; its count follows. */
   addToBucket(series: number, bucket: number, delta: number): void;
   addToSum(series: number, delta: number): void;
+  /**
+   * Adds another process's native histogram observations into the native buckets of `series` (a family whose
+   * {@link HistogramFamily.layout} is not `'classic'`; nothing otherwise), exactly: at the lower of the two schemas,
+   * zero buckets reconciled as the spec says. The count and sum the classic side keeps go in through
+   * {@link addToBucket} and {@link addToSum}, as for a classic family.
+   */
+  addNative(series: number, data: NativeHistogramData): void;
 }
 
 export interface SummaryMerge extends MergeBase {
@@ -127,6 +135,10 @@ class HistogramMergeImpl extends MergeImpl implements HistogramMerge {
 
   addToSum(series: number, delta: number): void {
     this.family.store.sums[series] += delta;
+  }
+
+  addNative(series: number, data: NativeHistogramData): void {
+    (this.family.store as { native?: NativeHistogramStore }).native?.merge(series, data);
   }
 }
 
