@@ -19,8 +19,19 @@ export type MeasurementGetter = string | ((measurements: Measurements, metadata:
 export interface ReporterOptions {
   /** Exposition type of a `sum` (`counter` by default, `gauge` for sums that can go down) or `lastValue` (`gauge`). */
   readonly prometheusType?: 'counter' | 'gauge';
-  /** Distribution bucket bounds (inclusive `le`), strictly increasing, at most 1 000. Defaults depend on the unit. */
+  /**
+   * Distribution bucket bounds (inclusive `le`), strictly increasing, at most 1 000. Defaults depend on the unit.
+   * Classic buckets only: refused with `histogram: 'native'`, which keeps none.
+   */
   readonly buckets?: BucketSpec;
+  /**
+   * Which buckets a distribution keeps: `'classic'` (the default) with the fixed bounds of `buckets`, `'native'`
+   * with Prometheus's sparse exponential buckets only (exposed over protobuf; the text formats get the count and the
+   * sum, with one `+Inf` bucket), or `'both'` (classic buckets for text scrapers, native ones for protobuf).
+   */
+  readonly histogram?: 'classic' | 'native' | 'both';
+  /** The native buckets' resolution and limits, with `histogram: 'native'` or `'both'`. */
+  readonly nativeHistogram?: NativeHistogramOptions;
   /** Summary quantiles, each in [0, 1], each once. Default `[0.5, 0.9, 0.95, 0.99]`. */
   readonly quantiles?: readonly number[];
   /** Summary sliding window, in seconds: at least 1, and each of its `ageBuckets` slots at most 24.8 days. Default 600. */
@@ -38,6 +49,31 @@ export interface ReporterOptions {
   readonly idleTimeout?: number;
   /** Options for other reporters of the same definitions, kept as given; telemeter does not read them. */
   readonly thirdParty?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Options of a distribution's native buckets (`reporterOptions.nativeHistogram`); every one is optional. Bucket `i`
+ * of schema `n` holds the values in `(2^((i-1)·2^-n), 2^(i·2^-n)]`, and the negative mirror.
+ */
+export interface NativeHistogramOptions {
+  /**
+   * The largest ratio wanted between a bucket's upper and lower bound, > 1. The schema is the coarsest whose
+   * factor `2^(2^-schema)` is at most this: 1.1 gives schema 3 (the default), whose quantiles are within about 4.5%.
+   * Set either this or `schema`.
+   */
+  readonly bucketFactor?: number;
+  /** The schema, an integer from -4 (factor 65536) to 8 (factor 1.0027). Set either this or `bucketFactor`. */
+  readonly schema?: number;
+  /**
+   * Values with `|v| <= zeroThreshold` count in the zero bucket. Default 2^-128 (as Prometheus's own clients); 0
+   * counts only exact zeros.
+   */
+  readonly zeroThreshold?: number;
+  /**
+   * Populated buckets per series (both signs) above which the series' resolution is halved, as often as needed.
+   * An integer >= 2; default 160.
+   */
+  readonly maxBucketCount?: number;
 }
 
 /** The options shared by every metric constructor, as in Telemetry.Metrics. */
@@ -88,8 +124,12 @@ const REPORTER_OPTIONS = [
   'relativeAccuracy',
   'maxSeries',
   'idleTimeout',
+  'histogram',
+  'nativeHistogram',
   'thirdParty',
 ];
+
+const NATIVE_HISTOGRAM_OPTIONS = ['bucketFactor', 'schema', 'zeroThreshold', 'maxBucketCount'];
 
 const KNOWN_OPTIONS = new Set([
   'eventName',
@@ -189,6 +229,7 @@ function define(type: MetricType, name: unknown, options: MetricOptions = {}): M
   // Also rejects reporterOptions that are not an object: "option reporterOptions must be an object".
   checkOptionKeys(`telemeter: metric "${name}"`, reporterOptions, REPORTER_OPTIONS, 'reporterOptions.');
   validateReporterOptions(type, reporterOptions, fail);
+  validateHistogramOptions(name, type, reporterOptions, fail);
   // Bounds are checked here, at definition time. Other types have none (checked above): their defaults cannot fail.
   resolveBuckets(reporterOptions.buckets, unit, name);
 
@@ -211,7 +252,11 @@ function define(type: MetricType, name: unknown, options: MetricOptions = {}): M
     keep,
     description: options.description,
     unit,
-    reporterOptions: Object.freeze({ ...reporterOptions }),
+    reporterOptions: Object.freeze(
+      reporterOptions.nativeHistogram === undefined
+        ? { ...reporterOptions }
+        : { ...reporterOptions, nativeHistogram: Object.freeze({ ...reporterOptions.nativeHistogram }) },
+    ),
   });
 }
 
@@ -314,6 +359,71 @@ function validateReporterOptions(
       'reporterOptions.thirdParty',
       `must be an object of other reporters' options, got ${describe(thirdParty)}`,
     );
+  }
+}
+
+/** `histogram` and `nativeHistogram`: which buckets a distribution keeps, and the native ones' parameters. */
+function validateHistogramOptions(
+  name: string,
+  type: MetricType,
+  options: ReporterOptions,
+  fail: (option: string, why: string) => never,
+): void {
+  const { histogram, nativeHistogram, buckets } = options;
+  if (histogram === undefined && nativeHistogram === undefined) return;
+  if (type !== 'distribution') {
+    fail(
+      `reporterOptions.${histogram !== undefined ? 'histogram' : 'nativeHistogram'}`,
+      `applies to distributions only, not to a ${type}`,
+    );
+  }
+  if (histogram !== undefined && histogram !== 'classic' && histogram !== 'native' && histogram !== 'both') {
+    fail('reporterOptions.histogram', `must be 'classic', 'native' or 'both', got ${describe(histogram)}`);
+  }
+  if (histogram === 'native' && buckets !== undefined) {
+    fail(
+      'reporterOptions.buckets',
+      "sets classic bucket bounds, which histogram: 'native' does not keep; use histogram: 'both' to keep them too",
+    );
+  }
+  if (nativeHistogram === undefined) return;
+  if (histogram !== 'native' && histogram !== 'both') {
+    fail(
+      'reporterOptions.nativeHistogram',
+      `applies only with histogram: 'native' or 'both' (histogram is ${histogram === undefined ? "'classic' by default" : "'classic'"})`,
+    );
+  }
+  checkOptionKeys(
+    `telemeter: metric "${name}"`,
+    nativeHistogram,
+    NATIVE_HISTOGRAM_OPTIONS,
+    'reporterOptions.nativeHistogram.',
+  );
+  const { bucketFactor, schema, zeroThreshold, maxBucketCount } = nativeHistogram;
+  const option = (key: string) => `reporterOptions.nativeHistogram.${key}`;
+  if (bucketFactor !== undefined && schema !== undefined) {
+    fail(option('schema'), 'and bucketFactor both set the resolution: set one of them');
+  }
+  if (
+    bucketFactor !== undefined &&
+    !(typeof bucketFactor === 'number' && bucketFactor > 1 && Number.isFinite(bucketFactor))
+  ) {
+    fail(
+      option('bucketFactor'),
+      `must be a finite number > 1 (1.1 gives schema 3), got ${describe(bucketFactor)}`,
+    );
+  }
+  if (schema !== undefined && !(Number.isInteger(schema) && schema >= -4 && schema <= 8)) {
+    fail(option('schema'), `must be an integer from -4 to 8, got ${describe(schema)}`);
+  }
+  if (
+    zeroThreshold !== undefined &&
+    !(typeof zeroThreshold === 'number' && zeroThreshold >= 0 && Number.isFinite(zeroThreshold))
+  ) {
+    fail(option('zeroThreshold'), `must be a finite number >= 0, got ${describe(zeroThreshold)}`);
+  }
+  if (maxBucketCount !== undefined && !(Number.isInteger(maxBucketCount) && maxBucketCount >= 2)) {
+    fail(option('maxBucketCount'), `must be an integer >= 2, got ${describe(maxBucketCount)}`);
   }
 }
 

@@ -7,6 +7,7 @@ export {
   type MetricDefinition,
   type MetricOptions,
   type MetricType,
+  type NativeHistogramOptions,
   type ReporterOptions,
   sum,
   summary,

@@ -102,7 +102,7 @@ export class StoredScalarFamily extends StoredFamilyBase implements ScalarFamily
 
 export class StoredHistogramFamily extends StoredFamilyBase implements HistogramFamily {
   readonly kind = 'histogram';
-  readonly layout: HistogramLayout = 'classic';
+  readonly layout: HistogramLayout;
   readonly bounds: readonly number[];
   readonly buckets: number;
 
@@ -117,10 +117,11 @@ export class StoredHistogramFamily extends StoredFamilyBase implements Histogram
     super(name, help, unit, table, definition);
     this.bounds = Object.freeze(Array.from(store.bounds));
     this.buckets = store.slots;
+    this.layout = store.native === undefined ? 'classic' : store.bounds.length === 0 ? 'native' : 'both';
   }
 
-  nativeHistogram(_series: number): NativeHistogramData | undefined {
-    return undefined;
+  nativeHistogram(series: number): NativeHistogramData | undefined {
+    return this.store.native?.read(series);
   }
 
   bucketCount(series: number, bucket: number): number {

@@ -1,4 +1,5 @@
 import { ensureCapacity } from './growable.js';
+import type { NativeHistogramStore } from './native-histogram.js';
 
 // Measured crossover: a linear scan beats binary search for short bound lists (fewer branches, one cache line).
 const LINEAR_SEARCH_LIMIT = 16;
@@ -14,6 +15,10 @@ export const MAX_UINT32 = 0xffffffff;
  * Counts start as 32-bit integers, half the memory of doubles. The first count that would leave that range
  * (4 294 967 295 observations in one bucket of one series, or a merged delta that is not a whole number) moves
  * the whole store to float64, once, so no count is ever lost or wrapped.
+ *
+ * A distribution with native buckets (`histogram: 'native'` or `'both'`) keeps them in {@link native}, which this
+ * store grows, resets and records into with its own buckets: the sum and count here are the native histogram's
+ * too. A native-only distribution has no bounds here, so its one bucket, `+Inf`, holds the count.
  */
 export class HistogramStore {
   readonly slots: number;
@@ -22,7 +27,11 @@ export class HistogramStore {
   /** The bounds, then +Infinity: the linear scan stops there at the latest, with one comparison per bound. */
   private readonly scanBounds: Float64Array;
 
-  constructor(readonly bounds: Float64Array) {
+  constructor(
+    readonly bounds: Float64Array,
+    /** The series' native buckets, when the distribution keeps them. */
+    readonly native?: NativeHistogramStore,
+  ) {
     this.slots = bounds.length + 1;
     this.counts = new Uint32Array(8 * this.slots);
     this.scanBounds = Float64Array.from([...bounds, Number.POSITIVE_INFINITY]);
@@ -31,11 +40,13 @@ export class HistogramStore {
   grow(series: number): void {
     this.counts = ensureCapacity(this.counts, series * this.slots);
     this.sums = ensureCapacity(this.sums, series);
+    this.native?.grow(series);
   }
 
   reset(series: number): void {
     this.counts.fill(0, series * this.slots, (series + 1) * this.slots);
     this.sums[series] = 0;
+    this.native?.reset(series);
   }
 
   /** Index of the first bucket whose bound is >= value (inclusive `le`), or `bounds.length` for +Inf. */
@@ -60,9 +71,17 @@ export class HistogramStore {
 
   observe(series: number, value: number): void {
     this.observeInBucket(series, this.bucketOf(value), value);
+    const native = this.native;
+    if (native !== undefined) {
+      native.staged[0] = value;
+      native.observeStaged(series);
+    }
   }
 
-  /** Records `value` into bucket `bucket` of series `s`; generated recorders find the bucket themselves. */
+  /**
+   * Records `value` into classic bucket `bucket` of series `s`; generated recorders find the bucket themselves, and
+   * record into {@link native} themselves.
+   */
   observeInBucket(series: number, bucket: number, value: number): void {
     const counts = this.counts;
     const cell = series * this.slots + bucket;

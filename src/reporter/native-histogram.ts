@@ -187,6 +187,15 @@ export function bucketIndex(magnitude: number, schema: number): number {
 /** {@link bucketIndex} once the tables of `schema` are built. */
 function indexOf(magnitude: number, schema: number): number {
   scratch[0] = magnitude;
+  return indexOfScratch(schema);
+}
+
+/**
+ * {@link indexOf} of the magnitude already in `scratch[0]`: the recording path writes it there rather than pass a
+ * double to a call V8 may not inline (which boxes it).
+ */
+function indexOfScratch(schema: number): number {
+  const magnitude = scratch[0];
   let high = scratchWords[HI];
   let exponent = (high >>> 20) - 1022;
   if (exponent === -1022) {
@@ -414,15 +423,31 @@ export class NativeHistogramStore {
     this.negativeOverflows[series] = 0;
   }
 
+  /**
+   * The value {@link observeStaged} records. Callers that V8 may not inline {@link observe} into (the plain
+   * recorder, for runtimes without code generation) write the value here, where a double is stored unboxed,
+   * instead of passing it, which boxes it: an allocation per observation.
+   */
+  readonly staged = new Float64Array(1);
+
   /** Records one observation. NaN counts in `count` and `sum` only; ±Infinity in the overflow buckets. */
   observe(series: number, value: number): void {
+    this.staged[0] = value;
+    this.observeStaged(series);
+  }
+
+  /**
+   * {@link observe} of the value in {@link staged}. No double is passed to a call on this path: the magnitude goes
+   * to the index computation through a shared Float64Array too.
+   */
+  observeStaged(series: number): void {
+    const value = this.staged[0];
     this.sums[series] += value;
     const threshold = this.zeroThresholds[series];
     const positive = value > threshold;
     if (positive || value < -threshold) {
-      // One call site for the index, so that it inlines with `observe` into the caller: a double passed to a call
-      // that is not inlined is boxed, an allocation per observation.
-      const index = indexOf(positive ? value : -value, this.schemas[series]);
+      scratch[0] = positive ? value : -value;
+      const index = indexOfScratch(this.schemas[series]);
       const window = positive ? this.positive[series] : this.negative[series];
       const cell = index - (positive ? this.positiveOffsets[series] : this.negativeOffsets[series]);
       if (cell >= 0 && cell < window.length) {

@@ -19,9 +19,9 @@ export type FamilyKind = 'counter' | 'gauge' | 'histogram' | 'summary';
  * something per series (an encoded label set, a value last sent) keys it by id and incarnation. What a method
  * returns for an id that holds no series is unspecified.
  *
- * Switch on {@link kind}, and keep a `default` branch: more kinds of series may come (native histograms with
- * sparse exponential buckets are planned as a kind or a view of their own), and a reader that does not know one
- * should skip that family rather than misread it.
+ * Switch on {@link kind}, and keep a `default` branch: more kinds of series may come, and a reader that does not
+ * know one should skip that family rather than misread it. Native histograms are not a kind of their own: a
+ * `histogram` family says by its {@link HistogramFamily.layout} whether it keeps them.
  *
  * ```ts
  * import { counter, execute, Telemeter } from 'telemeter';

@@ -22,6 +22,7 @@ import {
 } from './family.js';
 import { HistogramStore } from './histogram-store.js';
 import { labelRenderer } from './label-block.js';
+import { NativeHistogramStore } from './native-histogram.js';
 import { PeriodicTask, periodicWorkByClock } from './periodic-work.js';
 import type { FamilyKind, MetricFamily } from './read-model.js';
 import { MetricRecorder, type RecordFunction } from './recorder.js';
@@ -419,8 +420,15 @@ export class Reporter {
         return new StoredScalarFamily(exported, help, unit, table, definition, kind, store);
       }
       case 'distribution': {
-        const bounds = resolveBuckets(options.buckets, definition.unit, definition.name);
-        const store = new HistogramStore(Float64Array.from(bounds));
+        const layout = options.histogram ?? 'classic';
+        // A native-only distribution keeps no classic bounds: its one classic bucket, +Inf, holds the count.
+        const bounds =
+          layout === 'native' ? [] : resolveBuckets(options.buckets, definition.unit, definition.name);
+        const native =
+          layout === 'classic'
+            ? undefined
+            : new NativeHistogramStore(options.nativeHistogram ?? {}, definition.name);
+        const store = new HistogramStore(Float64Array.from(bounds), native);
         growing(table, store);
         return new StoredHistogramFamily(name, help, unitFor(name, suffix), table, definition, store);
       }

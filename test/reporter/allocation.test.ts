@@ -26,7 +26,7 @@ async function measure(fn: () => void): Promise<{ bytesPerEvent: number; collect
 }
 
 describe('hot path allocations for an existing series', () => {
-  it('execute into a counter, a distribution and a summary with 3 tags allocates nothing per event', async () => {
+  it('execute into a counter, a classic and a native distribution and a summary with 3 tags allocates nothing per event', async () => {
     const telemeter = new Telemeter({
       metrics: [
         counter('alloc.request.count', {
@@ -37,6 +37,14 @@ describe('hot path allocations for an existing series', () => {
         distribution('alloc.request.stop.duration', {
           unit: ['native', 'millisecond'],
           tags: ['route', 'method', 'status'],
+        }),
+        // Native buckets: the index computation and the window store inline into the generated recorder.
+        distribution('alloc.request.native', {
+          eventName: 'alloc.request.stop',
+          measurement: 'duration',
+          unit: ['native', 'millisecond'],
+          tags: ['route', 'method', 'status'],
+          reporterOptions: { histogram: 'both' },
         }),
         // A summary next to them once boxed a third of the values on their way into its store.
         summary('alloc.request.latency', {
@@ -75,6 +83,12 @@ describe('hot path allocations for an existing series', () => {
       expect(body).toContain(
         `alloc_request_count_total{method="GET",route="/cart",status="200"} ${(events / 1_000_000) * 333_334}`,
       );
+      const native = telemeter.metricFamilies.find((f) => f.name === 'alloc_request_native');
+      if (native?.kind !== 'histogram') throw new Error('no native family');
+      // Each series saw one value: one populated native bucket holding all of its observations.
+      for (let s = 0; s < native.seriesIdLimit; s++) {
+        expect(native.nativeHistogram(s)?.positive.counts).toEqual([native.count(s)]);
+      }
     } finally {
       telemeter.close();
     }
