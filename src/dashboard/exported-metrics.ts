@@ -179,7 +179,7 @@ function fromDefinition(definition: MetricDefinition): ExportedMetric {
     definition.unit,
     definition.description ?? '',
     quantiles,
-    kind === 'histogram' ? ((options as { histogram?: HistogramLayout }).histogram ?? 'classic') : 'classic',
+    kind === 'histogram' ? (options.histogram ?? 'classic') : 'classic',
   );
 }
 

@@ -281,7 +281,7 @@ function stallBound(definitions: readonly MetricDefinition[], family: string, se
       : resolveBuckets(definition.reporterOptions?.buckets, definition.unit, definition.name);
   const wanted = formatCanonical(seconds);
   // Native buckets are read at any bound (histogram_fraction).
-  const layout = (definition?.reporterOptions as { histogram?: string } | undefined)?.histogram;
+  const layout = definition?.reporterOptions?.histogram;
   if (layout === 'native') return wanted;
   if (!bounds.some((b) => formatCanonical(b) === wanted)) {
     invalidOption(

@@ -5,7 +5,7 @@ import {
   StoredSummaryFamily,
 } from './family.js';
 import { LogSketch } from './log-sketch.js';
-import type { NativeHistogramData, NativeHistogramStore } from './native-histogram.js';
+import type { NativeHistogramData } from './native-histogram.js';
 import type { HistogramFamily, ScalarFamily, SummaryFamily } from './read-model.js';
 import { type Reporter, storedFamilies } from './reporter.js';
 import type { SummaryStore } from './summary-store.js';
@@ -138,7 +138,7 @@ class HistogramMergeImpl extends MergeImpl implements HistogramMerge {
   }
 
   addNative(series: number, data: NativeHistogramData): void {
-    (this.family.store as { native?: NativeHistogramStore }).native?.merge(series, data);
+    this.family.store.native?.merge(series, data);
   }
 }
 
