@@ -4,11 +4,13 @@
  * flushes in between, the primary holds what one process recording every value holds, bucket for bucket, also
  * where the bucket limit lowered the resolution differently in each process.
  */
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeltaApplier, mergeTargetFor } from '../../src/cluster/delta-applier.js';
 import { DeltaExporter } from '../../src/cluster/delta-exporter.js';
-import { clusterTelemeter } from '../../src/cluster/index.js';
+import { type ClusterAggregator, clusterTelemeter, startClusterPrimary } from '../../src/cluster/index.js';
 import { decodeNative, encodeNative } from '../../src/cluster/native-codec.js';
 import type { FamilyDelta } from '../../src/cluster/protocol.js';
 import {
@@ -18,30 +20,52 @@ import {
   setLogger,
   Telemeter,
 } from '../../src/index.js';
+import { nativeClusterMetrics, nativeRouteOf } from '../fixtures/cluster-metrics.js';
+import { sample } from '../support/samples.js';
+
+const BOOTSTRAP = fileURLToPath(new URL('../fixtures/thread-bootstrap.mjs', import.meta.url));
+const ENTRY = pathToFileURL(
+  fileURLToPath(new URL('../fixtures/cluster-native-worker.ts', import.meta.url)),
+).href;
+const WAIT_MS = 20_000;
 
 const telemeters: Telemeter[] = [];
-afterEach(() => {
+let aggregator: ClusterAggregator | undefined;
+const threads: Worker[] = [];
+afterEach(async () => {
   for (const t of telemeters.splice(0)) t.close();
+  aggregator?.close();
+  aggregator = undefined;
+  await Promise.all(threads.splice(0).map((t) => t.terminate()));
   setLogger(null);
 });
 
-/** A native and a 'both' distribution, with a small bucket limit so that resolutions go down. */
-function nativeMetrics(maxBucketCount = 12): MetricDefinition[] {
-  return [
-    distribution('shop.native.latency', {
-      eventName: 'shop.native',
-      measurement: 'value',
-      tags: ['route'],
-      unit: 'unit',
-      reporterOptions: { histogram: 'native', nativeHistogram: { schema: 5, maxBucketCount } },
-    }),
-    distribution('shop.both.latency', {
-      eventName: 'shop.native',
-      measurement: 'value',
-      unit: 'unit',
-      reporterOptions: { histogram: 'both', buckets: [-1, 0, 1, 10, 100] },
-    }),
-  ];
+/** The next message `cmd` from `worker`; throws after WAIT_MS. */
+function reply(worker: Worker, cmd: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${cmd} from thread ${worker.threadId}`)), WAIT_MS);
+    const listener = (message: { cmd?: string }) => {
+      if (message?.cmd !== cmd) return;
+      clearTimeout(timer);
+      worker.off('message', listener);
+      resolve(message);
+    };
+    worker.on('message', listener);
+  });
+}
+
+async function spawn(agg: ClusterAggregator): Promise<Worker> {
+  const before = agg.workers;
+  const worker = new Worker(BOOTSTRAP, { workerData: { entry: ENTRY } });
+  agg.addWorkerThread(worker);
+  threads.push(worker);
+  await reply(worker, 'ready');
+  const deadline = Date.now() + WAIT_MS;
+  while (agg.workers <= before) {
+    if (Date.now() > deadline) throw new Error('the thread did not connect');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return worker;
 }
 
 function telemeter(metrics: MetricDefinition[]): Telemeter {
@@ -57,7 +81,7 @@ function histogram(t: Telemeter, name: string): HistogramFamily {
 }
 
 function record(t: Telemeter, value: number): void {
-  t.bind('shop.native.latency', { route: value < 0 ? '/refund' : '/buy' }).record(value);
+  t.bind('shop.native.latency', { route: nativeRouteOf(value) }).record(value);
   t.bind('shop.both.latency').record(value);
 }
 
@@ -107,7 +131,7 @@ describe('native histograms in the cluster', () => {
         fc.array(fc.tuple(value, fc.integer({ min: 0, max: 2 }), fc.boolean()), { maxLength: 120 }),
         fc.integer({ min: 4, max: 40 }),
         (steps, maxBucketCount) => {
-          const metrics = nativeMetrics(maxBucketCount);
+          const metrics = nativeClusterMetrics(maxBucketCount);
           const primary = clusterTelemeter({ metrics, selfMetrics: false });
           telemeters.push(primary);
           const single = telemeter(metrics);
@@ -128,7 +152,7 @@ describe('native histograms in the cluster', () => {
   });
 
   it('merges values hundreds of powers of two apart, at a very coarse schema', () => {
-    const metrics = nativeMetrics(4);
+    const metrics = nativeClusterMetrics(4);
     const primary = clusterTelemeter({ metrics, selfMetrics: false });
     telemeters.push(primary);
     const single = telemeter(metrics);
@@ -150,7 +174,7 @@ describe('native histograms in the cluster', () => {
 
   it('refuses a family whose histogram layout differs between worker and primary, with one warning', () => {
     const warnings: string[] = [];
-    const metrics = nativeMetrics();
+    const metrics = nativeClusterMetrics();
     const primary = clusterTelemeter({
       metrics,
       selfMetrics: false,
@@ -159,7 +183,7 @@ describe('native histograms in the cluster', () => {
     telemeters.push(primary);
     // The same name and bounds, classic in the worker: as many buckets, so only the layout tells them apart.
     const worker = telemeter([
-      nativeMetrics()[0],
+      nativeClusterMetrics()[0],
       distribution('shop.both.latency', {
         eventName: 'shop.native',
         measurement: 'value',
@@ -174,6 +198,62 @@ describe('native histograms in the cluster', () => {
     expect(histogram(primary, 'shop_native_latency').nativeHistogram(0)?.count).toBe(1);
     expect(warnings.filter((w) => w.includes('shop_both_latency'))).toHaveLength(1);
     expect(warnings[0]).toMatch(/histogram layout/);
+  });
+});
+
+describe('native histograms over worker_threads', () => {
+  it('the primary holds what one process recording every value holds', async () => {
+    aggregator = startClusterPrimary(
+      clusterTelemeter({ metrics: nativeClusterMetrics(), selfMetrics: false }),
+      {
+        cluster: false,
+        timeoutMs: 10_000,
+      },
+    );
+    const agg = aggregator;
+    const single = telemeter(nativeClusterMetrics());
+    const threadA = await spawn(agg);
+    const threadB = await spawn(agg);
+    // Values over many orders of magnitude, both signs and zero: every thread lowers its resolution on its own.
+    const values = fc.sample(
+      fc.oneof(
+        fc.integer({ min: -80_000, max: 80_000 }).map((n) => n / 64),
+        fc.integer({ min: 1, max: 4096 }).map((n) => n / 2 ** 20),
+        fc.constant(0),
+      ),
+      { numRuns: 2000, seed: 16 },
+    );
+    // Recorded through handles: an event in this thread would reach the primary's Telemeter too.
+    for (const value of values) record(single, value);
+    // The threads get halves, in two rounds each, with a collect between.
+    const rounds = [
+      values.slice(0, 500),
+      values.slice(500, 1000),
+      values.slice(1000, 1500),
+      values.slice(1500),
+    ];
+    for (const [i, part] of rounds.entries()) {
+      const thread = i % 2 === 0 ? threadA : threadB;
+      const answered = reply(thread, 'recorded');
+      thread.postMessage({ cmd: 'record', values: part });
+      await answered;
+      if (i === 1) expect(await agg.collect()).toEqual({ workers: 2, answered: 2, timedOut: 0 });
+    }
+    expect(await agg.collect()).toEqual({ workers: 2, answered: 2, timedOut: 0 });
+    const merged = contents(agg.telemeter);
+    expect(merged).toEqual(contents(single));
+    const buy = merged['shop_native_latency{route="/buy"}'] as { native: { schema: number } };
+    expect(buy.native.schema).toBeLessThan(5);
+    // The text formats read the same merged count.
+    const body = await agg.scrape();
+    expect(sample(body, 'shop_both_latency_count')).toBe(2000);
+
+    // A stopped thread's observations stay.
+    const stopped = reply(threadA, 'stopped');
+    threadA.postMessage({ cmd: 'stop' });
+    await stopped;
+    await threadA.terminate();
+    expect(contents(agg.telemeter)).toEqual(merged);
   });
 });
 
