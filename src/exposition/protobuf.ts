@@ -1,5 +1,13 @@
 import { ProtobufWriter } from '../protobuf/index.js';
-import type { HistogramFamily, MetricFamily, ScalarFamily, SummaryFamily } from '../reporter/index.js';
+import {
+  type HistogramFamily,
+  type MetricFamily,
+  type NativeHistogramData,
+  type ScalarFamily,
+  type SpansAndDeltas,
+  type SummaryFamily,
+  toSpansAndDeltas,
+} from '../reporter/index.js';
 
 /** Bytes encoded before the encoder pauses (yields an empty chunk) or hands a chunk out. */
 const CHUNK_SIZE = 64 * 1024;
@@ -39,6 +47,15 @@ const HISTOGRAM_COUNT = 1;
 const HISTOGRAM_SUM = 2;
 const HISTOGRAM_BUCKET = 3;
 const HISTOGRAM_CREATED = 15;
+const HISTOGRAM_SCHEMA = 5;
+const HISTOGRAM_ZERO_THRESHOLD = 6;
+const HISTOGRAM_ZERO_COUNT = 7;
+const HISTOGRAM_NEGATIVE_SPAN = 9;
+const HISTOGRAM_NEGATIVE_DELTA = 10;
+const HISTOGRAM_POSITIVE_SPAN = 12;
+const HISTOGRAM_POSITIVE_DELTA = 13;
+const SPAN_OFFSET = 1;
+const SPAN_LENGTH = 2;
 const BUCKET_CUMULATIVE_COUNT = 1;
 const BUCKET_UPPER_BOUND = 2;
 const TIMESTAMP_SECONDS = 1;
@@ -52,6 +69,14 @@ const TIMESTAMP_NANOS = 2;
  * tags, and counters, summaries and histograms carry `created_timestamp` (the series' creation time). Classic
  * histogram buckets leave out `+Inf`, which the format makes optional: the count is there. Families without
  * series are left out (Prometheus skips them).
+ *
+ * A distribution with native buckets writes them in the same `Histogram` (schema, zero bucket, spans and deltas),
+ * beside its classic buckets when it keeps both. Prometheus 2.x decides per family, from its first `Metric` alone,
+ * whether the family is native (REFERENCE §11.7): a first series with no populated bucket, no zero count and a zero
+ * threshold of 0 (an empty one, with `zeroThreshold: 0`) would make it read every series as classic and lose the
+ * native buckets. So a series that it recognizes as native is written first; the others follow in label order.
+ * An empty native histogram with a zero threshold of 0 carries the spec's no-op span (`positive_span {0, 0}`), so
+ * that readers that follow the spec read it as native.
  *
  * A family is one message, and its length comes first: a family of many series is encoded in 64 KiB pieces, with
  * an empty chunk yielded between pieces (a turn for the event loop), and handed out once its length is known.
@@ -104,8 +129,7 @@ class FamilyEncoder {
         if (family.unit !== undefined) writer.string(FAMILY_UNIT, family.unit);
         yield* this.summaryMetrics(family, order, pieces);
         break;
-      // A kind this encoder does not know (native histograms will come as one: their Histogram messages add
-      // schema, zero bucket, spans and deltas, fields 5 to 14) is left out rather than misread.
+      // A kind this encoder does not know is left out rather than misread.
       default:
         writer.reset();
         return;
@@ -153,11 +177,14 @@ class FamilyEncoder {
     const writer = this.writer;
     const { bounds } = family;
     const finite = bounds.length;
-    // Room for the Histogram message's length: each bucket takes at most 22 bytes, count, sum and created 32.
-    const bucketBytes = finite * 22 + 32 < 0x80 ? 1 : 2;
-    for (let i = 0; i < order.length; i++) {
-      const s = order[i];
-      if (!family.holds(s)) continue;
+    const native = family.layout !== 'classic';
+    // Room for the Histogram message's length: each bucket takes at most 22 bytes, count, sum and created 32; native
+    // buckets take a few bytes each, up to 160 of them.
+    const bucketBytes = !native && finite * 22 + 32 < 0x80 ? 1 : 2;
+    const lead = native ? nativeLead(family, order) : -1;
+    for (let i = lead < 0 ? 0 : -1; i < order.length; i++) {
+      const s = i < 0 ? order[lead] : order[i];
+      if (i === lead || !family.holds(s)) continue;
       const metric = writer.beginMessage(FAMILY_METRIC, 2);
       family.forEachLabel(s, this.writeLabel);
       const histogram = writer.beginMessage(METRIC_HISTOGRAM, bucketBytes);
@@ -171,6 +198,7 @@ class FamilyEncoder {
         writer.double(BUCKET_UPPER_BOUND, bounds[b]);
         writer.endMessage(bucket);
       }
+      if (native) this.nativeBuckets(family.nativeHistogram(s));
       this.created(HISTOGRAM_CREATED, family.created(s));
       writer.endMessage(histogram);
       writer.endMessage(metric);
@@ -213,6 +241,39 @@ class FamilyEncoder {
     }
   }
 
+  /** The native fields of a `Histogram` (5 to 13; counts are integers, so deltas rather than float counts). */
+  private nativeBuckets(data: NativeHistogramData | undefined): void {
+    if (data === undefined) return;
+    const writer = this.writer;
+    writer.sint(HISTOGRAM_SCHEMA, data.schema);
+    writer.double(HISTOGRAM_ZERO_THRESHOLD, data.zeroThreshold);
+    writer.uint(HISTOGRAM_ZERO_COUNT, count(data.zeroCount));
+    const negative = toSpansAndDeltas(data.negative);
+    const positive = toSpansAndDeltas(data.positive);
+    this.spans(HISTOGRAM_NEGATIVE_SPAN, HISTOGRAM_NEGATIVE_DELTA, negative);
+    if (positive.spans.length === 0 && negative.spans.length === 0 && data.zeroThreshold === 0) {
+      // The no-op span: without it, an empty native histogram with a zero threshold of 0 is byte for byte a
+      // classic histogram without buckets (native_histograms.md; client_golang writes it too).
+      const span = writer.beginMessage(HISTOGRAM_POSITIVE_SPAN);
+      writer.sint(SPAN_OFFSET, 0);
+      writer.uint(SPAN_LENGTH, 0);
+      writer.endMessage(span);
+    }
+    this.spans(HISTOGRAM_POSITIVE_SPAN, HISTOGRAM_POSITIVE_DELTA, positive);
+  }
+
+  private spans(spanField: number, deltaField: number, sparse: SpansAndDeltas): void {
+    const writer = this.writer;
+    for (const { offset, length } of sparse.spans) {
+      const span = writer.beginMessage(spanField);
+      writer.sint(SPAN_OFFSET, offset);
+      writer.uint(SPAN_LENGTH, length);
+      writer.endMessage(span);
+    }
+    // Packed: Prometheus 2.42 reads packed and unpacked deltas alike (REFERENCE §11.6).
+    writer.packedSints(deltaField, sparse.deltas);
+  }
+
   /** A `google.protobuf.Timestamp` from milliseconds since the epoch; nothing when the time is unknown (0). */
   private created(field: number, milliseconds: number): void {
     if (!(milliseconds > 0)) return;
@@ -224,6 +285,28 @@ class FamilyEncoder {
     if (nanos > 0) writer.uint(TIMESTAMP_NANOS, nanos);
     writer.endMessage(mark);
   }
+}
+
+/**
+ * The position in `order` of the series to write first in a native family, so that Prometheus 2.x, which decides
+ * from the first series alone, reads the family as native; -1 when the first series held will do (or none will).
+ */
+function nativeLead(family: HistogramFamily, order: Uint32Array): number {
+  let first = -1;
+  for (let i = 0; i < order.length; i++) {
+    const s = order[i];
+    if (!family.holds(s)) continue;
+    if (first < 0) first = i;
+    const data = family.nativeHistogram(s);
+    if (data === undefined) return -1;
+    const recognized =
+      data.zeroThreshold > 0 ||
+      data.zeroCount > 0 ||
+      data.positive.indices.length > 0 ||
+      data.negative.indices.length > 0;
+    if (recognized) return i === first ? -1 : i;
+  }
+  return -1;
 }
 
 /** A count as a uint64 field takes it: counts are whole and never negative, but a varint of NaN would throw. */

@@ -23,7 +23,9 @@ export {
   type NativeBuckets,
   type NativeHistogramData,
   type OtlpBuckets,
+  type SpansAndDeltas,
   toOtlpBuckets,
+  toSpansAndDeltas,
 } from './native-histogram.js';
 export type {
   FamilyBase,

@@ -13,6 +13,7 @@ import {
   summary,
   Telemeter,
 } from '../../src/index.js';
+import { fromSpansAndDeltas } from '../../src/reporter/native-histogram.js';
 import { storedFamilies } from '../../src/reporter/reporter.js';
 import {
   type DecodedFamily,
@@ -279,5 +280,106 @@ describe('protobuf exposition', () => {
     expect(family.created(0)).toBeGreaterThan(first);
     const [decoded] = decodeFamilies(body(encodeProtobuf(t.metricFamilies)));
     expect(createdMs(decoded.metric[0].counter!.created_timestamp)).toBe(family.created(0));
+  });
+});
+
+describe('native histograms in protobuf', () => {
+  /** The buckets that decoded spans and deltas describe, as the read model lists them. */
+  function buckets(spans: { offset?: number; length?: number }[] = [], deltas: number[] = []) {
+    return fromSpansAndDeltas({
+      spans: spans.map((s) => ({ offset: s.offset ?? 0, length: s.length ?? 0 })),
+      deltas,
+    });
+  }
+
+  function nativeTelemeter(prefix: string, zeroThreshold?: number): Telemeter {
+    const nativeHistogram = zeroThreshold === undefined ? {} : { zeroThreshold };
+    return track(
+      new Telemeter({
+        selfMetrics: false,
+        metrics: [
+          distribution(`${prefix}.req.duration`, {
+            tags: ['route'],
+            reporterOptions: { histogram: 'native', nativeHistogram },
+          }),
+          distribution(`${prefix}.req.both`, {
+            eventName: `${prefix}.req`,
+            measurement: 'duration',
+            tags: ['route'],
+            reporterOptions: {
+              histogram: 'both',
+              buckets: [0.15, 1],
+              nativeHistogram: { ...nativeHistogram, schema: 0 },
+            },
+          }),
+        ],
+      }),
+    );
+  }
+
+  it('writes schema, zero bucket, spans and deltas that decode to the store, beside classic buckets for both', () => {
+    const t = nativeTelemeter('pbn1');
+    const values = [0.1, 0.1, 0.1, 0.2, 0.2, 1.5, -3, -3.1, 0, 1e300, -1e-300];
+    for (const [i, v] of values.entries()) execute('pbn1.req', { duration: v }, { route: `/r${i % 3}` });
+    const decoded = decodeFamilies(body(t.renderProtobuf()));
+    expect(decoded.map((f) => f.name)).toEqual(['pbn1_req_duration', 'pbn1_req_both']);
+    for (const [f, family] of t.metricFamilies.entries()) {
+      if (family.kind !== 'histogram') throw new Error('not a histogram');
+      const metrics = decoded[f].metric;
+      expect(metrics).toHaveLength(3);
+      for (const [m, s] of [0, 1, 2].entries()) {
+        const h = metrics[m].histogram!;
+        const data = family.nativeHistogram(s)!;
+        expect(metrics[m].label).toEqual([{ name: 'route', value: `/r${s}` }]);
+        expect(h.sample_count).toBe(family.count(s));
+        expect(h.sample_sum).toBe(family.sum(s));
+        expect(h.schema).toBe(data.schema);
+        expect(h.zero_threshold).toBe(2 ** -128);
+        expect(h.zero_count ?? 0).toBe(data.zeroCount);
+        expect(buckets(h.positive_span, h.positive_delta)).toEqual(data.positive);
+        expect(buckets(h.negative_span, h.negative_delta)).toEqual(data.negative);
+        // Classic buckets only where the family keeps them (+Inf left out as ever).
+        expect(h.bucket).toHaveLength(family.bounds.length);
+      }
+    }
+    // /r2 holds 0.1, 1.5 (indices -26 and 5 at schema 3) and 0; /r0's 0.1 and 1e300 are too far apart for schema 3
+    // within the window limit, so its resolution was reduced.
+    const r2 = decoded[0].metric[2].histogram!;
+    expect([r2.schema, r2.zero_count, r2.positive_span, r2.positive_delta]).toEqual([
+      3,
+      1,
+      [
+        { offset: -26, length: 1 },
+        { offset: 30, length: 1 },
+      ],
+      [1, 0],
+    ]);
+    expect(decoded[0].metric[0].histogram!.schema).toBeLessThan(3);
+    expect(decoded[1].metric[0].histogram!.bucket.map((b) => b.cumulative_count)).toEqual([2, 3]);
+  });
+
+  it('writes the no-op span for an empty histogram with a zero threshold of 0, and a native series first', () => {
+    const t = nativeTelemeter('pbn2', 0);
+    // /a sorts first and stays empty; /b has a bucket. Prometheus 2.42 would read the family as classic from /a.
+    t.bind('pbn2.req.duration', { route: '/a' });
+    t.bind('pbn2.req.both', { route: '/a' });
+    execute('pbn2.req', { duration: 2 }, { route: '/b' });
+    const decoded = decodeFamilies(body(t.renderProtobuf()));
+    for (const family of decoded) {
+      expect(family.metric.map((m) => m.label[0].value)).toEqual(['/b', '/a']);
+      const [b, a] = family.metric.map((m) => m.histogram!);
+      expect(b.positive_delta).toEqual([1]);
+      expect(a.zero_threshold).toBe(0);
+      expect(a.sample_count).toBe(0);
+      expect(a.positive_span).toEqual([{ offset: 0, length: 0 }]);
+      expect(a.positive_delta).toBeUndefined();
+    }
+    // With a non-zero threshold every series is recognized: label order, and no no-op span.
+    const u = nativeTelemeter('pbn3');
+    u.bind('pbn3.req.duration', { route: '/a' });
+    execute('pbn3.req', { duration: 2 }, { route: '/b' });
+    const [family] = decodeFamilies(body(u.renderProtobuf()));
+    expect(family.metric.map((m) => m.label[0].value)).toEqual(['/a', '/b']);
+    expect(family.metric[0].histogram!.positive_span).toBeUndefined();
   });
 });

@@ -32,6 +32,12 @@ export interface DecodedMetric {
     bucket: { cumulative_count: number; upper_bound: number }[];
     created_timestamp?: Timestamp;
     schema?: number;
+    zero_threshold?: number;
+    zero_count?: number;
+    negative_span?: { offset?: number; length?: number }[];
+    negative_delta?: number[];
+    positive_span?: { offset?: number; length?: number }[];
+    positive_delta?: number[];
   };
 }
 export interface DecodedFamily {
