@@ -2,8 +2,17 @@
  * Distributions with native buckets pushed by telemeter/otlp as OTLP exponential histograms, decoded by protobufjs
  * with the official opentelemetry-proto files (and the JSON body through the same schema), compared field by field
  * with the read model: scale, zero count and threshold, both sides' offsets and counts, count and sum; cumulative,
- * and delta across a resolution reduction between two exports.
+ * and delta across a resolution reduction between two exports; and the same events through OpenTelemetry's SDK
+ * (base-2 exponential aggregation) and its exporter, compared bucket for bucket at telemeter's scale.
  */
+import { metrics as otelMetrics } from '@opentelemetry/api';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import {
+  AggregationTemporality,
+  AggregationType,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   distribution,
@@ -208,3 +217,70 @@ describe('native histograms over OTLP', () => {
     for (const n of b.positive.bucketCounts) expect(Number(n)).toBeGreaterThanOrEqual(0);
   });
 });
+
+/** Durations with a long tail, none on a bucket boundary at any scale the SDK picks, and a zero. */
+const DURATIONS = [0, ...Array.from({ length: 300 }, (_, i) => 0.0013 * 1.021 ** i + 1e-7 * (i % 7))];
+
+/** A decoded exponential point at `scale` (<= its own): counts merged as OTLP downscales, `k >> delta`. */
+function atScale(point: DecodedRequest, scale: number) {
+  const positive = new Map<number, number>();
+  for (const [k, n] of otlpSide(point.positive)) {
+    const index = k >> ((point.scale ?? 0) - scale);
+    positive.set(index, (positive.get(index) ?? 0) + n);
+  }
+  return {
+    count: Number(point.count),
+    sum: Number(point.sum.toFixed(9)),
+    zeroCount: Number(point.zeroCount ?? 0),
+    positive: [...positive].sort(([a], [b]) => a - b),
+  };
+}
+
+describe.each(['cumulative', 'delta'] as const)(
+  'telemeter/otlp and the OpenTelemetry SDK, %s',
+  (temporality) => {
+    it('send the same exponential histogram, at telemeter’s scale', async () => {
+      const exporter = new OTLPMetricExporter({
+        url: receiver.url,
+        temporalityPreference:
+          temporality === 'delta' ? AggregationTemporality.DELTA : AggregationTemporality.CUMULATIVE,
+      });
+      const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+      const provider = new MeterProvider({
+        readers: [reader],
+        views: [
+          {
+            instrumentName: 'sdk.native.duration',
+            aggregation: { type: AggregationType.EXPONENTIAL_HISTOGRAM },
+          },
+        ],
+      });
+      const sdkHistogram = provider
+        .getMeter('sdk-native')
+        .createHistogram('sdk.native.duration', { unit: 's' });
+      for (const d of DURATIONS) sdkHistogram.record(d, { route: '/cart' });
+      await reader.forceFlush();
+      await provider.shutdown();
+      otelMetrics.disable();
+      const fromSdk = metricsOf(receiver.accepted[0].decoded).get('sdk.native.duration').exponentialHistogram;
+
+      telemeter = new Telemeter({ metrics: metrics(), selfMetrics: false });
+      record(DURATIONS.map((d) => ['/cart', d, 1] as const));
+      // The SDK exported once more on shutdown (the same cumulative point): the first of its requests counts.
+      const before = receiver.accepted.length;
+      const push = startOtlp(telemeter, { url: receiver.url, interval: 3_600_000, env: {}, temporality });
+      expect(await push.stop()).toBe(true);
+      const fromTelemeter = metricsOf(receiver.accepted[before].decoded).get(
+        'otlp_native_duration_seconds',
+      ).exponentialHistogram;
+
+      expect(fromTelemeter.aggregationTemporality).toBe(fromSdk.aggregationTemporality);
+      const [sdkPoint] = fromSdk.dataPoints;
+      const [ours] = fromTelemeter.dataPoints;
+      expect(attributesOf(ours)).toEqual(attributesOf(sdkPoint));
+      // The SDK starts at scale 20 and lowers it until 160 buckets hold the values: finer than schema 3 here.
+      expect(sdkPoint.scale).toBeGreaterThan(ours.scale);
+      expect(atScale(ours, ours.scale)).toEqual(atScale(sdkPoint, ours.scale));
+    });
+  },
+);
