@@ -1,12 +1,11 @@
-import { ProtobufWriter } from '../protobuf/index.js';
-import {
-  type HistogramFamily,
-  type MetricFamily,
-  type NativeHistogramData,
-  type ScalarFamily,
-  type SpansAndDeltas,
-  type SummaryFamily,
-  toSpansAndDeltas,
+import { ProtobufWriter, zigzag } from '../protobuf/index.js';
+import type {
+  HistogramFamily,
+  MetricFamily,
+  NativeBuckets,
+  NativeHistogramData,
+  ScalarFamily,
+  SummaryFamily,
 } from '../reporter/index.js';
 
 /** Bytes encoded before the encoder pauses (yields an empty chunk) or hands a chunk out. */
@@ -248,10 +247,12 @@ class FamilyEncoder {
     writer.sint(HISTOGRAM_SCHEMA, data.schema);
     writer.double(HISTOGRAM_ZERO_THRESHOLD, data.zeroThreshold);
     writer.uint(HISTOGRAM_ZERO_COUNT, count(data.zeroCount));
-    const negative = toSpansAndDeltas(data.negative);
-    const positive = toSpansAndDeltas(data.positive);
-    this.spans(HISTOGRAM_NEGATIVE_SPAN, HISTOGRAM_NEGATIVE_DELTA, negative);
-    if (positive.spans.length === 0 && negative.spans.length === 0 && data.zeroThreshold === 0) {
+    this.sparse(HISTOGRAM_NEGATIVE_SPAN, HISTOGRAM_NEGATIVE_DELTA, data.negative);
+    if (
+      data.positive.indices.length === 0 &&
+      data.negative.indices.length === 0 &&
+      data.zeroThreshold === 0
+    ) {
       // The no-op span: without it, an empty native histogram with a zero threshold of 0 is byte for byte a
       // classic histogram without buckets (native_histograms.md; client_golang writes it too).
       const span = writer.beginMessage(HISTOGRAM_POSITIVE_SPAN);
@@ -259,19 +260,45 @@ class FamilyEncoder {
       writer.uint(SPAN_LENGTH, 0);
       writer.endMessage(span);
     }
-    this.spans(HISTOGRAM_POSITIVE_SPAN, HISTOGRAM_POSITIVE_DELTA, positive);
+    this.sparse(HISTOGRAM_POSITIVE_SPAN, HISTOGRAM_POSITIVE_DELTA, data.positive);
   }
 
-  private spans(spanField: number, deltaField: number, sparse: SpansAndDeltas): void {
+  /**
+   * One sign's buckets as spans, then their deltas, written straight from the populated buckets: the spans and
+   * deltas of {@link toSpansAndDeltas} (gaps of 1 or 2 written as zero deltas), without building them first.
+   */
+  private sparse(spanField: number, deltaField: number, buckets: NativeBuckets): void {
+    const { indices, counts } = buckets;
+    if (indices.length === 0) return;
     const writer = this.writer;
-    for (const { offset, length } of sparse.spans) {
+    let spanStart = indices[0];
+    let spanOffset = spanStart;
+    for (let b = 1; b <= indices.length; b++) {
+      const gap = b < indices.length ? indices[b] - indices[b - 1] - 1 : Number.POSITIVE_INFINITY;
+      if (gap <= 2) continue;
       const span = writer.beginMessage(spanField);
-      writer.sint(SPAN_OFFSET, offset);
-      writer.uint(SPAN_LENGTH, length);
+      writer.sint(SPAN_OFFSET, spanOffset);
+      writer.uint(SPAN_LENGTH, indices[b - 1] - spanStart + 1);
       writer.endMessage(span);
+      if (b < indices.length) {
+        spanOffset = gap;
+        spanStart = indices[b];
+      }
     }
     // Packed: Prometheus 2.42 reads packed and unpacked deltas alike (REFERENCE §11.6).
-    writer.packedSints(deltaField, sparse.deltas);
+    const deltas = writer.beginMessage(deltaField);
+    let previous = 0;
+    for (let b = 0; b < indices.length; b++) {
+      const gap = b === 0 ? 0 : indices[b] - indices[b - 1] - 1;
+      if (gap > 0 && gap <= 2) {
+        writer.varint(zigzag(-previous));
+        if (gap === 2) writer.varint(0);
+        previous = 0;
+      }
+      writer.varint(zigzag(counts[b] - previous));
+      previous = counts[b];
+    }
+    writer.endMessage(deltas);
   }
 
   /** A `google.protobuf.Timestamp` from milliseconds since the epoch; nothing when the time is unknown (0). */

@@ -517,14 +517,20 @@ export class NativeHistogramStore {
 
   /** Series `series` as plain data. */
   read(series: number): NativeHistogramData {
+    const positive = this.buckets(series, 1);
+    const negative = this.buckets(series, -1);
+    // The count from the buckets just read, rather than a second walk over the windows (a scrape reads every series).
+    let count = this.zeroCounts[series] + this.nanCounts[series];
+    for (let b = 0; b < positive.counts.length; b++) count += positive.counts[b];
+    for (let b = 0; b < negative.counts.length; b++) count += negative.counts[b];
     return {
       schema: this.schemas[series],
       zeroThreshold: this.zeroThresholds[series],
       zeroCount: this.zeroCounts[series],
-      count: this.count(series),
+      count,
       sum: this.sums[series],
-      positive: this.buckets(series, 1),
-      negative: this.buckets(series, -1),
+      positive,
+      negative,
     };
   }
 

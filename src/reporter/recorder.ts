@@ -197,9 +197,11 @@ function observeSource(family: StoredFamily, value: string): string {
     case 'histogram':
       return (
         histogramObserveSource(family.store.bounds, family.store.slots) +
-        // The native store's observe is written to inline here (one call site for its index), so the double is
-        // not boxed on its way in: test/reporter/allocation.test.ts holds it to that.
-        (family.store.native === undefined ? '' : '\n    native.observe(series, value);')
+        // The value is staged in the native store's Float64Array rather than passed: a double passed to a call
+        // that V8 does not inline is boxed (test/reporter/allocation.test.ts holds it to no allocation).
+        (family.store.native === undefined
+          ? ''
+          : '\n    native.staged[0] = value;\n    native.observeStaged(series);')
       );
     case 'summary':
       return summaryObserveSource(family.store.mapping);

@@ -13,7 +13,7 @@ import {
   summary,
   Telemeter,
 } from '../../src/index.js';
-import { fromSpansAndDeltas } from '../../src/reporter/native-histogram.js';
+import { fromSpansAndDeltas, toSpansAndDeltas } from '../../src/reporter/native-histogram.js';
 import { storedFamilies } from '../../src/reporter/reporter.js';
 import {
   type DecodedFamily,
@@ -356,6 +356,27 @@ describe('native histograms in protobuf', () => {
     ]);
     expect(decoded[0].metric[0].histogram!.schema).toBeLessThan(3);
     expect(decoded[1].metric[0].histogram!.bucket.map((b) => b.cumulative_count)).toEqual([2, 3]);
+  });
+
+  it('writes the spans and deltas toSpansAndDeltas gives: gaps of 1 or 2 as zero deltas, longer ones as spans', () => {
+    const t = nativeTelemeter('pbn4');
+    // Schema 0 (the 'both' family): indices 1, 2, 4, 7, 13 and -1 (gaps 0, 1, 2, 5), with counts that go down.
+    for (const v of [1.5, 1.5, 1.5, 3, 12, 12, 100, 5000, 0.75, -1.5])
+      execute('pbn4.req', { duration: v }, { route: '/a' });
+    const both = t.metricFamilies[1];
+    if (both.kind !== 'histogram') throw new Error('not a histogram');
+    const data = both.nativeHistogram(0)!;
+    expect(data.schema).toBe(0);
+    const h = decodeFamilies(body(t.renderProtobuf()))[1].metric[0].histogram!;
+    const positive = toSpansAndDeltas(data.positive);
+    expect(positive.spans).toEqual([
+      { offset: 0, length: 8 },
+      { offset: 5, length: 1 },
+    ]);
+    expect(h.positive_span).toEqual(positive.spans);
+    expect(h.positive_delta).toEqual(positive.deltas);
+    expect(h.negative_span).toEqual(toSpansAndDeltas(data.negative).spans);
+    expect(h.negative_delta).toEqual([1]);
   });
 
   it('writes the no-op span for an empty histogram with a zero threshold of 0, and a native series first', () => {

@@ -46,6 +46,18 @@ function definitions(prefix: string): MetricDefinition[] {
       keep: (md) => md.status !== 500,
       reporterOptions: { buckets: [-1, 0, 0.5, 1, 2.5, 10, 100, 1000], idleTimeout: 10_000 },
     }),
+    distribution(`${prefix}.req.native`, {
+      eventName: `${prefix}.req`,
+      measurement: 'duration',
+      tags: ['route'],
+      unit: ['native', 'millisecond'],
+      reporterOptions: {
+        histogram: 'both',
+        buckets: [1, 10],
+        nativeHistogram: { maxBucketCount: 4 },
+        idleTimeout: 10_000,
+      },
+    }),
     distribution(`${prefix}.req.size`, {
       eventName: `${prefix}.req`,
       measurement: 'bytes',
@@ -167,6 +179,10 @@ describe('the plain recording path', () => {
           for (const format of ['text', 'openmetrics'] as const) {
             expect(plain.scrape({ format })).toBe(generated.scrape({ format }));
           }
+          // Native buckets travel only in protobuf (the clock is faked: created times are equal too).
+          expect(Buffer.concat([...plain.renderProtobuf()])).toEqual(
+            Buffer.concat([...generated.renderProtobuf()]),
+          );
         } finally {
           generated.close();
           plain.close();
