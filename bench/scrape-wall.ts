@@ -2,7 +2,7 @@
  * The scrape as the scraper sees it: the time from sending `GET /metrics` to the last byte of the body, measured by
  * curl in a process of its own (as Prometheus scrapes: another process, over loopback), against 100k histogram
  * series served by telemeter's `serveMetrics` and by prom-client served as its README shows (`http.createServer`
- * answering `await register.metrics()`). Each server runs in a child process of its own, which also reports the
+ * answering `await register.metrics()`), and over protobuf with native buckets in place of the classic ones. Each server runs in a child process of its own, which also reports the
  * longest gap between two ticks of a 1 ms timer during the scrape (its longest event-loop stall). Rounds
  * alternate the cases; figures are medians.
  *
@@ -21,6 +21,7 @@ const CASES = {
   telemeter: 'telemeter `serveMetrics` (text 0.0.4, streamed)',
   'telemeter-openmetrics': 'telemeter `serveMetrics` (OpenMetrics, streamed)',
   'telemeter-protobuf': 'telemeter `serveMetrics` (protobuf, streamed)',
+  'telemeter-protobuf-native': "telemeter `serveMetrics` (protobuf, streamed), histogram: 'native'",
   'prom-client': 'prom-client `register.metrics()` behind `http.createServer`',
 } as const;
 type CaseId = keyof typeof CASES;
@@ -28,12 +29,14 @@ type CaseId = keyof typeof CASES;
 /** What Prometheus 2.42 sends without native histograms, for the text cases. */
 const TEXT_ACCEPT =
   'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+/** What Prometheus 2.42 sends with --enable-feature=native-histograms. */
+const PROTOBUF_ACCEPT =
+  'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 const ACCEPT: Record<CaseId, string> = {
   telemeter: 'text/plain;version=0.0.4',
   'telemeter-openmetrics': TEXT_ACCEPT,
-  // What Prometheus 2.42 sends with --enable-feature=native-histograms.
-  'telemeter-protobuf':
-    'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1',
+  'telemeter-protobuf': PROTOBUF_ACCEPT,
+  'telemeter-protobuf-native': PROTOBUF_ACCEPT,
   'prom-client': TEXT_ACCEPT,
 };
 
@@ -92,6 +95,8 @@ async function serveCase(id: CaseId, size: number): Promise<number> {
         measurement: 'value',
         unit: 'second',
         tags: SERIES_TAGS,
+        // Native buckets (schema 3) instead of the 15 classic ones: what a native-histogram Prometheus reads.
+        reporterOptions: { histogram: id === 'telemeter-protobuf-native' ? 'native' : 'classic' },
       }),
     ],
     maxSeries: size * 2,
