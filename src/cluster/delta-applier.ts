@@ -9,6 +9,7 @@ import {
 import type { Telemeter } from '../telemeter.js';
 import { isShipped } from './family-shape.js';
 import { type GaugeAggregation, type GaugeContributions, GaugeMerger } from './gauge-merge.js';
+import { decodeNative } from './native-codec.js';
 import type { EncodedSketch, FamilyDelta } from './protocol.js';
 import { mergeEncodedSketch } from './sketch-codec.js';
 
@@ -116,7 +117,7 @@ export class DeltaApplier {
       const { target } = link;
       switch (target.shape) {
         case 'histogram':
-          applyHistogram(link, target, data);
+          applyHistogram(link, target, data, Array.isArray(delta.natives) ? delta.natives : []);
           applyExemplars(link, delta.exemplars, (s, bucket, block, value, time) => {
             if (bucket < target.family.buckets) target.putExemplar(s, bucket, block, value, time);
           });
@@ -148,11 +149,15 @@ export class DeltaApplier {
         {},
         `telemeter/cluster: a worker sent metric family "${name}", which the primary's Telemeter does not define; give the primary the same metric definitions as the workers`,
       );
-    } else if (target.shape !== delta.shape || target.layout !== delta.layout) {
+    } else if (
+      target.shape !== delta.shape ||
+      target.layout !== delta.layout ||
+      (target.shape === 'histogram' && target.family.layout !== (delta.histogram ?? 'classic'))
+    ) {
       this.target.logger.warnOnce(
         `cluster:mismatch:${name}`,
         {},
-        `telemeter/cluster: metric family "${name}" is defined differently in a worker and in the primary (type, buckets or relativeAccuracy); its worker data is skipped`,
+        `telemeter/cluster: metric family "${name}" is defined differently in a worker and in the primary (type, buckets, histogram layout or relativeAccuracy); its worker data is skipped`,
       );
     } else {
       link = {
@@ -273,10 +278,16 @@ function applyAdd(link: FamilyLink, target: ScalarMerge, data: readonly number[]
   }
 }
 
-function applyHistogram(link: FamilyLink, target: HistogramMerge, data: readonly number[]): void {
+function applyHistogram(
+  link: FamilyLink,
+  target: HistogramMerge,
+  data: readonly number[],
+  natives: readonly unknown[],
+): void {
   const slots = target.family.buckets;
+  const native = target.family.layout !== 'classic';
   let i = 0;
-  while (i + 3 < data.length) {
+  for (let entry = 0; i + 3 < data.length; entry++) {
     const s = seriesOf(link, data[i]);
     const count = data[i + 1];
     const sum = data[i + 2];
@@ -294,6 +305,11 @@ function applyHistogram(link: FamilyLink, target: HistogramMerge, data: readonly
         }
       }
       target.addToSum(s, sum);
+      if (native) {
+        const delta = decodeNative(natives[entry]);
+        // Malformed native data is skipped, as a malformed bucket pair is.
+        if (delta !== undefined) target.addNative(s, delta);
+      }
     }
     i = end;
   }

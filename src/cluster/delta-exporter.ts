@@ -4,6 +4,8 @@ import {
   familyMerges,
   type HistogramFamily,
   type MetricFamily,
+  type NativeHistogramData,
+  nativeDifference,
   type ObservationTap,
   type ScalarFamily,
   type SummaryFamily,
@@ -11,11 +13,22 @@ import {
 } from '../reporter/index.js';
 import type { Telemeter } from '../telemeter.js';
 import { isShipped } from './family-shape.js';
+import { encodeNative } from './native-codec.js';
 import type { EncodedSketch, FamilyDelta, FamilyShape } from './protocol.js';
 import { encodeSketch } from './sketch-codec.js';
 
 /** Series entries per message: bounds the JSON a primary parses in one go, and the work of one apply slice. */
 export const DEFAULT_ENTRIES_PER_MESSAGE = 1024;
+
+const NO_NATIVE: NativeHistogramData = Object.freeze({
+  schema: 0,
+  zeroThreshold: 0,
+  zeroCount: 0,
+  count: 0,
+  sum: 0,
+  positive: { indices: [], counts: [] },
+  negative: { indices: [], counts: [] },
+});
 
 const NO_OBSERVATIONS: EncodedSketch = Object.freeze({ p: [], n: [], z: 0 }) as EncodedSketch;
 
@@ -53,10 +66,12 @@ class DeltaBatch {
         name: tracker.name,
         shape: tracker.shape,
         layout: tracker.layout,
+        ...(tracker.histogram === undefined ? {} : { histogram: tracker.histogram }),
         announce: [],
         data: [],
         ...(tracker.shape === 'summary' ? { sketches: [] } : {}),
         ...(tracker.exemplars ? { exemplars: [] } : {}),
+        ...(tracker.histogram === undefined ? {} : { natives: [] }),
       };
       this.message.push(this.current);
     }
@@ -69,6 +84,8 @@ abstract class FamilyTracker {
   readonly name: string;
   readonly shape: FamilyShape;
   readonly layout: number;
+  /** A histogram family's layout when it has native buckets. */
+  readonly histogram: FamilyDelta['histogram'];
   protected readonly family: MetricFamily;
   /** 1 for series whose tag values the primary has in this session. */
   protected announced = new Uint8Array(8);
@@ -84,6 +101,8 @@ abstract class FamilyTracker {
     this.name = merge.family.name;
     this.shape = merge.shape;
     this.layout = merge.layout;
+    const family = merge.family;
+    this.histogram = family.kind === 'histogram' && family.layout !== 'classic' ? family.layout : undefined;
     this.exemplars =
       (merge.family.kind === 'counter' || merge.family.kind === 'histogram') && merge.family.exemplars;
   }
@@ -219,6 +238,8 @@ class HistogramTracker extends FamilyTracker {
   private sentCounts: Float64Array = new Float64Array(8);
   private sentSums: Float64Array = new Float64Array(8);
   private sentTotals: Float64Array = new Float64Array(8);
+  /** Native buckets only: each series' native histogram when last sent. */
+  private readonly sentNative: (NativeHistogramData | undefined)[] = [];
   declare protected readonly family: HistogramFamily;
 
   protected restart(s: number): void {
@@ -226,6 +247,19 @@ class HistogramTracker extends FamilyTracker {
     this.sentCounts.fill(0, s * slots, (s + 1) * slots);
     this.sentSums[s] = 0;
     this.sentTotals[s] = 0;
+    this.sentNative[s] = undefined;
+  }
+
+  /**
+   * What series `s`'s native histogram gained since it was last sent. Its resolution may have gone down since
+   * (the bucket limit), and the difference is taken at the new one; what was sent at the old one stays exact in
+   * the primary, which merges at the lower schema.
+   */
+  private nativeDelta(s: number): NativeHistogramData {
+    const now = this.family.nativeHistogram(s) ?? NO_NATIVE;
+    const before = this.sentNative[s];
+    this.sentNative[s] = now;
+    return before === undefined ? now : (nativeDifference(now, before) ?? now);
   }
 
   *collect(batch: DeltaBatch): Generator<FamilyDelta[]> {
@@ -246,6 +280,9 @@ class HistogramTracker extends FamilyTracker {
       const sum = family.sum(s);
       const delta = this.open(batch, s);
       const data = delta.data;
+      if (delta.natives !== undefined) {
+        delta.natives.push(encodeNative(this.nativeDelta(s)));
+      }
       data.push(s, total - sentTotals[s], sum - sentSums[s], 0);
       const pairsAt = data.length - 1;
       let pairs = 0;

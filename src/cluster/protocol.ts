@@ -1,4 +1,4 @@
-import type { MergeShape } from '../reporter/index.js';
+import type { HistogramLayout, MergeShape } from '../reporter/index.js';
 
 /**
  * The messages between a worker's exporter and the primary's aggregator. Every message is plain data that
@@ -26,13 +26,31 @@ export interface EncodedSketch {
 }
 
 /**
+ * The observations a native histogram series gained since the previous message: its schema `s` and zero threshold
+ * `t` (the worker's, which the primary merges at the lower of its own and these), the zero bucket's count `z`, the
+ * observation count `c` (NaN included, which no bucket holds) and sum `u`, and the populated buckets of each sign as
+ * sparse `[index, count, ...]` pairs by ascending Prometheus index (`p` positive, `n` negative): a few observations
+ * since the last flush touch only a few buckets.
+ */
+export interface EncodedNative {
+  readonly s: number;
+  readonly t: number;
+  readonly z: number;
+  readonly c: number;
+  readonly u: number;
+  readonly p: number[];
+  readonly n: number[];
+}
+
+/**
  * The changes of one family since the previous message, for the series that changed.
  *
  * A series travels as the worker's own series index; the first message of a session that mentions it also
  * announces its tag values, which the primary resolves to its own index (indices differ per process).
  * `data` is flat:
  * - `add`: `id, delta`;  `set`: `id, value`;
- * - `histogram`: `id, countDelta, sumDelta, k, (slot, delta) × k` (per-bucket, not cumulative);
+ * - `histogram`: `id, countDelta, sumDelta, k, (slot, delta) × k` (per-bucket, not cumulative), and for a family
+ *   with native buckets `natives[i]` holding the i-th entry's native delta;
  * - `summary`: `id, countDelta, sumDelta`, with `sketches[i]` holding the i-th entry's new observations.
  */
 export interface FamilyDelta {
@@ -44,6 +62,8 @@ export interface FamilyDelta {
    * is refused, not misread.)
    */
   readonly layout: number;
+  /** A histogram's buckets when not only classic ones; absent for classic (and from workers that predate it). */
+  readonly histogram?: Exclude<HistogramLayout, 'classic'>;
   readonly announce: Array<[number, string[]]>;
   readonly data: number[];
   readonly sketches?: EncodedSketch[];
@@ -52,6 +72,7 @@ export interface FamilyDelta {
    * `id, bucket, labelBlock, value, timestamp` runs (bucket 0 for a counter). Primaries that predate it ignore it.
    */
   readonly exemplars?: (number | string)[];
+  readonly natives?: EncodedNative[];
 }
 
 /** Worker → primary: the exporter started. Over worker_threads it carries the port the exporter talks on. */

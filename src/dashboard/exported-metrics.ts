@@ -2,7 +2,7 @@ import { invalidArgument, TelemeterTypeError } from '../errors.js';
 import { formatCanonical } from '../exposition/number-format.js';
 import type { MetricDefinition } from '../metrics/definitions.js';
 import { counterFamilyName, counterSeriesName, isValidLabelName, prometheusName } from '../metrics/names.js';
-import { scrapeDefinitions } from '../reporter/index.js';
+import { type HistogramLayout, scrapeDefinitions } from '../reporter/index.js';
 import { BULLMQ_ROW } from './rows-bullmq.js';
 
 /** How Prometheus stores a metric, which decides the PromQL that fits it. */
@@ -28,6 +28,12 @@ export interface ExportedMetric {
    */
   readonly series: string;
   readonly kind: ExportedKind;
+  /**
+   * Which buckets a histogram has (`reporterOptions.histogram`): `'classic'` (`_bucket` series by `le`, and `_sum`,
+   * `_count`), `'native'` (one native series named `series`, which only a Prometheus with native histograms
+   * stores), or `'both'`. `'classic'` for the other kinds.
+   */
+  readonly histogram: HistogramLayout;
   /** True for a `counter` definition, which counts events whatever its measurement and unit. */
   readonly countsEvents: boolean;
   readonly tags: readonly string[];
@@ -117,7 +123,19 @@ export function exportedMetrics(
   if (selfMetrics) {
     for (const definition of scrapeDefinitions()) add(fromDefinition(definition));
     for (const self of SELF_FAMILIES) {
-      add(build(self.name, self.name, self.kind, self.kind === 'counter', self.tags, 'unit', self.help, []));
+      add(
+        build(
+          self.name,
+          self.name,
+          self.kind,
+          self.kind === 'counter',
+          self.tags,
+          'unit',
+          self.help,
+          [],
+          'classic',
+        ),
+      );
     }
   }
   return result;
@@ -161,6 +179,7 @@ function fromDefinition(definition: MetricDefinition): ExportedMetric {
     definition.unit,
     definition.description ?? '',
     quantiles,
+    kind === 'histogram' ? (options.histogram ?? 'classic') : 'classic',
   );
 }
 
@@ -173,6 +192,7 @@ function build(
   unit: string,
   help: string,
   quantiles: readonly string[],
+  histogram: HistogramLayout,
 ): ExportedMetric {
   const family = kind === 'counter' ? counterFamilyName(name) : name;
   const series = kind === 'counter' ? counterSeriesName(name) : family;
@@ -182,13 +202,18 @@ function build(
       : kind === 'gauge'
         ? [family]
         : kind === 'histogram'
-          ? [`${family}_bucket`, `${family}_sum`, `${family}_count`]
+          ? histogram === 'native'
+            ? [family]
+            : histogram === 'both'
+              ? [family, `${family}_bucket`, `${family}_sum`, `${family}_count`]
+              : [`${family}_bucket`, `${family}_sum`, `${family}_count`]
           : [family, `${family}_sum`, `${family}_count`];
   return Object.freeze({
     sourceName,
     family,
     series,
     kind,
+    histogram,
     countsEvents,
     tags: Object.freeze([...tags]),
     unit,

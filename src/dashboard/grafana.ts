@@ -4,7 +4,7 @@ import type { MetricDefinition } from '../metrics/definitions.js';
 import { checkOptionKeys } from '../options.js';
 import { type ExportedMetric, exportedMetrics, findMetric, type MetricGroup } from './exported-metrics.js';
 import { rateUnit, valueDisplay } from './grafana-units.js';
-import { legendOf, selector, sumBy, TARGET_MATCHERS } from './promql.js';
+import { bucketRates, legendOf, selector, sumBy, TARGET_MATCHERS } from './promql.js';
 import { BULLMQ_ROW, bullmqHeadlines } from './rows-bullmq.js';
 import { databasePanels } from './rows-database.js';
 import { redisPanels } from './rows-redis.js';
@@ -637,8 +637,7 @@ function metricPanels(metric: ExportedMetric): Array<[PanelBody, number]> {
       ];
     }
     case 'histogram': {
-      const buckets = `rate(${selector(`${series}_bucket`, TARGET_MATCHERS)}${RATE})`;
-      const byLe = sumBy(['le', ...tags], buckets);
+      const byLe = bucketRates(metric, ['le', ...tags], TARGET_MATCHERS, RATE);
       const quantiles = QUANTILES.map((q, i) =>
         target(
           `histogram_quantile(${q}, ${byLe})`,
@@ -658,7 +657,12 @@ function metricPanels(metric: ExportedMetric): Array<[PanelBody, number]> {
           12,
         ],
         [
-          heatmap(`${series} distribution`, description, valueDisplay(metric).unit, sumBy(['le'], buckets)),
+          heatmap(
+            `${series} distribution`,
+            description,
+            valueDisplay(metric).unit,
+            bucketRates(metric, ['le'], TARGET_MATCHERS, RATE),
+          ),
           12,
         ],
       ];

@@ -4,7 +4,7 @@
  * slow, is the pool exhausted), rather than one generic panel per metric.
  */
 import type { ExportedMetric } from './exported-metrics.js';
-import { selector, sumBy, TARGET_MATCHERS } from './promql.js';
+import { bucketRates, observationRates, selector, sumBy, TARGET_MATCHERS } from './promql.js';
 
 /** The panel builders of grafana.ts, handed in so this file adds panels without a second copy of them. */
 export interface DatabasePanelKit<Panel, Target> {
@@ -27,11 +27,9 @@ export function databasePanels<Panel, Target>(
 ): Array<[Panel, number]> | undefined {
   const { series } = metric;
   if (metric.family === 'db_client_operation_duration_seconds' && metric.kind === 'histogram') {
-    const count = `${series}_count`;
-    const rate = (matchers: string[]) => `rate(${selector(count, [...TARGET_MATCHERS, ...matchers])}${RATE})`;
+    const rate = (matchers: string[]) => observationRates(metric, [...TARGET_MATCHERS, ...matchers], RATE);
     const bySystem = ['db_system_name'];
     const byOperation = ['db_system_name', 'db_operation_name'];
-    const buckets = `rate(${selector(`${series}_bucket`, TARGET_MATCHERS)}${RATE})`;
     return [
       [
         kit.timeseries({
@@ -70,7 +68,7 @@ export function databasePanels<Panel, Target>(
           unit: 's',
           targets: [
             kit.target(
-              `histogram_quantile(0.99, ${sumBy(['le', ...byOperation], buckets)})`,
+              `histogram_quantile(0.99, ${bucketRates(metric, ['le', ...byOperation], TARGET_MATCHERS, RATE)})`,
               'p99 {{db_system_name}} {{db_operation_name}}',
               'A',
             ),

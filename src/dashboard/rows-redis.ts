@@ -1,6 +1,6 @@
 import { type ExportedMetric, findMetric } from './exported-metrics.js';
 import type { PanelBody, PanelBuilders } from './grafana.js';
-import { selector, sumBy, TARGET_MATCHERS } from './promql.js';
+import { bucketRates, observationRates, sumBy, TARGET_MATCHERS } from './promql.js';
 
 const RATE = '[$__rate_interval]';
 
@@ -15,9 +15,7 @@ export function redisPanels(metrics: readonly ExportedMetric[], build: PanelBuil
   if (operations === undefined || findMetric(metrics, 'redis_client_connects', 'counter') === undefined)
     return [];
   const redis = [...TARGET_MATCHERS, 'db_system_name="redis"'];
-  const count = (matchers: readonly string[]) =>
-    `rate(${selector(`${operations.series}_count`, matchers)}${RATE})`;
-  const buckets = `rate(${selector(`${operations.series}_bucket`, redis)}${RATE})`;
+  const count = (matchers: readonly string[]) => observationRates(operations, matchers, RATE);
   return [
     build.timeseries({
       title: 'Redis commands per second, by command',
@@ -33,7 +31,7 @@ export function redisPanels(metrics: readonly ExportedMetric[], build: PanelBuil
       unit: 's',
       targets: [
         build.target(
-          `histogram_quantile(0.99, ${sumBy(['le', 'db_operation_name'], buckets)})`,
+          `histogram_quantile(0.99, ${bucketRates(operations, ['le', 'db_operation_name'], redis, RATE)})`,
           'p99 {{db_operation_name}}',
           'A',
         ),

@@ -5,7 +5,7 @@
 import { invalidOption } from '../errors.js';
 import type { ExportedMetric } from './exported-metrics.js';
 import { findMetric } from './exported-metrics.js';
-import { selector, sumBy } from './promql.js';
+import { bucketRates, observationRates, selector, sumBy } from './promql.js';
 import type { AlertRule } from './rules.js';
 
 /** The database options of `alertRules`. */
@@ -60,10 +60,9 @@ export function databaseRules(
 
   const duration = findMetric(metrics, 'db_client_operation_duration_seconds', 'histogram');
   if (duration !== undefined) {
-    const count = `${duration.series}_count`;
     const by = ['job', 'db_system_name'];
-    const failed = sumBy(by, `rate(${selector(count, [...job, 'error_type!=""'])}${WINDOW})`);
-    const all = sumBy(by, `rate(${selector(count, job)}${WINDOW})`);
+    const failed = sumBy(by, observationRates(duration, [...job, 'error_type!=""'], WINDOW));
+    const all = sumBy(by, observationRates(duration, job, WINDOW));
     rules.push({
       alert: 'DbOperationErrorRatioHigh',
       expr: `${failed} / ${all} > ${errorRatio}`,
@@ -77,7 +76,7 @@ export function databaseRules(
     });
     rules.push({
       alert: 'DbOperationLatencyHigh',
-      expr: `histogram_quantile(0.99, ${sumBy([...by, 'le'], `rate(${selector(`${duration.series}_bucket`, job)}${WINDOW})`)}) > ${latency}`,
+      expr: `histogram_quantile(0.99, ${bucketRates(duration, [...by, 'le'], job, WINDOW)}) > ${latency}`,
       for: '10m',
       labels: { severity: 'warning' },
       annotations: {

@@ -5,7 +5,7 @@ import type { MetricDefinition } from '../metrics/definitions.js';
 import { prometheusName } from '../metrics/names.js';
 import { checkOptionKeys } from '../options.js';
 import { exportedMetrics, findMetric } from './exported-metrics.js';
-import { promString, selector, sumBy } from './promql.js';
+import { bucketRates, observationRates, promString, selector, sumBy } from './promql.js';
 import { bullmqAlertRules } from './rules-bullmq.js';
 import { DATABASE_RULE_OPTIONS, type DatabaseAlertRulesOptions, databaseRules } from './rules-database.js';
 import { redisAlertRules } from './rules-redis.js';
@@ -147,7 +147,7 @@ export function alertRuleList(
   if (duration !== undefined) {
     rules.push({
       alert: 'HttpServerLatencyHigh',
-      expr: `histogram_quantile(0.99, ${sumBy(['job', 'le'], `rate(${selector(`${duration.series}_bucket`, job)}${WINDOW})`)}) > ${config.latencyP99Seconds}`,
+      expr: `histogram_quantile(0.99, ${bucketRates(duration, ['job', 'le'], job, WINDOW)}) > ${config.latencyP99Seconds}`,
       for: '10m',
       labels: { severity: 'warning' },
       annotations: {
@@ -162,13 +162,19 @@ export function alertRuleList(
     const bound = stallBound(definitions, delay.family, config.eventLoopStallSeconds);
     // Delay samples over the bound: the histogram counts every sample, so no stall escapes between two
     // polls or two scrapes (the per-poll nodejs_eventloop_lag_max_seconds gauge is only sampled by scrapes).
-    const samples = sumBy(
-      ['job', 'instance'],
-      `increase(${selector(`${delay.series}_count`, job)}[${STALL_WINDOW}])`,
-    );
+    const samples = sumBy(['job', 'instance'], observationRates(delay, job, `[${STALL_WINDOW}]`, 'increase'));
+    const classicQuick = `increase(${selector(`${delay.series}_bucket`, [...job, `le="${bound}"`])}[${STALL_WINDOW}])`;
+    // Native buckets have no bound at `bound`: the samples up to it are interpolated inside the bucket holding it,
+    // exact whenever no sample falls in that one bucket (within the schema's factor of the bound).
+    const native = `increase(${selector(delay.series, job)}[${STALL_WINDOW}])`;
+    const nativeQuick = `histogram_fraction(0, ${bound}, ${native}) * histogram_count(${native})`;
     const quick = sumBy(
       ['job', 'instance'],
-      `increase(${selector(`${delay.series}_bucket`, [...job, `le="${bound}"`])}[${STALL_WINDOW}])`,
+      delay.histogram === 'native'
+        ? nativeQuick
+        : delay.histogram === 'both'
+          ? `${classicQuick} or ${nativeQuick}`
+          : classicQuick,
     );
     const stall = formatSeconds(config.eventLoopStallSeconds);
     rules.push({
@@ -274,6 +280,9 @@ function stallBound(definitions: readonly MetricDefinition[], family: string, se
       ? []
       : resolveBuckets(definition.reporterOptions?.buckets, definition.unit, definition.name);
   const wanted = formatCanonical(seconds);
+  // Native buckets are read at any bound (histogram_fraction).
+  const layout = definition?.reporterOptions?.histogram;
+  if (layout === 'native') return wanted;
   if (!bounds.some((b) => formatCanonical(b) === wanted)) {
     invalidOption(
       `telemeter: alertRules: option eventLoopStallSeconds must be a bucket bound of ${family} (${bounds.join(', ')}), got ${seconds}`,

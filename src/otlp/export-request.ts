@@ -1,4 +1,12 @@
-import type { HistogramFamily, MetricFamily, ScalarFamily, SummaryFamily } from '../reporter/index.js';
+import {
+  type HistogramFamily,
+  type MetricFamily,
+  type NativeHistogramData,
+  nativeDifference,
+  type ScalarFamily,
+  type SummaryFamily,
+  toOtlpBuckets,
+} from '../reporter/index.js';
 import {
   type PendingResource,
   type ResourceAttributes,
@@ -32,7 +40,7 @@ export interface OtlpMetric {
   readonly description: string;
   /** UCUM (`s`, `By`), or `''`. */
   readonly unit: string;
-  readonly data: GaugeData | SumData | HistogramData | SummaryData;
+  readonly data: GaugeData | SumData | HistogramData | ExponentialHistogramData | SummaryData;
 }
 
 export interface GaugeData {
@@ -51,6 +59,12 @@ export interface HistogramData {
   readonly type: 'histogram';
   readonly temporality: Temporality;
   readonly points: readonly HistogramPoint[];
+}
+
+export interface ExponentialHistogramData {
+  readonly type: 'exponentialHistogram';
+  readonly temporality: Temporality;
+  readonly points: readonly ExponentialHistogramPoint[];
 }
 
 export interface SummaryData {
@@ -75,6 +89,24 @@ export interface HistogramPoint extends Point {
   /** Per bucket, not cumulative: `bounds.length + 1` counts, the last one above every bound. */
   readonly bucketCounts: readonly number[];
   readonly bounds: readonly number[];
+}
+
+/** One side of an exponential histogram: `bucketCounts[k]` counts `(base^(offset + k), base^(offset + k + 1)]`. */
+export interface ExponentialBuckets {
+  readonly offset: number;
+  readonly bucketCounts: readonly number[];
+}
+
+export interface ExponentialHistogramPoint extends Point {
+  /** `zeroCount` plus every bucket: observations of ±Infinity and NaN, in no OTLP bucket, are left out. */
+  readonly count: number;
+  readonly sum: number;
+  /** The Prometheus schema, -4…8. */
+  readonly scale: number;
+  readonly zeroCount: number;
+  readonly zeroThreshold: number;
+  readonly positive: ExponentialBuckets;
+  readonly negative: ExponentialBuckets;
 }
 
 export interface SummaryPoint extends Point {
@@ -116,13 +148,16 @@ interface SeriesState {
   lastTime: number;
   /** Delta only: the cumulative values at `lastTime` (a counter's value; a histogram's count, sum and buckets). */
   previous: Float64Array | undefined;
+  /** Delta only, native histograms: the series at `lastTime`. */
+  previousNative?: NativeHistogramData;
 }
 
 /**
  * Builds export requests from a Telemeter's read model, as the OpenTelemetry compatibility specification maps
  * Prometheus types to OTLP: counters to monotonic sums, last values to gauges, sums exported as gauges to
  * non-monotonic cumulative sums, classic histograms to explicit-bucket histograms (per-bucket counts, bounds
- * without +Inf), summaries to summaries. Names stay the Prometheus names (a counter keeps `_total`), so a
+ * without +Inf), native histograms (layout `'native'` or `'both'`) to exponential histograms, summaries to
+ * summaries. Names stay the Prometheus names (a counter keeps `_total`), so a
  * receiver that translates OTLP back to Prometheus (adding `_total` and the unit suffix unless present) gives
  * the names a scrape gives.
  *
@@ -217,6 +252,20 @@ export class ExportBuilder {
           data: { type: 'gauge', points: yield* this.numberPoints(family, now, false, false) },
         };
       case 'histogram':
+        // A metric is one data type in OTLP: where a family keeps both kinds of buckets, the native ones go, as they
+        // merge exactly and carry the finer resolution.
+        if (family.layout !== 'classic') {
+          return {
+            name,
+            description,
+            unit,
+            data: {
+              type: 'exponentialHistogram',
+              temporality: this.temporality === 'delta' ? DELTA : CUMULATIVE,
+              points: yield* this.exponentialPoints(family, now),
+            },
+          };
+        }
         return {
           name,
           description,
@@ -318,6 +367,35 @@ export class ExportBuilder {
     return points;
   }
 
+  private *exponentialPoints(
+    family: HistogramFamily,
+    now: number,
+  ): Generator<void, ExponentialHistogramPoint[]> {
+    const points: ExponentialHistogramPoint[] = [];
+    const delta = this.temporality === 'delta';
+    const limit = family.seriesIdLimit;
+    for (let id = 0; id < limit; id++) {
+      if (id % POINTS_PER_STEP === POINTS_PER_STEP - 1) yield;
+      if (!family.holds(id)) continue;
+      const data = family.nativeHistogram(id);
+      if (data === undefined) continue;
+      const state = this.stateOf(family, id, now, 0);
+      const attributes = attributesOf(family, id);
+      if (!delta) {
+        points.push(exponentialPoint(data, attributes, state.start, now));
+        continue;
+      }
+      // A series whose resolution went down since the last export is compared at the new resolution; one that
+      // cannot have grown from what was sent was reset, and all of it is new.
+      const previous = state.previousNative;
+      const change = previous === undefined ? data : (nativeDifference(data, previous) ?? data);
+      points.push(exponentialPoint(change, attributes, state.lastTime, now));
+      state.previousNative = data;
+      state.lastTime = now;
+    }
+    return points;
+  }
+
   private *summaryPoints(family: SummaryFamily, now: number): Generator<void, SummaryPoint[]> {
     const points: SummaryPoint[] = [];
     const limit = family.seriesIdLimit;
@@ -371,6 +449,32 @@ export class ExportBuilder {
     if (created > 0 && created <= now) return created;
     return this.previousBuild ?? now;
   }
+}
+
+/** A native histogram as OTLP's data point (REFERENCE §13.3): the overflow buckets are left out, of `count` too. */
+function exponentialPoint(
+  data: NativeHistogramData,
+  attributes: PointAttributes,
+  start: number,
+  time: number,
+): ExponentialHistogramPoint {
+  const positive = toOtlpBuckets(data.positive, data.schema);
+  const negative = toOtlpBuckets(data.negative, data.schema);
+  let count = data.zeroCount;
+  for (const n of positive.bucketCounts) count += n;
+  for (const n of negative.bucketCounts) count += n;
+  return {
+    attributes,
+    start,
+    time,
+    count,
+    sum: data.sum,
+    scale: data.schema,
+    zeroCount: data.zeroCount,
+    zeroThreshold: data.zeroThreshold,
+    positive: { offset: positive.offset, bucketCounts: positive.bucketCounts },
+    negative: { offset: negative.offset, bucketCounts: negative.bucketCounts },
+  };
 }
 
 function attributesOf(family: MetricFamily, id: number): PointAttributes {

@@ -1,4 +1,6 @@
 import {
+  type ExponentialBuckets,
+  type ExponentialHistogramPoint,
   type ExportRequest,
   type HistogramPoint,
   type NumberPoint,
@@ -44,13 +46,19 @@ export function* encodeJsonSteps(request: ExportRequest): Generator<void, string
     const data = m.data;
     const points: readonly object[] = data.points;
     const encode: (point: never) => object =
-      data.type === 'histogram' ? histogramPoint : data.type === 'summary' ? summaryPoint : numberPoint;
+      data.type === 'histogram'
+        ? histogramPoint
+        : data.type === 'exponentialHistogram'
+          ? exponentialPoint
+          : data.type === 'summary'
+            ? summaryPoint
+            : numberPoint;
     for (let j = 0; j < points.length; j++) {
       if (j % POINTS_PER_STEP === POINTS_PER_STEP - 1) yield;
       parts.push(j === 0 ? '' : ',', JSON.stringify(encode(points[j] as never)));
     }
     parts.push(']');
-    if (data.type === 'sum' || data.type === 'histogram') {
+    if (data.type === 'sum' || data.type === 'histogram' || data.type === 'exponentialHistogram') {
       parts.push(`,"aggregationTemporality":${data.temporality}`);
     }
     if (data.type === 'sum' && data.monotonic) parts.push(',"isMonotonic":true');
@@ -80,6 +88,27 @@ function histogramPoint(point: HistogramPoint): object {
     bucketCounts: point.bucketCounts.map(String),
     explicitBounds: point.bounds.map(double),
   };
+}
+
+function exponentialPoint(point: ExponentialHistogramPoint): object {
+  const out: Record<string, unknown> = {
+    attributes: attributes(point.attributes),
+    ...times(point),
+    count: String(point.count),
+    sum: double(point.sum),
+  };
+  if (point.scale !== 0) out.scale = point.scale;
+  if (point.zeroCount !== 0) out.zeroCount = String(point.zeroCount);
+  if (point.positive.bucketCounts.length > 0) out.positive = exponentialBuckets(point.positive);
+  if (point.negative.bucketCounts.length > 0) out.negative = exponentialBuckets(point.negative);
+  if (point.zeroThreshold !== 0) out.zeroThreshold = point.zeroThreshold;
+  return out;
+}
+
+function exponentialBuckets(buckets: ExponentialBuckets): object {
+  const out: Record<string, unknown> = { bucketCounts: buckets.bucketCounts.map(String) };
+  if (buckets.offset !== 0) out.offset = buckets.offset;
+  return out;
 }
 
 function summaryPoint(point: SummaryPoint): object {

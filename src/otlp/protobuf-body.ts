@@ -1,5 +1,7 @@
 import { ProtobufWriter } from '../protobuf/index.js';
 import {
+  type ExponentialBuckets,
+  type ExponentialHistogramPoint,
   type ExportRequest,
   type HistogramPoint,
   type NumberPoint,
@@ -26,6 +28,7 @@ const METRIC_UNIT = 3;
 const METRIC_GAUGE = 5;
 const METRIC_SUM = 7;
 const METRIC_HISTOGRAM = 9;
+const METRIC_EXPONENTIAL_HISTOGRAM = 10;
 const METRIC_SUMMARY = 11;
 const DATA_POINTS = 1;
 const AGGREGATION_TEMPORALITY = 2;
@@ -41,6 +44,18 @@ const HISTOGRAM_SUM = 5;
 const HISTOGRAM_BUCKET_COUNTS = 6;
 const HISTOGRAM_EXPLICIT_BOUNDS = 7;
 const HISTOGRAM_ATTRIBUTES = 9;
+const EXPONENTIAL_ATTRIBUTES = 1;
+const EXPONENTIAL_START = 2;
+const EXPONENTIAL_TIME = 3;
+const EXPONENTIAL_COUNT = 4;
+const EXPONENTIAL_SUM = 5;
+const EXPONENTIAL_SCALE = 6;
+const EXPONENTIAL_ZERO_COUNT = 7;
+const EXPONENTIAL_POSITIVE = 8;
+const EXPONENTIAL_NEGATIVE = 9;
+const EXPONENTIAL_ZERO_THRESHOLD = 14;
+const BUCKETS_OFFSET = 1;
+const BUCKETS_COUNTS = 2;
 const SUMMARY_START = 2;
 const SUMMARY_TIME = 3;
 const SUMMARY_COUNT = 4;
@@ -129,6 +144,13 @@ function* writeMetric(w: ProtobufWriter, metric: OtlpMetric): Generator<void, vo
       w.endMessage(histogram);
       break;
     }
+    case 'exponentialHistogram': {
+      const histogram = w.beginMessage(METRIC_EXPONENTIAL_HISTOGRAM, 3);
+      yield* eachPoint(data.points, (point) => writeExponentialPoint(w, point));
+      w.uint(AGGREGATION_TEMPORALITY, data.temporality);
+      w.endMessage(histogram);
+      break;
+    }
     case 'summary': {
       const summary = w.beginMessage(METRIC_SUMMARY);
       yield* eachPoint(data.points, (point) => writeSummaryPoint(w, point));
@@ -165,6 +187,30 @@ function writeHistogramPoint(w: ProtobufWriter, point: HistogramPoint): void {
   w.packedFixed64s(HISTOGRAM_BUCKET_COUNTS, point.bucketCounts);
   w.packedDoubles(HISTOGRAM_EXPLICIT_BOUNDS, point.bounds);
   writeAttributes(w, HISTOGRAM_ATTRIBUTES, point.attributes);
+  w.endMessage(message);
+}
+
+function writeExponentialPoint(w: ProtobufWriter, point: ExponentialHistogramPoint): void {
+  const message = w.beginMessage(DATA_POINTS, 2);
+  writeAttributes(w, EXPONENTIAL_ATTRIBUTES, point.attributes);
+  if (point.start > 0) w.fixed64(EXPONENTIAL_START, nanos.of(point.start));
+  w.fixed64(EXPONENTIAL_TIME, nanos.of(point.time));
+  if (point.count !== 0) w.fixed64(EXPONENTIAL_COUNT, point.count);
+  w.double(EXPONENTIAL_SUM, point.sum);
+  if (point.scale !== 0) w.sint(EXPONENTIAL_SCALE, point.scale);
+  if (point.zeroCount !== 0) w.fixed64(EXPONENTIAL_ZERO_COUNT, point.zeroCount);
+  writeExponentialBuckets(w, EXPONENTIAL_POSITIVE, point.positive);
+  writeExponentialBuckets(w, EXPONENTIAL_NEGATIVE, point.negative);
+  if (point.zeroThreshold !== 0) w.double(EXPONENTIAL_ZERO_THRESHOLD, point.zeroThreshold);
+  w.endMessage(message);
+}
+
+/** One side's buckets; nothing for a side without any (proto3 leaves an empty message out). */
+function writeExponentialBuckets(w: ProtobufWriter, field: number, buckets: ExponentialBuckets): void {
+  if (buckets.bucketCounts.length === 0) return;
+  const message = w.beginMessage(field);
+  if (buckets.offset !== 0) w.sint(BUCKETS_OFFSET, buckets.offset);
+  w.packedUints(BUCKETS_COUNTS, buckets.bucketCounts);
   w.endMessage(message);
 }
 

@@ -16,11 +16,15 @@ export {
   type SketchBins,
   type SummaryMerge,
 } from './merge.js';
+export { nativeDifference } from './native-delta.js';
 export {
   type BucketSpan,
+  downscaleData,
   type NativeBuckets,
   type NativeHistogramData,
+  type OtlpBuckets,
   type SpansAndDeltas,
+  toOtlpBuckets,
   toSpansAndDeltas,
 } from './native-histogram.js';
 export type {

@@ -5,6 +5,7 @@ import {
   StoredSummaryFamily,
 } from './family.js';
 import { LogSketch } from './log-sketch.js';
+import type { NativeHistogramData } from './native-histogram.js';
 import type { Exemplar, HistogramFamily, ScalarFamily, SummaryFamily } from './read-model.js';
 import { type Reporter, storedFamilies } from './reporter.js';
 import type { SummaryStore } from './summary-store.js';
@@ -58,6 +59,13 @@ export interface HistogramMerge extends MergeBase {
   addToSum(series: number, delta: number): void;
   /** As {@link ScalarMerge.putExemplar}, for one bucket of `series`. */
   putExemplar(series: number, bucket: number, labelBlock: string, value: number, timestamp: number): void;
+  /**
+   * Adds another process's native histogram observations into the native buckets of `series` (a family whose
+   * {@link HistogramFamily.layout} is not `'classic'`; nothing otherwise), exactly: at the lower of the two schemas,
+   * zero buckets reconciled as the spec says. The count and sum the classic side keeps go in through
+   * {@link addToBucket} and {@link addToSum}, as for a classic family.
+   */
+  addNative(series: number, data: NativeHistogramData): void;
 }
 
 export interface SummaryMerge extends MergeBase {
@@ -142,6 +150,10 @@ class HistogramMergeImpl extends MergeImpl implements HistogramMerge {
 
   putExemplar(series: number, bucket: number, labelBlock: string, value: number, timestamp: number): void {
     this.family.exemplarStore?.put(series * this.layout + bucket, labelBlock, value, timestamp);
+  }
+
+  addNative(series: number, data: NativeHistogramData): void {
+    this.family.store.native?.merge(series, data);
   }
 }
 

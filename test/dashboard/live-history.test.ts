@@ -184,6 +184,38 @@ describe('DashboardHistory', () => {
     expect(mail.p50[1]).toBeCloseTo(1, 12);
   });
 
+  it('charts a native-only distribution over powers of two, as a classic one with those bounds', () => {
+    const powers = Array.from({ length: 41 }, (_, k) => 2 ** (k - 16));
+    const { telemeter, event } = setup((e) => [
+      distribution(e('job.stop.duration'), { tags: ['queue'], reporterOptions: { histogram: 'native' } }),
+      distribution(e('job.stop.size'), {
+        measurement: 'duration',
+        tags: ['queue'],
+        reporterOptions: { buckets: powers },
+      }),
+    ]);
+    const history = new DashboardHistory(telemeter);
+    const observe = (values: number[]) => {
+      for (const duration of values) execute(event('job.stop'), { duration }, { queue: 'mail' });
+    };
+    observe([0.3]);
+    history.sample(0);
+    observe([0.001, 0.02, 0.3, 0.3, 0.7, 1, 1.5, 3, 40, 1e6, 2 ** -20]);
+    history.sample(1000);
+    observe([0.25, 0.26, 9]);
+    history.sample(2000);
+    const native = metric(history.data(), 0);
+    const classic = metric(history.data(), 1);
+    expect(native.matched).toBe(1);
+    expect(native.heatmap[1]).toHaveLength(42);
+    expect(native.heatmap[1].reduce((a: number, b: number) => a + b, 0)).toBe(11);
+    expect(native.heatmap).toEqual(classic.heatmap);
+    for (const q of ['p50', 'p90', 'p99']) expect(native[q]).toEqual(classic[q]);
+    expect(native.p50[2]).toBeGreaterThan(0.25);
+    expect(native.p50[2]).toBeLessThanOrEqual(0.5);
+    expect(history.meta().metrics[0].bounds).toEqual(powers);
+  });
+
   it('charts summaries with the quantiles of their own sliding window', () => {
     const { telemeter, event } = setup((e) => [summary(e('db.query.stop.duration'))]);
     const history = new DashboardHistory(telemeter);

@@ -2,7 +2,7 @@ import { invalidArgument, invalidOption } from '../../errors.js';
 import { type Logger, LogSink, processLog } from '../../logger.js';
 import type { MetricDefinition } from '../../metrics/definitions.js';
 import { checkOptionKeys } from '../../options.js';
-import type { MetricFamily } from '../../reporter/index.js';
+import type { HistogramFamily, MetricFamily } from '../../reporter/index.js';
 import { bucketQuantile } from './bucket-quantile.js';
 import { Timeline } from './timeline.js';
 
@@ -192,6 +192,38 @@ function logSinkOf(logger: Logger | undefined): LogSink {
   return logger === undefined ? processLog : new LogSink(logger);
 }
 
+/**
+ * The rows a native-only distribution is charted in: powers of two from 2^-16 to 2^24 (15 µs to 194 days for
+ * seconds, up to 16 MiB for bytes), as a classic histogram's bounds. A native bucket goes to the row that holds it
+ * (at schema 0 or finer, every native bucket lies within one power of two), so the chart's quantiles are within a
+ * factor of two, as Prometheus' would be over these bounds; values at or below 2^-16, zeros and negative values go
+ * to the first row. Fixed rows keep the memory per series what a classic one with 40 buckets takes.
+ */
+const NATIVE_MIN_EXPONENT = -16;
+const NATIVE_MAX_EXPONENT = 24;
+const NATIVE_ROWS: readonly number[] = Array.from(
+  { length: NATIVE_MAX_EXPONENT - NATIVE_MIN_EXPONENT + 1 },
+  (_, k) => 2 ** (NATIVE_MIN_EXPONENT + k),
+);
+
+/** Observations of a native histogram per row of {@link NATIVE_ROWS} (plus `+Inf`), as a classic store counts them. */
+function nativeRowCounts(family: HistogramFamily, series: number): Float64Array {
+  const counts = new Float64Array(NATIVE_ROWS.length + 1);
+  const data = family.nativeHistogram(series);
+  if (data === undefined) return counts;
+  const { schema, positive, negative } = data;
+  counts[0] = data.zeroCount;
+  for (const n of negative.counts) counts[0] += n;
+  for (let b = 0; b < positive.indices.length; b++) {
+    const index = positive.indices[b];
+    // The power of two whose row holds the bucket: its schema-0 index, or for a coarser schema its upper bound's.
+    const exponent = schema >= 0 ? Math.ceil(index / 2 ** schema) : index * 2 ** -schema;
+    const row = Math.min(Math.max(exponent - NATIVE_MIN_EXPONENT, 0), NATIVE_ROWS.length);
+    counts[row] += positive.counts[b];
+  }
+  return counts;
+}
+
 const toJson = (value: number): number | null => (Number.isFinite(value) ? value : null);
 
 /** The history of one metric: its charted series and the table positions they were read from. */
@@ -220,7 +252,15 @@ class MetricHistory {
           : definition.type === 'distribution'
             ? 'histogram'
             : 'summary';
-    this.width = family.kind === 'histogram' ? family.buckets : view === 'summary' ? 3 : 1;
+    const native = family.kind === 'histogram' && family.layout === 'native';
+    this.width =
+      family.kind === 'histogram'
+        ? native
+          ? NATIVE_ROWS.length + 1
+          : family.buckets
+        : view === 'summary'
+          ? 3
+          : 1;
     this.info = {
       id,
       name: definition.name,
@@ -231,7 +271,7 @@ class MetricHistory {
       description: family.help,
       unit: definition.unit,
       tagNames: [...family.labelNames],
-      ...(family.kind === 'histogram' ? { bounds: [...family.bounds] } : {}),
+      ...(family.kind === 'histogram' ? { bounds: native ? [...NATIVE_ROWS] : [...family.bounds] } : {}),
     };
   }
 
@@ -306,11 +346,13 @@ class MetricHistory {
         return;
       }
       case 'histogram': {
-        const slots = family.buckets;
+        const slots = this.width;
+        const rows = family.layout === 'native' ? nativeRowCounts(family, index) : undefined;
+        const countOf = (b: number) => (rows === undefined ? family.bucketCount(index, b) : rows[b]);
         let reset = false;
-        for (let b = 0; b < slots; b++) if (family.bucketCount(index, b) < previous[b]) reset = true;
+        for (let b = 0; b < slots; b++) if (countOf(b) < previous[b]) reset = true;
         for (let b = 0; b < slots; b++) {
-          const current = family.bucketCount(index, b);
+          const current = countOf(b);
           values[slot * slots + b] = series.primed ? current - (reset ? 0 : previous[b]) : Number.NaN;
           previous[b] = current;
         }
