@@ -1,5 +1,6 @@
 import { ensureCapacity } from './growable.js';
 import type { NativeHistogramStore } from './native-histogram.js';
+import { stagedValue } from './staged-value.js';
 
 // Measured crossover: a linear scan beats binary search for short bound lists (fewer branches, one cache line).
 const LINEAR_SEARCH_LIMIT = 16;
@@ -70,12 +71,16 @@ export class HistogramStore {
   }
 
   observe(series: number, value: number): void {
+    stagedValue[0] = value;
+    this.observeStaged(series);
+  }
+
+  /** {@link observe} of the value in `stagedValue`, into the classic buckets and then the native ones. */
+  observeStaged(series: number): void {
+    const value = stagedValue[0];
     this.observeInBucket(series, this.bucketOf(value), value);
-    const native = this.native;
-    if (native !== undefined) {
-      native.staged[0] = value;
-      native.observeStaged(series);
-    }
+    // The native store reads the same staged value.
+    this.native?.observeStaged(series);
   }
 
   /**

@@ -1,4 +1,5 @@
 import { invalidOption } from '../errors.js';
+import { stagedValue } from './staged-value.js';
 
 /**
  * Native histograms (Prometheus' sparse exponential histograms) for many series of one distribution.
@@ -483,9 +484,10 @@ export class NativeHistogramStore {
   /**
    * The value {@link observeStaged} records. Callers that V8 may not inline {@link observe} into (the plain
    * recorder, for runtimes without code generation) write the value here, where a double is stored unboxed,
-   * instead of passing it, which boxes it: an allocation per observation.
+   * instead of passing it, which boxes it: an allocation per observation. The process's one `stagedValue`, so a
+   * histogram store that stages a value for its classic buckets has staged it for its native ones too.
    */
-  readonly staged = new Float64Array(1);
+  readonly staged = stagedValue;
 
   /** Records one observation. NaN counts in `count` and `sum` only; ±Infinity in the overflow buckets. */
   observe(series: number, value: number): void {

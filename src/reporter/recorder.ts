@@ -7,6 +7,7 @@ import type { StoredFamily } from './family.js';
 import { MAX_UINT32 } from './histogram-store.js';
 import { MIN_INDEXABLE, type SketchMapping } from './log-sketch.js';
 import { branchStep, MISSING_TAG, trieWalkSource } from './series-table.js';
+import { stagedValue } from './staged-value.js';
 
 /**
  * Applies one metric to one event and says why it did not record (or, having recorded, why it left out the
@@ -204,7 +205,8 @@ function plainRecord(
     if (series < 0) return series === MISSING_TAG ? R.missingTag : R.invalidTag;
     if (idle) table.touched[series] = table.generation;
     const recorded = countsEvents ? 1 : value;
-    store.observe(series, recorded);
+    stagedValue[0] = recorded;
+    store.observeStaged(series);
     if (exemplar === undefined || exemplars === undefined) return R.ok;
     try {
       const labels = exemplar(metadata, measurements);

@@ -1,4 +1,5 @@
 import { ensureCapacity } from './growable.js';
+import { stagedValue } from './staged-value.js';
 
 /** One float per series: counters and sums add into it, last values overwrite it. */
 export class ScalarStore {
@@ -15,8 +16,14 @@ export class ScalarStore {
   }
 
   observe(series: number, value: number): void {
-    if (this.mode === 'add') this.add(series, value);
-    else this.set(series, value);
+    stagedValue[0] = value;
+    this.observeStaged(series);
+  }
+
+  /** {@link observe} of the value in `stagedValue`. */
+  observeStaged(series: number): void {
+    if (this.mode === 'add') this.values[series] += stagedValue[0];
+    else this.values[series] = stagedValue[0];
   }
 
   add(series: number, value: number): void {

@@ -2,6 +2,7 @@ import { ensureCapacity } from './growable.js';
 import { DEFAULT_SKETCH_SCHEMA, LogSketch, SketchMapping, schemaForAccuracy, signOf } from './log-sketch.js';
 import { MAX_SCHEMA } from './native-histogram.js';
 import { clockMs } from './periodic-work.js';
+import { stagedValue } from './staged-value.js';
 
 /**
  * The schema of a summary asking for `relativeAccuracy` ({@link DEFAULT_SKETCH_SCHEMA} when it asks for none);
@@ -61,6 +62,13 @@ export class SummaryStore {
   }
 
   observe(series: number, value: number): void {
+    stagedValue[0] = value;
+    this.observeStaged(series);
+  }
+
+  /** {@link observe} of the value in `stagedValue`. */
+  observeStaged(series: number): void {
+    const value = stagedValue[0];
     this.sums[series] += value;
     this.totals[series] += 1;
     const sign = signOf(value);
