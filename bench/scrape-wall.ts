@@ -2,7 +2,9 @@
  * The scrape as the scraper sees it: the time from sending `GET /metrics` to the last byte of the body, measured by
  * curl in a process of its own (as Prometheus scrapes: another process, over loopback), against 100k histogram
  * series served by telemeter's `serveMetrics` and by prom-client served as its README shows (`http.createServer`
- * answering `await register.metrics()`), and over protobuf with native buckets in place of the classic ones. Each server runs in a child process of its own, which also reports the
+ * answering `await register.metrics()`), and over protobuf with native buckets in place of the classic ones.
+ * telemeter's default bounds for seconds are 14 to prom-client's 11, so its default body is larger; one case gives
+ * it prom-client's bounds, for the same lines. Each server runs in a child process of its own, which also reports the
  * longest gap between two ticks of a 1 ms timer during the scrape (its longest event-loop stall). Rounds
  * alternate the cases; figures are medians.
  *
@@ -14,11 +16,13 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { logUniform, seededRandom } from './measure.js';
+import { PROM_DEFAULT_BUCKETS } from './peers.js';
 import type { SectionResult, Table } from './report.js';
 import { SERIES_TAGS, seriesSet } from './series-set.js';
 
 const CASES = {
   telemeter: 'telemeter `serveMetrics` (text 0.0.4, streamed)',
+  'telemeter-11-bounds': "telemeter `serveMetrics` (text 0.0.4, streamed), prom-client's 11 bounds",
   'telemeter-openmetrics': 'telemeter `serveMetrics` (OpenMetrics, streamed)',
   'telemeter-protobuf': 'telemeter `serveMetrics` (protobuf, streamed)',
   'telemeter-protobuf-native': "telemeter `serveMetrics` (protobuf, streamed), histogram: 'native'",
@@ -34,6 +38,7 @@ const PROTOBUF_ACCEPT =
   'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 const ACCEPT: Record<CaseId, string> = {
   telemeter: 'text/plain;version=0.0.4',
+  'telemeter-11-bounds': 'text/plain;version=0.0.4',
   'telemeter-openmetrics': TEXT_ACCEPT,
   'telemeter-protobuf': PROTOBUF_ACCEPT,
   'telemeter-protobuf-native': PROTOBUF_ACCEPT,
@@ -95,8 +100,14 @@ async function serveCase(id: CaseId, size: number): Promise<number> {
         measurement: 'value',
         unit: 'second',
         tags: SERIES_TAGS,
-        // Native buckets (schema 3) instead of the 15 classic ones: what a native-histogram Prometheus reads.
-        reporterOptions: { histogram: id === 'telemeter-protobuf-native' ? 'native' : 'classic' },
+        // Native buckets (schema 3) instead of the 15 classic ones: what a native-histogram Prometheus reads. And
+        // prom-client's 11 bounds instead of telemeter's 14 for seconds, so the two write the same lines.
+        reporterOptions:
+          id === 'telemeter-protobuf-native'
+            ? { histogram: 'native' }
+            : id === 'telemeter-11-bounds'
+              ? { buckets: PROM_DEFAULT_BUCKETS }
+              : {},
       }),
     ],
     maxSeries: size * 2,
