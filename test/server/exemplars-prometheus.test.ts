@@ -1,16 +1,9 @@
-/**
- * Exemplars judged by a real Prometheus 2.42 with `--enable-feature=exemplar-storage`: one scraping OpenMetrics text,
- * one with `native-histograms` too, which scrapes protobuf. Both return the recorded trace ids, values and times from
- * `/api/v1/query_exemplars`, and neither fails the scrape (2.42 fails a whole scrape on an exemplar anywhere but a
- * `_total` or `_bucket` sample).
- */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { counter, distribution, execute, lastValue, summary, Telemeter } from '../../src/index.js';
 import { metricsHandler } from '../../src/server/index.js';
 import { type PrometheusHandle, startPrometheus } from '../support/prometheus-server.js';
+import { type NotingServer, serveNotingScrapes } from '../support/scrape-judges.js';
 import { requirePrometheus } from '../support/tools.js';
 
 const hasPrometheus = requirePrometheus();
@@ -43,10 +36,12 @@ function flatten(stored: StoredExemplars[]): string[] {
 
 describe.skipIf(!hasPrometheus)('exemplars scraped by Prometheus 2.42 with exemplar storage', () => {
   let telemeter: Telemeter;
-  let server: Server;
+  let endpoint: NotingServer;
   let textScraper: PrometheusHandle;
   let protobufScraper: PrometheusHandle;
-  const contentTypes: Record<string, Set<string>> = { text: new Set(), protobuf: new Set() };
+  /** The Content-Types one scraper got. */
+  const contentTypes = (scraper: string) =>
+    new Set(endpoint.seen.filter((s) => s.scraper === scraper).map((s) => s.contentType));
   /**
    * When the store stamped the exemplar of a counter series (`bucket` undefined) or a histogram bucket, in seconds:
    * each metric reads the clock itself, so a millisecond can tick between the counter's stamp and the histogram's.
@@ -102,18 +97,8 @@ describe.skipIf(!hasPrometheus)('exemplars scraped by Prometheus 2.42 with exemp
       execute('exp.req', { duration }, { route, trace, span });
       await sleep(5);
     }
-    const handler = metricsHandler(telemeter);
-    server = createServer((req, res) => {
-      const scraper = new URLSearchParams(req.url?.split('?')[1] ?? '').get('scraper') ?? '';
-      const writeHead = res.writeHead;
-      res.writeHead = ((status: number, headers: Record<string, string>) => {
-        contentTypes[scraper]?.add(headers['Content-Type']);
-        return writeHead.call(res, status, headers);
-      }) as typeof res.writeHead;
-      handler(req, res);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const target = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    endpoint = await serveNotingScrapes(metricsHandler(telemeter));
+    const target = endpoint.target;
     [textScraper, protobufScraper] = await Promise.all([
       startPrometheus([{ jobName: 'text', targets: [target], params: { scraper: ['text'] } }], {
         extraArgs: ['--enable-feature=exemplar-storage'],
@@ -133,13 +118,13 @@ describe.skipIf(!hasPrometheus)('exemplars scraped by Prometheus 2.42 with exemp
   afterAll(async () => {
     await textScraper?.stop();
     await protobufScraper?.stop();
-    await new Promise((resolve) => server?.close(resolve));
+    await endpoint?.close();
     telemeter?.close();
   });
 
   it('was scraped in OpenMetrics by one and protobuf by the other, both up, with no error', async () => {
-    expect([...contentTypes.text]).toEqual(['application/openmetrics-text; version=1.0.0; charset=utf-8']);
-    expect([...contentTypes.protobuf]).toEqual([
+    expect([...contentTypes('text')]).toEqual(['application/openmetrics-text; version=1.0.0; charset=utf-8']);
+    expect([...contentTypes('protobuf')]).toEqual([
       'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited',
     ]);
     for (const prometheus of [textScraper, protobufScraper]) {

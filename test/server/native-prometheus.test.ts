@@ -1,15 +1,3 @@
-/**
- * Native histograms judged by a real Prometheus 2.42 with `--enable-feature=native-histograms`, which scrapes the
- * endpoint over protobuf: `histogram_count`, `histogram_sum` and `histogram_quantile` over what was recorded
- * (negative values and the zero bucket included), a distribution that keeps both kinds of buckets, and every other
- * metric type kept exact beside them. The same endpoint scraped by a Prometheus without the flag and by
- * VictoriaMetrics gets text, with the count and the sum of every native distribution.
- */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -24,16 +12,18 @@ import {
 } from '../../src/index.js';
 import { upperBound } from '../../src/reporter/native-histogram.js';
 import { metricsHandler } from '../../src/server/index.js';
-import { type ChildHandle, startChild } from '../e2e/child-process.js';
 import { type PrometheusHandle, promNumber, startPrometheus } from '../support/prometheus-server.js';
-import { freePort, requirePrometheus, requireTool } from '../support/tools.js';
+import {
+  type NotingServer,
+  requireVictoriaMetrics,
+  serveNotingScrapes,
+  startVictoriaMetrics,
+  type VictoriaMetricsHandle,
+} from '../support/scrape-judges.js';
+import { requirePrometheus } from '../support/tools.js';
 
-const VICTORIA_METRICS = '/usr/bin/victoria-metrics';
 const hasPrometheus = requirePrometheus();
-const hasVictoriaMetrics = requireTool(VICTORIA_METRICS, {
-  name: 'victoria-metrics',
-  debianPackage: 'victoria-metrics',
-});
+const hasVictoriaMetrics = requireVictoriaMetrics();
 
 /** Latencies with a long tail, a negative value and exact zeros: deterministic, no two runs differ. */
 const LATENCIES = Array.from({ length: 500 }, (_, i) => 0.001 * 1.013 ** i);
@@ -66,13 +56,10 @@ describe.skipIf(!hasPrometheus || !hasVictoriaMetrics)(
   'native histograms, scraped over protobuf by Prometheus 2.42 and as text by the others',
   () => {
     let telemeter: Telemeter;
-    let server: Server;
     let native: PrometheusHandle;
     let plain: PrometheusHandle;
-    let victoria: ChildHandle;
-    let victoriaDir: string;
-    let victoriaUrl: string;
-    const seen: { scraper: string; contentType: string }[] = [];
+    let victoria: VictoriaMetricsHandle;
+    let endpoint: NotingServer;
 
     beforeAll(async () => {
       telemeter = new Telemeter({
@@ -125,43 +112,9 @@ describe.skipIf(!hasPrometheus || !hasVictoriaMetrics)(
       telemeter.bind('nhp.exact.seconds', { route: '/a-empty' });
       for (const duration of [0, 0.25, 0.25, 4]) execute('nhp.exact', { duration }, { route: '/b' });
 
-      const handler = metricsHandler(telemeter);
-      server = createServer((req, res) => {
-        const scraper = new URLSearchParams(req.url?.split('?')[1] ?? '').get('scraper') ?? '';
-        const writeHead = res.writeHead;
-        res.writeHead = ((status: number, headers: Record<string, string>) => {
-          seen.push({ scraper, contentType: headers['Content-Type'] });
-          return writeHead.call(res, status, headers);
-        }) as typeof res.writeHead;
-        handler(req, res);
-      });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      const target = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-
-      victoriaDir = mkdtempSync(join(tmpdir(), 'telemeter-vm-'));
-      const vmConfig = join(victoriaDir, 'scrape.yml');
-      writeFileSync(
-        vmConfig,
-        JSON.stringify({
-          global: { scrape_interval: '1s' },
-          scrape_configs: [
-            { job_name: 'vm', static_configs: [{ targets: [target] }], params: { scraper: ['vm'] } },
-          ],
-        }),
-      );
-      const vmPort = await freePort();
-      victoriaUrl = `http://127.0.0.1:${vmPort}`;
-      victoria = startChild(
-        VICTORIA_METRICS,
-        [
-          `-httpListenAddr=127.0.0.1:${vmPort}`,
-          `-storageDataPath=${join(victoriaDir, 'data')}`,
-          `-promscrape.config=${vmConfig}`,
-          '-search.latencyOffset=0s',
-          '-loggerLevel=WARN',
-        ],
-        { name: 'victoria-metrics' },
-      );
+      endpoint = await serveNotingScrapes(metricsHandler(telemeter));
+      const target = endpoint.target;
+      victoria = await startVictoriaMetrics(target);
       [native, plain] = await Promise.all([
         startPrometheus([{ jobName: 'native', targets: [target], params: { scraper: ['native'] } }], {
           extraArgs: ['--enable-feature=native-histograms'],
@@ -172,14 +125,13 @@ describe.skipIf(!hasPrometheus || !hasVictoriaMetrics)(
       for (let i = 0; i < 40 && !['native', 'plain', 'vm'].every((s) => count(s) >= 2); i++) await sleep(250);
     }, 90_000);
 
-    const count = (scraper: string) => seen.filter((s) => s.scraper === scraper).length;
+    const count = (scraper: string) => endpoint.count(scraper);
 
     afterAll(async () => {
       await native?.stop();
       await plain?.stop();
-      await victoria?.stop('SIGTERM');
-      if (victoriaDir !== undefined) rmSync(victoriaDir, { recursive: true, force: true });
-      await new Promise((resolve) => server?.close(resolve));
+      await victoria?.stop();
+      await endpoint?.close();
       telemeter?.close();
     });
 
@@ -194,13 +146,17 @@ describe.skipIf(!hasPrometheus || !hasVictoriaMetrics)(
     };
 
     it('protobuf for the flagged Prometheus, text for the others, and no scrape error', async () => {
-      expect(new Set(seen.filter((s) => s.scraper === 'native').map((s) => s.contentType))).toEqual(
+      expect(new Set(endpoint.seen.filter((s) => s.scraper === 'native').map((s) => s.contentType))).toEqual(
         new Set([
           'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited',
         ]),
       );
-      expect(seen.find((s) => s.scraper === 'plain')?.contentType).toMatch(/^application\/openmetrics-text/);
-      expect(seen.find((s) => s.scraper === 'vm')?.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
+      expect(endpoint.seen.find((s) => s.scraper === 'plain')?.contentType).toMatch(
+        /^application\/openmetrics-text/,
+      );
+      expect(endpoint.seen.find((s) => s.scraper === 'vm')?.contentType).toMatch(
+        /^text\/plain; version=0\.0\.4/,
+      );
       for (const prometheus of [native, plain]) {
         const [target] = await prometheus.targets();
         expect(target.health).toBe('up');
@@ -295,7 +251,7 @@ describe.skipIf(!hasPrometheus || !hasVictoriaMetrics)(
       expect(await plain.queryValue('nhp_latency_seconds_bucket{route="/slow",le="+Inf"}')).toBe(f.count(s));
       const vmQuery = async (query: string): Promise<number | undefined> => {
         for (let attempt = 0; attempt < 60; attempt++) {
-          const response = await fetch(`${victoriaUrl}/api/v1/query?query=${encodeURIComponent(query)}`);
+          const response = await fetch(`${victoria.url}/api/v1/query?query=${encodeURIComponent(query)}`);
           const json = (await response.json()) as { data: { result: { value: [number, string] }[] } };
           if (json.data.result.length > 0) return promNumber(json.data.result[0].value[1]);
           await sleep(250);

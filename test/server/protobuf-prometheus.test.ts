@@ -1,14 +1,3 @@
-/**
- * One metrics endpoint, three real scrapers: a Prometheus 2.42 with `--enable-feature=native-histograms` (which asks
- * for protobuf first), a Prometheus 2.42 without it (OpenMetrics), and VictoriaMetrics (text 0.0.4). The endpoint
- * records what each asked for and what Content-Type it answered; both Prometheus store every counter, gauge,
- * classic histogram and summary sample with exactly the value the read model holds.
- */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatCanonical } from '../../src/exposition/index.js';
@@ -22,24 +11,20 @@ import {
   Telemeter,
 } from '../../src/index.js';
 import { metricsHandler } from '../../src/server/index.js';
-import { type ChildHandle, startChild } from '../e2e/child-process.js';
 import { type PrometheusHandle, promNumber, startPrometheus } from '../support/prometheus-server.js';
-import { freePort, requirePrometheus, requireTool } from '../support/tools.js';
+import {
+  type NotingServer,
+  requireVictoriaMetrics,
+  serveNotingScrapes,
+  startVictoriaMetrics,
+  type VictoriaMetricsHandle,
+} from '../support/scrape-judges.js';
+import { requirePrometheus } from '../support/tools.js';
 
-const VICTORIA_METRICS = '/usr/bin/victoria-metrics';
 const hasPrometheus = requirePrometheus();
-const hasVictoriaMetrics = requireTool(VICTORIA_METRICS, {
-  name: 'victoria-metrics',
-  debianPackage: 'victoria-metrics',
-});
+const hasVictoriaMetrics = requireVictoriaMetrics();
 const PROTOBUF_TYPE =
   'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
-
-interface Seen {
-  scraper: string;
-  accept: string;
-  contentType: string;
-}
 
 /** Every sample the read model implies, as Prometheus stores it: `name{labels}` (sorted, with job) → value. */
 function expectedSamples(families: readonly MetricFamily[], job: string): Map<string, number> {
@@ -105,12 +90,10 @@ describe.skipIf(!hasPrometheus || !hasVictoriaMetrics)(
   'protobuf and text from one endpoint, to three scrapers',
   () => {
     let telemeter: Telemeter;
-    let server: Server;
     let native: PrometheusHandle;
     let plain: PrometheusHandle;
-    let victoria: ChildHandle;
-    let victoriaDir: string;
-    const seen: Seen[] = [];
+    let victoria: VictoriaMetricsHandle;
+    let endpoint: NotingServer;
 
     beforeAll(async () => {
       telemeter = new Telemeter({
@@ -143,44 +126,9 @@ describe.skipIf(!hasPrometheus || !hasVictoriaMetrics)(
       for (const duration of [0.003, 0.03, 0.3, 0.31, 0.9])
         execute('pbp.query', { duration }, { table: 'orders' });
 
-      const handler = metricsHandler(telemeter);
-      server = createServer((req, res) => {
-        const scraper =
-          new URLSearchParams(req.url?.split('?')[1] ?? '').get('scraper') ?? req.headers['user-agent'] ?? '';
-        // The endpoint hands its headers to writeHead: the Content-Type it answered is read there.
-        const writeHead = res.writeHead;
-        res.writeHead = ((status: number, headers: Record<string, string>) => {
-          const contentType = headers['Content-Type'];
-          seen.push({ scraper: String(scraper), accept: req.headers.accept ?? '', contentType });
-          return writeHead.call(res, status, headers);
-        }) as typeof res.writeHead;
-        handler(req, res);
-      });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      const target = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-
-      victoriaDir = mkdtempSync(join(tmpdir(), 'telemeter-vm-'));
-      const vmConfig = join(victoriaDir, 'scrape.yml');
-      writeFileSync(
-        vmConfig,
-        JSON.stringify({
-          global: { scrape_interval: '1s' },
-          scrape_configs: [
-            { job_name: 'vm', static_configs: [{ targets: [target] }], params: { scraper: ['vm'] } },
-          ],
-        }),
-      );
-      const vmPort = await freePort();
-      victoria = startChild(
-        VICTORIA_METRICS,
-        [
-          `-httpListenAddr=127.0.0.1:${vmPort}`,
-          `-storageDataPath=${join(victoriaDir, 'data')}`,
-          `-promscrape.config=${vmConfig}`,
-          '-loggerLevel=WARN',
-        ],
-        { name: 'victoria-metrics' },
-      );
+      endpoint = await serveNotingScrapes(metricsHandler(telemeter));
+      const target = endpoint.target;
+      victoria = await startVictoriaMetrics(target);
       [native, plain] = await Promise.all([
         startPrometheus([{ jobName: 'native', targets: [target], params: { scraper: ['native'] } }], {
           extraArgs: ['--enable-feature=native-histograms'],
@@ -193,20 +141,19 @@ describe.skipIf(!hasPrometheus || !hasVictoriaMetrics)(
         await sleep(250);
     }, 90_000);
 
-    const count = (scraper: string) => seen.filter((s) => s.scraper === scraper).length;
+    const count = (scraper: string) => endpoint.count(scraper);
 
     afterAll(async () => {
       await native?.stop();
       await plain?.stop();
-      await victoria?.stop('SIGTERM');
-      if (victoriaDir !== undefined) rmSync(victoriaDir, { recursive: true, force: true });
-      await new Promise((resolve) => server?.close(resolve));
+      await victoria?.stop();
+      await endpoint?.close();
       telemeter?.close();
     });
 
     it('answers each scraper in the format it asked for first', () => {
       const formats = (scraper: string) =>
-        new Set(seen.filter((s) => s.scraper === scraper).map((s) => s.contentType));
+        new Set(endpoint.seen.filter((s) => s.scraper === scraper).map((s) => s.contentType));
       expect(count('native')).toBeGreaterThanOrEqual(2);
       expect(count('plain')).toBeGreaterThanOrEqual(2);
       expect(count('vm')).toBeGreaterThanOrEqual(1);
@@ -215,7 +162,9 @@ describe.skipIf(!hasPrometheus || !hasVictoriaMetrics)(
         new Set(['application/openmetrics-text; version=1.0.0; charset=utf-8']),
       );
       expect(formats('vm')).toEqual(new Set(['text/plain; version=0.0.4; charset=utf-8']));
-      expect(seen.find((s) => s.scraper === 'native')!.accept).toMatch(/^application\/vnd\.google\.protobuf/);
+      expect(endpoint.seen.find((s) => s.scraper === 'native')!.accept).toMatch(
+        /^application\/vnd\.google\.protobuf/,
+      );
     });
 
     it('both Prometheus are up, with no scrape error', async () => {
