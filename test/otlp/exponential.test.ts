@@ -22,7 +22,7 @@ import {
   Telemeter,
 } from '../../src/index.js';
 import { startOtlp } from '../../src/otlp/index.js';
-import { attributesOf, type DecodedRequest, OtlpReceiver } from './receiver.js';
+import { attributesOf, type DecodedRequest, OtlpReceiver, pointFor } from './receiver.js';
 
 const EVENT = 'otlp.native.request';
 
@@ -77,21 +77,6 @@ function histogram(name: string): HistogramFamily {
 
 function metricsOf(request: DecodedRequest): Map<string, DecodedRequest> {
   return new Map(request.resourceMetrics[0].scopeMetrics[0].metrics.map((m: DecodedRequest) => [m.name, m]));
-}
-
-function labelsOf(family: HistogramFamily, id: number): Record<string, string> {
-  const labels: Record<string, string> = {};
-  family.forEachLabel(id, (name, value) => {
-    labels[name] = value;
-  });
-  return labels;
-}
-
-function pointFor(points: DecodedRequest[], family: HistogramFamily, id: number): DecodedRequest {
-  const want = JSON.stringify(labelsOf(family, id));
-  const matches = points.filter((p) => JSON.stringify(attributesOf(p)) === want);
-  expect(matches, `${family.name} ${want}`).toHaveLength(1);
-  return matches[0];
 }
 
 /** A decoded side as `OTLP index → count`, zeros left out. */

@@ -17,7 +17,14 @@ import {
 import { startOtlp } from '../../src/otlp/index.js';
 import { TELEMETER_VERSION } from '../../src/otlp/resource.js';
 import { unixNanos } from '../../src/otlp/time.js';
-import { attributesOf, type DecodedRequest, decodeProtobuf, nanosToMs, OtlpReceiver } from './receiver.js';
+import {
+  type DecodedRequest,
+  decodeProtobuf,
+  labelsOf,
+  nanosToMs,
+  OtlpReceiver,
+  pointFor,
+} from './receiver.js';
 
 const EVENT = 'otlp.test.request';
 
@@ -77,23 +84,6 @@ function metricsOf(request: DecodedRequest): Map<string, DecodedRequest> {
   const [resourceMetrics] = request.resourceMetrics;
   const [scopeMetrics] = resourceMetrics.scopeMetrics;
   return new Map(scopeMetrics.metrics.map((m: DecodedRequest) => [m.name, m]));
-}
-
-/** The labels of `series` as the point's attributes should carry them (global tags included). */
-function labelsOf(family: MetricFamily, series: number): Record<string, string> {
-  const labels: Record<string, string> = {};
-  family.forEachLabel(series, (name, value) => {
-    labels[name] = value;
-  });
-  return labels;
-}
-
-/** The point of `metric` whose attributes are the labels of `series`. */
-function pointFor(points: DecodedRequest[], family: MetricFamily, series: number): DecodedRequest {
-  const labels = labelsOf(family, series);
-  const matches = points.filter((p) => JSON.stringify(attributesOf(p)) === JSON.stringify(labels));
-  expect(matches, `${family.name} ${JSON.stringify(labels)}`).toHaveLength(1);
-  return matches[0];
 }
 
 function seriesOf(family: MetricFamily): number[] {

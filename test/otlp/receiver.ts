@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
+import { expect } from 'vitest';
+import type { MetricFamily } from '../../src/index.js';
 
 const PROTO_ROOT = fileURLToPath(new URL('../fixtures/otlp-proto/', import.meta.url));
 
@@ -156,4 +158,21 @@ export function attributesOf(point: DecodedRequest): Record<string, string> {
   const out: Record<string, string> = {};
   for (const { key, value } of point.attributes ?? []) out[key] = value?.stringValue ?? JSON.stringify(value);
   return out;
+}
+
+/** The labels of `series` as the point's attributes should carry them (global tags included). */
+export function labelsOf(family: MetricFamily, series: number): Record<string, string> {
+  const labels: Record<string, string> = {};
+  family.forEachLabel(series, (name, value) => {
+    labels[name] = value;
+  });
+  return labels;
+}
+
+/** The one point among `points` whose attributes are the labels of `series`. */
+export function pointFor(points: DecodedRequest[], family: MetricFamily, series: number): DecodedRequest {
+  const labels = JSON.stringify(labelsOf(family, series));
+  const matches = points.filter((p) => JSON.stringify(attributesOf(p)) === labels);
+  expect(matches, `${family.name} ${labels}`).toHaveLength(1);
+  return matches[0];
 }
