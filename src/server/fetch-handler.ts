@@ -107,15 +107,21 @@ export function metricsFetchHandler(
       if (gzip) headers['Content-Encoding'] = 'gzip';
       if (method === 'HEAD') return [new Response(null, { status: 200, headers }), ok(format, 0, gzip)];
       const parts: (string | Uint8Array)[] = [];
+      const [job, release] = coalescer.acquire(format, resolved.createdSamples);
+      let body: Uint8Array<ArrayBuffer>;
       try {
-        for await (const chunk of coalescer.acquire(format, resolved.createdSamples).body.read())
-          parts.push(chunk);
-      } catch {
-        // The coalescer has already logged the failure once for every scrape that shared the render.
-        const [response, outcome] = plain(method, 503, format);
-        return [response, { ...outcome, error: 'render_failed' }];
+        try {
+          for await (const chunk of job.body.read()) parts.push(chunk);
+        } catch {
+          // The coalescer has already logged the failure once for every scrape that shared the render.
+          const [response, outcome] = plain(method, 503, format);
+          return [response, { ...outcome, error: 'render_failed' }];
+        }
+        // Both copy the chunks into a body of their own.
+        body = gzip ? await gzipped(parts) : await bytesOf(parts);
+      } finally {
+        release();
       }
-      const body: Uint8Array<ArrayBuffer> = gzip ? await gzipped(parts) : await bytesOf(parts);
       headers['Content-Length'] = String(body.byteLength);
       // `encodeBody: 'manual'` tells a Worker the body is already compressed (it would gzip it again); other
       // runtimes ignore the key.

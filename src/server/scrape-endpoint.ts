@@ -130,7 +130,9 @@ export function createScrapeEndpoint(source: RenderSource, options: ResolvedHand
       res.writeHead(200, headers);
       return { status: 200, format, bytes: 0, compressed: gzip };
     }
-    const job = coalescer.acquire(format, options.createdSamples);
+    const [job, release] = coalescer.acquire(format, options.createdSamples);
+    // Closed means sent or abandoned, with every write of the body's chunks done or cancelled.
+    res.once('close', release);
     const body: ChunkLog<string | Uint8Array> | ChunkLog<Buffer> = gzip ? job.gzip() : job.body;
     void stream(res, body, headers, (status, bytes, error) => {
       const outcome: Outcome = { status, format, bytes, compressed: gzip && status === 200 };
