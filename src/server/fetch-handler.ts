@@ -106,7 +106,7 @@ export function metricsFetchHandler(
       };
       if (gzip) headers['Content-Encoding'] = 'gzip';
       if (method === 'HEAD') return [new Response(null, { status: 200, headers }), ok(format, 0, gzip)];
-      const parts: (string | Uint8Array)[] = [];
+      const parts: Uint8Array[] = [];
       const [job, release] = coalescer.acquire(format, resolved.createdSamples);
       let body: Uint8Array<ArrayBuffer>;
       try {
@@ -177,14 +177,13 @@ function plain(
   return [response, { status, format, bytes: method === 'HEAD' ? 0 : body.byteLength, compressed: false }];
 }
 
-/** The body's chunks (text as UTF-8, protobuf as it is) in one byte array. */
-async function bytesOf(parts: readonly (string | Uint8Array)[]): Promise<Uint8Array<ArrayBuffer>> {
-  if (parts.every((part) => typeof part === 'string')) return new TextEncoder().encode(parts.join(''));
-  return new Uint8Array(await new Blob(parts as BlobPart[]).arrayBuffer());
+/** The body's chunks in one byte array of its own. */
+async function bytesOf(parts: readonly Uint8Array[]): Promise<Uint8Array<ArrayBuffer>> {
+  return new Uint8Array(await new Blob(parts as unknown as BlobPart[]).arrayBuffer());
 }
 
 /** The body compressed with gzip by the platform's `CompressionStream` (Node, Bun, Deno and Workers all have it). */
-async function gzipped(parts: readonly (string | Uint8Array)[]): Promise<Uint8Array<ArrayBuffer>> {
-  const stream = new Blob(parts as BlobPart[]).stream().pipeThrough(new CompressionStream('gzip'));
+async function gzipped(parts: readonly Uint8Array[]): Promise<Uint8Array<ArrayBuffer>> {
+  const stream = new Blob(parts as unknown as BlobPart[]).stream().pipeThrough(new CompressionStream('gzip'));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }

@@ -133,8 +133,8 @@ export function logSinkOf(source: RenderSource): LogSink {
 
 /** One render of one format, shared by every scrape that joins it while it runs. */
 export class RenderJob {
-  /** The exposition, chunk by chunk: strings for the text formats, bytes for protobuf. */
-  readonly body = new ChunkLog<string | Uint8Array>();
+  /** The exposition, chunk by chunk, as bytes (text formats in UTF-8). */
+  readonly body = new ChunkLog<Uint8Array>();
   private gzipped: ChunkLog<Buffer> | undefined;
   /** The producer (until the body is complete), each scrape that acquired the job, and its gzip stream. */
   private holders = 1;
@@ -147,10 +147,6 @@ export class RenderJob {
     readonly createdSamples = false,
   ) {}
 
-  /**
-   * The same body compressed with gzip, made on first request by one zlib stream that every gzip
-   * reader of this job shares. zlib runs on the libuv thread pool, off the main thread.
-   */
   /**
    * Holds the body for one more reader; that reader calls {@link release} once nothing of its own reads the body's
    * chunks any more (its response has closed, or it has copied them). A release too early would let the next
@@ -177,6 +173,10 @@ export class RenderJob {
     this.whenReleased = run;
   }
 
+  /**
+   * The same body compressed with gzip, made on first request by one zlib stream that every gzip
+   * reader of this job shares. zlib runs on the libuv thread pool, off the main thread.
+   */
   gzip(): ChunkLog<Buffer> {
     if (this.gzipped !== undefined) return this.gzipped;
     const log = new ChunkLog<Buffer>();

@@ -58,10 +58,6 @@ export function requestFormat(
   return chosen === 'protobuf' && !protobuf ? 'text' : chosen;
 }
 
-function byteLength(chunk: string | Uint8Array): number {
-  return typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-}
-
 /** Resolves when `res` can take more data, or has closed (then nothing more will be written). */
 function writable(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
@@ -133,7 +129,7 @@ export function createScrapeEndpoint(source: RenderSource, options: ResolvedHand
     const [job, release] = coalescer.acquire(format, options.createdSamples);
     // Closed means sent or abandoned, with every write of the body's chunks done or cancelled.
     res.once('close', release);
-    const body: ChunkLog<string | Uint8Array> | ChunkLog<Buffer> = gzip ? job.gzip() : job.body;
+    const body: ChunkLog<Uint8Array> = gzip ? job.gzip() : job.body;
     void stream(res, body, headers, (status, bytes, error) => {
       const outcome: Outcome = { status, format, bytes, compressed: gzip && status === 200 };
       if (error !== undefined) outcome.error = error;
@@ -186,11 +182,11 @@ export function createScrapeEndpoint(source: RenderSource, options: ResolvedHand
  */
 async function stream(
   res: ServerResponse,
-  body: ChunkLog<string | Uint8Array> | ChunkLog<Buffer>,
+  body: ChunkLog<Uint8Array>,
   headers: Record<string, string>,
   finish: (status: number, bytes: number, error?: 'render_failed' | 'client_closed') => void,
 ): Promise<void> {
-  const reader = (body as ChunkLog<string | Uint8Array>).read();
+  const reader = body.read();
   let bytes = 0;
   let started = false;
   try {
@@ -206,13 +202,13 @@ async function stream(
         // A body that is already complete (small, or joined late) gets a length instead of chunking.
         if (body.complete) {
           let length = 0;
-          for (const chunk of body.available) length += byteLength(chunk);
+          for (const chunk of body.available) length += chunk.length;
           headers['Content-Length'] = String(length);
         }
         res.writeHead(200, headers);
       }
       if (step.done) break;
-      bytes += byteLength(step.value);
+      bytes += step.value.length;
       if (!res.write(step.value)) await writable(res);
     }
   } catch {
