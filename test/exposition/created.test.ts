@@ -2,20 +2,17 @@
  * OpenMetrics `_created` samples (opt-in): judged by the strict python OpenMetrics parser, and compared with the
  * read model's creation times.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Telemeter } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
 import { parseOpenMetricsStrict } from '../support/openmetrics-parser.js';
+import { closedAfterEach } from '../support/telemeters.js';
 import { everyTypeFixture } from './fixture.js';
 
-const open: Telemeter[] = [];
-afterEach(() => {
-  for (const t of open.splice(0)) t.close();
-});
+const { track } = closedAfterEach();
 
 describe('OpenMetrics _created samples', () => {
   it('are off by default, and never in 0.0.4', () => {
     const t = everyTypeFixture('cr1');
-    open.push(t);
+    track(t);
     expect(t.scrape({ format: 'openmetrics' })).not.toContain('_created');
     expect(t.scrape({ createdSamples: true })).toBe(t.scrape());
   });
@@ -24,7 +21,7 @@ describe('OpenMetrics _created samples', () => {
     const before = Date.now();
     const t = everyTypeFixture('cr2');
     const after = Date.now();
-    open.push(t);
+    track(t);
     const body = t.scrape({ format: 'openmetrics', createdSamples: true });
     const without = t.scrape({ format: 'openmetrics' });
     const createdLines = body.split('\n').filter((line) => /^\S+_created[{ ]/.test(line));

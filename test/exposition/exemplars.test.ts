@@ -5,18 +5,18 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { execute, type Telemeter } from '../../src/index.js';
 import { parseOpenMetricsStrict } from '../support/openmetrics-parser.js';
+import { closedAfterEach } from '../support/telemeters.js';
 import { exemplarFixture, FIXTURE_TIMES } from './exemplar-fixture.js';
 
-const open: Telemeter[] = [];
+const { track } = closedAfterEach();
 afterEach(() => {
-  for (const t of open.splice(0)) t.close();
   vi.useRealTimers();
 });
 
 function fixture(prefix: string): Telemeter {
   vi.useFakeTimers({ toFake: ['Date'] });
   const t = exemplarFixture(prefix, (ms) => vi.setSystemTime(ms));
-  open.push(t);
+  track(t);
   return t;
 }
 
@@ -94,7 +94,7 @@ describe('exemplars in OpenMetrics text', () => {
     const t = fixture('om3');
     // Another prefix, so that each Telemeter sees only its own events; its names are read back as om3's.
     const other = exemplarFixture('om3n', (ms) => vi.setSystemTime(ms), false);
-    open.push(other);
+    track(other);
     const without = { scrape: (o?: object) => other.scrape(o).replace(/om3n([._])/g, 'om3$1') };
     const noExemplarFamily = (body: string) =>
       body.replace(/^# (TYPE|HELP) telemeter_exemplars_dropped(_total)? .*\n/gm, '');

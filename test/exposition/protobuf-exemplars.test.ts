@@ -6,11 +6,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encodeProtobuf } from '../../src/exposition/index.js';
 import type { Exemplar, HistogramFamily, Telemeter } from '../../src/index.js';
 import { type DecodedExemplar, type DecodedFamily, decodeFamilies } from '../support/protobuf-exposition.js';
+import { closedAfterEach } from '../support/telemeters.js';
 import { exemplarFixture } from './exemplar-fixture.js';
 
-const open: Telemeter[] = [];
+const { track } = closedAfterEach();
 afterEach(() => {
-  for (const t of open.splice(0)) t.close();
   vi.useRealTimers();
 });
 
@@ -33,7 +33,7 @@ describe('exemplars in protobuf', () => {
   it('are Counter.exemplar and Bucket.exemplar, equal field by field to the read model', () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const t = exemplarFixture('pbx1', (ms) => vi.setSystemTime(ms));
-    open.push(t);
+    track(t);
     const families = decoded(t);
     let compared = 0;
     for (const family of t.metricFamilies) {
@@ -72,7 +72,7 @@ describe('exemplars in protobuf', () => {
   it('write the +Inf bucket only to carry its exemplar, with the series count', () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const t = exemplarFixture('pbx2', (ms) => vi.setSystemTime(ms));
-    open.push(t);
+    track(t);
     const histogram = decoded(t).get('pbx2_req_duration_seconds')!;
     const byRoute = Object.fromEntries(
       histogram.metric.map((m) => [m.label.find((l) => l.name === 'route')!.value, m.histogram!.bucket]),
@@ -93,7 +93,7 @@ describe('exemplars in protobuf', () => {
   it('a family without the option is encoded as before, with no exemplar field', () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const t = exemplarFixture('pbx3', (ms) => vi.setSystemTime(ms), false);
-    open.push(t);
+    track(t);
     const bytes = Buffer.concat([...encodeProtobuf(t.metricFamilies)]);
     for (const family of decodeFamilies(bytes)) {
       for (const metric of family.metric) {
@@ -111,7 +111,7 @@ describe('exemplars in protobuf', () => {
   it('a native histogram also carries its exemplars in Histogram.exemplars, oldest first; a classic one does not', () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const t = exemplarFixture('pbx4', (ms) => vi.setSystemTime(ms));
-    open.push(t);
+    track(t);
     const classic = t.metricFamilies.find((f) => f.name === 'pbx4_req_duration_seconds') as HistogramFamily;
     // The read model as a family with native buckets shows it (the layout is what the encoder asks).
     const native = Object.create(classic, { layout: { value: 'both' } }) as HistogramFamily;

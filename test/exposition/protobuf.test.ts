@@ -2,7 +2,7 @@
  * The protobuf exposition, judged by protobufjs with the schema written from client_model's field table
  * (test/fixtures/prometheus-metrics.proto): every family decoded and compared field by field with the read model.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeProtobuf } from '../../src/exposition/index.js';
 import {
   counter,
@@ -21,21 +21,14 @@ import {
   decodeFamilies,
   type Timestamp,
 } from '../support/protobuf-exposition.js';
+import { closedAfterEach } from '../support/telemeters.js';
 import { everyTypeFixture } from './fixture.js';
 
 function body(chunks: Iterable<Uint8Array>): Uint8Array {
   return Buffer.concat([...chunks]);
 }
 
-const open: Telemeter[] = [];
-afterEach(() => {
-  for (const t of open.splice(0)) t.close();
-});
-
-function track(t: Telemeter): Telemeter {
-  open.push(t);
-  return t;
-}
+const { track } = closedAfterEach();
 
 function createdMs(timestamp: Timestamp | undefined): number | undefined {
   if (timestamp === undefined) return undefined;

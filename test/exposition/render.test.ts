@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   counter,
   distribution,
@@ -8,18 +8,16 @@ import {
   Telemeter,
 } from '../../src/index.js';
 import { storedFamilies } from '../../src/reporter/reporter.js';
+import { closedAfterEach } from '../support/telemeters.js';
 
 const CHUNK_SIZE = 64 * 1024;
 
-const open: Telemeter[] = [];
-afterEach(() => {
-  for (const t of open.splice(0)) t.close();
-});
+const { track } = closedAfterEach();
 
 /** A Telemeter of one metric with `SERIES` series, each recorded once: far more than one chunk of exposition. */
 function manySeries(definition: MetricDefinition, SERIES: number): Telemeter {
   const t = new Telemeter({ metrics: [definition], maxSeries: 1_000_000, selfMetrics: false });
-  open.push(t);
+  track(t);
   for (let i = 0; i < SERIES; i++) execute(definition.eventName, { v: i % 50 }, { route: `/items/${i}` });
   return t;
 }
@@ -99,7 +97,7 @@ describe('negative observations in OpenMetrics', () => {
       ],
       selfMetrics: false,
     });
-    open.push(t);
+    track(t);
     for (const delta of [4, 30]) execute('neg.balance', { delta }, { k: 'up' });
     for (const [k, change] of [
       ['down', -3],
@@ -151,7 +149,7 @@ describe('negative observations in OpenMetrics', () => {
     const t = new Telemeter({
       metrics: [summary('neg2.clock.skew', { reporterOptions: { quantiles: [0.5] } })],
     });
-    open.push(t);
+    track(t);
     execute('neg2.clock', { skew: -1 });
     const negative = t.scrape({ format: 'openmetrics' });
     expect(negative).not.toContain('neg2_clock_skew_sum');

@@ -1,11 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { distribution, lastValue, Telemeter } from '../../src/index.js';
 import { conversionRatio, isByteUnit, isTimeUnit, unitSuffix } from '../../src/metrics/units.js';
+import { closedAfterEach } from '../support/telemeters.js';
 
-const open: Telemeter[] = [];
-afterEach(() => {
-  for (const t of open.splice(0)) t.close();
-});
+const { track } = closedAfterEach();
 
 describe('unit suffixes', () => {
   it.each([
@@ -39,7 +37,7 @@ describe('unit suffixes', () => {
       ],
       selfMetrics: false,
     });
-    open.push(t);
+    track(t);
     const units = t
       .scrape({ format: 'openmetrics' })
       .split('\n')

@@ -9,25 +9,18 @@ import {
   execute,
   type HistogramFamily,
   lastValue,
-  type MetricDefinition,
   type ScalarFamily,
   setLogger,
   sum,
   summary,
-  Telemeter,
-  type TelemeterOptions,
+  type Telemeter,
 } from '../../src/index.js';
 import { openTelemetryExemplar } from '../../src/metrics/opentelemetry-exemplar.js';
 import { sample } from '../support/samples.js';
+import { closedAfterEach } from '../support/telemeters.js';
 
-const open: Telemeter[] = [];
-function make(metrics: MetricDefinition[], options: Partial<TelemeterOptions> = {}): Telemeter {
-  const t = new Telemeter({ metrics, selfMetrics: false, ...options });
-  open.push(t);
-  return t;
-}
+const { make } = closedAfterEach();
 afterEach(() => {
-  for (const t of open.splice(0)) t.close();
   refuseCodeGenerationForTests(false);
   vi.useRealTimers();
   setLogger(null);

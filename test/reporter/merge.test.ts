@@ -1,14 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  counter,
-  distribution,
-  execute,
-  lastValue,
-  type MetricDefinition,
-  sum,
-  summary,
-  Telemeter,
-} from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { counter, distribution, execute, lastValue, sum, summary, type Telemeter } from '../../src/index.js';
 import {
   type FamilyMerge,
   familyMerges,
@@ -18,16 +9,9 @@ import {
 } from '../../src/reporter/index.js';
 import { storedFamilies } from '../../src/reporter/reporter.js';
 import { samples } from '../support/samples.js';
+import { closedAfterEach } from '../support/telemeters.js';
 
-const open: Telemeter[] = [];
-function make(metrics: MetricDefinition[]): Telemeter {
-  const t = new Telemeter({ metrics, selfMetrics: false });
-  open.push(t);
-  return t;
-}
-afterEach(() => {
-  for (const t of open.splice(0)) t.close();
-});
+const { make } = closedAfterEach();
 
 type MergeOf<S> = S extends 'histogram' ? HistogramMerge : S extends 'summary' ? SummaryMerge : ScalarMerge;
 

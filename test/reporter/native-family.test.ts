@@ -17,10 +17,10 @@ import {
   Telemeter,
 } from '../../src/index.js';
 import { NativeHistogramStore } from '../../src/reporter/native-histogram.js';
+import { closedAfterEach } from '../support/telemeters.js';
 
-const open: Telemeter[] = [];
+const { track } = closedAfterEach();
 afterEach(() => {
-  for (const t of open.splice(0)) t.close();
   vi.useRealTimers();
   setLogger(null);
 });
@@ -29,7 +29,7 @@ function telemeter(metrics: MetricDefinition[], plain = false): Telemeter {
   refuseCodeGenerationForTests(plain);
   try {
     const t = new Telemeter({ metrics, selfMetrics: false });
-    open.push(t);
+    track(t);
     return t;
   } finally {
     refuseCodeGenerationForTests(false);

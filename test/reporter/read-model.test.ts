@@ -1,31 +1,22 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   counter,
   distribution,
   execute,
   type HistogramFamily,
   lastValue,
-  type MetricDefinition,
   type MetricFamily,
   type ScalarFamily,
   type SummaryFamily,
   sum,
   summary,
-  Telemeter,
-  type TelemeterOptions,
+  type Telemeter,
 } from '../../src/index.js';
 import { storedFamilies } from '../../src/reporter/reporter.js';
 import { sample } from '../support/samples.js';
+import { closedAfterEach } from '../support/telemeters.js';
 
-const open: Telemeter[] = [];
-function make(metrics: MetricDefinition[], options: Partial<TelemeterOptions> = {}): Telemeter {
-  const t = new Telemeter({ metrics, selfMetrics: false, ...options });
-  open.push(t);
-  return t;
-}
-afterEach(() => {
-  for (const t of open.splice(0)) t.close();
-});
+const { make } = closedAfterEach();
 
 type FamilyOf<K> = K extends 'histogram'
   ? HistogramFamily

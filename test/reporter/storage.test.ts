@@ -1,7 +1,7 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   counter,
   distribution,
@@ -16,14 +16,12 @@ import { storedFamilies } from '../../src/reporter/reporter.js';
 import { SummaryStore } from '../../src/reporter/summary-store.js';
 import { codeGenerationAllowed } from '../support/code-generation.js';
 import { sample } from '../support/samples.js';
+import { closedAfterEach } from '../support/telemeters.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
 
-const open: Telemeter[] = [];
-afterEach(() => {
-  for (const t of open.splice(0)) t.close();
-});
+const { track } = closedAfterEach();
 
 function histogramTelemeter(name: string, tags: string[] = ['route']): Telemeter {
   const t = new Telemeter({
@@ -37,7 +35,7 @@ function histogramTelemeter(name: string, tags: string[] = ['route']): Telemeter
     ],
     maxSeries: 1_000_000,
   });
-  open.push(t);
+  track(t);
   return t;
 }
 
@@ -221,7 +219,7 @@ async function bytesPerSeries(
   const statuses = ['200', '201', '204', '301', '304', '400', '401', '404', '500', '503'];
   const measurements = Array.from({ length: SERIES }, (_, i) => ({ v: measurementOf(i) }));
   const t = new Telemeter({ metrics: [definition], maxSeries: 1_000_000 });
-  open.push(t);
+  track(t);
   const eventName = definition.eventName;
   const before = await settled();
   let i = 0;
@@ -295,7 +293,7 @@ describe('generated code', () => {
         distribution('gc1.b.duration', { eventName: 'gc1.b', measurement: 'v', tags }),
       ],
     });
-    open.push(t);
+    track(t);
     // V8 shares type feedback between functions compiled from the same source text: each must differ.
     const sources = (t as unknown as { recorders: Array<{ record: () => void }> }).recorders.map((r) =>
       String(r.record),
@@ -321,7 +319,7 @@ describe('series tag values', () => {
       ],
       globalTags: { region: 'eu-west', note: 'global' },
     });
-    open.push(t);
+    track(t);
     const hostile = 'a "quoted" \\ back\nslash, and="equals"';
     execute('tv1', { v: 1 }, { route: '/x', note: hostile });
     execute('tv1', { v: 1 }, { route: '/y', note: '' });
@@ -379,7 +377,7 @@ describe('a streamed render while series come and go', () => {
       maxSeries: 1_000_000,
       selfMetrics: false,
     });
-    open.push(t);
+    track(t);
     for (let i = 0; i < 4000; i++) execute('sr.requests', { n: 1 }, { route: `/old/${i}` });
     const table = storedFamilies(t)[0].table;
     const chunks: string[] = [];

@@ -7,22 +7,16 @@ import {
   execute,
   lastValue,
   listHandlers,
-  type MetricDefinition,
   setLogger,
   sum,
   summary,
   Telemeter,
-  type TelemeterOptions,
 } from '../../src/index.js';
 import { accuracyOfSchema } from '../../src/reporter/log-sketch.js';
 import { sample, samples } from '../support/samples.js';
+import { closedAfterEach } from '../support/telemeters.js';
 
-const open: Telemeter[] = [];
-function make(metrics: MetricDefinition[], options: Partial<TelemeterOptions> = {}): Telemeter {
-  const t = new Telemeter({ metrics, selfMetrics: true, ...options });
-  open.push(t);
-  return t;
-}
+const { make } = closedAfterEach({ selfMetrics: true });
 
 let warnings: string[] = [];
 beforeEach(() => {
@@ -30,7 +24,6 @@ beforeEach(() => {
   setLogger({ warn: (_f, m) => warnings.push(m), error: (_f, m) => warnings.push(m) });
 });
 afterEach(() => {
-  for (const t of open.splice(0)) t.close();
   setLogger(null);
 });
 
