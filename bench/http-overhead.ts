@@ -3,19 +3,22 @@
  * against the same tiny JSON endpoint served
  * bare by node:http, by node:http instrumented with telemeter (instrumentHttpServer + httpMetrics + a
  * Telemeter), and by Express 5 bare, with telemeter's expressMiddleware, and with express-prom-bundle; plus a
- * reference: bare node:http spinning a fixed few microseconds per request, to show what that much work costs here.
+ * reference: bare node:http spinning a fixed few microseconds per request, to show what that much work costs here;
+ * and a second reference: the least any request-duration metric does (two clock reads, one bucket), its floor.
  *
  * Each server runs in its own child process, so autocannon's load generation never shares the server's
- * event loop; cases run one after another on loopback, each after a short warm-up, first at saturation (a closed
+ * event loop, pinned to a CPU of its own where there are two (see {@link HttpOverheadOptions.pin}); cases run one after another on loopback, each after a short warm-up, first at saturation (a closed
  * loop: throughput) and then at a fixed offered rate (an open loop: CPU per request when few requests share an
  * event-loop turn, where work done once per turn costs each request the most).
  *
  *   npm run bench:one -- bench/http-overhead.ts [--duration 5] [--rounds 1] [--rate 2000] [--pipelining 1]
- *     [--cases node:http,express]
+ *     [--cases node:http,express] [--no-pin]
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork } from 'node:child_process';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 
@@ -69,6 +72,12 @@ export interface HttpOverheadOptions {
   readonly rate?: number;
   /** Which cases to run, by id (`node:http`, `node:http+telemeter`, `express`, ...). Default all. */
   readonly cases?: readonly string[];
+  /**
+   * Runs each server alone on one CPU and autocannon on another (`taskset`), so that neither migrates or waits
+   * for the other's core. Default true on a machine with two or more CPUs. Unpinned, the minimal reference row
+   * (which adds next to nothing) read from 89% to 101% between two runs; in a pinned run, from 96.5% to 100.5%.
+   */
+  readonly pin?: boolean;
 }
 
 /**
@@ -76,11 +85,15 @@ export interface HttpOverheadOptions {
  * small amount of work per request costs on this machine, to read the telemeter rows against.
  */
 const BUSY_MICROS = 3;
+/** The minimal reference case's histogram bounds, in milliseconds (OpenTelemetry's defaults, scaled). */
+const BUCKETS_MS = [5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000];
 
 const CASES = {
   'node:http': 'bare node:http',
   'node:http+telemeter': 'node:http + telemeter (instrumentHttpServer, httpMetrics)',
   'node:http+busy': `bare node:http + ${BUSY_MICROS} µs of busy work per request (reference)`,
+  'node:http+minimal':
+    'bare node:http + the least a duration histogram needs: two clock reads and one bucket (reference)',
   express: 'Express 5',
   'express+telemeter': 'Express 5 + telemeter (expressMiddleware, httpMetrics)',
   'express+prom-bundle': 'Express 5 + express-prom-bundle 8 (method, path, status)',
@@ -102,7 +115,36 @@ interface RoundFigures {
  * Runs every case at saturation and at the fixed rate, in interleaved rounds, and returns each case's median
  * figures and the medians of its per-round ratios to its bare baseline, in case order.
  */
+/** The CPU each side runs on when pinned: the server alone on one, autocannon on another. */
+const SERVER_CPU = 1;
+const LOAD_CPU = 0;
+
+/**
+ * Binds every thread of `pid` to one CPU with `taskset`; false (with a note on stderr) where that is not possible,
+ * and the run goes on unpinned.
+ */
+function pin(pid: number, cpu: number | string): boolean {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch (error) {
+    process.stderr.write(`http-overhead: not pinned (taskset: ${(error as Error).message})\n`);
+    return false;
+  }
+}
+
 export async function runHttpOverhead(options: HttpOverheadOptions = {}): Promise<HttpOverheadResult[]> {
+  const cpus = availableParallelism();
+  const pinned = (options.pin ?? cpus >= 2) && pin(process.pid, LOAD_CPU);
+  try {
+    return await runCases(options, pinned);
+  } finally {
+    // The rest of `npm run bench` runs in this process, on every CPU again.
+    if (pinned) pin(process.pid, `0-${cpus - 1}`);
+  }
+}
+
+async function runCases(options: HttpOverheadOptions, pinned: boolean): Promise<HttpOverheadResult[]> {
   const durationSeconds = options.durationSeconds ?? 5;
   const rounds = options.rounds ?? 1;
   const connections = options.connections ?? 16;
@@ -117,7 +159,7 @@ export async function runHttpOverhead(options: HttpOverheadOptions = {}): Promis
     const figures = new Map<CaseId, RoundFigures>();
     // Reversed every other round, so that a machine speeding up or slowing down over a round favours no case.
     for (const id of round % 2 === 0 ? ids : [...ids].reverse()) {
-      const child = await startChild(id);
+      const child = await startChild(id, pinned);
       try {
         await load(child, 1, connections, pipelining, 0);
         const saturation = await load(child, durationSeconds, connections, pipelining, 0);
@@ -201,12 +243,13 @@ interface Child {
   stop(): Promise<void>;
 }
 
-async function startChild(id: CaseId): Promise<Child> {
+async function startChild(id: CaseId, pinned: boolean): Promise<Child> {
   const child: ChildProcess = fork(fileURLToPath(import.meta.url), [], {
     env: { ...process.env, [CHILD_ENV]: id },
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  if (pinned) pin(child.pid as number, SERVER_CPU);
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`http-overhead: ${id} did not start in 30 s`)), 30_000);
     child.once('message', (message) => {
@@ -243,6 +286,26 @@ async function serveCase(id: CaseId): Promise<Server> {
       while (performance.now() < until);
       respond(req, res);
     });
+  }
+  if (id === 'node:http+minimal') {
+    // The floor of any request-duration metric: a listener that stamps the arrival on the response, and Node's
+    // finish channel reading the clock again into one unlabelled histogram. No route, status, method or sizes.
+    const started = Symbol('started');
+    const counts = new Float64Array(BUCKETS_MS.length + 1);
+    const sum = new Float64Array(1);
+    const server = createServer(respond);
+    server.prependListener('request', (_req, res) => {
+      (res as ServerResponse & { [started]?: number })[started] = performance.now();
+    });
+    diagnosticsChannel.subscribe('http.server.response.finish', (message) => {
+      const { response } = message as { response: ServerResponse & { [started]?: number } };
+      const elapsed = performance.now() - (response[started] ?? 0);
+      let bucket = 0;
+      while (bucket < BUCKETS_MS.length && elapsed > BUCKETS_MS[bucket]) bucket++;
+      counts[bucket]++;
+      sum[0] += elapsed;
+    });
+    return server;
   }
   if (id === 'node:http' || id === 'node:http+telemeter') {
     const server = createServer(respond);
@@ -312,6 +375,7 @@ if (childCase !== undefined) {
     pipelining: numberArgument('pipelining'),
     rate: numberArgument('rate'),
     cases: argument('cases')?.split(','),
+    pin: !process.argv.includes('--no-pin'),
   });
   console.log(formatHttpOverhead(results, numberArgument('rate') ?? 2000));
 }

@@ -95,7 +95,7 @@ async function runHttp(quick: boolean): Promise<SectionResult> {
   // Throughput on a shared 2-core machine drifts by tens of percent between runs: several short rounds, each
   // case once per round, and the median of the per-round ratios of each case to its bare server.
   const rate = 2000;
-  const rows = await runHttpOverhead({ durationSeconds: quick ? 1 : 4, rounds: quick ? 1 : 5, rate });
+  const rows = await runHttpOverhead({ durationSeconds: quick ? 1 : 3, rounds: quick ? 1 : 9, rate });
   const percent = (ratio: number) => `${(100 * ratio).toFixed(1)}%`;
   const instrumented = rows.filter((r) => r.id.endsWith('+telemeter'));
   return {
@@ -121,7 +121,7 @@ async function runHttp(quick: boolean): Promise<SectionResult> {
           percent(r.kept.cpuAtFixedRate),
         ]),
         notes: [
-          `16 keep-alive connections, one request in flight each; each server in its own process; saturation is a closed loop, the fixed rate an open loop at ${rate} requests/s; a "kept" column is the median over the rounds of the bare server's figure divided by this one's (its baseline: bare node:http, or bare Express 5).`,
+          `16 keep-alive connections, one request in flight each; each server in its own process, alone on one CPU and autocannon on another where the machine has two; saturation is a closed loop, the fixed rate an open loop at ${rate} requests/s; a "kept" column is the median over the rounds of the bare server's figure divided by this one's (its baseline: bare node:http, or bare Express 5).`,
         ],
       },
     ],
