@@ -3,9 +3,12 @@
  * instrumentation and metrics, in one run: rounds alternate bare and instrumented phases (order reversed every
  * other round) on the same pools, and the figure is the median of the per-round ratios. The issue's goal is
  * >= 97%. Also the application's own CPU time per query, which instrumentation adds to directly while the
- * database's round trip hides it in the throughput. `npm run bench -- --only data` runs it; alone:
+ * database's round trip hides it in the throughput. For mysql2, which telemeter reads through the diagnostics
+ * channels it publishes, a third phase has a subscriber that does nothing on them: what mysql2's own tracing costs
+ * any consumer of its channels. `npm run bench -- --only data` runs it; alone:
  * `npm run bench:one -- bench/sql-overhead.ts [--quick]`.
  */
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
@@ -33,6 +36,11 @@ export interface SqlOverheadResult {
   readonly instrumentedCpuMicros: number;
   /** Median of the per-round ratios bare / instrumented CPU per query: 1 when instrumentation costs nothing. */
   readonly cpuRatio: number;
+  /**
+   * For a library that publishes diagnostics channels (mysql2): the median per-round ratio of the throughput with
+   * a subscriber that does nothing on them to the bare one, i.e. what the library's own tracing costs.
+   */
+  readonly channelsRatio?: number;
 }
 
 interface Phase {
@@ -64,31 +72,46 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
+/** Subscribes handlers that do nothing to tracing channels; returns the unsubscribe. */
+function subscribeNothing(names: readonly string[]): () => void {
+  const nothing = { start() {}, end() {}, asyncStart() {}, asyncEnd() {}, error() {} };
+  const channels = names.map((name) => diagnosticsChannel.tracingChannel(name));
+  for (const channel of channels) channel.subscribe(nothing);
+  return () => {
+    for (const channel of channels) channel.unsubscribe(nothing);
+  };
+}
+
+type PhaseName = 'bare' | 'instrumented' | 'channels';
+
 async function measure(
   library: SqlOverheadResult['library'],
   query: Query,
   instrument: () => () => void,
   options: Required<SqlOverheadOptions>,
+  /** The library's own channels, for a phase with a subscriber that does nothing. */
+  channels?: readonly string[],
 ): Promise<SqlOverheadResult> {
   await queriesPerSecond(query, 1, options.concurrency); // warm-up: connections open, code compiled
-  const bare: Phase[] = [];
-  const instrumented: Phase[] = [];
+  const measured: Record<PhaseName, Phase[]> = { bare: [], instrumented: [], channels: [] };
+  const attach: Record<PhaseName, () => () => void> = {
+    bare: () => () => {},
+    instrumented: instrument,
+    channels: () => subscribeNothing(channels ?? []),
+  };
+  const names: PhaseName[] =
+    channels === undefined ? ['bare', 'instrumented'] : ['bare', 'channels', 'instrumented'];
   for (let round = 0; round < options.rounds; round++) {
-    const phases =
-      round % 2 === 0 ? (['bare', 'instrumented'] as const) : (['instrumented', 'bare'] as const);
-    for (const phase of phases) {
-      if (phase === 'bare') {
-        bare.push(await queriesPerSecond(query, options.phaseSeconds, options.concurrency));
-      } else {
-        const stop = instrument();
-        try {
-          instrumented.push(await queriesPerSecond(query, options.phaseSeconds, options.concurrency));
-        } finally {
-          stop();
-        }
+    for (const phase of round % 2 === 0 ? names : [...names].reverse()) {
+      const detach = attach[phase]();
+      try {
+        measured[phase].push(await queriesPerSecond(query, options.phaseSeconds, options.concurrency));
+      } finally {
+        detach();
       }
     }
   }
+  const { bare, instrumented } = measured;
   return {
     library,
     bareQps: median(bare.map((p) => p.qps)),
@@ -97,6 +120,9 @@ async function measure(
     bareCpuMicros: median(bare.map((p) => p.cpuMicros)),
     instrumentedCpuMicros: median(instrumented.map((p) => p.cpuMicros)),
     cpuRatio: median(instrumented.map((p, i) => bare[i].cpuMicros / p.cpuMicros)),
+    ...(channels === undefined
+      ? {}
+      : { channelsRatio: median(measured.channels.map((p, i) => p.qps / bare[i].qps)) }),
   };
 }
 
@@ -147,6 +173,7 @@ export async function runSqlOverhead(options: SqlOverheadOptions = {}): Promise<
           };
         },
         resolved,
+        ['mysql2:query', 'mysql2:execute', 'mysql2:pool:connect'],
       ),
     );
   } finally {
@@ -159,12 +186,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const quick = process.argv.includes('--quick');
   const results = await runSqlOverhead(quick ? { phaseSeconds: 1, rounds: 2 } : {});
   console.log(
-    '| library | bare queries/s | instrumented queries/s | ratio | bare CPU µs/query | instrumented | CPU kept |',
+    '| library | bare queries/s | instrumented queries/s | ratio | bare CPU µs/query | instrumented | CPU kept | a subscriber doing nothing |',
   );
-  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     console.log(
-      `| ${r.library} | ${r.bareQps.toFixed(0)} | ${r.instrumentedQps.toFixed(0)} | ${(r.ratio * 100).toFixed(1)}% | ${r.bareCpuMicros.toFixed(1)} | ${r.instrumentedCpuMicros.toFixed(1)} | ${(r.cpuRatio * 100).toFixed(1)}% |`,
+      `| ${r.library} | ${r.bareQps.toFixed(0)} | ${r.instrumentedQps.toFixed(0)} | ${(r.ratio * 100).toFixed(1)}% | ${r.bareCpuMicros.toFixed(1)} | ${r.instrumentedCpuMicros.toFixed(1)} | ${(r.cpuRatio * 100).toFixed(1)}% | ${r.channelsRatio === undefined ? '' : `${(r.channelsRatio * 100).toFixed(1)}%`} |`,
     );
   }
 }
