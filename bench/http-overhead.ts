@@ -7,9 +7,10 @@
  * and a second reference: the least any request-duration metric does (two clock reads, one bucket), its floor.
  *
  * Each server runs in its own child process, so autocannon's load generation never shares the server's
- * event loop, pinned to a CPU of its own where there are two (see {@link HttpOverheadOptions.pin}); cases run one after another on loopback, each after a short warm-up, first at saturation (a closed
- * loop: throughput) and then at a fixed offered rate (an open loop: CPU per request when few requests share an
- * event-loop turn, where work done once per turn costs each request the most).
+ * event loop, pinned to a CPU of its own where there are two (see {@link HttpOverheadOptions.pin}); cases run
+ * one after another on loopback, each after a short warm-up, first at saturation (a closed loop: throughput) and
+ * then at a fixed offered rate (an open loop: CPU per request when few requests share an event-loop turn, where
+ * work done once per turn costs each request the most).
  *
  *   npm run bench:one -- bench/http-overhead.ts [--duration 5] [--rounds 1] [--rate 2000] [--pipelining 1]
  *     [--cases node:http,express] [--no-pin]
@@ -74,8 +75,9 @@ export interface HttpOverheadOptions {
   readonly cases?: readonly string[];
   /**
    * Runs each server alone on one CPU and autocannon on another (`taskset`), so that neither migrates or waits
-   * for the other's core. Default true on a machine with two or more CPUs. Unpinned, the minimal reference row
-   * (which adds next to nothing) read from 89% to 101% between two runs; in a pinned run, from 96.5% to 100.5%.
+   * for the other's core. Default true on a machine with two or more CPUs. It does not make runs agree: over the
+   * runs that introduced it, the minimal reference row (which adds next to nothing) read 89% to 102% unpinned and
+   * 93% to 111% pinned.
    */
   readonly pin?: boolean;
 }
@@ -111,10 +113,6 @@ interface RoundFigures {
   readonly fixedRate: LoadFigures;
 }
 
-/**
- * Runs every case at saturation and at the fixed rate, in interleaved rounds, and returns each case's median
- * figures and the medians of its per-round ratios to its bare baseline, in case order.
- */
 /** The CPU each side runs on when pinned: the server alone on one, autocannon on another. */
 const SERVER_CPU = 1;
 const LOAD_CPU = 0;
@@ -133,6 +131,10 @@ function pin(pid: number, cpu: number | string): boolean {
   }
 }
 
+/**
+ * Runs every case at saturation and at the fixed rate, in interleaved rounds, and returns each case's median
+ * figures and the medians of its per-round ratios to its bare baseline, in case order.
+ */
 export async function runHttpOverhead(options: HttpOverheadOptions = {}): Promise<HttpOverheadResult[]> {
   const cpus = availableParallelism();
   const pinned = (options.pin ?? cpus >= 2) && pin(process.pid, LOAD_CPU);

@@ -1,3 +1,4 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 
@@ -341,4 +342,18 @@ export function seededRandom(seed: number): () => number {
 /** Values spread log-uniformly over [low, high], so they land in every histogram bucket. */
 export function logUniform(random: () => number, low: number, high: number): number {
   return low * (high / low) ** random();
+}
+
+/**
+ * Subscribes handlers that do nothing to the tracing channels a library publishes, which makes the library trace
+ * (build its context, wrap its promise) as it does for any consumer; returns the unsubscribe. What that costs is
+ * the reference the data-layer benchmarks read telemeter's own cost against.
+ */
+export function subscribeDoingNothing(names: readonly string[]): () => void {
+  const nothing = { start() {}, end() {}, asyncStart() {}, asyncEnd() {}, error() {} };
+  const channels = names.map((name) => diagnosticsChannel.tracingChannel(name));
+  for (const channel of channels) channel.subscribe(nothing);
+  return () => {
+    for (const channel of channels) channel.unsubscribe(nothing);
+  };
 }

@@ -20,9 +20,8 @@
  *   npm run bench:one -- bench/redis-overhead.ts [--commands 20000] [--rounds 6] [--concurrency 32]
  */
 import { execFileSync } from 'node:child_process';
-import diagnosticsChannel from 'node:diagnostics_channel';
 import { fileURLToPath } from 'node:url';
-import { median } from './measure.js';
+import { median, subscribeDoingNothing } from './measure.js';
 import { type GoalCheck, markdownTable, type SectionResult } from './report.js';
 
 export interface RedisOverheadOptions {
@@ -56,14 +55,6 @@ const CASE_NAMES: Record<Case, string> = {
 };
 
 const CHILD_ENV = 'TELEMETER_REDIS_BENCH_CASE';
-
-/** Subscribes handlers that do nothing to a library's command and batch channels. */
-function subscribeNothing(library: Library): void {
-  const nothing = { start() {}, end() {}, asyncStart() {}, asyncEnd() {}, error() {} };
-  for (const name of [`${library}:command`, `${library}:batch`]) {
-    diagnosticsChannel.tracingChannel(name).subscribe(nothing);
-  }
-}
 
 type Client = { get(key: string): Promise<unknown>; set(key: string, value: string): Promise<unknown> };
 
@@ -140,7 +131,7 @@ async function load(client: Client, commands: number, concurrency: number, key: 
 
 /** One case in this (child) process: set up, warm up, measure three times, print the median load's figures. */
 async function runCase(library: Library, which: Case, commands: number, concurrency: number): Promise<void> {
-  if (which === 'channels') subscribeNothing(library);
+  if (which === 'channels') subscribeDoingNothing([`${library}:command`, `${library}:batch`]);
   let close = () => {};
   if (which === 'instrumented') {
     const { Telemeter } = await import('telemeter');

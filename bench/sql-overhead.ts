@@ -8,13 +8,13 @@
  * any consumer of its channels. `npm run bench -- --only data` runs it; alone:
  * `npm run bench:one -- bench/sql-overhead.ts [--quick]`.
  */
-import diagnosticsChannel from 'node:diagnostics_channel';
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { Telemeter } from 'telemeter';
 import { instrumentMysql2, mysql2Metrics } from 'telemeter/mysql2';
 import { instrumentPg, pgMetrics } from 'telemeter/pg';
+import { subscribeDoingNothing } from './measure.js';
 
 export interface SqlOverheadOptions {
   /** Seconds per phase. Default 3. */
@@ -72,16 +72,6 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-/** Subscribes handlers that do nothing to tracing channels; returns the unsubscribe. */
-function subscribeNothing(names: readonly string[]): () => void {
-  const nothing = { start() {}, end() {}, asyncStart() {}, asyncEnd() {}, error() {} };
-  const channels = names.map((name) => diagnosticsChannel.tracingChannel(name));
-  for (const channel of channels) channel.subscribe(nothing);
-  return () => {
-    for (const channel of channels) channel.unsubscribe(nothing);
-  };
-}
-
 type PhaseName = 'bare' | 'instrumented' | 'channels';
 
 async function measure(
@@ -97,7 +87,7 @@ async function measure(
   const attach: Record<PhaseName, () => () => void> = {
     bare: () => () => {},
     instrumented: instrument,
-    channels: () => subscribeNothing(channels ?? []),
+    channels: () => subscribeDoingNothing(channels ?? []),
   };
   const names: PhaseName[] =
     channels === undefined ? ['bare', 'instrumented'] : ['bare', 'channels', 'instrumented'];
