@@ -20,6 +20,7 @@
  *   npm run bench:one -- bench/redis-overhead.ts [--commands 20000] [--rounds 6] [--concurrency 32]
  */
 import { execFileSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { median, subscribeDoingNothing } from './measure.js';
 import { type GoalCheck, markdownTable, type SectionResult } from './report.js';
@@ -174,7 +175,28 @@ async function runCase(library: Library, which: Case, commands: number, concurre
   }
 }
 
+/**
+ * Fails at once, and says so, when nothing listens on Redis's port: both clients would otherwise retry for as long
+ * as each case's process is allowed to run.
+ */
+async function requireRedis(): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port: 6379, timeout: 2_000 });
+    const fail = (why: string) => {
+      socket.destroy();
+      reject(new Error(`redis-overhead: no Redis on 127.0.0.1:6379 (${why}); start it and run again`));
+    };
+    socket.once('connect', () => {
+      socket.end();
+      resolve();
+    });
+    socket.once('timeout', () => fail('no answer in 2 s'));
+    socket.once('error', (error) => fail(error.message));
+  });
+}
+
 export async function runRedisOverhead(options: RedisOverheadOptions = {}): Promise<SectionResult> {
+  await requireRedis();
   const commands = options.commands ?? 20_000;
   const rounds = options.rounds ?? 6;
   const concurrency = options.concurrency ?? 32;
