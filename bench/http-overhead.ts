@@ -22,6 +22,7 @@ import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { floorHistogram } from './measure.js';
 
 /** One load, as the server saw it. */
 export interface LoadFigures {
@@ -293,19 +294,14 @@ async function serveCase(id: CaseId): Promise<Server> {
     // The floor of any request-duration metric: a listener that stamps the arrival on the response, and Node's
     // finish channel reading the clock again into one unlabelled histogram. No route, status, method or sizes.
     const started = Symbol('started');
-    const counts = new Float64Array(BUCKETS_MS.length + 1);
-    const sum = new Float64Array(1);
+    const observe = floorHistogram(BUCKETS_MS);
     const server = createServer(respond);
     server.prependListener('request', (_req, res) => {
       (res as ServerResponse & { [started]?: number })[started] = performance.now();
     });
     diagnosticsChannel.subscribe('http.server.response.finish', (message) => {
       const { response } = message as { response: ServerResponse & { [started]?: number } };
-      const elapsed = performance.now() - (response[started] ?? 0);
-      let bucket = 0;
-      while (bucket < BUCKETS_MS.length && elapsed > BUCKETS_MS[bucket]) bucket++;
-      counts[bucket]++;
-      sum[0] += elapsed;
+      observe(performance.now() - (response[started] ?? 0));
     });
     return server;
   }

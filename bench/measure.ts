@@ -357,3 +357,18 @@ export function subscribeDoingNothing(names: readonly string[]): () => void {
     for (const channel of channels) channel.unsubscribe(nothing);
   };
 }
+
+/**
+ * The floor cases' histogram: counts a duration, in milliseconds, into one unlabelled bucket of `boundsMs` and
+ * adds it to a sum, the least a duration metric records.
+ */
+export function floorHistogram(boundsMs: readonly number[]): (elapsedMs: number) => void {
+  const counts = new Float64Array(boundsMs.length + 1);
+  const sum = new Float64Array(1);
+  return (elapsedMs) => {
+    let bucket = 0;
+    while (bucket < boundsMs.length && elapsedMs > boundsMs[bucket]) bucket++;
+    counts[bucket]++;
+    sum[0] += elapsedMs;
+  };
+}

@@ -22,7 +22,7 @@
 import { execFileSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { median, subscribeDoingNothing } from './measure.js';
+import { floorHistogram, median, subscribeDoingNothing } from './measure.js';
 import { type GoalCheck, markdownTable, type SectionResult } from './report.js';
 
 export interface RedisOverheadOptions {
@@ -67,22 +67,12 @@ interface IoredisCommand {
 /** Histogram bounds of the floor case, in milliseconds (OpenTelemetry's database defaults, scaled). */
 const BOUNDS_MS = [1, 5, 10, 50, 100, 500, 1000, 5000, 10000];
 
-/** Counts one command that took `elapsed` milliseconds into an unlabelled histogram. */
-function histogram(): (elapsed: number) => void {
-  const counts = new Float64Array(BOUNDS_MS.length + 1);
-  return (elapsed) => {
-    let bucket = 0;
-    while (bucket < BOUNDS_MS.length && elapsed > BOUNDS_MS[bucket]) bucket++;
-    counts[bucket]++;
-  };
-}
-
 /**
  * Makes an ioredis client time every command into one unlabelled histogram, with the least work such a metric
  * can do. Benchmark only: it assumes each command is sent once (no offline queue or resend).
  */
 function timeIoredisMinimally(client: import('ioredis').Redis): void {
-  const observe = histogram();
+  const observe = floorHistogram(BOUNDS_MS);
   const sent = client.sendCommand;
   client.sendCommand = function timedSendCommand(this: unknown, command, stream) {
     const start = performance.now();
@@ -100,7 +90,7 @@ function timeIoredisMinimally(client: import('ioredis').Redis): void {
 function timeNodeRedisMinimally(client: {
   sendCommand(args: unknown, options: unknown): Promise<unknown>;
 }): void {
-  const observe = histogram();
+  const observe = floorHistogram(BOUNDS_MS);
   const sent = client.sendCommand;
   const ignore = () => {};
   client.sendCommand = function timedSendCommand(this: unknown, args: unknown, options: unknown) {
